@@ -1,0 +1,90 @@
+# Klangk workspace operator — build, test, run.
+#
+#   make            build bin/klangkc, bin/klangk-controller, bin/klangk-proxy-gen
+#   make test       unit tests, then end-to-end tests on real etcd, Podman, nginx
+#   make asan       the same suite built with ASan and UBSan
+#   make run        start a local etcd, Podman's API service, the controller,
+#                   proxy-gen and nginx under ./run/ and apply the hello example
+#   make deps       install missing Debian packages (called by the above)
+
+BUILD   ?= build
+BIN     ?= bin
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+SAN     ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+           -Wno-missing-field-initializers -pthread -Ilib $(SAN)
+LDFLAGS += -pthread $(SAN)
+LDLIBS  += -lcurl -lyaml -ljansson -lcrypto -lm
+
+LIB_SRC  := $(wildcard lib/*.c)
+CLI_SRC  := $(wildcard cli/*.c)
+CTL_SRC  := $(wildcard controller/*.c)
+PGEN_SRC := $(wildcard proxy-gen/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+CTL_OBJ  := $(CTL_SRC:%.c=$(BUILD)/%.o)
+PGEN_OBJ := $(PGEN_SRC:%.c=$(BUILD)/%.o)
+# Module objects of the daemons (everything but main.c), for unit tests.
+CTL_MOD  := $(filter-out $(BUILD)/controller/main.o,$(CTL_OBJ))
+PGEN_MOD := $(filter-out $(BUILD)/proxy-gen/main.o,$(PGEN_OBJ))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+BINS := $(BIN)/klangkc $(BIN)/klangk-controller $(BIN)/klangk-proxy-gen
+
+.PHONY: all deps test unit e2e asan run clean fuzz
+all: $(BINS)
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libklangk.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(BIN)/klangkc: $(CLI_OBJ) $(BUILD)/libklangk.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/klangk-controller: $(CTL_OBJ) $(BUILD)/libklangk.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/klangk-proxy-gen: $(PGEN_OBJ) $(BUILD)/libklangk.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(CTL_MOD) $(PGEN_MOD) $(BUILD)/libklangk.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -Icontroller -Iproxy-gen $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+unit: $(UNIT_BIN)
+	@bash tests/run-unit.sh $(UNIT_BIN)
+
+e2e: all
+	@BIN=$(abspath $(BIN)) bash tests/e2e/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory e2e
+
+# The whole suite with AddressSanitizer and UndefinedBehaviorSanitizer, in
+# its own build and bin directories so the normal build is untouched.
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan BIN=bin-asan CFLAGS="-O1 -g" \
+		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		all unit e2e
+
+run: deps all
+	@bash scripts/run.sh
+
+clean:
+	rm -rf build build-asan bin bin-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

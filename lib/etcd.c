@@ -1,0 +1,845 @@
+/*
+ * etcd — etcd v3 JSON gateway client (see etcd.h).
+ *
+ * The gateway is grpc-gateway: int64 fields arrive as JSON strings, fields
+ * with default values (type PUT, empty kvs, count 0) are omitted, and a watch
+ * is a never-ending HTTP response carrying one JSON object per message.
+ */
+#include "etcd.h"
+
+#include "buf.h"
+#include "http.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ETCD_MAX_ENDPOINTS 16
+#define ETCD_MAX_RESPONSE (256u * 1024 * 1024)
+#define ETCD_PAGE 1000
+
+struct etcd {
+	char *endpoints[ETCD_MAX_ENDPOINTS];
+	size_t n_endpoints;
+	size_t cur;
+	struct http_client *http;
+	struct http_tls tls;
+	char *cacert, *cert, *key;
+	long timeout_ms;
+};
+
+const char *etcd_default_endpoints(void)
+{
+	const char *v = getenv("KLANGK_ETCD_ENDPOINTS");
+
+	return v && *v ? v : "http://127.0.0.1:2379";
+}
+
+int etcd_new(const struct etcd_opts *o, struct etcd **out, struct err *e)
+{
+	struct etcd *c;
+	char *list = NULL, *save = NULL, *tok;
+	int r = 0;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->timeout_ms = o->timeout_ms ? o->timeout_ms : 5000;
+	list = strdup(o->endpoints ? o->endpoints : etcd_default_endpoints());
+	if (!list) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (tok = strtok_r(list, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		size_t len;
+
+		while (*tok == ' ')
+			tok++;
+		len = strlen(tok);
+		while (len && (tok[len - 1] == '/' || tok[len - 1] == ' '))
+			tok[--len] = '\0';
+		if (!len)
+			continue;
+		if (strncmp(tok, "http://", 7) != 0 &&
+		    strncmp(tok, "https://", 8) != 0) {
+			err_set(e, "etcd endpoint %s: must start with http:// or https://",
+				tok);
+			r = -EINVAL;
+			goto out;
+		}
+		if (c->n_endpoints == ETCD_MAX_ENDPOINTS) {
+			err_set(e, "more than %d etcd endpoints", ETCD_MAX_ENDPOINTS);
+			r = -EINVAL;
+			goto out;
+		}
+		c->endpoints[c->n_endpoints] = strdup(tok);
+		if (!c->endpoints[c->n_endpoints++]) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	if (c->n_endpoints == 0) {
+		err_set(e, "no etcd endpoint given");
+		r = -EINVAL;
+		goto out;
+	}
+	if ((o->cacert && !(c->cacert = strdup(o->cacert))) ||
+	    (o->cert && !(c->cert = strdup(o->cert))) ||
+	    (o->key && !(c->key = strdup(o->key)))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	c->tls.cacert = c->cacert;
+	c->tls.cert = c->cert;
+	c->tls.key = c->key;
+	r = http_client_new(&c->http);
+out:
+	free(list);
+	if (r < 0) {
+		etcd_free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+void etcd_free(struct etcd *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_endpoints; i++)
+		free(c->endpoints[i]);
+	free(c->cacert);
+	free(c->cert);
+	free(c->key);
+	http_client_free(c->http);
+	free(c);
+}
+
+void etcd_kv_clear(struct etcd_kv *kv)
+{
+	if (!kv)
+		return;
+	free(kv->key);
+	free(kv->value);
+	memset(kv, 0, sizeof(*kv));
+}
+
+void etcd_kvs_clear(struct etcd_kvs *kvs)
+{
+	if (!kvs)
+		return;
+	for (size_t i = 0; i < kvs->n; i++)
+		etcd_kv_clear(&kvs->kvs[i]);
+	free(kvs->kvs);
+	memset(kvs, 0, sizeof(*kvs));
+}
+
+/* ---- base64 through OpenSSL ---- */
+
+static char *b64_encode(const void *data, size_t len)
+{
+	size_t olen = 4 * ((len + 2) / 3) + 1;
+	char *out = malloc(olen);
+
+	if (!out)
+		return NULL;
+	EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+	return out;
+}
+
+/* new: decoded bytes, NUL-terminated; -EINVAL on bad input. */
+static int b64_decode(const char *in, char **out, size_t *out_len)
+{
+	size_t len = strlen(in), pad = 0;
+	unsigned char *buf;
+	int n;
+
+	if (len % 4 != 0)
+		return -EINVAL;
+	buf = malloc(len / 4 * 3 + 1);
+	if (!buf)
+		return -ENOMEM;
+	n = len ? EVP_DecodeBlock(buf, (const unsigned char *)in, (int)len) : 0;
+	if (n < 0) {
+		free(buf);
+		return -EINVAL;
+	}
+	/* EVP_DecodeBlock counts the padding as zero bytes. */
+	if (len >= 1 && in[len - 1] == '=')
+		pad++;
+	if (len >= 2 && in[len - 2] == '=')
+		pad++;
+	n -= (int)pad;
+	buf[n] = '\0';
+	*out = (char *)buf;
+	*out_len = (size_t)n;
+	return 0;
+}
+
+static json_t *b64_json(const void *data, size_t len)
+{
+	char *s = b64_encode(data, len);
+	json_t *j;
+
+	if (!s)
+		return NULL;
+	j = json_string(s);
+	free(s);
+	return j;
+}
+
+/* The key that ends a prefix range: the prefix with its last byte + 1. */
+static char *prefix_end(const char *prefix)
+{
+	size_t len = strlen(prefix);
+	char *end = strdup(prefix);
+
+	if (!end)
+		return NULL;
+	while (len > 0) {
+		if ((unsigned char)end[len - 1] < 0xff) {
+			end[len - 1]++;
+			end[len] = '\0';
+			return end;
+		}
+		len--;
+	}
+	/* All 0xff: range to the end of the keyspace, "\0". */
+	end[0] = '\0';
+	return end;
+}
+
+static int64_t jint(const json_t *o, const char *field)
+{
+	const json_t *v = json_object_get(o, field);
+	int64_t n = 0;
+
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	if (json_is_string(v)) {
+		char *endp;
+
+		errno = 0;
+		n = strtoll(json_string_value(v), &endp, 10);
+		if (errno || *endp)
+			return 0;
+	}
+	return n;
+}
+
+static int parse_kv(const json_t *j, struct etcd_kv *kv)
+{
+	const char *k = json_string_value(json_object_get(j, "key"));
+	const char *v = json_string_value(json_object_get(j, "value"));
+	size_t klen;
+	int r;
+
+	memset(kv, 0, sizeof(*kv));
+	if (!k)
+		return -EPROTO;
+	r = b64_decode(k, &kv->key, &klen);
+	if (r < 0)
+		return -EPROTO;
+	r = b64_decode(v ? v : "", &kv->value, &kv->value_len);
+	if (r < 0) {
+		etcd_kv_clear(kv);
+		return -EPROTO;
+	}
+	kv->create_revision = jint(j, "create_revision");
+	kv->mod_revision = jint(j, "mod_revision");
+	kv->version = jint(j, "version");
+	kv->lease = jint(j, "lease");
+	return 0;
+}
+
+/* POST a JSON request to path on the current endpoint, failing over to the
+ * next endpoints when one cannot be reached.  resp: new. */
+static int etcd_call(struct etcd *c, const char *path, json_t *req,
+		     json_t **resp, struct err *e)
+{
+	char *body = json_dumps(req, JSON_COMPACT);
+	struct buf url, out;
+	json_error_t jerr;
+	long status = 0;
+	int r = -EIO;
+
+	buf_init(&url, 4096);
+	buf_init(&out, ETCD_MAX_RESPONSE);
+	if (!body)
+		return -ENOMEM;
+	for (size_t tries = 0; tries < c->n_endpoints; tries++) {
+		const char *ep = c->endpoints[c->cur];
+		struct http_request hr = {
+			.method = "POST",
+			.body = body,
+			.body_len = strlen(body),
+			.timeout_ms = c->timeout_ms,
+			.max_body = ETCD_MAX_RESPONSE,
+			.tls = strncmp(ep, "https://", 8) == 0 ? &c->tls : NULL,
+		};
+
+		buf_reset(&url);
+		buf_reset(&out);
+		buf_printf(&url, "%s%s", ep, path);
+		hr.url = url.data;
+		r = http_do(c->http, &hr, &status, &out, e);
+		if (r == -ECONNREFUSED || r == -ETIMEDOUT) {
+			c->cur = (c->cur + 1) % c->n_endpoints;
+			continue;
+		}
+		break;
+	}
+	if (r < 0)
+		goto out;
+	*resp = NULL;
+	if (status != 200) {
+		json_t *j = json_loadb(out.data ? out.data : "", out.len, 0, &jerr);
+		const char *msg = json_string_value(json_object_get(j, "error"));
+
+		if (!msg)
+			msg = json_string_value(json_object_get(j, "message"));
+		err_set(e, "etcd %s: HTTP %ld: %s", path, status,
+			msg ? msg : (out.data ? out.data : ""));
+		json_decref(j);
+		r = status == 401 || status == 403 ? -EACCES : -EIO;
+		goto out;
+	}
+	*resp = json_loadb(out.data ? out.data : "", out.len, 0, &jerr);
+	if (!*resp) {
+		err_set(e, "etcd %s: bad JSON in response: %s", path, jerr.text);
+		r = -EPROTO;
+	}
+out:
+	free(body);
+	buf_free(&url);
+	buf_free(&out);
+	return r;
+}
+
+static int parse_kvs(const json_t *arr, struct etcd_kvs *out)
+{
+	size_t i, n = json_array_size(arr);
+	struct etcd_kv *kvs;
+
+	if (!n)
+		return 0;
+	kvs = realloc(out->kvs, (out->n + n) * sizeof(*kvs));
+	if (!kvs)
+		return -ENOMEM;
+	out->kvs = kvs;
+	for (i = 0; i < n; i++) {
+		int r = parse_kv(json_array_get(arr, i), &out->kvs[out->n]);
+
+		if (r < 0)
+			return r;
+		out->n++;
+	}
+	return 0;
+}
+
+int etcd_get(struct etcd *c, const char *key, struct etcd_kv *out,
+	     int64_t *revision, struct err *e)
+{
+	json_t *req = json_pack("{s:o}", "key", b64_json(key, strlen(key)));
+	json_t *resp = NULL;
+	struct etcd_kvs kvs = { 0 };
+	int r;
+
+	if (!req)
+		return -ENOMEM;
+	r = etcd_call(c, "/v3/kv/range", req, &resp, e);
+	if (r < 0)
+		goto out;
+	if (revision)
+		*revision = jint(json_object_get(resp, "header"), "revision");
+	r = parse_kvs(json_object_get(resp, "kvs"), &kvs);
+	if (r < 0) {
+		err_set(e, "etcd range %s: malformed response", key);
+		goto out;
+	}
+	if (kvs.n == 0) {
+		r = -ENOENT;
+		goto out;
+	}
+	*out = kvs.kvs[0];
+	memset(&kvs.kvs[0], 0, sizeof(kvs.kvs[0]));
+out:
+	etcd_kvs_clear(&kvs);
+	json_decref(req);
+	json_decref(resp);
+	return r;
+}
+
+static int range_prefix(struct etcd *c, const char *prefix, bool count_only,
+			struct etcd_kvs *out, int64_t *count, struct err *e)
+{
+	char *end = prefix_end(prefix);
+	struct etcd_kvs acc = { 0 };
+	json_t *resp = NULL;
+	struct buf from;   /* raw key bytes where the next page starts */
+	int64_t rev = 0;
+	int r = 0;
+
+	buf_init(&from, 64 * 1024);
+	if (!end || buf_puts(&from, prefix) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		json_t *req = json_pack("{s:o,s:o}", "key",
+					b64_json(from.data, from.len), "range_end",
+					b64_json(end, strlen(end)));
+		const char *last;
+
+		if (!req) {
+			r = -ENOMEM;
+			goto out;
+		}
+		if (count_only) {
+			json_object_set_new(req, "count_only", json_true());
+		} else {
+			json_object_set_new(req, "limit", json_integer(ETCD_PAGE));
+			/* Every page is read at the first page's revision, so
+			 * the list is one consistent snapshot. */
+			if (rev)
+				json_object_set_new(req, "revision", json_integer(rev));
+		}
+		json_decref(resp);
+		resp = NULL;
+		r = etcd_call(c, "/v3/kv/range", req, &resp, e);
+		json_decref(req);
+		if (r < 0)
+			goto out;
+		if (count_only) {
+			*count = jint(resp, "count");
+			goto out;
+		}
+		if (!rev)
+			rev = jint(json_object_get(resp, "header"), "revision");
+		r = parse_kvs(json_object_get(resp, "kvs"), &acc);
+		if (r < 0) {
+			err_set(e, "etcd range %s: malformed response", prefix);
+			goto out;
+		}
+		if (!json_is_true(json_object_get(resp, "more")) || acc.n == 0)
+			break;
+		/* The smallest key after the last one is that key plus a NUL
+		 * byte; keys travel as base64, so the NUL survives. */
+		last = acc.kvs[acc.n - 1].key;
+		buf_reset(&from);
+		if (buf_append(&from, last, strlen(last) + 1) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	acc.revision = rev;
+	*out = acc;
+	memset(&acc, 0, sizeof(acc));
+out:
+	etcd_kvs_clear(&acc);
+	json_decref(resp);
+	free(end);
+	buf_free(&from);
+	return r;
+}
+
+int etcd_list(struct etcd *c, const char *prefix, struct etcd_kvs *out,
+	      struct err *e)
+{
+	return range_prefix(c, prefix, false, out, NULL, e);
+}
+
+int etcd_count(struct etcd *c, const char *prefix, int64_t *count,
+	       struct err *e)
+{
+	return range_prefix(c, prefix, true, NULL, count, e);
+}
+
+int etcd_put(struct etcd *c, const char *key, const char *value, size_t len,
+	     struct err *e)
+{
+	json_t *req = json_pack("{s:o,s:o}", "key", b64_json(key, strlen(key)),
+				"value", b64_json(value, len));
+	json_t *resp = NULL;
+	int r;
+
+	if (!req)
+		return -ENOMEM;
+	r = etcd_call(c, "/v3/kv/put", req, &resp, e);
+	json_decref(req);
+	json_decref(resp);
+	return r;
+}
+
+int etcd_delete(struct etcd *c, const char *key, int64_t *deleted,
+		struct err *e)
+{
+	json_t *req = json_pack("{s:o}", "key", b64_json(key, strlen(key)));
+	json_t *resp = NULL;
+	int r;
+
+	if (!req)
+		return -ENOMEM;
+	r = etcd_call(c, "/v3/kv/deleterange", req, &resp, e);
+	if (r == 0 && deleted)
+		*deleted = jint(resp, "deleted");
+	json_decref(req);
+	json_decref(resp);
+	return r;
+}
+
+json_t *etcd_cmp_mod(const char *key, int64_t mod_revision)
+{
+	if (mod_revision == 0)
+		return etcd_cmp_absent(key);
+	return json_pack("{s:s,s:s,s:o,s:I}", "result", "EQUAL", "target", "MOD",
+			 "key", b64_json(key, strlen(key)), "mod_revision",
+			 (json_int_t)mod_revision);
+}
+
+json_t *etcd_cmp_absent(const char *key)
+{
+	/* create_revision 0 is the default value, which the gateway would
+	 * omit; EQUAL with it omitted still compares against 0. */
+	return json_pack("{s:s,s:s,s:o,s:I}", "result", "EQUAL", "target",
+			 "CREATE", "key", b64_json(key, strlen(key)),
+			 "create_revision", (json_int_t)0);
+}
+
+json_t *etcd_cmp_value(const char *key, const char *value)
+{
+	return json_pack("{s:s,s:s,s:o,s:o}", "result", "EQUAL", "target",
+			 "VALUE", "key", b64_json(key, strlen(key)), "value",
+			 b64_json(value, strlen(value)));
+}
+
+json_t *etcd_op_put(const char *key, const char *value, size_t len,
+		    int64_t lease)
+{
+	json_t *put = json_pack("{s:o,s:o}", "key", b64_json(key, strlen(key)),
+				"value", b64_json(value, len));
+
+	if (put && lease)
+		json_object_set_new(put, "lease", json_integer(lease));
+	return json_pack("{s:o}", "request_put", put);
+}
+
+json_t *etcd_op_delete(const char *key)
+{
+	return json_pack("{s:{s:o}}", "request_delete_range", "key",
+			 b64_json(key, strlen(key)));
+}
+
+json_t *etcd_op_get(const char *key)
+{
+	return json_pack("{s:{s:o}}", "request_range", "key",
+			 b64_json(key, strlen(key)));
+}
+
+int etcd_txn(struct etcd *c, json_t *compare, json_t *success,
+	     json_t *failure, bool *succeeded, json_t **resp, struct err *e)
+{
+	json_t *req = json_object();
+	json_t *out = NULL;
+	int r;
+
+	if (!req) {
+		json_decref(compare);
+		json_decref(success);
+		json_decref(failure);
+		return -ENOMEM;
+	}
+	json_object_set_new(req, "compare", compare ? compare : json_array());
+	json_object_set_new(req, "success", success ? success : json_array());
+	json_object_set_new(req, "failure", failure ? failure : json_array());
+	r = etcd_call(c, "/v3/kv/txn", req, &out, e);
+	json_decref(req);
+	if (r < 0)
+		return r;
+	*succeeded = json_is_true(json_object_get(out, "succeeded"));
+	if (resp)
+		*resp = out;
+	else
+		json_decref(out);
+	return 0;
+}
+
+int etcd_lease_grant(struct etcd *c, int64_t ttl, int64_t *id, struct err *e)
+{
+	json_t *req = json_pack("{s:I}", "TTL", (json_int_t)ttl);
+	json_t *resp = NULL;
+	int r;
+
+	if (!req)
+		return -ENOMEM;
+	r = etcd_call(c, "/v3/lease/grant", req, &resp, e);
+	if (r == 0) {
+		*id = jint(resp, "ID");
+		if (!*id) {
+			err_set(e, "etcd lease grant: no lease id in response");
+			r = -EPROTO;
+		}
+	}
+	json_decref(req);
+	json_decref(resp);
+	return r;
+}
+
+int etcd_lease_keepalive(struct etcd *c, int64_t id, int64_t *ttl,
+			 struct err *e)
+{
+	json_t *req = json_pack("{s:I}", "ID", (json_int_t)id);
+	json_t *resp = NULL, *res;
+	int r;
+
+	if (!req)
+		return -ENOMEM;
+	r = etcd_call(c, "/v3/lease/keepalive", req, &resp, e);
+	if (r == 0) {
+		/* The gateway streams keepalive responses; one request gives
+		 * one {"result": {...}} message. */
+		res = json_object_get(resp, "result");
+		*ttl = jint(res ? res : resp, "TTL");
+		if (*ttl <= 0) {
+			err_set(e, "etcd lease %" PRId64 " has expired", id);
+			r = -ENOENT;
+		}
+	}
+	json_decref(req);
+	json_decref(resp);
+	return r;
+}
+
+int etcd_lease_revoke(struct etcd *c, int64_t id, struct err *e)
+{
+	json_t *req = json_pack("{s:I}", "ID", (json_int_t)id);
+	json_t *resp = NULL;
+	int r;
+
+	if (!req)
+		return -ENOMEM;
+	r = etcd_call(c, "/v3/lease/revoke", req, &resp, e);
+	json_decref(req);
+	json_decref(resp);
+	return r;
+}
+
+int etcd_compact(struct etcd *c, int64_t revision, struct err *e)
+{
+	json_t *req = json_pack("{s:I,s:b}", "revision", (json_int_t)revision,
+				"physical", 1);
+	json_t *resp = NULL;
+	int r;
+
+	if (!req)
+		return -ENOMEM;
+	r = etcd_call(c, "/v3/kv/compaction", req, &resp, e);
+	json_decref(req);
+	json_decref(resp);
+	return r;
+}
+
+/* ---- watch ---- */
+
+#define WATCH_MAX_MESSAGE (64u * 1024 * 1024)
+
+struct watch_state {
+	etcd_watch_fn fn;
+	void *ud;
+	struct buf pending;     /* bytes of a message not complete yet */
+	int64_t *last_rev;
+	int result;             /* what ended the stream, when we ended it */
+	struct err *e;
+	bool created;
+};
+
+/* Handle one complete gateway message; non-zero stops the stream. */
+static int watch_message(struct watch_state *w, json_t *msg)
+{
+	json_t *res = json_object_get(msg, "result");
+	json_t *evs;
+	struct etcd_event *events = NULL;
+	size_t n = 0, i;
+	int64_t rev;
+	int r = 0;
+
+	if (!res) {
+		const char *m = json_string_value(
+			json_object_get(json_object_get(msg, "error"), "message"));
+
+		err_set(w->e, "etcd watch: %s", m ? m : "stream error");
+		w->result = -EIO;
+		return 1;
+	}
+	if (jint(res, "compact_revision") > 0) {
+		err_set(w->e, "etcd watch: revision compacted (oldest is %" PRId64 ")",
+			jint(res, "compact_revision"));
+		w->result = -ESTALE;
+		return 1;
+	}
+	if (json_is_true(json_object_get(res, "canceled"))) {
+		const char *why = json_string_value(json_object_get(res, "cancel_reason"));
+
+		err_set(w->e, "etcd watch cancelled by server: %s", why ? why : "");
+		w->result = -EIO;
+		return 1;
+	}
+	if (json_is_true(json_object_get(res, "created")))
+		w->created = true;
+	rev = jint(json_object_get(res, "header"), "revision");
+	evs = json_object_get(res, "events");
+	n = json_array_size(evs);
+	if (n) {
+		events = calloc(n, sizeof(*events));
+		if (!events) {
+			w->result = -ENOMEM;
+			return 1;
+		}
+		for (i = 0; i < n; i++) {
+			json_t *ev = json_array_get(evs, i);
+			const char *type = json_string_value(json_object_get(ev, "type"));
+
+			events[i].type = type && strcmp(type, "DELETE") == 0 ?
+				ETCD_DELETE : ETCD_PUT;
+			if (parse_kv(json_object_get(ev, "kv"), &events[i].kv) < 0) {
+				err_set(w->e, "etcd watch: malformed event");
+				w->result = -EPROTO;
+				r = 1;
+				goto out;
+			}
+		}
+		/* Events of one message may span revisions; the message's
+		 * last event is the newest revision delivered. */
+		rev = events[n - 1].kv.mod_revision;
+	}
+	if (w->fn(w->ud, events, n, rev) != 0) {
+		w->result = -ECANCELED;
+		r = 1;
+		goto out;
+	}
+	/* A progress notification (no events, not the creation message)
+	 * tells us every revision up to header.revision has been seen. */
+	if (n || !json_is_true(json_object_get(res, "created")))
+		if (rev > *w->last_rev)
+			*w->last_rev = rev;
+out:
+	for (i = 0; i < n; i++)
+		etcd_kv_clear(&events[i].kv);
+	free(events);
+	return r;
+}
+
+static int watch_chunk(void *ud, const char *data, size_t len)
+{
+	struct watch_state *w = ud;
+	size_t off = 0;
+
+	if (buf_append(&w->pending, data, len) < 0) {
+		err_set(w->e, "etcd watch: message over %u bytes", WATCH_MAX_MESSAGE);
+		w->result = -E2BIG;
+		return 1;
+	}
+	for (;;) {
+		json_error_t jerr;
+		json_t *msg;
+
+		while (off < w->pending.len &&
+		       strchr(" \t\r\n", w->pending.data[off]) != NULL)
+			off++;
+		if (off == w->pending.len)
+			break;
+		msg = json_loadb(w->pending.data + off, w->pending.len - off,
+				 JSON_DISABLE_EOF_CHECK, &jerr);
+		if (!msg) {
+			if (json_error_code(&jerr) == json_error_premature_end_of_input)
+				break;
+			err_set(w->e, "etcd watch: bad JSON: %s", jerr.text);
+			w->result = -EPROTO;
+			return 1;
+		}
+		off += (size_t)jerr.position;
+		if (watch_message(w, msg) != 0) {
+			json_decref(msg);
+			return 1;
+		}
+		json_decref(msg);
+	}
+	if (off) {
+		memmove(w->pending.data, w->pending.data + off, w->pending.len - off);
+		w->pending.len -= off;
+		w->pending.data[w->pending.len] = '\0';
+	}
+	return 0;
+}
+
+int etcd_watch(struct etcd *c, const char *prefix, int64_t start_rev,
+	       etcd_watch_fn fn, void *ud, volatile sig_atomic_t *cancel,
+	       int64_t *last_rev, struct err *e)
+{
+	struct watch_state w = { .fn = fn, .ud = ud, .last_rev = last_rev, .e = e };
+	char *end = prefix_end(prefix);
+	json_t *req = NULL;
+	char *body = NULL;
+	struct buf url;
+	long status = 0;
+	const char *ep;
+	int r;
+
+	buf_init(&url, 4096);
+	buf_init(&w.pending, WATCH_MAX_MESSAGE);
+	if (!end) {
+		r = -ENOMEM;
+		goto out;
+	}
+	req = json_pack("{s:{s:o,s:o,s:I,s:b}}", "create_request", "key",
+			b64_json(prefix, strlen(prefix)), "range_end",
+			b64_json(end, strlen(end)), "start_revision",
+			(json_int_t)start_rev, "progress_notify", 1);
+	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	if (!body) {
+		r = -ENOMEM;
+		goto out;
+	}
+	ep = c->endpoints[c->cur];
+	buf_printf(&url, "%s/v3/watch", ep);
+	{
+		struct http_request hr = {
+			.method = "POST",
+			.url = url.data,
+			.body = body,
+			.body_len = strlen(body),
+			.on_chunk = watch_chunk,
+			.ud = &w,
+			.cancel = cancel,
+			.tls = strncmp(ep, "https://", 8) == 0 ? &c->tls : NULL,
+		};
+
+		r = http_do(c->http, &hr, &status, NULL, e);
+	}
+	if (w.result) {
+		r = w.result;
+		goto out;
+	}
+	if (r == -ECONNREFUSED || r == -ETIMEDOUT)
+		c->cur = (c->cur + 1) % c->n_endpoints;
+	if (r < 0)
+		goto out;
+	if (status != 200)
+		err_set(e, "etcd watch: HTTP %ld", status);
+	else
+		err_set(e, "etcd watch: stream closed by server");
+	r = status == 401 || status == 403 ? -EACCES : -ECONNRESET;
+out:
+	if (r == -ECANCELED && cancel && *cancel)
+		err_set(e, "etcd watch: stopped");
+	buf_free(&url);
+	buf_free(&w.pending);
+	json_decref(req);
+	free(body);
+	free(end);
+	return r;
+}

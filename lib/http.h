@@ -1,0 +1,65 @@
+/*
+ * http — every HTTP call we make, through libcurl.
+ *
+ * One http_client wraps one curl easy handle and is used by one thread at a
+ * time; reusing it keeps connections alive (etcd's gateway, the engine's
+ * unix socket).  Responses are collected into a bounded buf, or handed chunk
+ * by chunk to a callback for streams (etcd watch, engine events).
+ */
+#ifndef KLANGK_HTTP_H
+#define KLANGK_HTTP_H
+
+#include "buf.h"
+#include "err.h"
+
+#include <signal.h>
+
+struct http_client;
+
+/* Called for each chunk of a streamed body; return non-zero to stop the
+ * transfer (http_do then returns -ECANCELED). */
+typedef int (*http_chunk_fn)(void *ud, const char *data, size_t len);
+
+struct http_tls {
+	const char *cacert;   /* borrowed; PEM CA bundle, or NULL */
+	const char *cert;     /* borrowed; client certificate, or NULL */
+	const char *key;      /* borrowed; client key, or NULL */
+};
+
+struct http_request {
+	const char *method;        /* "GET", "POST", "PUT", "DELETE" */
+	const char *url;           /* full URL; host is ignored for unix sockets */
+	const char *unix_socket;   /* path, or NULL for TCP */
+	const char *body;          /* may be NULL */
+	size_t body_len;
+	const char *content_type;  /* default application/json when body set */
+	const char *auth_header;   /* whole "Authorization: ..." value, or NULL */
+	const struct http_tls *tls;
+	long timeout_ms;           /* whole transfer; 0 = none (streams) */
+	long connect_timeout_ms;   /* 0 = 3000 */
+	size_t max_body;           /* response cap; 0 = BUF_DEFAULT_MAX */
+	http_chunk_fn on_chunk;    /* stream mode when set */
+	void *ud;
+	/* Checked about once a second and on every chunk; when it becomes
+	 * non-zero the transfer is aborted with -ECANCELED. */
+	volatile sig_atomic_t *cancel;
+};
+
+/* Call once per process before any thread starts. */
+int http_global_init(void);
+
+/* new: free with http_client_free. */
+int http_client_new(struct http_client **out);
+void http_client_free(struct http_client *c);
+
+/*
+ * Perform a request.  On success returns 0 with *status set to the HTTP
+ * status (any status: callers decide what a 404 means) and, unless on_chunk
+ * is set, the body appended to `body` (borrowed, caller-initialised).
+ * Fails with -ECONNREFUSED (cannot connect), -ETIMEDOUT, -E2BIG (body over
+ * max_body), -ECANCELED, or -EIO, with the reason in `e`.
+ */
+int http_do(struct http_client *c, const struct http_request *r, long *status,
+	    struct buf *body, struct err *e);
+
+#endif

@@ -1,0 +1,900 @@
+/*
+ * ws — Workspace validation and derived names (see ws.h).
+ *
+ * The validator walks the JSON object once, checking every field against
+ * the rules of crds/workspace.yaml and collecting every problem (up to
+ * MAX_PROBLEMS) with its field path, the way kubectl reports a rejected
+ * object.  Unknown fields are errors: in a GitOps repository a typo that is
+ * silently dropped is a bug nobody sees.
+ */
+#include "ws.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PROBLEMS 50
+
+struct vctx {
+	struct err *e;
+	int problems;
+};
+
+static void problem(struct vctx *v, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void problem(struct vctx *v, const char *path, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (++v->problems > MAX_PROBLEMS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err_addline(v->e, "%s: %s", path, msg);
+}
+
+/* ---- patterns ---- */
+
+static bool is_lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static bool is_alnum(char c)
+{
+	return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
+}
+
+bool ws_is_dns_label(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > WS_NAME_MAX)
+		return false;
+	if (!is_lower_alnum(s[0]) || !is_lower_alnum(s[n - 1]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!is_lower_alnum(s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+bool ws_is_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 12 || n > 32)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* DNS subdomain: dot-separated DNS labels, at most 253 characters. */
+static bool is_dns_subdomain(const char *s, size_t n)
+{
+	size_t start = 0;
+
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || s[i] == '.') {
+			char label[64];
+			size_t len = i - start;
+
+			if (len == 0 || len > 63)
+				return false;
+			memcpy(label, s + start, len);
+			label[len] = '\0';
+			if (!ws_is_dns_label(label))
+				return false;
+			start = i + 1;
+		}
+	}
+	return true;
+}
+
+/* Kubernetes "qualified name" part: [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])? */
+static bool is_qualified_part(const char *s, size_t n)
+{
+	if (n == 0 || n > 63 || !is_alnum(s[0]) || !is_alnum(s[n - 1]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+			return false;
+	return true;
+}
+
+static bool is_label_key(const char *k)
+{
+	const char *slash = strchr(k, '/');
+
+	if (!slash)
+		return is_qualified_part(k, strlen(k));
+	return is_dns_subdomain(k, (size_t)(slash - k)) &&
+	       is_qualified_part(slash + 1, strlen(slash + 1));
+}
+
+static bool is_label_value(const char *s)
+{
+	return *s == '\0' || is_qualified_part(s, strlen(s));
+}
+
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* A JSON string with an embedded NUL cannot be passed to C APIs. */
+static bool has_nul(const json_t *s)
+{
+	return strlen(json_string_value(s)) != json_string_length(s);
+}
+
+static bool is_env_name(const char *s)
+{
+	if (!*s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		     *s == '_'))
+		return false;
+	for (; *s; s++)
+		if (!is_alnum(*s) && *s != '_')
+			return false;
+	return true;
+}
+
+static bool is_image_ref(const char *s)
+{
+	if (!is_alnum(*s))
+		return false;
+	for (; *s; s++)
+		if (!is_alnum(*s) && !strchr("._/:@+-", *s))
+			return false;
+	return true;
+}
+
+/* Engine volume names: [a-zA-Z0-9][a-zA-Z0-9_.-]* */
+static bool is_volume_name(const char *s)
+{
+	if (!is_alnum(*s))
+		return false;
+	for (; *s; s++)
+		if (!is_alnum(*s) && !strchr("_.-", *s))
+			return false;
+	return true;
+}
+
+static bool is_user(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!is_alnum(*s) && !strchr("._%+@-", *s))
+			return false;
+	return true;
+}
+
+/* Absolute, no empty, "." or ".." components, no trailing slash. */
+static bool is_normal_abs_path(const char *p)
+{
+	if (p[0] != '/')
+		return false;
+	if (p[1] == '\0')
+		return true;
+	for (const char *c = p; *c;) {
+		const char *next;
+		size_t len;
+
+		c++; /* skip '/' */
+		next = strchr(c, '/');
+		len = next ? (size_t)(next - c) : strlen(c);
+		if (len == 0 || (len == 1 && c[0] == '.') ||
+		    (len == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		if (!next)
+			break;
+		c = next;
+	}
+	return true;
+}
+
+/* Is `a` equal to `b` or one of its ancestors (path-wise)? */
+static bool path_covers(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+
+	if (strcmp(a, "/") == 0)
+		return true;
+	return strncmp(a, b, n) == 0 && (b[n] == '\0' || b[n] == '/');
+}
+
+/* ---- field helpers ---- */
+
+static const char *const top_fields[] = { "apiVersion", "kind", "metadata",
+					  "spec", "status", NULL };
+static const char *const meta_fields[] = { "name", "namespace", "labels",
+					   "annotations", "resourceVersion",
+					   "generation", "uid",
+					   "creationTimestamp", NULL };
+static const char *const spec_fields[] = { "image", "command", "env", "mounts",
+					   "hostedPorts", "idleTimeoutSeconds",
+					   "running", "members", "reclaimPolicy",
+					   NULL };
+
+static bool in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(s, *list) == 0)
+			return true;
+	return false;
+}
+
+static void unknown_fields(struct vctx *v, const json_t *obj, const char *path,
+			   const char *const *allowed)
+{
+	const char *k;
+	json_t *val;
+	char p[512];
+
+	json_object_foreach((json_t *)obj, k, val) {
+		if (!in_list(k, allowed)) {
+			snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", k);
+			problem(v, p, "unknown field");
+		}
+	}
+}
+
+/* A string field: NULL (absent or problem) or the value. */
+static const char *get_string(struct vctx *v, const json_t *obj,
+			      const char *field, const char *path, size_t max,
+			      bool required)
+{
+	const json_t *j = json_object_get(obj, field);
+	const char *s;
+
+	if (!j || json_is_null(j)) {
+		if (required)
+			problem(v, path, "required");
+		return NULL;
+	}
+	if (!json_is_string(j)) {
+		problem(v, path, "must be a string");
+		return NULL;
+	}
+	if (has_nul(j)) {
+		problem(v, path, "must not contain a NUL character");
+		return NULL;
+	}
+	s = json_string_value(j);
+	if (json_string_length(j) > max) {
+		problem(v, path, "must be at most %zu bytes", max);
+		return NULL;
+	}
+	return s;
+}
+
+static int dup_into(char **dst, const char *s)
+{
+	*dst = strdup(s);
+	return *dst ? 0 : -ENOMEM;
+}
+
+/* ---- sections ---- */
+
+static void check_string_map(struct vctx *v, const json_t *m, const char *path,
+			     bool labels)
+{
+	const char *k;
+	json_t *val;
+	char p[512];
+	size_t total = 0;
+
+	if (!json_is_object(m)) {
+		problem(v, path, "must be a map of strings");
+		return;
+	}
+	if (labels && json_object_size(m) > WS_MAX_LABELS)
+		problem(v, path, "must have at most %d entries", WS_MAX_LABELS);
+	json_object_foreach((json_t *)m, k, val) {
+		snprintf(p, sizeof(p), "%s[%s]", path, k);
+		if (!is_label_key(k)) {
+			problem(v, p, "key must be a qualified name ([prefix/]name, "
+				      "alphanumerics, '-', '_', '.')");
+			continue;
+		}
+		if (!json_is_string(val)) {
+			problem(v, p, "must be a string");
+			continue;
+		}
+		if (has_nul(val)) {
+			problem(v, p, "must not contain a NUL character");
+			continue;
+		}
+		total += strlen(k) + json_string_length(val);
+		if (labels && !is_label_value(json_string_value(val)))
+			problem(v, p, "must be empty or at most 63 alphanumerics, "
+				      "'-', '_', '.', starting and ending "
+				      "alphanumeric");
+	}
+	if (!labels && total > 128 * 1024)
+		problem(v, path, "must total at most 131072 bytes");
+}
+
+static int parse_metadata(struct vctx *v, const json_t *meta,
+			  const char *default_ns, struct ws *w)
+{
+	const char *name, *ns;
+	const json_t *j;
+
+	if (!json_is_object(meta)) {
+		problem(v, "metadata", meta ? "must be an object" : "required");
+		return 0;
+	}
+	unknown_fields(v, meta, "metadata", meta_fields);
+	name = get_string(v, meta, "name", "metadata.name", 253, true);
+	if (name && !ws_is_dns_label(name))
+		problem(v, "metadata.name",
+			"must be a lowercase DNS label (a-z, 0-9, '-', at most 63 "
+			"characters, starting and ending with a letter or digit)");
+	else if (name && dup_into(&w->name, name) < 0)
+		return -ENOMEM;
+	ns = get_string(v, meta, "namespace", "metadata.namespace", 253, false);
+	if (ns && !ws_is_dns_label(ns))
+		problem(v, "metadata.namespace", "must be a lowercase DNS label");
+	else if (dup_into(&w->ns, ns ? ns :
+				       (default_ns ? default_ns : WS_DEFAULT_NAMESPACE)) < 0)
+		return -ENOMEM;
+	if ((j = json_object_get(meta, "labels")) && !json_is_null(j)) {
+		check_string_map(v, j, "metadata.labels", true);
+		if (json_is_object(j)) {
+			json_decref(w->labels);
+			w->labels = json_deep_copy(j);
+			if (!w->labels)
+				return -ENOMEM;
+		}
+	}
+	if ((j = json_object_get(meta, "annotations")) && !json_is_null(j))
+		check_string_map(v, j, "metadata.annotations", false);
+	return 0;
+}
+
+static int parse_command(struct vctx *v, const json_t *j, struct ws *w)
+{
+	size_t i, n;
+	char p[64];
+
+	if (!json_is_array(j)) {
+		problem(v, "spec.command", "must be a list of strings");
+		return 0;
+	}
+	n = json_array_size(j);
+	if (n == 0 || n > WS_MAX_COMMAND) {
+		problem(v, "spec.command", "must have 1 to %d items", WS_MAX_COMMAND);
+		return 0;
+	}
+	w->command = calloc(n, sizeof(*w->command));
+	if (!w->command)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const json_t *a = json_array_get(j, i);
+
+		snprintf(p, sizeof(p), "spec.command[%zu]", i);
+		if (!json_is_string(a)) {
+			problem(v, p, "must be a string");
+			continue;
+		}
+		if (has_nul(a)) {
+			problem(v, p, "must not contain a NUL character");
+			continue;
+		}
+		if (json_string_length(a) > WS_MAX_ARG) {
+			problem(v, p, "must be at most %d bytes", WS_MAX_ARG);
+			continue;
+		}
+		if (i == 0 && json_string_length(a) == 0) {
+			problem(v, p, "must not be empty");
+			continue;
+		}
+		if (dup_into(&w->command[w->n_command++], json_string_value(a)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int parse_env(struct vctx *v, const json_t *j, struct ws *w)
+{
+	static const char *const fields[] = { "name", "value", NULL };
+	size_t i, n;
+	char p[96], pf[128];
+
+	if (!json_is_array(j)) {
+		problem(v, "spec.env", "must be a list");
+		return 0;
+	}
+	n = json_array_size(j);
+	if (n > WS_MAX_ENV) {
+		problem(v, "spec.env", "must have at most %d items", WS_MAX_ENV);
+		return 0;
+	}
+	w->env = calloc(n ? n : 1, sizeof(*w->env));
+	if (!w->env)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const json_t *item = json_array_get(j, i);
+		const char *name, *value;
+
+		snprintf(p, sizeof(p), "spec.env[%zu]", i);
+		if (!json_is_object(item)) {
+			problem(v, p, "must be an object with name and value");
+			continue;
+		}
+		unknown_fields(v, item, p, fields);
+		snprintf(pf, sizeof(pf), "%s.name", p);
+		name = get_string(v, item, "name", pf, WS_MAX_ENV_NAME, true);
+		if (name) {
+			if (!is_env_name(name)) {
+				problem(v, pf, "must be a POSIX name ([A-Za-z_][A-Za-z0-9_]*)");
+				name = NULL;
+			} else if (strncmp(name, "KLANGK_", 7) == 0 ||
+				   strncmp(name, "LD_", 3) == 0) {
+				problem(v, pf, "the prefixes KLANGK_ and LD_ are reserved");
+				name = NULL;
+			} else {
+				for (size_t k = 0; k < w->n_env; k++)
+					if (strcmp(w->env[k].name, name) == 0) {
+						problem(v, pf, "duplicate name \"%s\"", name);
+						name = NULL;
+						break;
+					}
+			}
+		}
+		snprintf(pf, sizeof(pf), "%s.value", p);
+		value = get_string(v, item, "value", pf, WS_MAX_ENV_VALUE, false);
+		if (!name)
+			continue;
+		if (dup_into(&w->env[w->n_env].name, name) < 0 ||
+		    dup_into(&w->env[w->n_env].value, value ? value : "") < 0) {
+			w->n_env++;
+			return -ENOMEM;
+		}
+		w->n_env++;
+	}
+	return 0;
+}
+
+static int parse_mounts(struct vctx *v, const json_t *j, struct ws *w)
+{
+	static const char *const fields[] = { "source", "target", "readOnly", NULL };
+	static const char *const forbidden[] = { "/proc", "/sys", "/dev", NULL };
+	char home[128], work[160];
+	size_t i, n;
+	char p[96], pf[128];
+
+	if (!json_is_array(j)) {
+		problem(v, "spec.mounts", "must be a list");
+		return 0;
+	}
+	n = json_array_size(j);
+	if (n > WS_MAX_MOUNTS) {
+		problem(v, "spec.mounts", "must have at most %d items", WS_MAX_MOUNTS);
+		return 0;
+	}
+	w->mounts = calloc(n ? n : 1, sizeof(*w->mounts));
+	if (!w->mounts)
+		return -ENOMEM;
+	ws_home_path(w->ns ? w->ns : "", home, sizeof(home));
+	ws_work_path(w->ns ? w->ns : "", work, sizeof(work));
+	for (i = 0; i < n; i++) {
+		const json_t *item = json_array_get(j, i), *ro;
+		const char *src, *tgt;
+		bool ok = true, bind = false;
+
+		snprintf(p, sizeof(p), "spec.mounts[%zu]", i);
+		if (!json_is_object(item)) {
+			problem(v, p, "must be an object with source and target");
+			continue;
+		}
+		unknown_fields(v, item, p, fields);
+		snprintf(pf, sizeof(pf), "%s.source", p);
+		src = get_string(v, item, "source", pf, WS_MAX_PATH, true);
+		if (src) {
+			bind = src[0] == '/';
+			if (has_control(src)) {
+				problem(v, pf, "must not contain control characters");
+				ok = false;
+			} else if (bind && !is_normal_abs_path(src)) {
+				problem(v, pf, "must be a normalised absolute path (no "
+					       "'.', '..', '//' or trailing '/')");
+				ok = false;
+			} else if (!bind && (strlen(src) > WS_MAX_VOLUME_NAME ||
+					     !is_volume_name(src))) {
+				problem(v, pf, "must be an absolute host path or a volume "
+					       "name ([a-zA-Z0-9][a-zA-Z0-9_.-]*, at most "
+					       "128 characters)");
+				ok = false;
+			}
+		} else {
+			ok = false;
+		}
+		snprintf(pf, sizeof(pf), "%s.target", p);
+		tgt = get_string(v, item, "target", pf, WS_MAX_PATH, true);
+		if (tgt) {
+			if (has_control(tgt)) {
+				problem(v, pf, "must not contain control characters");
+				ok = false;
+			} else if (tgt[0] != '/') {
+				problem(v, pf, "must be an absolute path");
+				ok = false;
+			} else if (!is_normal_abs_path(tgt)) {
+				problem(v, pf, "must be a normalised absolute path (no "
+					       "'.', '..', '//' or trailing '/')");
+				ok = false;
+			} else if (strcmp(tgt, "/") == 0) {
+				problem(v, pf, "must not be /");
+				ok = false;
+			} else {
+				for (const char *const *f = forbidden; *f; f++)
+					if (path_covers(*f, tgt) || path_covers(tgt, *f)) {
+						problem(v, pf, "must not be in or over %s", *f);
+						ok = false;
+					}
+				if (ok && w->ns && (path_covers(tgt, home) ||
+						    path_covers(tgt, work))) {
+					problem(v, pf, "must not cover the workspace's home "
+						       "(%s) or work (%s) directory", home, work);
+					ok = false;
+				}
+				for (size_t k = 0; ok && k < w->n_mounts; k++)
+					if (strcmp(w->mounts[k].target, tgt) == 0) {
+						problem(v, pf, "duplicate target %s", tgt);
+						ok = false;
+					}
+			}
+		} else {
+			ok = false;
+		}
+		ro = json_object_get(item, "readOnly");
+		if (ro && !json_is_boolean(ro) && !json_is_null(ro)) {
+			snprintf(pf, sizeof(pf), "%s.readOnly", p);
+			problem(v, pf, "must be true or false");
+			ok = false;
+		}
+		if (!ok)
+			continue;
+		if (dup_into(&w->mounts[w->n_mounts].source, src) < 0 ||
+		    dup_into(&w->mounts[w->n_mounts].target, tgt) < 0) {
+			w->n_mounts++;
+			return -ENOMEM;
+		}
+		w->mounts[w->n_mounts].read_only = json_is_true(ro);
+		w->mounts[w->n_mounts].bind = bind;
+		w->n_mounts++;
+	}
+	return 0;
+}
+
+static int parse_members(struct vctx *v, const json_t *j, struct ws *w)
+{
+	static const char *const fields[] = { "user", "role", NULL };
+	static const char *const roles[] = { "owner", "collaborator", "coder",
+					     "spectator", NULL };
+	size_t i, n;
+	char p[96], pf[128];
+
+	if (!json_is_array(j)) {
+		problem(v, "spec.members", "must be a list");
+		return 0;
+	}
+	n = json_array_size(j);
+	if (n > WS_MAX_MEMBERS) {
+		problem(v, "spec.members", "must have at most %d items", WS_MAX_MEMBERS);
+		return 0;
+	}
+	w->members = calloc(n ? n : 1, sizeof(*w->members));
+	if (!w->members)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const json_t *item = json_array_get(j, i);
+		const char *user, *role;
+
+		snprintf(p, sizeof(p), "spec.members[%zu]", i);
+		if (!json_is_object(item)) {
+			problem(v, p, "must be an object with user and role");
+			continue;
+		}
+		unknown_fields(v, item, p, fields);
+		snprintf(pf, sizeof(pf), "%s.user", p);
+		user = get_string(v, item, "user", pf, WS_MAX_USER, true);
+		if (user && !is_user(user)) {
+			problem(v, pf, "must be a user name or e-mail address "
+				       "(letters, digits and ._%%+@-)");
+			user = NULL;
+		}
+		for (size_t k = 0; user && k < w->n_members; k++)
+			if (strcmp(w->members[k].user, user) == 0) {
+				problem(v, pf, "duplicate member \"%s\"", user);
+				user = NULL;
+			}
+		snprintf(pf, sizeof(pf), "%s.role", p);
+		role = get_string(v, item, "role", pf, 32, false);
+		if (role && !in_list(role, roles)) {
+			problem(v, pf, "must be one of owner, collaborator, coder, "
+				       "spectator");
+			continue;
+		}
+		if (!user)
+			continue;
+		if (dup_into(&w->members[w->n_members].user, user) < 0 ||
+		    dup_into(&w->members[w->n_members].role, role ? role : "coder") < 0) {
+			w->n_members++;
+			return -ENOMEM;
+		}
+		w->n_members++;
+	}
+	return 0;
+}
+
+static long long get_int(struct vctx *v, const json_t *j, const char *path,
+			 long long min, long long max, long long dflt)
+{
+	long long n;
+
+	if (!j || json_is_null(j))
+		return dflt;
+	if (json_is_real(j) && json_real_value(j) == (double)(long long)json_real_value(j))
+		n = (long long)json_real_value(j);
+	else if (json_is_integer(j))
+		n = json_integer_value(j);
+	else {
+		problem(v, path, "must be an integer");
+		return dflt;
+	}
+	if (n < min || n > max) {
+		problem(v, path, "must be between %lld and %lld", min, max);
+		return dflt;
+	}
+	return n;
+}
+
+static int parse_spec(struct vctx *v, const json_t *spec, struct ws *w)
+{
+	const json_t *j;
+	const char *s;
+	int r;
+
+	w->hosted_ports = WS_MAX_HOSTED_PORTS;
+	w->idle_timeout = -1;
+	w->running = true;
+	if (!spec || json_is_null(spec))
+		goto defaults;
+	if (!json_is_object(spec)) {
+		problem(v, "spec", "must be an object");
+		goto defaults;
+	}
+	unknown_fields(v, spec, "spec", spec_fields);
+
+	s = get_string(v, spec, "image", "spec.image", WS_MAX_IMAGE, false);
+	if (s && !is_image_ref(s))
+		problem(v, "spec.image", "must be an image reference (letters, "
+					 "digits and ._/:@+-, starting with a "
+					 "letter or digit)");
+	else if (s && dup_into(&w->image, s) < 0)
+		return -ENOMEM;
+
+	if ((j = json_object_get(spec, "command")) && !json_is_null(j) &&
+	    (r = parse_command(v, j, w)) < 0)
+		return r;
+	if ((j = json_object_get(spec, "env")) && !json_is_null(j) &&
+	    (r = parse_env(v, j, w)) < 0)
+		return r;
+	if ((j = json_object_get(spec, "mounts")) && !json_is_null(j) &&
+	    (r = parse_mounts(v, j, w)) < 0)
+		return r;
+	if ((j = json_object_get(spec, "members")) && !json_is_null(j) &&
+	    (r = parse_members(v, j, w)) < 0)
+		return r;
+
+	w->hosted_ports = (int)get_int(v, json_object_get(spec, "hostedPorts"),
+				       "spec.hostedPorts", 0, WS_MAX_HOSTED_PORTS,
+				       WS_MAX_HOSTED_PORTS);
+	w->idle_timeout = get_int(v, json_object_get(spec, "idleTimeoutSeconds"),
+				  "spec.idleTimeoutSeconds", 0, WS_MAX_IDLE, -1);
+	j = json_object_get(spec, "running");
+	if (j && !json_is_null(j)) {
+		if (!json_is_boolean(j))
+			problem(v, "spec.running", "must be true or false");
+		else
+			w->running = json_is_true(j);
+	}
+	s = get_string(v, spec, "reclaimPolicy", "spec.reclaimPolicy", 32, false);
+	if (s && strcmp(s, "Delete") != 0 && strcmp(s, "Retain") != 0)
+		problem(v, "spec.reclaimPolicy", "must be Delete or Retain");
+	else if (s && dup_into(&w->reclaim_policy, s) < 0)
+		return -ENOMEM;
+defaults:
+	if (!w->image && dup_into(&w->image, WS_DEFAULT_IMAGE) < 0)
+		return -ENOMEM;
+	if (!w->reclaim_policy && dup_into(&w->reclaim_policy, "Delete") < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int ws_parse(const json_t *doc, const char *default_ns, struct ws **out,
+	     struct err *e)
+{
+	struct vctx v = { .e = e };
+	struct ws *w;
+	const char *s;
+	int r;
+
+	err_clear(e);
+	if (!json_is_object(doc)) {
+		err_set(e, "(root): must be an object (a Workspace manifest)");
+		return -EINVAL;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->labels = json_object();
+	if (!w->labels) {
+		r = -ENOMEM;
+		goto out;
+	}
+	unknown_fields(&v, doc, "", top_fields);
+	s = get_string(&v, doc, "apiVersion", "apiVersion", 64, true);
+	if (s && strcmp(s, WS_API_VERSION) != 0)
+		problem(&v, "apiVersion", "must be %s (got \"%s\")", WS_API_VERSION, s);
+	s = get_string(&v, doc, "kind", "kind", 64, true);
+	if (s && strcmp(s, WS_KIND) != 0)
+		problem(&v, "kind", "must be %s (got \"%s\")", WS_KIND, s);
+	r = parse_metadata(&v, json_object_get(doc, "metadata"), default_ns, w);
+	if (r < 0)
+		goto out;
+	r = parse_spec(&v, json_object_get(doc, "spec"), w);
+	if (r < 0)
+		goto out;
+	if (v.problems > MAX_PROBLEMS)
+		err_addline(e, "(%d more problems not shown)", v.problems - MAX_PROBLEMS);
+	if (v.problems)
+		r = -EINVAL;
+out:
+	if (r < 0) {
+		ws_free(w);
+		return r;
+	}
+	*out = w;
+	return 0;
+}
+
+void ws_free(struct ws *w)
+{
+	size_t i;
+
+	if (!w)
+		return;
+	free(w->name);
+	free(w->ns);
+	json_decref(w->labels);
+	free(w->image);
+	for (i = 0; i < w->n_command; i++)
+		free(w->command[i]);
+	free(w->command);
+	for (i = 0; i < w->n_env; i++) {
+		free(w->env[i].name);
+		free(w->env[i].value);
+	}
+	free(w->env);
+	for (i = 0; i < w->n_mounts; i++) {
+		free(w->mounts[i].source);
+		free(w->mounts[i].target);
+	}
+	free(w->mounts);
+	for (i = 0; i < w->n_members; i++) {
+		free(w->members[i].user);
+		free(w->members[i].role);
+	}
+	free(w->members);
+	free(w->reclaim_policy);
+	free(w);
+}
+
+json_t *ws_canonical(const json_t *doc, const char *ns)
+{
+	const json_t *meta = json_object_get(doc, "metadata");
+	const json_t *spec = json_object_get(doc, "spec");
+	json_t *m, *out;
+
+	m = json_pack("{s:O,s:s}", "name", json_object_get(meta, "name"),
+		      "namespace", ns);
+	if (!m)
+		return NULL;
+	if (json_object_size(json_object_get(meta, "labels")))
+		json_object_set(m, "labels", json_object_get(meta, "labels"));
+	if (json_object_size(json_object_get(meta, "annotations")))
+		json_object_set(m, "annotations", json_object_get(meta, "annotations"));
+	out = json_pack("{s:s,s:s,s:o}", "apiVersion", WS_API_VERSION, "kind",
+			WS_KIND, "metadata", m);
+	if (out && json_is_object(spec))
+		json_object_set_new(out, "spec", json_deep_copy(spec));
+	else if (out)
+		json_object_set_new(out, "spec", json_object());
+	return out;
+}
+
+/* ---- derived names ---- */
+
+static int fmt(char *buf, size_t len, const char *f, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fmt(char *buf, size_t len, const char *f, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, f);
+	n = vsnprintf(buf, len, f, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int ws_spec_key(const char *ns, const char *name, char *buf, size_t len)
+{
+	return fmt(buf, len, WS_SPEC_PREFIX "%s/%s", ns, name);
+}
+
+int ws_status_key(const char *ns, const char *name, char *buf, size_t len)
+{
+	return fmt(buf, len, WS_STATUS_PREFIX "%s/%s", ns, name);
+}
+
+int ws_split_key(const char *key, const char *prefix, char *ns, size_t nslen,
+		 char *name, size_t namelen)
+{
+	size_t pl = strlen(prefix);
+	const char *rest, *slash;
+
+	if (strncmp(key, prefix, pl) != 0)
+		return -EINVAL;
+	rest = key + pl;
+	slash = strchr(rest, '/');
+	if (!slash || (size_t)(slash - rest) >= nslen || strlen(slash + 1) >= namelen)
+		return -EINVAL;
+	memcpy(ns, rest, (size_t)(slash - rest));
+	ns[slash - rest] = '\0';
+	memcpy(name, slash + 1, strlen(slash + 1) + 1);
+	if (!ws_is_dns_label(ns) || !ws_is_dns_label(name))
+		return -EINVAL;
+	return 0;
+}
+
+/* '_' never occurs in DNS labels or instance ids, so these names cannot
+ * collide between (instance, namespace, name) triples. */
+int ws_container_name(const char *instance, const char *ns, const char *name,
+		      char *buf, size_t len)
+{
+	return fmt(buf, len, "klangk_%s_%s_%s", instance, ns, name);
+}
+
+int ws_volume_name(const char *instance, const char *ns, const char *name,
+		   const char *which, char *buf, size_t len)
+{
+	return fmt(buf, len, "klangk_%s_%s_%s_%s", instance, ns, name, which);
+}
+
+int ws_home_path(const char *ns, char *buf, size_t len)
+{
+	return fmt(buf, len, "/home/%s", ns);
+}
+
+int ws_work_path(const char *ns, char *buf, size_t len)
+{
+	return fmt(buf, len, "/home/%s/work", ns);
+}

@@ -1,0 +1,119 @@
+/*
+ * ws — the Workspace resource: its parsed form, its validation, and the
+ * names derived from it (container, volumes, etcd keys).
+ *
+ * ws_parse is the one implementation of the rules that crds/workspace.yaml
+ * writes down; the CLI and the controller both call it, so an object gets
+ * the same verdict whether it arrives through klangkc or straight into etcd.
+ * Every problem is reported as "<field path>: <what is wrong>", one per line.
+ */
+#ifndef KLANGK_WS_H
+#define KLANGK_WS_H
+
+#include "err.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define WS_API_VERSION "klangk.io/v1alpha1"
+#define WS_KIND "Workspace"
+#define WS_DEFAULT_IMAGE "klangk-workspace"
+#define WS_DEFAULT_NAMESPACE "default"
+#define WS_MAX_HOSTED_PORTS 5
+#define WS_CONTAINER_PORT_BASE 8000
+#define WS_MAX_OBJECT (256u * 1024)  /* canonical JSON of one object */
+
+#define WS_SPEC_PREFIX "/klangk/workspaces/"
+#define WS_STATUS_PREFIX "/klangk/status/"
+#define WS_LEASE_PREFIX "/klangk/leases/ports/"
+
+/* Limits (also in the CRD). */
+#define WS_NAME_MAX 63
+#define WS_MAX_COMMAND 64
+#define WS_MAX_ARG 4096
+#define WS_MAX_ENV 128
+#define WS_MAX_ENV_NAME 256
+#define WS_MAX_ENV_VALUE 32768
+#define WS_MAX_MOUNTS 32
+#define WS_MAX_PATH 4096
+#define WS_MAX_VOLUME_NAME 128
+#define WS_MAX_MEMBERS 100
+#define WS_MAX_USER 254
+#define WS_MAX_LABELS 64
+#define WS_MAX_IMAGE 255
+#define WS_MAX_IDLE 31536000
+
+struct ws_env {
+	char *name;
+	char *value;
+};
+
+struct ws_mount {
+	char *source;     /* absolute path (bind) or volume name */
+	char *target;     /* absolute, normalised */
+	bool read_only;
+	bool bind;        /* source is a host path */
+};
+
+struct ws_member {
+	char *user;
+	char *role;       /* owner | collaborator | coder | spectator */
+};
+
+struct ws {
+	char *name;
+	char *ns;
+	json_t *labels;        /* owned object of strings; never NULL */
+	char *image;
+	char **command;        /* NULL when unset */
+	size_t n_command;
+	struct ws_env *env;
+	size_t n_env;
+	struct ws_mount *mounts;
+	size_t n_mounts;
+	int hosted_ports;
+	long long idle_timeout; /* -1 when unset: the controller's default */
+	bool running;
+	struct ws_member *members;
+	size_t n_members;
+	char *reclaim_policy;  /* Delete | Retain */
+};
+
+/*
+ * Validate a Workspace object and build its parsed form with defaults.
+ * default_ns is used when metadata.namespace is absent (may be NULL, then
+ * "default").  On failure every problem found is in e, one per line, each
+ * starting with its field path.  out: new, free with ws_free.
+ */
+int ws_parse(const json_t *doc, const char *default_ns, struct ws **out,
+	     struct err *e);
+void ws_free(struct ws *w);
+
+/*
+ * The object as stored in etcd: apiVersion, kind, metadata (name,
+ * namespace, labels, annotations) and spec, without status or server-set
+ * metadata.  new.
+ */
+json_t *ws_canonical(const json_t *doc, const char *ns);
+
+/* Name checks shared by every binary. */
+bool ws_is_dns_label(const char *s);
+bool ws_is_id(const char *s);   /* status.id: 12..32 lowercase hex */
+
+/* Derived names, written into caller buffers; -ENAMETOOLONG if too small. */
+int ws_spec_key(const char *ns, const char *name, char *buf, size_t len);
+int ws_status_key(const char *ns, const char *name, char *buf, size_t len);
+/* Split "<prefix><ns>/<name>" into ns and name; -EINVAL if malformed. */
+int ws_split_key(const char *key, const char *prefix, char *ns, size_t nslen,
+		 char *name, size_t namelen);
+int ws_container_name(const char *instance, const char *ns, const char *name,
+		      char *buf, size_t len);
+int ws_volume_name(const char *instance, const char *ns, const char *name,
+		   const char *which /* "home" | "work" */, char *buf,
+		   size_t len);
+/* Where the home and work volumes are mounted: /home/<ns>, /home/<ns>/work */
+int ws_home_path(const char *ns, char *buf, size_t len);
+int ws_work_path(const char *ns, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, whatever the build, `make run` and the
+# test suite need and is not present yet. Idempotent: when every package is
+# already installed it does nothing (no apt-get update, no network).
+set -euo pipefail
+
+PKGS=(
+	build-essential pkg-config
+	libcurl4-openssl-dev libyaml-dev libjansson-dev libssl-dev libmicrohttpd-dev
+	etcd-server etcd-client
+	podman runc crun conmon fuse-overlayfs slirp4netns uidmap catatonit
+	nginx-light
+	busybox-static
+	curl jq python3 python3-websockets procps iproute2 valgrind
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# nginx-light's postinst tries to start the system nginx on port 80; a
+# policy-rc.d that forbids service starts keeps the machine's services
+# untouched (we start our own nginx in a private directory).
+prc=/usr/sbin/policy-rc.d
+created_prc=0
+if [ ! -e "$prc" ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$prc" >/dev/null
+	$SUDO chmod +x "$prc"
+	created_prc=1
+fi
+trap '[ "$created_prc" = 1 ] && $SUDO rm -f "$prc"' EXIT
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
