@@ -1,0 +1,203 @@
+/* ports — host port leases (see ports.h). */
+#include "ports.h"
+
+#include "ws.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void lease_key(long port, char *buf, size_t len)
+{
+	snprintf(buf, len, WS_LEASE_PREFIX "%ld", port);
+}
+
+static long key_port(const char *key)
+{
+	char *end;
+	long p;
+
+	if (strncmp(key, WS_LEASE_PREFIX, strlen(WS_LEASE_PREFIX)) != 0)
+		return -1;
+	p = strtol(key + strlen(WS_LEASE_PREFIX), &end, 10);
+	return *end || p <= 0 || p > 65535 ? -1 : p;
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Do the hinted ports all carry our name?  One read-only transaction. */
+static int verify_hint(struct etcd *c, const char *owner, const long *hint,
+		       int n, bool *held, struct err *e)
+{
+	json_t *cmp = json_array();
+	char key[128];
+
+	if (!cmp)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		lease_key(hint[i], key, sizeof(key));
+		if (json_array_append_new(cmp, etcd_cmp_value(key, owner)) < 0) {
+			json_decref(cmp);
+			return -ENOMEM;
+		}
+	}
+	return etcd_txn(c, cmp, NULL, NULL, held, NULL, e);
+}
+
+int ports_ensure(struct etcd *c, const char *owner, int want, long start,
+		 long end, const long *hint, int n_hint, long ports[PORTS_MAX],
+		 struct err *e)
+{
+	int r;
+
+	if (want < 0 || want > PORTS_MAX)
+		return -EINVAL;
+	if (hint && n_hint == want && want > 0) {
+		bool held = false;
+
+		r = verify_hint(c, owner, hint, n_hint, &held, e);
+		if (r < 0)
+			return r;
+		if (held) {
+			memcpy(ports, hint, sizeof(long) * (size_t)want);
+			qsort(ports, (size_t)want, sizeof(long), cmp_long);
+			return 0;
+		}
+	}
+	/* Another writer may take a port between our list and our
+	 * transaction; then the transaction fails and we look again. */
+	for (int attempt = 0; attempt < 20; attempt++) {
+		struct etcd_kvs kvs = { 0 };
+		long mine[64];
+		int n_mine = 0, n_new = 0;
+		json_t *cmp = NULL, *ops = NULL;
+		bool ok = false;
+		char key[128];
+		size_t k = 0;
+
+		r = etcd_list(c, WS_LEASE_PREFIX, &kvs, e);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < kvs.n && n_mine < 64; i++)
+			if (strcmp(kvs.kvs[i].value, owner) == 0 &&
+			    key_port(kvs.kvs[i].key) > 0)
+				mine[n_mine++] = key_port(kvs.kvs[i].key);
+		qsort(mine, (size_t)n_mine, sizeof(long), cmp_long);
+		cmp = json_array();
+		ops = json_array();
+		if (!cmp || !ops) {
+			r = -ENOMEM;
+			goto next;
+		}
+		/* Release the ones we hold beyond what we want (highest first
+		 * go), only if they are still ours. */
+		for (int i = want; i < n_mine; i++) {
+			lease_key(mine[i], key, sizeof(key));
+			json_array_append_new(cmp, etcd_cmp_value(key, owner));
+			json_array_append_new(ops, etcd_op_delete(key));
+		}
+		for (int i = 0; i < n_mine && i < want; i++) {
+			ports[i] = mine[i];
+			/* Keep what we hold: the transaction must still see it. */
+			lease_key(mine[i], key, sizeof(key));
+			json_array_append_new(cmp, etcd_cmp_value(key, owner));
+		}
+		/* Lowest free ports in the range; kvs are sorted by key as
+		 * strings, so build a set of taken ports first. */
+		n_new = want - (n_mine < want ? n_mine : want);
+		{
+			long need = n_new;
+			long *taken = calloc(kvs.n ? kvs.n : 1, sizeof(long));
+			size_t nt = 0;
+
+			if (!taken) {
+				r = -ENOMEM;
+				goto next;
+			}
+			for (size_t i = 0; i < kvs.n; i++)
+				if (key_port(kvs.kvs[i].key) > 0)
+					taken[nt++] = key_port(kvs.kvs[i].key);
+			qsort(taken, nt, sizeof(long), cmp_long);
+			for (long p = start; p <= end && need > 0; p++) {
+				while (k < nt && taken[k] < p)
+					k++;
+				if (k < nt && taken[k] == p)
+					continue;
+				ports[want - need] = p;
+				lease_key(p, key, sizeof(key));
+				json_array_append_new(cmp, etcd_cmp_absent(key));
+				json_array_append_new(ops, etcd_op_put(key, owner,
+								       strlen(owner), 0));
+				need--;
+			}
+			free(taken);
+			if (need > 0) {
+				err_set(e, "no free host ports left in %ld-%ld (need %d)",
+					start, end, n_new);
+				r = -ENOSPC;
+				goto next;
+			}
+		}
+		if (json_array_size(ops) == 0 && n_mine == want) {
+			qsort(ports, (size_t)want, sizeof(long), cmp_long);
+			r = 0;
+			goto next;
+		}
+		r = etcd_txn(c, cmp, ops, NULL, &ok, NULL, e);
+		cmp = ops = NULL;
+		if (r == 0 && !ok)
+			r = -EAGAIN;
+		if (r == 0)
+			qsort(ports, (size_t)want, sizeof(long), cmp_long);
+next:
+		json_decref(cmp);
+		json_decref(ops);
+		etcd_kvs_clear(&kvs);
+		if (r != -EAGAIN)
+			return r;
+	}
+	err_set(e, "port leases kept changing under us; will retry");
+	return -EAGAIN;
+}
+
+int ports_release_all(struct etcd *c, const char *owner, int *released,
+		      struct err *e)
+{
+	struct etcd_kvs kvs = { 0 };
+	int r, n = 0;
+
+	r = etcd_list(c, WS_LEASE_PREFIX, &kvs, e);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < kvs.n; i++) {
+		json_t *cmp, *ops;
+		bool ok = false;
+
+		if (strcmp(kvs.kvs[i].value, owner) != 0)
+			continue;
+		/* Delete only if it is still ours. */
+		cmp = json_pack("[o]", etcd_cmp_value(kvs.kvs[i].key, owner));
+		ops = json_pack("[o]", etcd_op_delete(kvs.kvs[i].key));
+		if (!cmp || !ops) {
+			json_decref(cmp);
+			json_decref(ops);
+			r = -ENOMEM;
+			break;
+		}
+		r = etcd_txn(c, cmp, ops, NULL, &ok, NULL, e);
+		if (r < 0)
+			break;
+		n += ok;
+	}
+	etcd_kvs_clear(&kvs);
+	if (r == 0 && released)
+		*released = n;
+	return r;
+}

@@ -1,0 +1,33 @@
+/*
+ * ports — host port leases in etcd (/klangk/leases/ports/<port>).
+ *
+ * A lease key's value is its owner, "<ns>/<name>".  Leases are created in
+ * one transaction that fails if any of the keys exists, so a workspace gets
+ * all of its ports or none, and no port is ever leased twice.  Owners are
+ * found from the keys themselves, so a crash between leasing and writing
+ * status loses nothing: the next reconcile finds the leases it already owns.
+ */
+#ifndef KLANGK_PORTS_H
+#define KLANGK_PORTS_H
+
+#include "err.h"
+#include "etcd.h"
+
+#define PORTS_MAX 5
+
+/*
+ * Make `owner` hold exactly `want` ports in [start, end]: keep the ones it
+ * holds (lowest first), release extras, lease missing ones.  `hint` (may be
+ * NULL / 0 long) lists ports believed held (from status), letting the common
+ * case be one read-only transaction.  On success ports[0..want) are sorted.
+ * -ENOSPC when the range has no room.
+ */
+int ports_ensure(struct etcd *c, const char *owner, int want, long start,
+		 long end, const long *hint, int n_hint, long ports[PORTS_MAX],
+		 struct err *e);
+
+/* Release every lease held by owner.  *released counts them. */
+int ports_release_all(struct etcd *c, const char *owner, int *released,
+		      struct err *e);
+
+#endif

@@ -1,0 +1,719 @@
+/*
+ * reconcile — one workspace's convergence (see reconcile.h).
+ *
+ * Order matters for crash safety:
+ *   1. status.id is written before anything uses it, so it never changes;
+ *   2. port leases are taken (one transaction) before the container that
+ *      publishes them exists, and found again by owner after a crash;
+ *   3. volumes, then the container, then status;
+ *   4. on delete the status key is the finalizer: it is removed last, after
+ *      container, volumes and leases, so a crash mid-teardown resumes it.
+ */
+#include "reconcile.h"
+
+#include "buf.h"
+#include "codec.h"
+#include "log.h"
+#include "ports.h"
+#include "ws.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LABEL_MANAGED "klangk.managed"
+#define LABEL_INSTANCE "klangk.instance"
+#define LABEL_WORKSPACE "klangk.workspace"
+#define LABEL_USER "klangk.user-id"
+#define LABEL_HASH "klangk.spec-hash"
+#define LABEL_ID "klangk.id"
+#define STOP_GRACE_S 10
+
+struct wsref {
+	const char *ns;
+	const char *name;
+	char owner[160];          /* "ns/name" */
+	char status_key[512];
+	char container[256];
+	char home_vol[256];
+	char work_vol[256];
+};
+
+/* ---- status helpers ---- */
+
+static void now_rfc3339(char *buf, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/*
+ * Set a condition in status.conditions.  lastTransitionTime moves only when
+ * the condition's status flips, as Kubernetes conventions ask.
+ */
+static void set_condition(json_t *st, const char *type, const char *status,
+			  const char *reason, const char *message,
+			  int64_t generation)
+{
+	json_t *conds = json_object_get(st, "conditions");
+	json_t *c = NULL, *it;
+	char now[32];
+	size_t i;
+
+	if (!json_is_array(conds)) {
+		conds = json_array();
+		json_object_set_new(st, "conditions", conds);
+	}
+	json_array_foreach(conds, i, it)
+		if (json_is_string(json_object_get(it, "type")) &&
+		    strcmp(json_string_value(json_object_get(it, "type")), type) == 0) {
+			c = it;
+			break;
+		}
+	if (!c) {
+		c = json_object();
+		json_array_append_new(conds, c);
+		json_object_set_new(c, "type", json_string(type));
+	}
+	if (!json_is_string(json_object_get(c, "status")) ||
+	    strcmp(json_string_value(json_object_get(c, "status")), status) != 0 ||
+	    !json_object_get(c, "lastTransitionTime")) {
+		now_rfc3339(now, sizeof(now));
+		json_object_set_new(c, "lastTransitionTime", json_string(now));
+	}
+	json_object_set_new(c, "status", json_string(status));
+	json_object_set_new(c, "reason", json_string(reason));
+	json_object_set_new(c, "message", json_string(message ? message : ""));
+	json_object_set_new(c, "observedGeneration", json_integer(generation));
+}
+
+/* Ready/Reconciling/Stalled together, in the three shapes we use. */
+static void conditions_ready(json_t *st, int64_t gen, const char *reason,
+			     const char *msg)
+{
+	set_condition(st, "Ready", "True", reason, msg, gen);
+	set_condition(st, "Reconciling", "False", reason, "", gen);
+	set_condition(st, "Stalled", "False", reason, "", gen);
+}
+
+static void conditions_progressing(json_t *st, int64_t gen, const char *reason,
+				   const char *msg)
+{
+	set_condition(st, "Ready", "False", reason, msg, gen);
+	set_condition(st, "Reconciling", "True", reason, msg, gen);
+	set_condition(st, "Stalled", "False", reason, "", gen);
+}
+
+static void conditions_stalled(json_t *st, int64_t gen, const char *reason,
+			       const char *msg)
+{
+	set_condition(st, "Ready", "False", reason, msg, gen);
+	set_condition(st, "Reconciling", "False", reason, "", gen);
+	set_condition(st, "Stalled", "True", reason, msg, gen);
+}
+
+/*
+ * Write status if it differs from what is stored, comparing the key's
+ * mod_revision with the one we read (*rev, 0 = absent), which is updated.
+ * -EAGAIN when someone else wrote it meanwhile.
+ */
+static int write_status(struct rec *x, const struct wsref *ref, json_t *st,
+			const struct etcd_kv *cur, int64_t *rev, struct err *e)
+{
+	char *val = json_dumps(st, JSON_COMPACT);
+	json_t *cmp = NULL, *ops = NULL, *resp = NULL;
+	bool ok = false;
+	int r;
+
+	if (!val)
+		return -ENOMEM;
+	if (cur && cur->value && *rev == cur->mod_revision &&
+	    cur->value_len == strlen(val) && memcmp(cur->value, val, cur->value_len) == 0) {
+		free(val);
+		return 0;
+	}
+	cmp = json_pack("[o]", etcd_cmp_mod(ref->status_key, *rev));
+	ops = json_pack("[o]", etcd_op_put(ref->status_key, val, strlen(val), 0));
+	if (!cmp || !ops) {
+		json_decref(cmp);
+		json_decref(ops);
+		free(val);
+		return -ENOMEM;
+	}
+	r = etcd_txn(x->etcd, cmp, ops, NULL, &ok, &resp, e);
+	if (r == 0 && !ok) {
+		err_set(e, "status of %s changed while reconciling; retrying", ref->owner);
+		r = -EAGAIN;
+	}
+	if (r == 0) {
+		const char *rs = json_string_value(
+			json_object_get(json_object_get(resp, "header"), "revision"));
+
+		*rev = rs ? strtoll(rs, NULL, 10) : 0;
+	}
+	json_decref(resp);
+	free(val);
+	return r;
+}
+
+static int new_id(char out[13])
+{
+	unsigned char b[6];
+	static const char hex[] = "0123456789abcdef";
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		return -EIO;
+	for (int i = 0; i < 6; i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 15];
+	}
+	out[12] = '\0';
+	return 0;
+}
+
+/* ---- engine objects ---- */
+
+static const char *label_of(const json_t *labels, const char *k)
+{
+	const char *v = json_string_value(json_object_get(labels, k));
+
+	return v ? v : "";
+}
+
+/*
+ * Make sure volume `vol` exists with our ownership labels; refuse one that
+ * belongs to another instance or user, or carries no labels at all.
+ */
+static int ensure_volume(struct rec *x, const struct wsref *ref,
+			 const char *vol, bool per_workspace, struct err *e)
+{
+	json_t *v = NULL, *labels;
+	int r;
+
+	r = engine_volume_inspect(x->engine, vol, &v, e);
+	if (r == -ENOENT) {
+		labels = json_pack("{s:s,s:s,s:s}", LABEL_MANAGED, "true",
+				   LABEL_INSTANCE, x->cfg->instance_id, LABEL_USER,
+				   ref->ns);
+		if (!labels)
+			return -ENOMEM;
+		if (per_workspace)
+			json_object_set_new(labels, LABEL_WORKSPACE, json_string(ref->owner));
+		err_clear(e);
+		r = engine_volume_create(x->engine, vol, labels, e);
+		json_decref(labels);
+		if (r == 0)
+			log_info("volume created", "workspace", ref->owner, "volume", vol, NULL);
+		if (r != -EEXIST)
+			return r;
+		/* Created by someone else meanwhile: check its labels. */
+		err_clear(e);
+		r = engine_volume_inspect(x->engine, vol, &v, e);
+	}
+	if (r < 0)
+		return r;
+	labels = json_object_get(v, "Labels");
+	if (strcmp(label_of(labels, LABEL_INSTANCE), x->cfg->instance_id) != 0 ||
+	    strcmp(label_of(labels, LABEL_USER), ref->ns) != 0) {
+		err_set(e, "volume %s belongs to %s (instance \"%s\", user \"%s\"), not "
+			   "to user \"%s\" of instance \"%s\"", vol,
+			json_object_size(labels) ? "someone else" : "nobody known",
+			label_of(labels, LABEL_INSTANCE), label_of(labels, LABEL_USER),
+			ref->ns, x->cfg->instance_id);
+		r = -EPERM;
+	}
+	json_decref(v);
+	return r;
+}
+
+static int sha256_hex(const char *s, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	static const char hex[] = "0123456789abcdef";
+
+	if (EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+		return -EIO;
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+	return 0;
+}
+
+/* The container we want, with its spec-hash label.  new. */
+static json_t *container_config(struct rec *x, const struct wsref *ref,
+				const struct ws *w, const char *id,
+				const long *ports, char hash[65])
+{
+	const struct cfg *cfg = x->cfg;
+	json_t *c, *env, *exposed, *bindings, *mounts, *labels;
+	char home[128], work[160], kv[512];
+	struct buf map;
+	char *canon = NULL;
+
+	buf_init(&map, 4096);
+	for (int i = 0; i < w->hosted_ports; i++)
+		buf_printf(&map, "%s%d:%ld", i ? "," : "", WS_CONTAINER_PORT_BASE + i,
+			   ports[i]);
+	env = json_array();
+	exposed = json_object();
+	bindings = json_object();
+	mounts = json_array();
+	labels = json_pack("{s:s,s:s,s:s,s:s,s:s}", LABEL_MANAGED, "true",
+			   LABEL_INSTANCE, cfg->instance_id, LABEL_WORKSPACE,
+			   ref->owner, LABEL_USER, ref->ns, LABEL_ID, id);
+	c = json_object();
+	if (!env || !exposed || !bindings || !mounts || !labels || !c)
+		goto fail;
+
+#define ENV(fmt, ...)                                                     \
+	do {                                                              \
+		snprintf(kv, sizeof(kv), fmt, __VA_ARGS__);               \
+		json_array_append_new(env, json_string(kv));             \
+	} while (0)
+	ENV("KLANGK_WORKSPACE_ID=%s", id);
+	ENV("KLANGK_PORT_MAPPINGS=%s", map.data ? map.data : "");
+	ENV("KLANGK_HOSTING_HOSTNAME=%s", cfg->hosting_hostname);
+	ENV("KLANGK_HOSTING_PROTO=%s", cfg->hosting_proto);
+	ENV("KLANGK_HOSTING_BASE_PATH=%s", cfg->hosting_base_path);
+	ENV("KLANGK_USER=%s", ref->ns);
+#undef ENV
+	for (size_t i = 0; i < w->n_env; i++) {
+		struct buf b;
+
+		buf_init(&b, WS_MAX_ENV_NAME + WS_MAX_ENV_VALUE + 2);
+		if (buf_printf(&b, "%s=%s", w->env[i].name, w->env[i].value) < 0) {
+			buf_free(&b);
+			goto fail;
+		}
+		json_array_append_new(env, json_string(b.data));
+		buf_free(&b);
+	}
+
+	for (int i = 0; i < w->hosted_ports; i++) {
+		char cport[16], hport[16];
+
+		snprintf(cport, sizeof(cport), "%d/tcp", WS_CONTAINER_PORT_BASE + i);
+		snprintf(hport, sizeof(hport), "%ld", ports[i]);
+		json_object_set_new(exposed, cport, json_object());
+		json_object_set_new(bindings, cport,
+				    json_pack("[{s:s,s:s}]", "HostIp",
+					      cfg->publish_address, "HostPort", hport));
+	}
+
+	ws_home_path(ref->ns, home, sizeof(home));
+	ws_work_path(ref->ns, work, sizeof(work));
+	json_array_append_new(mounts, json_pack("{s:s,s:s,s:s}", "Type", "volume",
+						"Source", ref->home_vol, "Target", home));
+	json_array_append_new(mounts, json_pack("{s:s,s:s,s:s}", "Type", "volume",
+						"Source", ref->work_vol, "Target", work));
+	for (size_t i = 0; i < w->n_mounts; i++)
+		json_array_append_new(mounts,
+				      json_pack("{s:s,s:s,s:s,s:b}", "Type",
+						w->mounts[i].bind ? "bind" : "volume",
+						"Source", w->mounts[i].source, "Target",
+						w->mounts[i].target, "ReadOnly",
+						w->mounts[i].read_only));
+
+	json_object_set_new(c, "Image", json_string(w->image));
+	json_object_set_new(c, "Hostname", json_string(ref->name));
+	json_object_set_new(c, "Env", env);
+	json_object_set_new(c, "ExposedPorts", exposed);
+	json_object_set_new(c, "Labels", labels);
+	json_object_set_new(c, "HostConfig",
+			    json_pack("{s:b,s:o,s:o,s:{s:s}}", "Init", 1,
+				      "PortBindings", bindings, "Mounts", mounts,
+				      "RestartPolicy", "Name", "no"));
+	env = exposed = bindings = mounts = labels = NULL;
+
+	/* The hash covers everything but itself, canonically ordered. */
+	canon = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!canon || sha256_hex(canon, hash) < 0)
+		goto fail;
+	free(canon);
+	json_object_set_new(json_object_get(c, "Labels"), LABEL_HASH, json_string(hash));
+	buf_free(&map);
+	return c;
+fail:
+	free(canon);
+	json_decref(env);
+	json_decref(exposed);
+	json_decref(bindings);
+	json_decref(mounts);
+	json_decref(labels);
+	json_decref(c);
+	buf_free(&map);
+	return NULL;
+}
+
+/*
+ * Converge the container: create it if missing, recreate it when its
+ * spec-hash differs (volumes survive), start or stop it to match running.
+ * *running gets the resulting state.
+ */
+static int ensure_container(struct rec *x, const struct wsref *ref,
+			    const json_t *config, const char *hash, bool want_running,
+			    bool *running, const char **reason, struct err *e)
+{
+	json_t *info = NULL;
+	bool exists, is_running = false;
+	int r;
+
+	r = engine_container_inspect(x->engine, ref->container, &info, e);
+	if (r < 0 && r != -ENOENT) {
+		*reason = "EngineUnavailable";
+		return r;
+	}
+	exists = r == 0;
+	if (exists) {
+		const json_t *labels = json_object_get(json_object_get(info, "Config"), "Labels");
+
+		if (strcmp(label_of(labels, LABEL_INSTANCE), x->cfg->instance_id) != 0 ||
+		    strcmp(label_of(labels, LABEL_MANAGED), "true") != 0) {
+			err_set(e, "a container named %s exists and is not managed by "
+				   "instance %s", ref->container, x->cfg->instance_id);
+			*reason = "ContainerNameTaken";
+			json_decref(info);
+			return -EPERM;
+		}
+		is_running = json_is_true(json_object_get(json_object_get(info, "State"),
+							  "Running"));
+		if (strcmp(label_of(labels, LABEL_HASH), hash) != 0) {
+			log_info("recreating container: configuration changed",
+				 "workspace", ref->owner, "container", ref->container, NULL);
+			r = engine_container_remove(x->engine, ref->container, e);
+			if (r < 0) {
+				*reason = "ContainerRemoveFailed";
+				json_decref(info);
+				return r;
+			}
+			exists = false;
+			is_running = false;
+		}
+	}
+	json_decref(info);
+	if (!exists) {
+		err_clear(e);
+		r = engine_container_create(x->engine, ref->container, config, NULL, e);
+		if (r < 0) {
+			*reason = r == -ENOENT ? "ImageNotFound" : "ContainerCreateFailed";
+			return r;
+		}
+		log_info("container created", "workspace", ref->owner, "container",
+			 ref->container, NULL);
+	}
+	if (want_running && !is_running) {
+		r = engine_container_start(x->engine, ref->container, e);
+		if (r < 0) {
+			*reason = "ContainerStartFailed";
+			return r;
+		}
+		log_info("container started", "workspace", ref->owner, NULL);
+		is_running = true;
+	} else if (!want_running && is_running) {
+		r = engine_container_stop(x->engine, ref->container, STOP_GRACE_S, e);
+		if (r < 0) {
+			*reason = "ContainerStopFailed";
+			return r;
+		}
+		log_info("container stopped", "workspace", ref->owner, NULL);
+		is_running = false;
+	}
+	*running = is_running;
+	return 0;
+}
+
+/* ---- teardown ---- */
+
+static int teardown(struct rec *x, const struct wsref *ref, json_t *st,
+		    const struct etcd_kv *cur, int64_t status_rev, struct err *e)
+{
+	const char *policy = json_string_value(json_object_get(st, "reclaimPolicy"));
+	int released = 0, r;
+
+	if (status_rev) {
+		/* Terminating first: proxy-gen drops the routes before the
+		 * container goes away. */
+		json_object_set_new(st, "phase", json_string("Terminating"));
+		set_condition(st, "Ready", "False", "Deleting",
+			      "the workspace is being deleted",
+			      json_integer_value(json_object_get(st, "observedGeneration")));
+		r = write_status(x, ref, st, cur, &status_rev, e);
+		if (r < 0)
+			return r;
+	}
+	r = engine_container_remove(x->engine, ref->container, e);
+	if (r < 0)
+		return r;
+	if (status_rev && (!policy || strcmp(policy, "Retain") != 0)) {
+		r = engine_volume_remove(x->engine, ref->home_vol, e);
+		if (r == 0)
+			r = engine_volume_remove(x->engine, ref->work_vol, e);
+		if (r < 0)
+			return r;
+	}
+	r = ports_release_all(x->etcd, ref->owner, &released, e);
+	if (r < 0)
+		return r;
+	if (status_rev) {
+		json_t *cmp = json_pack("[o]", etcd_cmp_mod(ref->status_key, status_rev));
+		json_t *ops = json_pack("[o]", etcd_op_delete(ref->status_key));
+		bool ok = false;
+
+		if (!cmp || !ops) {
+			json_decref(cmp);
+			json_decref(ops);
+			return -ENOMEM;
+		}
+		r = etcd_txn(x->etcd, cmp, ops, NULL, &ok, NULL, e);
+		if (r < 0)
+			return r;
+		if (!ok) {
+			err_set(e, "status of %s changed during teardown; retrying", ref->owner);
+			return -EAGAIN;
+		}
+		log_info("workspace deleted", "workspace", ref->owner, "reclaimPolicy",
+			 policy ? policy : "Delete", NULL);
+	}
+	return 0;
+}
+
+/* ---- the reconcile ---- */
+
+/* Parse the stored object: JSON or YAML, exactly one document, whose name
+ * and namespace match its key. */
+static int parse_desired(const struct wsref *ref, const struct etcd_kv *kv,
+			 struct ws **out, struct err *e)
+{
+	struct codec_docs docs = { 0 };
+	const json_t *meta;
+	const char *mns;
+	int r;
+
+	if (kv->value_len > WS_MAX_OBJECT) {
+		err_set(e, "object larger than %u bytes", WS_MAX_OBJECT);
+		return -EINVAL;
+	}
+	r = codec_yaml_load(kv->value, kv->value_len, &docs, e);
+	if (r < 0) {
+		err_prefix(e, "stored object is not valid YAML or JSON");
+		return -EINVAL;
+	}
+	if (docs.n != 1) {
+		err_set(e, "stored object must be exactly one document (found %zu)", docs.n);
+		r = -EINVAL;
+		goto out;
+	}
+	r = ws_parse(docs.docs[0].value, ref->ns, out, e);
+	if (r < 0)
+		goto out;
+	meta = json_object_get(docs.docs[0].value, "metadata");
+	mns = json_string_value(json_object_get(meta, "namespace"));
+	if (strcmp((*out)->name, ref->name) != 0 || (mns && strcmp(mns, ref->ns) != 0)) {
+		err_set(e, "metadata: name/namespace %s/%s do not match the key %s/%s",
+			mns ? mns : ref->ns, (*out)->name, ref->ns, ref->name);
+		ws_free(*out);
+		*out = NULL;
+		r = -EINVAL;
+	}
+out:
+	codec_docs_clear(&docs);
+	return r;
+}
+
+static void set_ports_urls(struct rec *x, json_t *st, const char *id,
+			   const long *ports, int n)
+{
+	json_t *jp = json_array(), *ju = json_array();
+	char url[1024];
+
+	for (int i = 0; i < n; i++) {
+		json_array_append_new(jp, json_pack("{s:i,s:I}", "container",
+						    WS_CONTAINER_PORT_BASE + i, "host",
+						    (json_int_t)ports[i]));
+		snprintf(url, sizeof(url), "%s://%s%s/hosted/%s/%ld/",
+			 x->cfg->hosting_proto, x->cfg->hosting_hostname,
+			 x->cfg->hosting_base_path, id, ports[i]);
+		json_array_append_new(ju, json_string(url));
+	}
+	json_object_set_new(st, "ports", jp);
+	json_object_set_new(st, "urls", ju);
+}
+
+int rec_reconcile(struct rec *x, const char *ns, const char *name,
+		  struct err *e)
+{
+	struct wsref ref = { .ns = ns, .name = name };
+	struct etcd_kv spec = { 0 }, stkv = { 0 };
+	bool have_spec, have_status, running = false;
+	const char *reason = "Reconciling";
+	long ports[PORTS_MAX] = { 0 }, hint[PORTS_MAX];
+	int64_t status_rev = 0, gen;
+	json_t *st = NULL, *config = NULL;
+	struct ws *w = NULL;
+	char key[512], id[33], hash[65];
+	const char *sid;
+	int n_hint = 0, r;
+
+	snprintf(ref.owner, sizeof(ref.owner), "%s/%s", ns, name);
+	if (ws_status_key(ns, name, ref.status_key, sizeof(ref.status_key)) < 0 ||
+	    ws_spec_key(ns, name, key, sizeof(key)) < 0 ||
+	    ws_container_name(x->cfg->instance_id, ns, name, ref.container,
+			      sizeof(ref.container)) < 0 ||
+	    ws_volume_name(x->cfg->instance_id, ns, name, "home", ref.home_vol,
+			   sizeof(ref.home_vol)) < 0 ||
+	    ws_volume_name(x->cfg->instance_id, ns, name, "work", ref.work_vol,
+			   sizeof(ref.work_vol)) < 0)
+		return -ENAMETOOLONG;
+
+	r = etcd_get(x->etcd, key, &spec, NULL, e);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	have_spec = r == 0;
+	r = etcd_get(x->etcd, ref.status_key, &stkv, NULL, e);
+	if (r < 0 && r != -ENOENT)
+		goto out;
+	have_status = r == 0;
+	err_clear(e);
+	if (have_status) {
+		json_error_t jerr;
+
+		status_rev = stkv.mod_revision;
+		st = json_loadb(stkv.value, stkv.value_len, 0, &jerr);
+		if (!json_is_object(st)) {
+			/* Status is ours alone; a broken one is rebuilt. */
+			json_decref(st);
+			st = NULL;
+		}
+	}
+	if (!st)
+		st = json_object();
+	if (!st) {
+		r = -ENOMEM;
+		goto out;
+	}
+
+	if (!have_spec) {
+		r = teardown(x, &ref, st, have_status ? &stkv : NULL, status_rev, e);
+		goto out;
+	}
+	gen = spec.version;
+
+	/* 1. Validate.  An invalid object is reported and left alone. */
+	r = parse_desired(&ref, &spec, &w, e);
+	if (r == -ENOMEM)
+		goto out;
+	if (r < 0) {
+		log_warn("invalid workspace", "workspace", ref.owner, "reason", e->msg, NULL);
+		if (!json_object_get(st, "phase"))
+			json_object_set_new(st, "phase", json_string("Failed"));
+		json_object_set_new(st, "observedGeneration", json_integer(gen));
+		conditions_stalled(st, gen, "InvalidSpec", e->msg);
+		r = write_status(x, &ref, st, have_status ? &stkv : NULL, &status_rev, e);
+		goto out;
+	}
+
+	/* 2. The id, written once before anything uses it. */
+	sid = json_string_value(json_object_get(st, "id"));
+	if (sid && ws_is_id(sid)) {
+		snprintf(id, sizeof(id), "%s", sid);
+	} else {
+		r = new_id(id);
+		if (r < 0)
+			goto out;
+		json_object_set_new(st, "id", json_string(id));
+		json_object_set_new(st, "phase", json_string("Pending"));
+		json_object_set_new(st, "observedGeneration", json_integer(gen));
+		conditions_progressing(st, gen, "Creating", "assigning ports and volumes");
+		r = write_status(x, &ref, st, have_status ? &stkv : NULL, &status_rev, e);
+		if (r < 0)
+			goto out;
+		log_info("workspace id assigned", "workspace", ref.owner, "id", id, NULL);
+	}
+	json_object_set_new(st, "reclaimPolicy", json_string(w->reclaim_policy));
+
+	/* 3. Ports: the ones status says we hold are the hint. */
+	{
+		size_t i;
+		json_t *p;
+
+		json_array_foreach(json_object_get(st, "ports"), i, p)
+			if (n_hint < PORTS_MAX && json_is_integer(json_object_get(p, "host")))
+				hint[n_hint++] = (long)json_integer_value(json_object_get(p, "host"));
+	}
+	r = ports_ensure(x->etcd, ref.owner, w->hosted_ports, x->cfg->port_range_start,
+			 x->cfg->port_range_end, hint, n_hint, ports, e);
+	if (r < 0) {
+		reason = r == -ENOSPC ? "NoFreePorts" : "PortLeaseFailed";
+		goto failed;
+	}
+	set_ports_urls(x, st, id, ports, w->hosted_ports);
+
+	/* 4. Volumes. */
+	r = ensure_volume(x, &ref, ref.home_vol, true, e);
+	if (r == 0)
+		r = ensure_volume(x, &ref, ref.work_vol, true, e);
+	for (size_t i = 0; r == 0 && i < w->n_mounts; i++)
+		if (!w->mounts[i].bind)
+			r = ensure_volume(x, &ref, w->mounts[i].source, false, e);
+	if (r < 0) {
+		reason = r == -EPERM ? "VolumeNotOwned" : "VolumeFailed";
+		goto failed;
+	}
+
+	/* 5. The container. */
+	config = container_config(x, &ref, w, id, ports, hash);
+	if (!config) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = ensure_container(x, &ref, config, hash, w->running, &running, &reason, e);
+	if (r < 0)
+		goto failed;
+
+	/* 6. Status. */
+	json_object_set_new(st, "phase", json_string(running ? "Running" : "Stopped"));
+	json_object_set_new(st, "observedGeneration", json_integer(gen));
+	json_object_set_new(st, "container", json_string(ref.container));
+	if (running)
+		conditions_ready(st, gen, "ContainerRunning", "the container is running");
+	else
+		conditions_ready(st, gen, "Stopped", "the workspace is stopped (spec.running is false)");
+	r = write_status(x, &ref, st, &stkv, &status_rev, e);
+	goto out;
+
+failed:
+	/* Report, then let the caller retry with backoff.  A refused volume
+	 * cannot fix itself, so it is Stalled rather than Reconciling. */
+	{
+		struct err werr = { "" };
+
+		log_warn("reconcile failed", "workspace", ref.owner, "reason", reason,
+			 "error", e->msg, NULL);
+		if (!json_object_get(st, "phase"))
+			json_object_set_new(st, "phase", json_string("Pending"));
+		json_object_set_new(st, "observedGeneration", json_integer(gen));
+		if (r == -EPERM)
+			conditions_stalled(st, gen, reason, e->msg);
+		else
+			conditions_progressing(st, gen, reason, e->msg);
+		write_status(x, &ref, st, &stkv, &status_rev, &werr);
+	}
+out:
+	json_decref(config);
+	json_decref(st);
+	ws_free(w);
+	etcd_kv_clear(&spec);
+	etcd_kv_clear(&stkv);
+	return r;
+}

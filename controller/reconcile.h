@@ -1,0 +1,30 @@
+/*
+ * reconcile — converge one workspace: read its desired object and status
+ * from etcd and the engine's containers and volumes, and make the world
+ * match.  Level-triggered and idempotent: every step can be re-run after a
+ * crash at any instant, and re-running it on a converged workspace writes
+ * nothing.
+ */
+#ifndef KLANGK_RECONCILE_H
+#define KLANGK_RECONCILE_H
+
+#include "cfg.h"
+#include "engine.h"
+#include "err.h"
+#include "etcd.h"
+
+struct rec {
+	struct etcd *etcd;        /* borrowed; this worker's client */
+	struct engine *engine;    /* borrowed; this worker's client */
+	const struct cfg *cfg;    /* borrowed */
+};
+
+/*
+ * Reconcile the workspace ns/name.  0 when converged (or when nothing can be
+ * done until the object changes, e.g. it is invalid); a negative errno when
+ * a step failed and should be retried with backoff (reason in e).
+ */
+int rec_reconcile(struct rec *x, const char *ns, const char *name,
+		  struct err *e);
+
+#endif
