@@ -12,9 +12,9 @@ BIN     ?= bin
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 SAN     ?=
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
            -Wno-missing-field-initializers -pthread -Ilib $(SAN)
-LDFLAGS += -pthread $(SAN)
+override LDFLAGS += -pthread $(SAN)
 LDLIBS  += -lcurl -lyaml -ljansson -lcrypto -lm
 
 LIB_SRC  := $(wildcard lib/*.c)

@@ -25,6 +25,15 @@ static long key_port(const char *key)
 	return *end || p <= 0 || p > 65535 ? -1 : p;
 }
 
+/* Append item (stolen) to arr; a NULL item (allocation failure) must fail
+ * the whole transaction, never silently drop one of its compares. */
+static int append(json_t *arr, json_t *item)
+{
+	if (!item)
+		return -ENOMEM;
+	return json_array_append_new(arr, item) == 0 ? 0 : -ENOMEM;
+}
+
 static int cmp_long(const void *a, const void *b)
 {
 	long x = *(const long *)a, y = *(const long *)b;
@@ -43,7 +52,7 @@ static int verify_hint(struct etcd *c, const char *owner, const long *hint,
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
 		lease_key(hint[i], key, sizeof(key));
-		if (json_array_append_new(cmp, etcd_cmp_value(key, owner)) < 0) {
+		if (append(cmp, etcd_cmp_value(key, owner)) < 0) {
 			json_decref(cmp);
 			return -ENOMEM;
 		}
@@ -76,7 +85,7 @@ int ports_ensure(struct etcd *c, const char *owner, int want, long start,
 	for (int attempt = 0; attempt < 20; attempt++) {
 		struct etcd_kvs kvs = { 0 };
 		long mine[64];
-		int n_mine = 0, n_new = 0;
+		int n_mine = 0, n_new = 0, bad = 0;
 		json_t *cmp = NULL, *ops = NULL;
 		bool ok = false;
 		char key[128];
@@ -100,14 +109,14 @@ int ports_ensure(struct etcd *c, const char *owner, int want, long start,
 		 * go), only if they are still ours. */
 		for (int i = want; i < n_mine; i++) {
 			lease_key(mine[i], key, sizeof(key));
-			json_array_append_new(cmp, etcd_cmp_value(key, owner));
-			json_array_append_new(ops, etcd_op_delete(key));
+			bad |= append(cmp, etcd_cmp_value(key, owner));
+			bad |= append(ops, etcd_op_delete(key));
 		}
 		for (int i = 0; i < n_mine && i < want; i++) {
 			ports[i] = mine[i];
 			/* Keep what we hold: the transaction must still see it. */
 			lease_key(mine[i], key, sizeof(key));
-			json_array_append_new(cmp, etcd_cmp_value(key, owner));
+			bad |= append(cmp, etcd_cmp_value(key, owner));
 		}
 		/* Lowest free ports in the range; kvs are sorted by key as
 		 * strings, so build a set of taken ports first. */
@@ -132,9 +141,8 @@ int ports_ensure(struct etcd *c, const char *owner, int want, long start,
 					continue;
 				ports[want - need] = p;
 				lease_key(p, key, sizeof(key));
-				json_array_append_new(cmp, etcd_cmp_absent(key));
-				json_array_append_new(ops, etcd_op_put(key, owner,
-								       strlen(owner), 0));
+				bad |= append(cmp, etcd_cmp_absent(key));
+				bad |= append(ops, etcd_op_put(key, owner, strlen(owner), 0));
 				need--;
 			}
 			free(taken);
@@ -144,6 +152,10 @@ int ports_ensure(struct etcd *c, const char *owner, int want, long start,
 				r = -ENOSPC;
 				goto next;
 			}
+		}
+		if (bad) {
+			r = -ENOMEM;
+			goto next;
 		}
 		if (json_array_size(ops) == 0 && n_mine == want) {
 			qsort(ports, (size_t)want, sizeof(long), cmp_long);

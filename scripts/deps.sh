@@ -8,7 +8,7 @@ PKGS=(
 	build-essential pkg-config
 	libcurl4-openssl-dev libyaml-dev libjansson-dev libssl-dev libmicrohttpd-dev
 	etcd-server etcd-client
-	podman runc crun conmon fuse-overlayfs slirp4netns uidmap catatonit
+	podman runc conmon catatonit containernetworking-plugins iptables
 	nginx-light
 	busybox-static
 	curl jq python3 python3-websockets procps iproute2 valgrind
