@@ -15,12 +15,7 @@ const char *cli_etcd_flag;
 
 int cli_etcd(struct etcd **out)
 {
-	struct etcd_opts o = {
-		.endpoints = cli_etcd_flag ? cli_etcd_flag : etcd_default_endpoints(),
-		.cacert = getenv("KLANGK_ETCD_CACERT"),
-		.cert = getenv("KLANGK_ETCD_CERT"),
-		.key = getenv("KLANGK_ETCD_KEY"),
-	};
+	struct etcd_opts o = etcd_opts_env(cli_etcd_flag);
 	struct err e = { "" };
 	int r = etcd_new(&o, out, &e);
 

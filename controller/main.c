@@ -13,8 +13,10 @@
 #include "engine.h"
 #include "etcd.h"
 #include "http.h"
+#include "informer.h"
 #include "log.h"
 #include "reconcile.h"
+#include "stopper.h"
 #include "ws.h"
 #include "wq.h"
 
@@ -31,43 +33,13 @@
 
 #define MAX_WORKERS 64
 
-static volatile sig_atomic_t stopping;
-
 struct ctl {
 	struct cfg cfg;
 	struct wq *q;
+	struct stopper stop;
 	long workers;
 	long resync_s;
-	pthread_mutex_t mu;      /* for the stop condition */
-	pthread_cond_t cv;
 };
-
-/* Sleep up to ms, waking early when stop() is called. */
-static void nap(struct ctl *c, long ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&c->mu);
-	while (!stopping &&
-	       pthread_cond_timedwait(&c->cv, &c->mu, &ts) != ETIMEDOUT)
-		;
-	pthread_mutex_unlock(&c->mu);
-}
-
-static void stop(struct ctl *c)
-{
-	pthread_mutex_lock(&c->mu);
-	stopping = 1;
-	pthread_cond_broadcast(&c->cv);
-	pthread_mutex_unlock(&c->mu);
-}
 
 /* "ns/name" from a spec or status key; 0 or -EINVAL. */
 static int key_to_item(const char *key, char *item, size_t len)
@@ -92,113 +64,60 @@ static void enqueue_key(struct ctl *c, const char *key)
 		log_warn("ignoring malformed key", "key", key, NULL);
 }
 
-/* List both prefixes and enqueue every workspace; *rev = spec revision. */
-static int list_all(struct ctl *c, struct etcd *etcd, int64_t *rev,
-		    struct err *e)
+/* Every status key too: a status without a spec is a workspace being
+ * deleted (the status is its finalizer). */
+static int list_all(struct ctl *c, struct etcd *etcd, struct err *e)
 {
-	struct etcd_kvs kvs = { 0 };
-	int r;
+	static const char *const prefixes[] = { WS_SPEC_PREFIX, WS_STATUS_PREFIX };
 
-	r = etcd_list(etcd, WS_SPEC_PREFIX, &kvs, e);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < kvs.n; i++)
-		enqueue_key(c, kvs.kvs[i].key);
-	if (rev)
-		*rev = kvs.revision;
-	etcd_kvs_clear(&kvs);
-	/* Status keys without a spec are workspaces being deleted. */
-	r = etcd_list(etcd, WS_STATUS_PREFIX, &kvs, e);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < kvs.n; i++)
-		enqueue_key(c, kvs.kvs[i].key);
-	etcd_kvs_clear(&kvs);
+	for (size_t p = 0; p < 2; p++) {
+		struct etcd_kvs kvs = { 0 };
+		int r = etcd_list(etcd, prefixes[p], &kvs, e);
+
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < kvs.n; i++)
+			enqueue_key(c, kvs.kvs[i].key);
+		etcd_kvs_clear(&kvs);
+	}
 	return 0;
 }
 
-static int on_watch(void *ud, const struct etcd_event *ev, size_t n,
-		    int64_t revision)
+static void on_list(void *ud, const struct etcd_kvs *kvs)
 {
-	struct ctl *c = ud;
+	for (size_t i = 0; i < kvs->n; i++)
+		enqueue_key(ud, kvs->kvs[i].key);
+	log_info("listed workspaces", NULL);
+}
 
-	(void)revision;
+static void on_events(void *ud, const struct etcd_event *ev, size_t n)
+{
 	for (size_t i = 0; i < n; i++)
-		enqueue_key(c, ev[i].kv.key);
-	return stopping ? 1 : 0;
+		enqueue_key(ud, ev[i].kv.key);
 }
 
-/* Backoff with full jitter between 0.8 s and 30 s. */
-static long backoff_ms(int failures)
-{
-	long cap = 800;
-
-	for (int i = 0; i < failures && cap < 30000; i++)
-		cap *= 2;
-	if (cap > 30000)
-		cap = 30000;
-	return 800 + random() % (cap - 800 + 1);
-}
-
-static void *informer(void *arg)
+static void *informer_thread(void *arg)
 {
 	struct ctl *c = arg;
-	struct etcd_opts o = { .endpoints = c->cfg.etcd_endpoints,
-			       .cacert = getenv("KLANGK_ETCD_CACERT"),
-			       .cert = getenv("KLANGK_ETCD_CERT"),
-			       .key = getenv("KLANGK_ETCD_KEY") };
-	struct etcd *etcd = NULL;
+	struct etcd_opts o = etcd_opts_env(c->cfg.etcd_endpoints);
+	struct informer inf = { .prefix = WS_SPEC_PREFIX, .stop = &c->stop,
+				.on_list = on_list, .on_events = on_events, .ud = c };
 	struct err e = { "" };
-	int64_t rev = 0;
-	int failures = 0;
-	bool listed = false;
 
-	if (etcd_new(&o, &etcd, &e) < 0) {
+	if (etcd_new(&o, &inf.etcd, &e) < 0) {
 		log_error("informer: cannot create etcd client", "error", e.msg, NULL);
-		stop(c);
+		stopper_stop(&c->stop);
 		return NULL;
 	}
-	while (!stopping) {
-		int r;
-
-		if (!listed) {
-			r = list_all(c, etcd, &rev, &e);
-			if (r < 0) {
-				long d = backoff_ms(failures++);
-
-				log_warn("list failed; retrying", "error", e.msg, NULL);
-				nap(c, d);
-				continue;
-			}
-			listed = true;
-			log_info("listed workspaces", NULL);
-		}
-		r = etcd_watch(etcd, WS_SPEC_PREFIX, rev + 1, on_watch, c, &stopping,
-			       &rev, &e);
-		if (stopping)
-			break;
-		if (r == -ESTALE) {
-			log_warn("watch revision compacted; relisting", "error", e.msg, NULL);
-			listed = false;
-			failures = 0;
-			continue;
-		}
-		log_warn("watch broken; reconnecting", "error", e.msg, NULL);
-		nap(c, backoff_ms(failures++));
-		if (failures > 8)
-			failures = 8;
-	}
-	etcd_free(etcd);
+	informer_run(&inf);
+	etcd_free(inf.etcd);
 	return NULL;
 }
 
 static void *worker(void *arg)
 {
 	struct ctl *c = arg;
-	struct etcd_opts o = { .endpoints = c->cfg.etcd_endpoints,
-			       .cacert = getenv("KLANGK_ETCD_CACERT"),
-			       .cert = getenv("KLANGK_ETCD_CERT"),
-			       .key = getenv("KLANGK_ETCD_KEY") };
+	struct etcd_opts o = etcd_opts_env(c->cfg.etcd_endpoints);
 	struct rec x = { .cfg = &c->cfg };
 	struct err e = { "" };
 	char *item;
@@ -206,7 +125,7 @@ static void *worker(void *arg)
 	if (etcd_new(&o, &x.etcd, &e) < 0 ||
 	    engine_new(c->cfg.docker_host, &x.engine, &e) < 0) {
 		log_error("worker: cannot create clients", "error", e.msg, NULL);
-		stop(c);
+		stopper_stop(&c->stop);
 		goto out;
 	}
 	while (wq_get(c->q, &item) == 0) {
@@ -253,7 +172,7 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 	char label[128];
 	size_t i;
 
-	if (list_all(c, etcd, NULL, &e) < 0)
+	if (list_all(c, etcd, &e) < 0)
 		log_warn("resync: list failed", "error", e.msg, NULL);
 	snprintf(label, sizeof(label), "klangk.instance=%s", c->cfg.instance_id);
 	if (engine_container_list(eng, label, &list, &e) < 0) {
@@ -384,22 +303,10 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	pthread_mutex_init(&c.mu, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&c.cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
-	if (wq_new(200, 60000, &c.q) < 0)
+	if (stopper_init(&c.stop) < 0 || wq_new(200, 60000, &c.q) < 0)
 		return 1;
 	{
-		struct etcd_opts o = { .endpoints = c.cfg.etcd_endpoints,
-				       .cacert = getenv("KLANGK_ETCD_CACERT"),
-				       .cert = getenv("KLANGK_ETCD_CERT"),
-				       .key = getenv("KLANGK_ETCD_KEY") };
+		struct etcd_opts o = etcd_opts_env(c.cfg.etcd_endpoints);
 
 		if (etcd_new(&o, &etcd, &e) < 0 ||
 		    engine_new(c.cfg.docker_host, &eng, &e) < 0) {
@@ -418,12 +325,14 @@ int main(int argc, char **argv)
 			 "etcd", c.cfg.etcd_endpoints, "engine", c.cfg.docker_host,
 			 "ports", ports, "workers", wk, NULL);
 	}
-	if (pthread_create(&inf, NULL, informer, &c) != 0)
+	if (pthread_create(&inf, NULL, informer_thread, &c) != 0)
 		goto out;
 	for (nw = 0; nw < c.workers; nw++)
 		if (pthread_create(&workers[nw], NULL, worker, &c) != 0)
 			break;
-	while (!stopping) {
+	/* At start, also the tombstones and the engine's orphans. */
+	resync(&c, etcd, eng);
+	while (!c.stop.stopping) {
 		/* Jitter of +-10% keeps replicas and restarts from aligning. */
 		long period = c.resync_s * 1000;
 		long jitter = period / 10;
@@ -435,10 +344,10 @@ int main(int argc, char **argv)
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_info("signal received", "signal",
 				 sig == SIGTERM ? "TERM" : "INT", NULL);
-			stop(&c);
+			stopper_stop(&c.stop);
 			break;
 		}
-		if (!stopping)
+		if (!c.stop.stopping)
 			resync(&c, etcd, eng);
 	}
 	log_info("stopping: finishing in-flight work", NULL);

@@ -37,6 +37,18 @@ const char *etcd_default_endpoints(void)
 	return v && *v ? v : "http://127.0.0.1:2379";
 }
 
+struct etcd_opts etcd_opts_env(const char *endpoints)
+{
+	struct etcd_opts o = {
+		.endpoints = endpoints ? endpoints : etcd_default_endpoints(),
+		.cacert = getenv("KLANGK_ETCD_CACERT"),
+		.cert = getenv("KLANGK_ETCD_CERT"),
+		.key = getenv("KLANGK_ETCD_KEY"),
+	};
+
+	return o;
+}
+
 int etcd_new(const struct etcd_opts *o, struct etcd **out, struct err *e)
 {
 	struct etcd *c;

@@ -53,6 +53,10 @@ struct etcd_event {
 /* Endpoint list from KLANGK_ETCD_ENDPOINTS, defaulting to localhost. */
 const char *etcd_default_endpoints(void);
 
+/* Options for `endpoints` (NULL = the default) with TLS files from
+ * KLANGK_ETCD_CACERT, KLANGK_ETCD_CERT and KLANGK_ETCD_KEY. */
+struct etcd_opts etcd_opts_env(const char *endpoints);
+
 /* new: free with etcd_free. */
 int etcd_new(const struct etcd_opts *o, struct etcd **out, struct err *e);
 void etcd_free(struct etcd *c);

@@ -13,9 +13,11 @@
 #include "cfg.h"
 #include "etcd.h"
 #include "http.h"
+#include "informer.h"
 #include "log.h"
 #include "nginx.h"
 #include "pgen.h"
+#include "stopper.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -31,21 +33,19 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stopping;
-
 struct pg {
 	struct cfg cfg;
 	struct pgen_opts opts;
 	struct ngx ngx;
 	char dir[PATH_MAX];
 	long debounce_ms, max_delay_ms, resync_s;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	json_t *cache;        /* status key -> status object; under mu */
-	bool dirty;           /* under mu */
+	/* stop.mu also guards the cache and the dirty state, so that a stop
+	 * request wakes the apply loop waiting on stop.cv. */
+	struct stopper stop;
+	json_t *cache;        /* status key -> status object */
+	bool dirty;
 	long long first_dirty, last_dirty;
 	bool synced;          /* first list done */
-	long long listed_at;  /* watcher thread only */
 };
 
 static long long now_ms(void)
@@ -64,32 +64,7 @@ static void mark_dirty_locked(struct pg *p)
 		p->first_dirty = now;
 	p->dirty = true;
 	p->last_dirty = now;
-	pthread_cond_broadcast(&p->cv);
-}
-
-static void stop(struct pg *p)
-{
-	pthread_mutex_lock(&p->mu);
-	stopping = 1;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-}
-
-static void nap(struct pg *p, long ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&p->mu);
-	while (!stopping && pthread_cond_timedwait(&p->cv, &p->mu, &ts) != ETIMEDOUT)
-		;
-	pthread_mutex_unlock(&p->mu);
+	pthread_cond_broadcast(&p->stop.cv);
 }
 
 static json_t *parse_status(const struct etcd_kv *kv)
@@ -104,127 +79,60 @@ static json_t *parse_status(const struct etcd_kv *kv)
 	return j;
 }
 
-static int relist(struct pg *p, struct etcd *etcd, int64_t *rev, struct err *e)
+static void on_list(void *ud, const struct etcd_kvs *kvs)
 {
-	struct etcd_kvs kvs = { 0 };
+	struct pg *p = ud;
 	json_t *fresh = json_object();
-	int r;
 
 	if (!fresh)
-		return -ENOMEM;
-	r = etcd_list(etcd, WS_STATUS_PREFIX, &kvs, e);
-	if (r < 0) {
-		json_decref(fresh);
-		return r;
-	}
-	for (size_t i = 0; i < kvs.n; i++) {
-		json_t *st = parse_status(&kvs.kvs[i]);
+		return;
+	for (size_t i = 0; i < kvs->n; i++) {
+		json_t *st = parse_status(&kvs->kvs[i]);
 
 		if (st)
-			json_object_set_new(fresh, kvs.kvs[i].key, st);
+			json_object_set_new(fresh, kvs->kvs[i].key, st);
 	}
-	*rev = kvs.revision;
-	etcd_kvs_clear(&kvs);
-	pthread_mutex_lock(&p->mu);
+	pthread_mutex_lock(&p->stop.mu);
 	json_decref(p->cache);
 	p->cache = fresh;
 	p->synced = true;
 	mark_dirty_locked(p);
-	pthread_mutex_unlock(&p->mu);
-	return 0;
+	pthread_mutex_unlock(&p->stop.mu);
 }
 
-static int on_watch(void *ud, const struct etcd_event *ev, size_t n,
-		    int64_t revision)
+static void on_events(void *ud, const struct etcd_event *ev, size_t n)
 {
 	struct pg *p = ud;
 
-	(void)revision;
-	/* Progress notifications arrive even when nothing changes; they are
-	 * our chance to end the stream for the periodic relist. */
-	if (now_ms() - p->listed_at > p->resync_s * 1000)
-		return 1;
-	if (!n)
-		return stopping ? 1 : 0;
-	pthread_mutex_lock(&p->mu);
+	pthread_mutex_lock(&p->stop.mu);
 	for (size_t i = 0; i < n; i++) {
-		if (ev[i].type == ETCD_DELETE) {
-			json_object_del(p->cache, ev[i].kv.key);
-		} else {
-			json_t *st = parse_status(&ev[i].kv);
+		json_t *st = ev[i].type == ETCD_DELETE ? NULL : parse_status(&ev[i].kv);
 
-			if (st)
-				json_object_set_new(p->cache, ev[i].kv.key, st);
-			else
-				json_object_del(p->cache, ev[i].kv.key);
-		}
+		if (st)
+			json_object_set_new(p->cache, ev[i].kv.key, st);
+		else
+			json_object_del(p->cache, ev[i].kv.key);
 	}
 	mark_dirty_locked(p);
-	pthread_mutex_unlock(&p->mu);
-	return stopping ? 1 : 0;
-}
-
-static long backoff_ms(int failures)
-{
-	long cap = 800;
-
-	for (int i = 0; i < failures && cap < 30000; i++)
-		cap *= 2;
-	if (cap > 30000)
-		cap = 30000;
-	return 800 + random() % (cap - 800 + 1);
+	pthread_mutex_unlock(&p->stop.mu);
 }
 
 static void *watcher(void *arg)
 {
 	struct pg *p = arg;
-	struct etcd_opts o = { .endpoints = p->cfg.etcd_endpoints,
-			       .cacert = getenv("KLANGK_ETCD_CACERT"),
-			       .cert = getenv("KLANGK_ETCD_CERT"),
-			       .key = getenv("KLANGK_ETCD_KEY") };
-	struct etcd *etcd = NULL;
+	struct etcd_opts o = etcd_opts_env(p->cfg.etcd_endpoints);
+	struct informer inf = { .prefix = WS_STATUS_PREFIX, .stop = &p->stop,
+				.relist_ms = p->resync_s * 1000, .on_list = on_list,
+				.on_events = on_events, .ud = p };
 	struct err e = { "" };
-	int64_t rev = 0;
-	int failures = 0;
-	bool listed = false;
 
-	if (etcd_new(&o, &etcd, &e) < 0) {
+	if (etcd_new(&o, &inf.etcd, &e) < 0) {
 		log_error("cannot create etcd client", "error", e.msg, NULL);
-		stop(p);
+		stopper_stop(&p->stop);
 		return NULL;
 	}
-	while (!stopping) {
-		int r;
-
-		/* A periodic full relist repairs anything a watch could miss. */
-		if (listed && now_ms() - p->listed_at > p->resync_s * 1000)
-			listed = false;
-		if (!listed) {
-			if (relist(p, etcd, &rev, &e) < 0) {
-				log_warn("list failed; retrying", "error", e.msg, NULL);
-				nap(p, backoff_ms(failures++));
-				continue;
-			}
-			listed = true;
-			p->listed_at = now_ms();
-			failures = 0;
-		}
-		r = etcd_watch(etcd, WS_STATUS_PREFIX, rev + 1, on_watch, p, &stopping,
-			       &rev, &e);
-		if (stopping)
-			break;
-		if (r == -ESTALE) {
-			listed = false;
-			continue;
-		}
-		if (r == -ECANCELED)
-			continue; /* resync deadline, see on_watch */
-		log_warn("watch broken; reconnecting", "error", e.msg, NULL);
-		nap(p, backoff_ms(failures++));
-		if (failures > 8)
-			failures = 8;
-	}
-	etcd_free(etcd);
+	informer_run(&inf);
+	etcd_free(inf.etcd);
 	return NULL;
 }
 
@@ -239,7 +147,7 @@ static void *signals(void *arg)
 	sigaddset(&set, SIGINT);
 	sigwait(&set, &sig);
 	log_info("signal received; stopping", NULL);
-	stop(p);
+	stopper_stop(&p->stop);
 	return NULL;
 }
 
@@ -257,10 +165,10 @@ static int apply_once(struct pg *p, char last[65], struct err *e)
 
 	buf_init(&probe, 0);
 	buf_init(&conf, 0);
-	pthread_mutex_lock(&p->mu);
+	pthread_mutex_lock(&p->stop.mu);
 	r = pgen_routes_from_status(p->cache, &routes, &n, &skipped);
 	p->dirty = false;
-	pthread_mutex_unlock(&p->mu);
+	pthread_mutex_unlock(&p->stop.mu);
 	if (r < 0)
 		goto out;
 	if (skipped)
@@ -441,15 +349,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	p.cache = json_object();
-	pthread_mutex_init(&p.mu, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&p.cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	if (!p.cache || stopper_init(&p.stop) < 0)
+		return 1;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
@@ -466,12 +367,12 @@ int main(int argc, char **argv)
 	    pthread_create(&wt, NULL, watcher, &p) != 0)
 		return 1;
 
-	pthread_mutex_lock(&p.mu);
-	while (!stopping) {
+	pthread_mutex_lock(&p.stop.mu);
+	while (!p.stop.stopping) {
 		long long now = now_ms(), due;
 
 		if (!p.dirty || !p.synced) {
-			pthread_cond_wait(&p.cv, &p.mu);
+			pthread_cond_wait(&p.stop.cv, &p.stop.mu);
 			continue;
 		}
 		/* Debounce: apply after a quiet window, but never later than
@@ -489,25 +390,25 @@ int main(int argc, char **argv)
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000;
 			}
-			pthread_cond_timedwait(&p.cv, &p.mu, &ts);
+			pthread_cond_timedwait(&p.stop.cv, &p.stop.mu, &ts);
 			continue;
 		}
-		pthread_mutex_unlock(&p.mu);
+		pthread_mutex_unlock(&p.stop.mu);
 		err_clear(&e);
 		if (apply_once(&p, last, &e) < 0) {
-			long d = backoff_ms(failures++);
+			long d = stopper_backoff_ms(failures++, 800, 30000);
 
 			log_error("apply failed; the previous configuration keeps serving",
 				  "error", e.msg, NULL);
-			nap(&p, d);
-			pthread_mutex_lock(&p.mu);
+			stopper_nap(&p.stop, d);
+			pthread_mutex_lock(&p.stop.mu);
 			mark_dirty_locked(&p); /* try again */
 			continue;
 		}
 		failures = 0;
-		pthread_mutex_lock(&p.mu);
+		pthread_mutex_lock(&p.stop.mu);
 	}
-	pthread_mutex_unlock(&p.mu);
+	pthread_mutex_unlock(&p.stop.mu);
 	pthread_join(wt, NULL);
 	pthread_cancel(st);
 	pthread_join(st, NULL);
