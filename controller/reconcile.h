@@ -12,12 +12,21 @@
 #include "engine.h"
 #include "err.h"
 #include "etcd.h"
+#include "events.h"
+
+struct events;
 
 struct rec {
 	struct etcd *etcd;        /* borrowed; this worker's client */
 	struct engine *engine;    /* borrowed; this worker's client */
 	const struct cfg *cfg;    /* borrowed */
+	struct events *events;    /* borrowed; may be NULL */
 };
+
+/* Marks a home/work volume kept by reclaimPolicy Retain (value: owner), so
+ * garbage collection leaves it alone. */
+#define REC_RETAINED_PREFIX "/klangk/retained/"
+#define REC_RESTARTED_ANNOTATION "klangk.io/restartedAt"
 
 /*
  * Reconcile the workspace ns/name.  0 when converged (or when nothing can be

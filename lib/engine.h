@@ -58,6 +58,17 @@ int engine_image_inspect(struct engine *g, const char *name,
 			 json_t **out /* new, may be NULL */, struct err *e);
 
 /*
+ * Follow the engine's event stream (GET /events) for containers carrying
+ * `label` ("k=v"), calling fn with each event object (borrowed).  Runs until
+ * *cancel is set (-ECANCELED), fn returns non-zero (-ECANCELED) or the
+ * stream breaks (another negative errno).  Never returns 0.  Note that the
+ * engines name events differently (Podman "remove", Docker "destroy").
+ */
+typedef int (*engine_event_fn)(void *ud, const json_t *event);
+int engine_events(struct engine *g, const char *label, engine_event_fn fn,
+		  void *ud, volatile sig_atomic_t *cancel, struct err *e);
+
+/*
  * Generic request, for the calls above and for tests: path is relative to
  * the API version ("/containers/json").  body may be NULL.  The response is
  * appended to out (borrowed, may be NULL); *status gets the HTTP status.

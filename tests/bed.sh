@@ -394,6 +394,54 @@ _bed_on_signal() {
 	exit "$2"
 }
 
+# _bed_start_etcd: starts the bed's etcd in the background (BED_ETCD_PID).
+# etcd reads ETCD_* variables as flags: ETCD_PORT is hidden from it.
+_bed_start_etcd() {
+	env -u ETCD_PORT etcd --name bed --data-dir "$BED/etcd" \
+		--listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
+		--advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+		--listen-peer-urls "http://127.0.0.1:$PEER_PORT" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$PEER_PORT" \
+		--initial-cluster "bed=http://127.0.0.1:$PEER_PORT" \
+		--heartbeat-interval 50 --election-timeout 500 \
+		</dev/null >>"$BED/etcd.log" 2>&1 &
+	BED_ETCD_PID=$!
+	echo "$BED_ETCD_PID" >"$BED/etcd.pid"
+}
+
+# _bed_start_engine: starts the bed's Podman API service in the background
+# (BED_PODMAN_PID).
+_bed_start_engine() {
+	env TMPDIR="$BED/tmp" XDG_RUNTIME_DIR="$BED/xdg" \
+		podman --log-level="${BED_PODMAN_LOG_LEVEL:-warn}" \
+		system service --time=0 "unix://$BED/podman.sock" \
+		</dev/null >>"$BED/podman.log" 2>&1 &
+	BED_PODMAN_PID=$!
+	echo "$BED_PODMAN_PID" >"$BED/podman.pid"
+}
+
+# bed_restart_etcd [SIGNAL]: stops etcd (SIGTERM by default, or e.g. KILL)
+# and starts it again on the same data and port; returns when it is healthy.
+bed_restart_etcd() {
+	local pid
+	pid="$(cat "$BED/etcd.pid")"
+	_bed_stop_pid "$pid" etcd 10 "${1:-TERM}" etcd
+	_bed_start_etcd
+	_bed_wait_daemon etcd "$BED_ETCD_PID" 30 _bed_etcd_healthy
+}
+
+# bed_restart_engine: stops the Podman API service and starts it again on
+# the same socket and storage (containers keep running: conmon owns them);
+# returns when it answers.
+bed_restart_engine() {
+	local pid
+	pid="$(cat "$BED/podman.pid")"
+	_bed_stop_pid "$pid" "podman service" 10 TERM podman
+	rm -f "$BED/podman.sock"
+	_bed_start_engine
+	_bed_wait_daemon "podman service" "$BED_PODMAN_PID" 30 _bed_engine_ping
+}
+
 # bed_up: creates $BED and starts etcd and the Podman API service, builds the
 # test image, picks the ports, and exports the variables listed at the top
 # of this file. Installs INT/TERM/HUP traps (exit 130/143/129) and an EXIT
@@ -452,17 +500,7 @@ bed_up() {
 	printf 'BED_NETWORK=%s\nBED_BRIDGE=%s\nBED_RUN_ID=%s\n' \
 		"$BED_NETWORK" "$BED_BRIDGE" "${KLANGK_E2E_RUN:-}" >"$BED/bed.env" || return 1
 
-	# etcd (reads ETCD_* variables as flags: hide ETCD_PORT from it)
-	env -u ETCD_PORT etcd --name bed --data-dir "$BED/etcd" \
-		--listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
-		--advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-		--listen-peer-urls "http://127.0.0.1:$PEER_PORT" \
-		--initial-advertise-peer-urls "http://127.0.0.1:$PEER_PORT" \
-		--initial-cluster "bed=http://127.0.0.1:$PEER_PORT" \
-		--heartbeat-interval 50 --election-timeout 500 \
-		</dev/null >>"$BED/etcd.log" 2>&1 &
-	BED_ETCD_PID=$!
-	echo "$BED_ETCD_PID" >"$BED/etcd.pid"
+	_bed_start_etcd
 	export KLANGK_ETCD_ENDPOINTS="http://127.0.0.1:$ETCD_PORT"
 	export ETCDCTL_API=3
 	export ETCDCTL_ENDPOINTS="$KLANGK_ETCD_ENDPOINTS"
@@ -471,12 +509,7 @@ bed_up() {
 	_bed_write_podman_conf || return 1
 	export CONTAINERS_CONF="$BED/containers.conf"
 	export CONTAINERS_STORAGE_CONF="$BED/storage.conf"
-	env TMPDIR="$BED/tmp" XDG_RUNTIME_DIR="$BED/xdg" \
-		podman --log-level="${BED_PODMAN_LOG_LEVEL:-warn}" \
-		system service --time=0 "unix://$BED/podman.sock" \
-		</dev/null >>"$BED/podman.log" 2>&1 &
-	BED_PODMAN_PID=$!
-	echo "$BED_PODMAN_PID" >"$BED/podman.pid"
+	_bed_start_engine
 	export DOCKER_HOST="unix://$BED/podman.sock"
 
 	_bed_wait_daemon etcd "$BED_ETCD_PID" 30 _bed_etcd_healthy || return 1

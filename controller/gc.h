@@ -1,0 +1,29 @@
+/*
+ * gc — garbage collection of what no live workspace owns.
+ *
+ * Run by the leader at each resync.  Containers are not collected here:
+ * their owners are enqueued by the resync and torn down by the reconcile
+ * (which knows the reclaim policy).  This collects
+ *   - port leases whose owner has neither a spec nor a status key;
+ *   - home and work volumes labelled with this instance whose workspace
+ *     has neither a spec nor a status key and which are not marked retained
+ *     (reclaimPolicy: Retain).
+ * Named volumes of the spec (labelled with the user but no workspace) are
+ * the user's and are never collected.
+ */
+#ifndef KLANGK_GC_H
+#define KLANGK_GC_H
+
+#include "cfg.h"
+#include "engine.h"
+#include "etcd.h"
+
+struct gc_stats {
+	int leases;
+	int volumes;
+};
+
+int gc_run(struct etcd *etcd, struct engine *eng, const struct cfg *cfg,
+	   struct gc_stats *out, struct err *e);
+
+#endif
