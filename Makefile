@@ -34,7 +34,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 BINS := $(BIN)/klangkc $(BIN)/klangk-controller $(BIN)/klangk-proxy-gen
 
-.PHONY: all deps test unit e2e asan run clean fuzz
+.PHONY: all deps test unit e2e e2e-docker asan run clean fuzz
 all: $(BINS)
 
 deps:
@@ -66,13 +66,19 @@ $(BUILD)/tests/%: tests/unit/%.c $(CTL_MOD) $(PGEN_MOD) $(BUILD)/libklangk.a
 unit: $(UNIT_BIN)
 	@bash tests/run-unit.sh $(UNIT_BIN)
 
+# The end-to-end suite on Podman's API service; e2e-docker runs it again
+# on Debian's dockerd (KLANGK_E2E_ENGINE selects the engine of the bed).
 e2e: all
 	@BIN=$(abspath $(BIN)) bash tests/e2e/run.sh
+
+e2e-docker: all
+	@KLANGK_E2E_ENGINE=docker BIN=$(abspath $(BIN)) bash tests/e2e/run.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory e2e-docker
 
 # The whole suite with AddressSanitizer and UndefinedBehaviorSanitizer, in
 # its own build and bin directories so the normal build is untouched.

@@ -97,9 +97,17 @@ static bool leading(struct ctl *c)
 
 static void on_list(void *ud, const struct etcd_kvs *kvs)
 {
+	struct ctl *c = ud;
+
 	for (size_t i = 0; i < kvs->n; i++)
-		enqueue_key(ud, kvs->kvs[i].key);
+		enqueue_key(c, kvs->kvs[i].key);
 	log_info("listed workspaces", NULL);
+	/* A (re)list may follow a gap in the watch: workspaces deleted in
+	 * the gap are known only by their status keys, which resync lists. */
+	pthread_mutex_lock(&c->stop.mu);
+	c->resync_now = true;
+	pthread_cond_broadcast(&c->stop.cv);
+	pthread_mutex_unlock(&c->stop.mu);
 }
 
 static void on_events(void *ud, const struct etcd_event *ev, size_t n)

@@ -418,6 +418,20 @@ static int ensure_container(struct rec *x, const struct wsref *ref,
 		}
 		is_running = json_is_true(json_object_get(json_object_get(info, "State"),
 							  "Running"));
+		{
+			const char *st = json_string_value(json_object_get(
+				json_object_get(info, "State"), "Status"));
+
+			/* Being removed (by someone else): it cannot be started
+			 * or recreated until it is gone; its removal event
+			 * brings us back. */
+			if (st && strcmp(st, "removing") == 0) {
+				err_set(e, "container %s is being removed", ref->container);
+				*reason = "ContainerRemoving";
+				json_decref(info);
+				return -EAGAIN;
+			}
+		}
 		if (strcmp(label_of(labels, LABEL_HASH), hash) != 0 ||
 		    !env_matches(info, config)) {
 			log_info("recreating container: configuration changed",

@@ -47,18 +47,22 @@ wait_for "one recreated after removal" 20 running one || fail "removed container
 
 # Stopped behind its back: started again.
 engine_post "/v1.41/containers/$(cname one)/stop?t=1" >/dev/null
-wait_for "one restarted after stop" 20 sh -c "[ \"\$(curl -s --unix-socket $BED/podman.sock http://d/v1.41/containers/$(cname one)/json | jq -r .State.Running)\" = true ]" ||
+wait_for "one restarted after stop" 20 sh -c "[ \"\$(curl -s --unix-socket ${DOCKER_HOST#unix://} http://d/v1.41/containers/$(cname one)/json | jq -r .State.Running)\" = true ]" ||
 	fail "stopped container not restarted"
 
 # Recreated behind its back with our labels (spec-hash included) but other
 # env: recreated with the right env.
+# The controller is frozen meanwhile, or it would recreate the container
+# between our remove and our create.
 info="$(engine_get "/v1.41/containers/$(cname one)/json")"
 forged="$(jq -c '{Image: .Config.Image, Labels: .Config.Labels, Env: ["KLANGK_PORT_MAPPINGS=8000:1"], HostConfig: {Init: true}}' <<<"$info")"
+kill -STOP "$BED_CONTROLLER_PID"
 engine_req DELETE "/v1.41/containers/$(cname one)?force=true" >/dev/null
 engine_post "/v1.41/containers/create?name=$(cname one)" "$forged" >/dev/null
 engine_post "/v1.41/containers/$(cname one)/start" >/dev/null
+kill -CONT "$BED_CONTROLLER_PID"
 port="$(ws_field one alice '.status.ports[0].host')"
-wait_for "env put right" 20 sh -c "curl -s --unix-socket $BED/podman.sock http://d/v1.41/containers/$(cname one)/json | jq -r '.Config.Env[]' | grep -qx 'KLANGK_PORT_MAPPINGS=8000:$port'" ||
+wait_for "env put right" 20 sh -c "curl -s --unix-socket ${DOCKER_HOST#unix://} http://d/v1.41/containers/$(cname one)/json | jq -r '.Config.Env[]' | grep -qx 'KLANGK_PORT_MAPPINGS=8000:$port'" ||
 	fail "forged env not corrected: $(engine_get "/v1.41/containers/$(cname one)/json" | jq -c .Config.Env)"
 wait_for "one running again" 20 running one || fail "not running after env fix"
 
@@ -94,7 +98,7 @@ assert_contains "$(engine_get "/v1.41/containers/$(cname two)/json" | jq -r '.Co
 printf 'KLANGK_HOSTING_PROTO=https\nKLANGK_HOSTING_HOSTNAME=apps.example.com\n' >"$BED/controller.conf"
 kill -HUP "$BED_CONTROLLER_PID"
 for w in one two three; do
-	wait_for "$w got the new settings" 40 sh -c "curl -s --unix-socket $BED/podman.sock http://d/v1.41/containers/$(cname $w)/json | jq -r '.Config.Env[]' | grep -qx KLANGK_HOSTING_PROTO=https" ||
+	wait_for "$w got the new settings" 40 sh -c "curl -s --unix-socket ${DOCKER_HOST#unix://} http://d/v1.41/containers/$(cname $w)/json | jq -r '.Config.Env[]' | grep -qx KLANGK_HOSTING_PROTO=https" ||
 		fail "$w kept the old settings"
 done
 wait_for "urls updated" 20 sh -c '"$BIN/klangkc" get two -n alice -o json | jq -r ".status.urls[0]" | grep -q "^https://apps.example.com/hosted/"' ||
