@@ -25,6 +25,8 @@
 #include "informer.h"
 #include "leader.h"
 #include "log.h"
+#include "metrics.h"
+#include "prom.h"
 #include "reconcile.h"
 #include "stopper.h"
 #include "ws.h"
@@ -53,6 +55,8 @@ struct ctl {
 	long workers;
 	long resync_s;
 	bool resync_now;
+	struct metrics *metrics;
+	struct informer *inf;       /* set by the informer thread */
 };
 
 /* "ns/name" from a spec or status key; 0 or -EINVAL. */
@@ -129,7 +133,9 @@ static void *informer_thread(void *arg)
 		stopper_stop(&c->stop);
 		return NULL;
 	}
+	__atomic_store_n(&c->inf, &inf, __ATOMIC_RELEASE);
 	informer_run(&inf);
+	__atomic_store_n(&c->inf, NULL, __ATOMIC_RELEASE);
 	etcd_free(inf.etcd);
 	return NULL;
 }
@@ -212,6 +218,7 @@ static void *worker(void *arg)
 		stopper_stop(&c->stop);
 		goto out;
 	}
+	engine_set_observer(x.engine, metrics_engine_request, c->metrics);
 	for (;;) {
 		char ns[64], name[64];
 		const char *slash;
@@ -248,7 +255,12 @@ static void *worker(void *arg)
 				cfg_snapshot(c, &cfg, &gen);
 		}
 		err_clear(&e);
-		r = rec_reconcile(&x, ns, name, &e);
+		{
+			double t0 = prom_now();
+
+			r = rec_reconcile(&x, ns, name, &e);
+			metrics_reconcile(c->metrics, r == 0, prom_now() - t0);
+		}
 		if (r < 0) {
 			long d = wq_add_rate_limited(c->q, item);
 			char ds[32];
@@ -315,6 +327,35 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 	json_decref(list);
 	if (gc_run(etcd, eng, &cfg, &gs, &e) < 0)
 		log_warn("garbage collection failed", "error", e.msg, NULL);
+	{
+		int64_t n = 0;
+
+		if (etcd_count(etcd, WS_LEASE_PREFIX, &n, &e) == 0)
+			metrics_port_leases(c->metrics, (long)n);
+	}
+}
+
+/* ---- probes for /metrics and /readyz ---- */
+
+static bool probe_leader(void *ud)
+{
+	return leading(ud);
+}
+
+static bool probe_ready(void *ud)
+{
+	struct ctl *c = ud;
+	struct informer *inf = __atomic_load_n(&c->inf, __ATOMIC_ACQUIRE);
+
+	return !c->stop.stopping && inf && __atomic_load_n(&inf->lists, __ATOMIC_RELAXED) > 0;
+}
+
+static unsigned long probe_restarts(void *ud)
+{
+	struct ctl *c = ud;
+	struct informer *inf = __atomic_load_n(&c->inf, __ATOMIC_ACQUIRE);
+
+	return inf ? __atomic_load_n(&inf->watch_restarts, __ATOMIC_RELAXED) : 0;
 }
 
 static void on_elected(void *ud)
@@ -429,6 +470,8 @@ static void usage(FILE *f)
 		"  --resync-seconds N      full resync period (30)\n"
 		"  --no-leader-elect       reconcile without leader election (one replica only)\n"
 		"  --leader-ttl-seconds N  leader lease TTL (15)\n"
+		"  --metrics-address ADDR  serve /metrics, /healthz, /readyz on ADDR\n"
+		"                          (e.g. 127.0.0.1:9101; KLANGK_METRICS_ADDRESS; off)\n"
 		"  --log-level LEVEL       debug|info|warn|error (info)\n"
 		"  --log-json              JSON log lines instead of logfmt\n"
 		"Also read: KLANGK_NGINX_PORT, KLANGK_HOSTING_HOSTNAME, KLANGK_HOSTING_PROTO,\n"
@@ -448,6 +491,7 @@ int main(int argc, char **argv)
 		{ "resync-seconds", required_argument, NULL, 'r' },
 		{ "no-leader-elect", no_argument, NULL, 'N' },
 		{ "leader-ttl-seconds", required_argument, NULL, 't' },
+		{ "metrics-address", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "log-json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -457,6 +501,7 @@ int main(int argc, char **argv)
 	enum log_level lvl = LOG_INFO;
 	pthread_t inf, eng_t, res_t, el_t, workers[MAX_WORKERS];
 	bool elect = true, bad = false;
+	const char *metrics_addr = getenv("KLANGK_METRICS_ADDRESS");
 	long ttl = 15, nw = 0;
 	sigset_t sigs;
 	struct err e = { "" };
@@ -494,6 +539,9 @@ int main(int argc, char **argv)
 			break;
 		case 'N':
 			elect = false;
+			break;
+		case 'm':
+			metrics_addr = optarg;
 			break;
 		case 't':
 			bad = cfg_parse_long(optarg, 3, 3600, &ttl) < 0;
@@ -540,6 +588,18 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (stopper_init(&c.stop) < 0 || wq_new(200, 60000, &c.q) < 0)
 		return 1;
+	{
+		struct metrics_probe probe = { .queue = c.q, .is_leader = probe_leader,
+					       .is_ready = probe_ready,
+					       .watch_restarts = probe_restarts, .ud = &c };
+
+		if (metrics_start(metrics_addr, &probe, &c.metrics, &e) < 0) {
+			log_error("cannot serve metrics", "address", metrics_addr, "error",
+				  e.msg, NULL);
+			ret = 2;
+			goto out;
+		}
+	}
 	if (elect) {
 		struct etcd_opts o = etcd_opts_env(c.cfg.etcd_endpoints);
 
@@ -595,6 +655,7 @@ int main(int argc, char **argv)
 	ret = 0;
 	log_info("stopped", NULL);
 out:
+	metrics_stop(c.metrics);
 	leader_free(c.leader);
 	wq_free(c.q);
 	stopper_destroy(&c.stop);

@@ -8,11 +8,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ENGINE_API "/v1.41"
 #define ENGINE_MAX_RESPONSE (64u * 1024 * 1024)
 
 struct engine {
+	engine_observer_fn observer;
+	void *observer_ud;
 	char *socket;    /* unix socket path, or NULL for tcp */
 	char *base;      /* "http://host:port" */
 	struct http_client *http;
@@ -107,6 +110,20 @@ static int status_errno(long status)
 	}
 }
 
+void engine_set_observer(struct engine *g, engine_observer_fn fn, void *ud)
+{
+	g->observer = fn;
+	g->observer_ud = ud;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int engine_request(struct engine *g, const char *method, const char *path,
 		   const char *body, long *status, struct buf *out,
 		   struct err *e)
@@ -128,7 +145,15 @@ int engine_request(struct engine *g, const char *method, const char *path,
 	if (r < 0)
 		goto out;
 	hr.url = url.data;
-	r = http_do(g->http, &hr, status, out, e);
+	{
+		double t0 = mono_s();
+
+		*status = 0;
+		r = http_do(g->http, &hr, status, out, e);
+		if (g->observer)
+			g->observer(g->observer_ud, method, r < 0 ? 0 : *status,
+				    mono_s() - t0);
+	}
 out:
 	buf_free(&url);
 	return r;

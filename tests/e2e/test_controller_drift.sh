@@ -12,7 +12,12 @@ trap bed_down EXIT
 bed_up
 
 printf 'KLANGK_HOSTING_PROTO=http\n' >"$BED/controller.conf"
-bed_start_controller --config "$BED/controller.conf" --resync-seconds 300
+read -r MPORT _ <<<"$BED_FREE_PORTS"
+bed_start_controller --config "$BED/controller.conf" --resync-seconds 300 \
+	--metrics-address "127.0.0.1:$MPORT"
+M="http://127.0.0.1:$MPORT"
+wait_for "healthz" 10 curl -sf "$M/healthz" || fail "/healthz not served"
+wait_for "readyz" 10 curl -sf "$M/readyz" || fail "/readyz never ready"
 
 cname() { echo "klangk_${KLANGK_INSTANCE_ID}_alice_$1"; }
 running() { [ "$(engine_get "/v1.41/containers/$(cname "$1")/json" 2>/dev/null | jq -r .State.Running)" = true ]; }
@@ -37,6 +42,16 @@ assert_contains "$evs" '"reason":"Created"' "events"
 assert_contains "$evs" '"reason":"Started"' "events"
 lease="$(etcdctl get --prefix /klangk/events/alice/one/ -w json | jq -r '.kvs[0].lease')"
 [ "$lease" != null ] && [ "$lease" != 0 ] || fail "events are not under an etcd lease"
+
+# Metrics: reconciles, their durations, engine latency, queue depth.
+metrics="$(curl -sf "$M/metrics")"
+ok="$(awk '/^klangk_reconcile_total\{result="success"\}/ {print $2}' <<<"$metrics")"
+[ "${ok:-0}" -ge 1 ] 2>/dev/null || fail "no successful reconciles counted: $metrics"
+assert_contains "$metrics" "klangk_reconcile_duration_seconds_bucket" "metrics"
+assert_contains "$metrics" 'klangk_engine_request_duration_seconds_count{method="POST"}' "metrics"
+assert_contains "$metrics" "klangk_workqueue_depth" "metrics"
+assert_contains "$metrics" "klangk_leader 1" "metrics"
+assert_eq 404 "$(http_code "$M/nope")" "unknown metrics path"
 
 # Removed behind its back: recreated (engine events wake the controller;
 # resync is 300 s, so a quick fix proves the event path).
