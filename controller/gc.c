@@ -24,16 +24,14 @@ static bool owned(const struct etcd_kvs *specs, const struct etcd_kvs *stats,
 	return false;
 }
 
-static int gc_leases(struct etcd *etcd, const struct etcd_kvs *specs,
-		     const struct etcd_kvs *stats, int *n, struct err *e)
+static int gc_leases(struct etcd *etcd, const struct etcd_kvs *leases,
+		     const struct etcd_kvs *specs, const struct etcd_kvs *stats,
+		     int *n, struct err *e)
 {
-	struct etcd_kvs leases = { 0 };
-	int r = etcd_list(etcd, WS_LEASE_PREFIX, &leases, e);
+	int r = 0;
 
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < leases.n && r == 0; i++) {
-		const struct etcd_kv *kv = &leases.kvs[i];
+	for (size_t i = 0; i < leases->n && r == 0; i++) {
+		const struct etcd_kv *kv = &leases->kvs[i];
 		json_t *cmp, *ops;
 		bool ok = false;
 
@@ -56,23 +54,17 @@ static int gc_leases(struct etcd *etcd, const struct etcd_kvs *specs,
 				 "owner", kv->value, NULL);
 		}
 	}
-	etcd_kvs_clear(&leases);
 	return r;
 }
 
 static int gc_volumes(struct etcd *etcd, struct engine *eng,
-		      const struct cfg *cfg, const struct etcd_kvs *specs,
+		      const json_t *vols, const struct etcd_kvs *specs,
 		      const struct etcd_kvs *stats, int *n, struct err *e)
 {
-	json_t *vols = NULL, *v;
-	char label[128];
+	json_t *v;
 	size_t i;
-	int r;
+	int r = 0;
 
-	snprintf(label, sizeof(label), "klangk.instance=%s", cfg->instance_id);
-	r = engine_volume_list(eng, label, &vols, e);
-	if (r < 0)
-		return r;
 	json_array_foreach(vols, i, v) {
 		const char *name = json_string_value(json_object_get(v, "Name"));
 		const char *owner = json_string_value(json_object_get(
@@ -100,28 +92,19 @@ static int gc_volumes(struct etcd *etcd, struct engine *eng,
 		(*n)++;
 		log_info("collected orphaned volume", "volume", name, "owner", owner, NULL);
 	}
-	json_decref(vols);
 	return r;
 }
 
-int gc_run(struct etcd *etcd, struct engine *eng, const struct cfg *cfg,
-	   struct gc_stats *out, struct err *e)
+int gc_run(struct etcd *etcd, struct engine *eng, const struct etcd_kvs *leases,
+	   const json_t *volumes, const struct etcd_kvs *specs,
+	   const struct etcd_kvs *stats, struct gc_stats *out, struct err *e)
 {
-	struct etcd_kvs specs = { 0 }, stats = { 0 };
 	struct gc_stats s = { 0 };
 	int r;
 
-	/* Status is read after spec: a workspace created in between shows
-	 * up at least in one of them (its status comes after its spec). */
-	r = etcd_list(etcd, WS_SPEC_PREFIX, &specs, e);
+	r = gc_leases(etcd, leases, specs, stats, &s.leases, e);
 	if (r == 0)
-		r = etcd_list(etcd, WS_STATUS_PREFIX, &stats, e);
-	if (r == 0)
-		r = gc_leases(etcd, &specs, &stats, &s.leases, e);
-	if (r == 0)
-		r = gc_volumes(etcd, eng, cfg, &specs, &stats, &s.volumes, e);
-	etcd_kvs_clear(&specs);
-	etcd_kvs_clear(&stats);
+		r = gc_volumes(etcd, eng, volumes, specs, stats, &s.volumes, e);
 	if (r == 0 && out)
 		*out = s;
 	return r;

@@ -23,7 +23,15 @@ struct gc_stats {
 	int volumes;
 };
 
-int gc_run(struct etcd *etcd, struct engine *eng, const struct cfg *cfg,
-	   struct gc_stats *out, struct err *e);
+/*
+ * The listings are the caller's (borrowed), and their order matters: the
+ * leases and volumes must be listed BEFORE the specs and statuses, so that
+ * anything in the first two was created before its owner was listed (a
+ * status exists before its leases, a spec before its volumes) and a
+ * workspace created in between is never mistaken for an orphan's owner.
+ */
+int gc_run(struct etcd *etcd, struct engine *eng, const struct etcd_kvs *leases,
+	   const json_t *volumes, const struct etcd_kvs *specs,
+	   const struct etcd_kvs *stats, struct gc_stats *out, struct err *e);
 
 #endif

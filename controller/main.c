@@ -55,6 +55,7 @@ struct ctl {
 	long workers;
 	long resync_s;
 	bool resync_now;
+	bool resync_force;          /* next resync reconciles every workspace */
 	struct metrics *metrics;
 	struct informer *inf;       /* set by the informer thread */
 };
@@ -284,55 +285,144 @@ out:
 
 /* ---- resync and election ---- */
 
-/* Every workspace etcd knows (status keys too: a status without a spec is
- * a workspace being deleted), every one the engine has containers of, and
- * garbage collection. */
+/*
+ * Does this converged-looking workspace need a reconcile?  From the
+ * listings only: its status must describe the current generation, a
+ * container with the recorded spec-hash must exist in the state the phase
+ * says, and its home and work volumes must exist.  Anything else (and
+ * every status without a spec) is enqueued.  This keeps an idle resync to
+ * four list calls, with no writes.
+ */
+static bool needs_reconcile(const struct etcd_kv *spec, const json_t *st,
+			    const json_t *containers, const json_t *volumes,
+			    const char *owner)
+{
+	const char *phase = json_string_value(json_object_get(st, "phase"));
+	const char *hash = json_string_value(json_object_get(st, "specHash"));
+	const json_t *cont = json_object_get(containers, owner);
+	const json_t *vols = json_object_get(volumes, owner);
+	const char *state, *chash;
+	bool running;
+
+	if (!st || !phase || !hash ||
+	    json_integer_value(json_object_get(st, "observedGeneration")) != spec->version)
+		return true;
+	if (strcmp(phase, "Running") != 0 && strcmp(phase, "Stopped") != 0)
+		return true;
+	if (!cont || json_integer_value(vols) != 2)
+		return true;
+	state = json_string_value(json_object_get(cont, "State"));
+	chash = json_string_value(json_object_get(json_object_get(cont, "Labels"),
+						  "klangk.spec-hash"));
+	running = state && strcmp(state, "running") == 0;
+	if (!chash || strcmp(chash, hash) != 0)
+		return true;
+	return running != (strcmp(phase, "Running") == 0);
+}
+
+/* Every workspace that needs it, from etcd's and the engine's listings;
+ * then garbage collection. */
 static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 {
-	static const char *const prefixes[] = { WS_SPEC_PREFIX, WS_STATUS_PREFIX };
+	bool force;
+	struct etcd_kvs specs = { 0 }, stats = { 0 }, leases = { 0 };
+	json_t *clist = NULL, *vlist = NULL, *containers = json_object(),
+	       *volumes = json_object(), *statuses = json_object(), *it;
 	struct err e = { "" };
 	struct gc_stats gs = { 0 };
 	struct cfg cfg;
-	json_t *list = NULL, *it;
 	char label[128];
-	size_t i;
+	size_t i, queued = 0;
 
 	cfg_snapshot(c, &cfg, NULL);
-	for (size_t p = 0; p < 2; p++) {
-		struct etcd_kvs kvs = { 0 };
-
-		if (etcd_list(etcd, prefixes[p], &kvs, &e) < 0) {
-			log_warn("resync: list failed", "error", e.msg, NULL);
-			return;
-		}
-		for (i = 0; i < kvs.n; i++)
-			enqueue_key(c, kvs.kvs[i].key);
-		etcd_kvs_clear(&kvs);
-	}
+	pthread_mutex_lock(&c->stop.mu);
+	force = c->resync_force;
+	c->resync_force = false;
+	pthread_mutex_unlock(&c->stop.mu);
 	snprintf(label, sizeof(label), "klangk.instance=%s", cfg.instance_id);
-	if (engine_container_list(eng, label, &list, &e) < 0) {
-		log_warn("resync: engine list failed", "error", e.msg, NULL);
-		return;
+	if (!containers || !volumes || !statuses)
+		goto out;
+	/* Owned things first, owners after: see gc.h. */
+	if (engine_volume_list(eng, label, &vlist, &e) < 0 ||
+	    etcd_list(etcd, WS_LEASE_PREFIX, &leases, &e) < 0 ||
+	    etcd_list(etcd, WS_SPEC_PREFIX, &specs, &e) < 0 ||
+	    etcd_list(etcd, WS_STATUS_PREFIX, &stats, &e) < 0 ||
+	    engine_container_list(eng, label, &clist, &e) < 0) {
+		log_warn("resync: listing failed", "error", e.msg, NULL);
+		goto out;
 	}
-	json_array_foreach(list, i, it) {
+	/* Index the engine's objects by owner ("ns/name"). */
+	json_array_foreach(clist, i, it) {
 		const char *w = json_string_value(json_object_get(
 			json_object_get(it, "Labels"), "klangk.workspace"));
+
+		if (w)
+			json_object_set(containers, w, it);
+	}
+	json_array_foreach(vlist, i, it) {
+		const char *w = json_string_value(json_object_get(
+			json_object_get(it, "Labels"), "klangk.workspace"));
+
+		if (w)
+			json_object_set_new(volumes, w, json_integer(
+				json_integer_value(json_object_get(volumes, w)) + 1));
+	}
+	for (i = 0; i < stats.n; i++) {
+		json_error_t jerr;
+		json_t *st = json_loadb(stats.kvs[i].value, stats.kvs[i].value_len, 0, &jerr);
+
+		json_object_set_new(statuses, stats.kvs[i].key + strlen(WS_STATUS_PREFIX),
+				    st ? st : json_null());
+	}
+	for (i = 0; i < specs.n; i++) {
+		const char *owner = specs.kvs[i].key + strlen(WS_SPEC_PREFIX);
+		const json_t *st = json_object_get(statuses, owner);
+
+		if (force || needs_reconcile(&specs.kvs[i], json_is_object(st) ? st : NULL,
+					     containers, volumes, owner)) {
+			enqueue_key(c, specs.kvs[i].key);
+			queued++;
+		}
+		json_object_del(statuses, owner);
+		json_object_del(containers, owner);
+	}
+	/* What is left has no spec: being deleted, or orphaned. */
+	{
+		const char *owner;
+		json_t *v;
 		char key[256];
 
-		if (!w)
-			continue;
-		snprintf(key, sizeof(key), WS_SPEC_PREFIX "%s", w);
-		enqueue_key(c, key); /* validated there */
+		json_object_foreach(statuses, owner, v) {
+			snprintf(key, sizeof(key), WS_STATUS_PREFIX "%s", owner);
+			enqueue_key(c, key);
+			json_object_del(containers, owner);
+			queued++;
+		}
+		json_object_foreach(containers, owner, v) {
+			snprintf(key, sizeof(key), WS_SPEC_PREFIX "%s", owner);
+			enqueue_key(c, key);
+			queued++;
+		}
 	}
-	json_decref(list);
-	if (gc_run(etcd, eng, &cfg, &gs, &e) < 0)
+	if (gc_run(etcd, eng, &leases, vlist, &specs, &stats, &gs, &e) < 0)
 		log_warn("garbage collection failed", "error", e.msg, NULL);
+	metrics_port_leases(c->metrics, (long)(leases.n - (size_t)gs.leases));
 	{
-		int64_t n = 0;
+		char q[32], t[32];
 
-		if (etcd_count(etcd, WS_LEASE_PREFIX, &n, &e) == 0)
-			metrics_port_leases(c->metrics, (long)n);
+		snprintf(q, sizeof(q), "%zu", queued);
+		snprintf(t, sizeof(t), "%zu", specs.n);
+		log_debug("resync", "workspaces", t, "enqueued", q, NULL);
 	}
+out:
+	etcd_kvs_clear(&specs);
+	etcd_kvs_clear(&stats);
+	etcd_kvs_clear(&leases);
+	json_decref(clist);
+	json_decref(vlist);
+	json_decref(containers);
+	json_decref(volumes);
+	json_decref(statuses);
 }
 
 /* ---- probes for /metrics and /readyz ---- */
@@ -447,7 +537,10 @@ static void reload(struct ctl *c)
 	pthread_mutex_lock(&c->stop.mu);
 	c->cfg = next;
 	c->cfg_gen++;
-	c->resync_now = true; /* converge everything to the new settings */
+	/* Converge everything to the new settings: they may change every
+	 * container's desired configuration, which listings cannot show. */
+	c->resync_now = true;
+	c->resync_force = true;
 	pthread_cond_broadcast(&c->stop.cv);
 	pthread_mutex_unlock(&c->stop.mu);
 	log_info("configuration reloaded", "file", c->config_path, NULL);

@@ -781,6 +781,9 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	json_object_set_new(st, "phase", json_string(running ? "Running" : "Stopped"));
 	json_object_set_new(st, "observedGeneration", json_integer(gen));
 	json_object_set_new(st, "container", json_string(ref.container));
+	/* Lets resync tell, from one container listing, that the container
+	 * still is the one this status describes. */
+	json_object_set_new(st, "specHash", json_string(hash));
 	if (running)
 		conditions_ready(st, gen, "ContainerRunning", "the container is running");
 	else
