@@ -63,9 +63,14 @@ struct ctl {
 /* "ns/name" from a spec or status key; 0 or -EINVAL. */
 static int key_to_item(const char *key, char *item, size_t len)
 {
+	static const char *const prefixes[] = { WS_SPEC_PREFIX, WS_STATUS_PREFIX,
+						WS_ACTIVITY_PREFIX };
+	const char *prefix = WS_STATUS_PREFIX;
 	char ns[64], name[64];
-	const char *prefix = strncmp(key, WS_SPEC_PREFIX, strlen(WS_SPEC_PREFIX)) == 0 ?
-		WS_SPEC_PREFIX : WS_STATUS_PREFIX;
+
+	for (size_t i = 0; i < 3; i++)
+		if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0)
+			prefix = prefixes[i];
 
 	if (ws_split_key(key, prefix, ns, sizeof(ns), name, sizeof(name)) < 0)
 		return -EINVAL;
@@ -137,6 +142,32 @@ static void *informer_thread(void *arg)
 	__atomic_store_n(&c->inf, &inf, __ATOMIC_RELEASE);
 	informer_run(&inf);
 	__atomic_store_n(&c->inf, NULL, __ATOMIC_RELEASE);
+	etcd_free(inf.etcd);
+	return NULL;
+}
+
+/* Activity (hosted traffic, klangkc start/exec/touch) may end an idle
+ * stop: watch it too.  Its list is not a reason to reconcile everything. */
+static void on_activity_list(void *ud, const struct etcd_kvs *kvs)
+{
+	(void)ud, (void)kvs;
+}
+
+static void *activity_thread(void *arg)
+{
+	struct ctl *c = arg;
+	struct etcd_opts o = etcd_opts_env(c->cfg.etcd_endpoints);
+	struct informer inf = { .prefix = WS_ACTIVITY_PREFIX, .stop = &c->stop,
+				.on_list = on_activity_list, .on_events = on_events,
+				.ud = c };
+	struct err e = { "" };
+
+	if (etcd_new(&o, &inf.etcd, &e) < 0) {
+		log_error("activity watch: cannot create etcd client", "error", e.msg, NULL);
+		stopper_stop(&c->stop);
+		return NULL;
+	}
+	informer_run(&inf);
 	etcd_free(inf.etcd);
 	return NULL;
 }
@@ -223,6 +254,7 @@ static void *worker(void *arg)
 	for (;;) {
 		char ns[64], name[64];
 		const char *slash;
+		long requeue;
 		int r;
 
 		if (c->leader && !leader_wait(c->leader))
@@ -259,9 +291,12 @@ static void *worker(void *arg)
 		{
 			double t0 = prom_now();
 
-			r = rec_reconcile(&x, ns, name, &e);
+			requeue = 0;
+			r = rec_reconcile(&x, ns, name, &requeue, &e);
 			metrics_reconcile(c->metrics, r == 0, prom_now() - t0);
 		}
+		if (r == 0 && requeue > 0)
+			wq_add_after(c->q, item, requeue);
 		if (r < 0) {
 			long d = wq_add_rate_limited(c->q, item);
 			char ds[32];
@@ -592,7 +627,7 @@ int main(int argc, char **argv)
 	};
 	struct ctl c = { .workers = 4, .resync_s = 30 };
 	enum log_level lvl = LOG_INFO;
-	pthread_t inf, eng_t, res_t, el_t, workers[MAX_WORKERS];
+	pthread_t inf, act_t, eng_t, res_t, el_t, workers[MAX_WORKERS];
 	bool elect = true, bad = false;
 	const char *metrics_addr = getenv("KLANGK_METRICS_ADDRESS");
 	long ttl = 15, nw = 0;
@@ -715,6 +750,7 @@ int main(int argc, char **argv)
 			 elect ? "on" : "off", NULL);
 	}
 	if (pthread_create(&inf, NULL, informer_thread, &c) != 0 ||
+	    pthread_create(&act_t, NULL, activity_thread, &c) != 0 ||
 	    pthread_create(&eng_t, NULL, engine_thread, &c) != 0 ||
 	    pthread_create(&res_t, NULL, resync_thread, &c) != 0 ||
 	    (elect && pthread_create(&el_t, NULL, election_thread, &c) != 0)) {
@@ -741,6 +777,7 @@ int main(int argc, char **argv)
 	for (long i = 0; i < nw; i++)
 		pthread_join(workers[i], NULL);
 	pthread_join(inf, NULL);
+	pthread_join(act_t, NULL);
 	pthread_join(eng_t, NULL);
 	pthread_join(res_t, NULL);
 	if (elect)

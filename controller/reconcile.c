@@ -46,13 +46,110 @@ struct wsref {
 
 /* ---- status helpers ---- */
 
-static void now_rfc3339(char *buf, size_t len)
+static void fmt_rfc3339(time_t t, char *buf, size_t len)
 {
-	time_t t = time(NULL);
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void now_rfc3339(char *buf, size_t len)
+{
+	fmt_rfc3339(time(NULL), buf, len);
+}
+
+/* "2025-01-31T12:34:56Z" (fractions allowed) -> seconds; 0 if not one. */
+static time_t parse_rfc3339(const char *s)
+{
+	struct tm tm;
+	const char *end;
+
+	if (!s)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end)
+		return 0;
+	if (*end == '.')
+		for (end++; *end >= '0' && *end <= '9'; end++)
+			;
+	if (strcmp(end, "Z") != 0)
+		return 0;
+	return timegm(&tm);
+}
+
+/*
+ * The idle timeout.  Activity comes from /klangk/activity/<ns>/<name>
+ * (hosted traffic, klangkc start/exec/touch) and from every start of the
+ * container.  A running workspace idle for its timeout is stopped and
+ * status.idleSince set; activity newer than that starts it again.
+ * *want_running is the run state to converge to; *requeue_ms the time to
+ * the next idle deadline.
+ */
+static int idle_decide(struct rec *x, const struct wsref *ref, const struct ws *w,
+		       json_t *st, bool *want_running, long *requeue_ms,
+		       struct err *e)
+{
+	long long timeout = w->idle_timeout >= 0 ? w->idle_timeout : x->cfg->idle_timeout;
+	time_t now = time(NULL), act = 0, last, idle_since;
+	struct etcd_kv kv = { 0 };
+	char key[512], ts[32];
+	int r;
+
+	*want_running = w->running;
+	if (!w->running || timeout <= 0) {
+		json_object_del(st, "idleSince");
+		return 0;
+	}
+	snprintf(key, sizeof(key), WS_ACTIVITY_PREFIX "%s", ref->owner);
+	r = etcd_get(x->etcd, key, &kv, NULL, e);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r == 0)
+		act = parse_rfc3339(kv.value);
+	etcd_kv_clear(&kv);
+	err_clear(e);
+	last = parse_rfc3339(json_string_value(json_object_get(st, "lastActivity")));
+	idle_since = parse_rfc3339(json_string_value(json_object_get(st, "idleSince")));
+	if (act > last)
+		last = act;
+	if (idle_since) {
+		if (act > idle_since) {
+			/* New activity after we stopped it: resume. */
+			json_object_del(st, "idleSince");
+			fmt_rfc3339(act, ts, sizeof(ts));
+			json_object_set_new(st, "lastActivity", json_string(ts));
+			events_record(x->events, ref->ns, ref->name, "Normal", "Resumed",
+				      "activity after an idle stop; starting the container");
+			return 0;
+		}
+		*want_running = false;
+		return 0;
+	}
+	if (!last) {
+		/* Never active: the clock starts now. */
+		last = now;
+		fmt_rfc3339(now, ts, sizeof(ts));
+		json_object_set_new(st, "lastActivity", json_string(ts));
+	} else if (act == last) {
+		fmt_rfc3339(act, ts, sizeof(ts));
+		json_object_set_new(st, "lastActivity", json_string(ts));
+	}
+	if (now - last >= timeout) {
+		char msg[128];
+
+		*want_running = false;
+		fmt_rfc3339(now, ts, sizeof(ts));
+		json_object_set_new(st, "idleSince", json_string(ts));
+		snprintf(msg, sizeof(msg), "no activity for %lld seconds; stopping the "
+					   "container (files and ports are kept)", timeout);
+		events_record(x->events, ref->ns, ref->name, "Normal", "IdleTimeout", msg);
+		log_info("stopping idle workspace", "workspace", ref->owner, NULL);
+		return 0;
+	}
+	*requeue_ms = (long)(last + timeout - now) * 1000 + 500;
+	return 0;
 }
 
 /*
@@ -118,6 +215,18 @@ static void conditions_stalled(json_t *st, int64_t gen, const char *reason,
 	set_condition(st, "Ready", "False", reason, msg, gen);
 	set_condition(st, "Reconciling", "False", reason, "", gen);
 	set_condition(st, "Stalled", "True", reason, msg, gen);
+}
+
+/* Stopped for idleness: as intended (neither reconciling nor stalled),
+ * but not serving. */
+static void conditions_idle(json_t *st, int64_t gen)
+{
+	const char *msg = "stopped after its idle timeout; activity "
+			  "(klangkc start, hosted traffic) starts it again";
+
+	set_condition(st, "Ready", "False", "IdleTimeout", msg, gen);
+	set_condition(st, "Reconciling", "False", "IdleTimeout", "", gen);
+	set_condition(st, "Stalled", "False", "IdleTimeout", "", gen);
 }
 
 /*
@@ -480,7 +589,7 @@ static int ensure_container(struct rec *x, const struct wsref *ref,
 		}
 		log_info("container stopped", "workspace", ref->owner, NULL);
 		events_record(x->events, ref->ns, ref->name, "Normal", "Stopped",
-			      "stopped container (spec.running is false)");
+			      "stopped container");
 		is_running = false;
 	}
 	*running = is_running;
@@ -639,12 +748,13 @@ static void set_ports_urls(struct rec *x, json_t *st, const char *id,
 }
 
 int rec_reconcile(struct rec *x, const char *ns, const char *name,
-		  struct err *e)
+		  long *requeue_ms, struct err *e)
 {
 	struct wsref ref = { .ns = ns, .name = name };
 	struct etcd_kv spec = { 0 }, stkv = { 0 };
 	bool have_spec, have_status, running = false;
 	const char *reason = "Reconciling";
+	bool want_running = true, was_running = false;
 	long ports[PORTS_MAX] = { 0 }, hint[PORTS_MAX];
 	int64_t status_rev = 0, gen;
 	json_t *st = NULL, *config = NULL;
@@ -773,9 +883,23 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 		r = -ENOMEM;
 		goto out;
 	}
-	r = ensure_container(x, &ref, config, hash, w->running, &running, &reason, e);
+	r = idle_decide(x, &ref, w, st, &want_running, requeue_ms, e);
+	if (r < 0) {
+		reason = "ActivityUnreadable";
+		goto failed;
+	}
+	was_running = json_is_string(json_object_get(st, "phase")) &&
+		      strcmp(json_string_value(json_object_get(st, "phase")), "Running") == 0;
+	r = ensure_container(x, &ref, config, hash, want_running, &running, &reason, e);
 	if (r < 0)
 		goto failed;
+	if (running && !was_running) {
+		/* A start counts as activity. */
+		char ts[32];
+
+		now_rfc3339(ts, sizeof(ts));
+		json_object_set_new(st, "lastActivity", json_string(ts));
+	}
 
 	/* 6. Status. */
 	json_object_set_new(st, "phase", json_string(running ? "Running" : "Stopped"));
@@ -786,6 +910,8 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	json_object_set_new(st, "specHash", json_string(hash));
 	if (running)
 		conditions_ready(st, gen, "ContainerRunning", "the container is running");
+	else if (w->running)
+		conditions_idle(st, gen);
 	else
 		conditions_ready(st, gen, "Stopped", "the workspace is stopped (spec.running is false)");
 	r = write_status(x, &ref, st, &stkv, &status_rev, e);

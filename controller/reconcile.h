@@ -32,8 +32,10 @@ struct rec {
  * Reconcile the workspace ns/name.  0 when converged (or when nothing can be
  * done until the object changes, e.g. it is invalid); a negative errno when
  * a step failed and should be retried with backoff (reason in e).
+ * *requeue_ms (set on success) is > 0 when the workspace wants another look
+ * after that long even if nothing changes: its idle deadline.
  */
 int rec_reconcile(struct rec *x, const char *ns, const char *name,
-		  struct err *e);
+		  long *requeue_ms, struct err *e);
 
 #endif
