@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "codec.h"
 #include "log.h"
+#include "mountpolicy.h"
 #include "ports.h"
 #include "ws.h"
 
@@ -402,6 +403,14 @@ static int ensure_container(struct rec *x, const struct wsref *ref,
 		}
 	}
 	json_decref(info);
+	/* The mount policy, once more on the exact configuration the engine
+	 * gets, right before it mounts anything: at a creation, and at a
+	 * start too, since the engine resolves bind sources again then. */
+	if ((!exists || (want_running && !is_running)) &&
+	    (r = mount_check_config(x->cfg, x->engine, config, e)) < 0) {
+		*reason = "MountRefused";
+		return r;
+	}
 	if (!exists) {
 		err_clear(e);
 		r = engine_container_create(x->engine, ref->container, config, NULL, e);
@@ -623,6 +632,15 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 		goto out;
 	}
 
+	/* 1b. Bind mounts: resolved on this host and checked against the
+	 * mount policy (lib/mountpolicy.h); the container gets the resolved
+	 * paths, so what the engine mounts is what was checked. */
+	r = mount_apply_ws(x->cfg, x->engine, w, e);
+	if (r < 0) {
+		reason = r == -EPERM || r == -ENOENT ? "MountRefused" : "MountCheckFailed";
+		goto failed;
+	}
+
 	/* 2. The id, written once before anything uses it. */
 	sid = json_string_value(json_object_get(st, "id"));
 	if (sid && ws_is_id(sid)) {
@@ -703,7 +721,7 @@ failed:
 		if (!json_object_get(st, "phase"))
 			json_object_set_new(st, "phase", json_string("Pending"));
 		json_object_set_new(st, "observedGeneration", json_integer(gen));
-		if (r == -EPERM)
+		if (r == -EPERM || strcmp(reason, "MountRefused") == 0)
 			conditions_stalled(st, gen, reason, e->msg);
 		else
 			conditions_progressing(st, gen, reason, e->msg);

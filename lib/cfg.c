@@ -140,7 +140,9 @@ int cfg_from_env(struct cfg *c, struct err *e)
 	    (r = env_str("KLANGK_DATA_DIR", "", c->data_dir, sizeof(c->data_dir),
 			 e)) < 0 ||
 	    (r = env_str("KLANGK_ALLOWED_MOUNT_ROOTS", "", c->allowed_mount_roots,
-			 sizeof(c->allowed_mount_roots), e)) < 0)
+			 sizeof(c->allowed_mount_roots), e)) < 0 ||
+	    (r = env_str("KLANGK_PROTECTED_PATHS", "", c->protected_paths,
+			 sizeof(c->protected_paths), e)) < 0)
 		return r;
 	return 0;
 }
