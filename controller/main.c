@@ -15,6 +15,7 @@
 #include "http.h"
 #include "informer.h"
 #include "log.h"
+#include "rbac.h"
 #include "reconcile.h"
 #include "stopper.h"
 #include "ws.h"
@@ -39,6 +40,7 @@ struct ctl {
 	struct stopper stop;
 	long workers;
 	long resync_s;
+	struct rbac_opts rbac;  /* etcd roles from workspaces (rbac.h) */
 };
 
 /* "ns/name" from a spec or status key; 0 or -EINVAL. */
@@ -83,10 +85,18 @@ static int list_all(struct ctl *c, struct etcd *etcd, struct err *e)
 	return 0;
 }
 
+/* Any change of the workspaces may change who may write what in etcd. */
+static void enqueue_rbac(struct ctl *c)
+{
+	if (c->rbac.enabled)
+		wq_add(c->q, RBAC_QUEUE_KEY);
+}
+
 static void on_list(void *ud, const struct etcd_kvs *kvs)
 {
 	for (size_t i = 0; i < kvs->n; i++)
 		enqueue_key(ud, kvs->kvs[i].key);
+	enqueue_rbac(ud);
 	log_info("listed workspaces", NULL);
 }
 
@@ -94,6 +104,8 @@ static void on_events(void *ud, const struct etcd_event *ev, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		enqueue_key(ud, ev[i].kv.key);
+	if (n)
+		enqueue_rbac(ud);
 }
 
 static void *informer_thread(void *arg)
@@ -133,17 +145,22 @@ static void *worker(void *arg)
 		const char *slash = strchr(item, '/');
 		int r;
 
-		if (!slash || (size_t)(slash - item) >= sizeof(ns) ||
-		    strlen(slash + 1) >= sizeof(name)) {
+		if (strcmp(item, RBAC_QUEUE_KEY) != 0 &&
+		    (!slash || (size_t)(slash - item) >= sizeof(ns) ||
+		     strlen(slash + 1) >= sizeof(name))) {
 			wq_done(c->q, item);
 			free(item);
 			continue;
 		}
-		memcpy(ns, item, (size_t)(slash - item));
-		ns[slash - item] = '\0';
-		snprintf(name, sizeof(name), "%s", slash + 1);
 		err_clear(&e);
-		r = rec_reconcile(&x, ns, name, &e);
+		if (strcmp(item, RBAC_QUEUE_KEY) == 0) {
+			r = rbac_sync(x.etcd, &c->rbac, NULL, &e);
+		} else {
+			memcpy(ns, item, (size_t)(slash - item));
+			ns[slash - item] = '\0';
+			snprintf(name, sizeof(name), "%s", slash + 1);
+			r = rec_reconcile(&x, ns, name, &e);
+		}
 		if (r < 0) {
 			long d = wq_add_rate_limited(c->q, item);
 			char ds[32];
@@ -174,6 +191,7 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 
 	if (list_all(c, etcd, &e) < 0)
 		log_warn("resync: list failed", "error", e.msg, NULL);
+	enqueue_rbac(c);  /* etcd users are not watched: new ones appear here */
 	snprintf(label, sizeof(label), "klangk.instance=%s", c->cfg.instance_id);
 	if (engine_container_list(eng, label, &list, &e) < 0) {
 		log_warn("resync: engine list failed", "error", e.msg, NULL);
@@ -211,7 +229,11 @@ static void usage(FILE *f)
 		"  --log-level LEVEL       debug|info|warn|error (info)\n"
 		"  --log-json              JSON log lines instead of logfmt\n"
 		"Also read: KLANGK_NGINX_PORT, KLANGK_HOSTING_HOSTNAME, KLANGK_HOSTING_PROTO,\n"
-		"KLANGK_HOSTING_BASE_PATH, KLANGK_PUBLISH_ADDRESS (127.0.0.1).\n");
+		"KLANGK_HOSTING_BASE_PATH, KLANGK_PUBLISH_ADDRESS (127.0.0.1),\n"
+		"KLANGK_ALLOWED_MOUNT_ROOTS, KLANGK_DATA_DIR, KLANGK_PROTECTED_PATHS,\n"
+		"KLANGK_ETCD_CACERT/_CERT/_KEY, KLANGK_ETCD_USERNAME with\n"
+		"KLANGK_ETCD_PASSWORD_FILE (or _PASSWORD), KLANGK_RBAC (off),\n"
+		"KLANGK_RBAC_SERVICE_USERS (docs/security.md).\n");
 }
 
 int main(int argc, char **argv)
@@ -290,7 +312,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "klangk-controller: %s\n", e.msg);
 		return 2;
 	}
+	rbac_opts_env(&c.rbac);
 	log_setup(lvl, json);
+	if (!c.cfg.allowed_mount_roots[0])
+		log_warn("KLANGK_ALLOWED_MOUNT_ROOTS is not set: workspaces may bind-mount "
+			 "any host path that is not protected (docs/security.md)", NULL);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	if (http_global_init() < 0) {
 		log_error("cannot initialise libcurl", NULL);

@@ -12,7 +12,6 @@
 #include "reconcile.h"
 
 #include "buf.h"
-#include "codec.h"
 #include "log.h"
 #include "mountpolicy.h"
 #include "ports.h"
@@ -499,45 +498,12 @@ static int teardown(struct rec *x, const struct wsref *ref, json_t *st,
 
 /* ---- the reconcile ---- */
 
-/* Parse the stored object: JSON or YAML, exactly one document, whose name
- * and namespace match its key. */
+/* Parse the stored object (ws_load: JSON or YAML, exactly one document,
+ * whose name and namespace match its key). */
 static int parse_desired(const struct wsref *ref, const struct etcd_kv *kv,
 			 struct ws **out, struct err *e)
 {
-	struct codec_docs docs = { 0 };
-	const json_t *meta;
-	const char *mns;
-	int r;
-
-	if (kv->value_len > WS_MAX_OBJECT) {
-		err_set(e, "object larger than %u bytes", WS_MAX_OBJECT);
-		return -EINVAL;
-	}
-	r = codec_yaml_load(kv->value, kv->value_len, &docs, e);
-	if (r < 0) {
-		err_prefix(e, "stored object is not valid YAML or JSON");
-		return -EINVAL;
-	}
-	if (docs.n != 1) {
-		err_set(e, "stored object must be exactly one document (found %zu)", docs.n);
-		r = -EINVAL;
-		goto out;
-	}
-	r = ws_parse(docs.docs[0].value, ref->ns, out, e);
-	if (r < 0)
-		goto out;
-	meta = json_object_get(docs.docs[0].value, "metadata");
-	mns = json_string_value(json_object_get(meta, "namespace"));
-	if (strcmp((*out)->name, ref->name) != 0 || (mns && strcmp(mns, ref->ns) != 0)) {
-		err_set(e, "metadata: name/namespace %s/%s do not match the key %s/%s",
-			mns ? mns : ref->ns, (*out)->name, ref->ns, ref->name);
-		ws_free(*out);
-		*out = NULL;
-		r = -EINVAL;
-	}
-out:
-	codec_docs_clear(&docs);
-	return r;
+	return ws_load(kv->value, kv->value_len, ref->ns, ref->name, out, e);
 }
 
 static void set_ports_urls(struct rec *x, json_t *st, const char *id,

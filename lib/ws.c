@@ -9,6 +9,7 @@
  */
 #include "ws.h"
 
+#include "codec.h"
 #include "mountpolicy.h"
 
 #include <errno.h>
@@ -751,6 +752,47 @@ void ws_free(struct ws *w)
 	free(w->members);
 	free(w->reclaim_policy);
 	free(w);
+}
+
+int ws_load(const char *data, size_t len, const char *ns, const char *name,
+	    struct ws **out, struct err *e)
+{
+	struct codec_docs docs = { 0 };
+	const json_t *meta;
+	const char *mns;
+	struct ws *w = NULL;
+	int r;
+
+	if (len > WS_MAX_OBJECT) {
+		err_set(e, "object larger than %u bytes", WS_MAX_OBJECT);
+		return -EINVAL;
+	}
+	r = codec_yaml_load(data, len, &docs, e);
+	if (r < 0) {
+		err_prefix(e, "stored object is not valid YAML or JSON");
+		return r == -ENOMEM ? r : -EINVAL;
+	}
+	if (docs.n != 1) {
+		err_set(e, "stored object must be exactly one document (found %zu)", docs.n);
+		r = -EINVAL;
+		goto out;
+	}
+	r = ws_parse(docs.docs[0].value, ns, &w, e);
+	if (r < 0)
+		goto out;
+	meta = json_object_get(docs.docs[0].value, "metadata");
+	mns = json_string_value(json_object_get(meta, "namespace"));
+	if (strcmp(w->name, name) != 0 || (mns && strcmp(mns, ns) != 0)) {
+		err_set(e, "metadata: name/namespace %s/%s do not match the key %s/%s",
+			mns ? mns : ns, w->name, ns, name);
+		ws_free(w);
+		r = -EINVAL;
+		goto out;
+	}
+	*out = w;
+out:
+	codec_docs_clear(&docs);
+	return r;
 }
 
 json_t *ws_canonical(const json_t *doc, const char *ns)
