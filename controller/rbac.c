@@ -257,8 +257,8 @@ static int converge_role(struct etcd *c, const char *role, bool exists,
 	if (have.n)
 		qsort(have.v, have.n, sizeof(*have.v), perm_cmp);
 	for (size_t i = 0; i < want->n && r == 0; i++) {
-		const struct rbac_perm *h = bsearch(&want->v[i], have.v, have.n,
-						    sizeof(*have.v), perm_cmp);
+		const struct rbac_perm *h = have.n ? bsearch(&want->v[i], have.v, have.n,
+							     sizeof(*have.v), perm_cmp) : NULL;
 
 		if (h && h->type == want->v[i].type)
 			continue;
@@ -271,7 +271,8 @@ static int converge_role(struct etcd *c, const char *role, bool exists,
 		}
 	}
 	for (size_t i = 0; i < have.n && r == 0; i++) {
-		if (bsearch(&have.v[i], want->v, want->n, sizeof(*want->v), perm_cmp))
+		if (want->n && bsearch(&have.v[i], want->v, want->n, sizeof(*want->v),
+				       perm_cmp))
 			continue;
 		r = perm_revoke(c, role, &have.v[i], e);
 		if (r == 0) {
