@@ -97,17 +97,42 @@ bool mount_path_covers(const char *a, const char *b)
 	return strncmp(a, b, n) == 0 && (b[n] == '\0' || b[n] == '/');
 }
 
-int mount_check_source(const char *src, char *why, size_t len)
+bool mount_parent(char *p)
 {
-	if (mount_has_control(src)) {
+	char *slash = strrchr(p, '/');
+
+	if (!slash || (slash == p && p[1] == '\0'))
+		return false;
+	if (slash == p)
+		p[1] = '\0';
+	else
+		*slash = '\0';
+	return true;
+}
+
+/* The syntax sources and targets share. */
+static int check_syntax(const char *path, char *why, size_t len)
+{
+	if (mount_has_control(path)) {
 		whyf(why, len, "must not contain control characters");
 		return -EINVAL;
 	}
-	if (!mount_is_normal_path(src)) {
+	if (path[0] != '/') {
+		whyf(why, len, "must be an absolute path");
+		return -EINVAL;
+	}
+	if (!mount_is_normal_path(path)) {
 		whyf(why, len, "must be a normalised absolute path (no '.', '..', "
 			       "'//' or trailing '/')");
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int mount_check_source(const char *src, char *why, size_t len)
+{
+	if (check_syntax(src, why, len) < 0)
+		return -EINVAL;
 	for (const char *const *p = mount_builtin_protected; *p; p++) {
 		if (strcmp(src, *p) == 0) {
 			whyf(why, len, "must not be the protected path %s", *p);
@@ -128,19 +153,8 @@ int mount_check_source(const char *src, char *why, size_t len)
 int mount_check_target(const char *tgt, const char *home, const char *work,
 		       char *why, size_t len)
 {
-	if (mount_has_control(tgt)) {
-		whyf(why, len, "must not contain control characters");
+	if (check_syntax(tgt, why, len) < 0)
 		return -EINVAL;
-	}
-	if (tgt[0] != '/') {
-		whyf(why, len, "must be an absolute path");
-		return -EINVAL;
-	}
-	if (!mount_is_normal_path(tgt)) {
-		whyf(why, len, "must be a normalised absolute path (no '.', '..', "
-			       "'//' or trailing '/')");
-		return -EINVAL;
-	}
 	if (strcmp(tgt, "/") == 0) {
 		whyf(why, len, "must not be /");
 		return -EINVAL;
@@ -295,22 +309,10 @@ static int index_inodes(struct mount_policy *p)
 		if (stat(path, &st) == 0 && (r = ino_add(&p->self, &p->n_self, &st, path)) < 0)
 			return r;
 		snprintf(tmp, sizeof(tmp), "%s", path);
-		for (;;) {
-			char *slash = strrchr(tmp, '/');
-
-			if (!slash)
-				break;
-			if (slash == tmp) {
-				if (tmp[1] == '\0')
-					break;
-				tmp[1] = '\0';
-			} else {
-				*slash = '\0';
-			}
+		while (mount_parent(tmp))
 			if (stat(tmp, &st) == 0 &&
 			    (r = ino_add(&p->above, &p->n_above, &st, path)) < 0)
 				return r;
-		}
 	}
 	return 0;
 }
@@ -531,13 +533,10 @@ static int check_inodes(const struct mount_policy *p, const char *res,
 	if (strlen(res) >= sizeof(tmp))
 		return -EPERM;
 	snprintf(tmp, sizeof(tmp), "%s", res);
-	for (;;) {
-		char *slash = strrchr(tmp, '/');
+	/* Up to, not including, "/" (which is no protected path). */
+	while (mount_parent(tmp) && strcmp(tmp, "/") != 0) {
 		struct stat ast;
 
-		if (!slash || slash == tmp)
-			break;
-		*slash = '\0';
 		if (stat(tmp, &ast) == 0 && (hit = ino_find(p->self, p->n_self, &ast))) {
 			whyf(why, len, "is inside the protected path %s (through %s)",
 			     hit->path, tmp);

@@ -75,6 +75,9 @@ bool mount_is_normal_path(const char *p);
 bool mount_path_covers(const char *a, const char *b);
 /* Any byte below 0x20, or 0x7f. */
 bool mount_has_control(const char *s);
+/* Replace the normal path p by its parent, in place; false when p is "/"
+ * (or not absolute): walks a path up to the root. */
+bool mount_parent(char *p);
 
 /*
  * A bind source as written: absolute, normalised, no control characters,

@@ -64,20 +64,8 @@ static void each_parent(const char *p, void (*fn)(const char *))
 	char tmp[PATH_MAX];
 
 	snprintf(tmp, sizeof(tmp), "%s", p);
-	for (;;) {
-		char *slash = strrchr(tmp, '/');
-
-		if (!slash)
-			break;
-		if (slash == tmp) {
-			if (tmp[1] == '\0')
-				break;
-			tmp[1] = '\0';
-		} else {
-			*slash = '\0';
-		}
+	while (mount_parent(tmp))
 		fn(tmp);
-	}
 }
 
 static void parent_refused_syntax(const char *p)
@@ -129,6 +117,13 @@ static void test_syntax(void)
 	for (const char *const *p = mount_builtin_protected; *p; p++)
 		each_parent(*p, parent_refused_syntax);
 
+	{
+		char a[] = "/a/b", r[] = "/";
+
+		CHECK(mount_parent(a) && strcmp(a, "/a") == 0);
+		CHECK(mount_parent(a) && strcmp(a, "/") == 0);
+		CHECK(!mount_parent(a) && !mount_parent(r));
+	}
 	CHECK(mount_is_normal_path("/"));
 	CHECK(mount_path_covers("/", "/x"));
 	CHECK(mount_path_covers("/a", "/a"));
