@@ -18,7 +18,7 @@ SAN     ?=
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
            -Wno-missing-field-initializers -pthread -Ilib $(SAN)
 override LDFLAGS += -pthread $(SAN)
-LDLIBS  += -lcurl -lyaml -ljansson -lcrypto -lm
+LDLIBS  += -lcurl -lyaml -ljansson -lcrypto -lmicrohttpd -lm
 
 LIB_SRC  := $(wildcard lib/*.c)
 CLI_SRC  := $(wildcard cli/*.c)
@@ -37,7 +37,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 BINS := $(BIN)/klangkc $(BIN)/klangk-controller $(BIN)/klangk-proxy-gen
 
-.PHONY: all deps test unit e2e asan run clean fuzz fuzz-run valgrind ci
+.PHONY: all deps test unit e2e e2e-docker asan run clean fuzz fuzz-run valgrind ci
 all: $(BINS)
 
 deps:
@@ -69,13 +69,19 @@ $(BUILD)/tests/%: tests/unit/%.c $(CTL_MOD) $(PGEN_MOD) $(BUILD)/libklangk.a
 unit: $(UNIT_BIN)
 	@bash tests/run-unit.sh $(UNIT_BIN)
 
+# The end-to-end suite on Podman's API service; e2e-docker runs it again
+# on Debian's dockerd (KLANGK_E2E_ENGINE selects the engine of the bed).
 e2e: all
 	@BIN=$(abspath $(BIN)) bash tests/e2e/run.sh
+
+e2e-docker: all
+	@KLANGK_E2E_ENGINE=docker BIN=$(abspath $(BIN)) bash tests/e2e/run.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory e2e-docker
 
 # The whole suite with AddressSanitizer and UndefinedBehaviorSanitizer, in
 # its own build and bin directories so the normal build is untouched.

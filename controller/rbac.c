@@ -327,7 +327,7 @@ static int load(struct etcd *c, struct loaded *l, struct err *e)
 
 		if (ws_split_key(kvs.kvs[i].key, WS_SPEC_PREFIX, ns, 64, name, 64) < 0)
 			continue;
-		r = ws_load(kvs.kvs[i].value, kvs.kvs[i].value_len, ns, name, &w, &ignored);
+		r = ws_load(kvs.kvs[i].value, kvs.kvs[i].value_len, ns, name, &w, NULL, &ignored);
 		if (r == -ENOMEM)
 			goto out;
 		r = 0;

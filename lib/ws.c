@@ -755,7 +755,7 @@ void ws_free(struct ws *w)
 }
 
 int ws_load(const char *data, size_t len, const char *ns, const char *name,
-	    struct ws **out, struct err *e)
+	    struct ws **out, json_t **doc, struct err *e)
 {
 	struct codec_docs docs = { 0 };
 	const json_t *meta;
@@ -790,6 +790,8 @@ int ws_load(const char *data, size_t len, const char *ns, const char *name,
 		goto out;
 	}
 	*out = w;
+	if (doc)
+		*doc = json_incref(docs.docs[0].value);
 out:
 	codec_docs_clear(&docs);
 	return r;

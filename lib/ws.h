@@ -27,6 +27,9 @@
 #define WS_SPEC_PREFIX "/klangk/workspaces/"
 #define WS_STATUS_PREFIX "/klangk/status/"
 #define WS_LEASE_PREFIX "/klangk/leases/ports/"
+/* Last activity of a workspace (hosted traffic, klangkc start/exec/touch):
+ * an RFC 3339 UTC timestamp, written by proxy-gen and klangkc. */
+#define WS_ACTIVITY_PREFIX "/klangk/activity/"
 
 /* Limits (also in the CRD). */
 #define WS_NAME_MAX 63
@@ -93,10 +96,11 @@ void ws_free(struct ws *w);
 /*
  * An object as stored under its key /klangk/workspaces/<ns>/<name>: YAML or
  * JSON, at most WS_MAX_OBJECT bytes, exactly one document, valid, and
- * naming the same ns and name as the key.  out: new.
+ * naming the same ns and name as the key.  out: new; doc (may be NULL):
+ * the document itself, new.
  */
 int ws_load(const char *data, size_t len, const char *ns, const char *name,
-	    struct ws **out, struct err *e);
+	    struct ws **out, json_t **doc, struct err *e);
 
 /*
  * The object as stored in etcd: apiVersion, kind, metadata (name,

@@ -11,8 +11,8 @@
 #   - symlinks are resolved: the container mounts the resolved path; a
 #     symlink to a protected path is refused; a directory swapped for such a
 #     symlink after apply is refused at the next (re)creation or start, and
-#     the container is not restarted; swapped for a harmless one, the
-#     container is recreated on the new resolved path;
+#     the container is not restarted; swapped for a harmless one, the next
+#     recreation mounts the new resolved path;
 #   - readOnly is honoured.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -85,22 +85,25 @@ wait_for "in-data refused as inside" 30 sh -c \
 	"'$BIN/klangkc' get in-data -n alice -o json | grep -q 'is inside the protected path'" ||
 	fail "inside the data dir: $(ws_cond in-data alice Ready message)"
 expect_refused bed "$BED" "contains the protected path"
-expect_refused engine-store "$BED/storage" "protected path $BED/storage"
+store="$(engine_get /v1.41/info | jq -r .DockerRootDir)"
+expect_refused engine-store "$store" "is the protected path $store"
 expect_refused etcd-data "$BED/etcd" "is the protected path $BED/etcd"
 expect_refused nginx-dir "$NGINX_DIR" "is the protected path $NGINX_DIR"
 expect_refused to-data "$BED/share/to-data" "resolves to $KLANGK_DATA_DIR, which is the protected path"
 expect_refused to-bed "$BED/share/to-bed" "resolves to $BED, which contains the protected path"
 expect_refused to-varrun "$BED/share/to-varrun" "resolves to /run, which contains the protected path"
-expect_refused socket "$BED/podman.sock" "is the protected path $BED/podman.sock"
+expect_refused socket "${DOCKER_HOST#unix://}" "is the protected path ${DOCKER_HOST#unix://}"
 expect_refused outside /etc "is not under an allowed root"
 expect_refused tmp /tmp "contains the protected path"
 
 # 5. A directory swapped for a symlink after apply.
 ws_apply alice swap '{"hostedPorts":0,"mounts":[{"source":"'"$BED/share/swap"'","target":"/s"}]}'
 wait_ws_reason swap alice ContainerRunning
-# 5a. To a harmless place: recreated on the new resolved path.
+# 5a. To a harmless place: the next recreation mounts the new resolved path.
 rmdir "$BED/share/swap"
 ln -s other "$BED/share/swap"
+ws_apply alice swap '{"hostedPorts":0,"env":[{"name":"V","value":"2"}],
+	"mounts":[{"source":"'"$BED/share/swap"'","target":"/s"}]}'
 _mount_source_is() {
 	[ "$(engine_get "/v1.41/containers/$(cname alice swap)/json" |
 		jq -r '.Mounts[] | select(.Destination=="/s") | .Source')" = "$1" ]
@@ -108,7 +111,8 @@ _mount_source_is() {
 wait_for "container recreated on the new path" 30 _mount_source_is "$BED/share/other" ||
 	fail "swap to a harmless symlink not followed"
 wait_ws_reason swap alice ContainerRunning
-# 5b. To a protected path: refused; the container is not started again.
+# 5b. To a protected path: refused; the container stopped behind the
+# controller's back is not started again.
 rm "$BED/share/swap"
 ln -s "$KLANGK_DATA_DIR" "$BED/share/swap"
 engine_post "/v1.41/containers/$(cname alice swap)/stop?t=0" >/dev/null
@@ -116,7 +120,7 @@ wait_ws_reason swap alice MountRefused
 assert_contains "$(ws_cond swap alice Ready message)" \
 	"spec.mounts[0].source: $BED/share/swap resolves to $KLANGK_DATA_DIR, which is the protected path" \
 	"swapped symlink"
-# Resyncs (every 2 s) keep refusing it and never start the container.
+# The retries keep refusing it and never start the container.
 _refusals() { grep 'workspace=alice/swap' "$BED/controller.log" | grep -c 'reason=MountRefused' || true; }
 n="$(_refusals)"
 wait_for "two more refusals" 15 sh -c "[ \$(grep 'workspace=alice/swap' '$BED/controller.log' | grep -c 'reason=MountRefused') -ge $((n + 2)) ]" ||

@@ -14,7 +14,7 @@ static struct ws *load(const char *ns, const char *name, const char *members)
 		 "{\"apiVersion\":\"klangk.io/v1alpha1\",\"kind\":\"Workspace\","
 		 "\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\"},"
 		 "\"spec\":{\"members\":%s}}", name, ns, members);
-	CHECK(ws_load(doc, strlen(doc), ns, name, &w, &e) == 0);
+	CHECK(ws_load(doc, strlen(doc), ns, name, &w, NULL, &e) == 0);
 	return w;
 }
 
@@ -96,10 +96,10 @@ int main(void)
 		const char *doc = "{\"apiVersion\":\"klangk.io/v1alpha1\",\"kind\":"
 				  "\"Workspace\",\"metadata\":{\"name\":\"x\"}}";
 
-		CHECK(ws_load(doc, strlen(doc), "alice", "y", &bad, &e) == -EINVAL);
+		CHECK(ws_load(doc, strlen(doc), "alice", "y", &bad, NULL, &e) == -EINVAL);
 	}
 	CHECK_CONTAINS(e.msg, "do not match the key");
-	CHECK(ws_load("a: [", 4, "alice", "y", &bad, &e) == -EINVAL);
+	CHECK(ws_load("a: [", 4, "alice", "y", &bad, NULL, &e) == -EINVAL);
 	CHECK_CONTAINS(e.msg, "not valid YAML");
 	CHECK(bad == NULL);
 
