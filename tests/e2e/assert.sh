@@ -72,6 +72,20 @@ wait_ws_reason() {
 		fail "$2/$1 never got reason $3: $(ws_json "$1" "$2" 2>&1)"
 }
 
+# _ws_converged NAME NS: Ready with ContainerRunning for the current generation.
+_ws_converged() {
+	ws_json "$1" "$2" 2>/dev/null | jq -e '.metadata.generation as $g |
+		[.status.conditions[]? | select(.type == "Ready" and .reason == "ContainerRunning"
+			and .observedGeneration == $g)] | length == 1' >/dev/null
+}
+
+# wait_ws_converged NAME NS [TIMEOUT_S]: waits until the workspace runs its
+# current generation (Ready, ContainerRunning, observedGeneration current).
+wait_ws_converged() {
+	wait_for "$2/$1 converged" "${3:-30}" _ws_converged "$1" "$2" ||
+		fail "$2/$1 never converged: $(ws_json "$1" "$2" 2>&1)"
+}
+
 # ws_apply NS NAME SPEC_JSON: applies a workspace with klangkc (SPEC_JSON is
 # the spec object; the image defaults to the bed's test image).
 ws_apply() {
