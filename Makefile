@@ -6,6 +6,9 @@
 #   make run        start a local etcd, Podman's API service, the controller,
 #                   proxy-gen and nginx under ./run/ and apply the hello example
 #   make deps       install missing Debian packages (called by the above)
+#   make fuzz       libFuzzer targets (clang) for FUZZ_SECONDS (60) each
+#   make valgrind   the unit tests under valgrind (leaks are failures)
+#   make ci         what CI runs: test, then asan, valgrind and a short fuzz
 
 BUILD   ?= build
 BIN     ?= bin
@@ -34,7 +37,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 BINS := $(BIN)/klangkc $(BIN)/klangk-controller $(BIN)/klangk-proxy-gen
 
-.PHONY: all deps test unit e2e e2e-docker asan run clean fuzz
+.PHONY: all deps test unit e2e e2e-docker asan run clean fuzz fuzz-run valgrind ci
 all: $(BINS)
 
 deps:
@@ -87,10 +90,43 @@ asan: deps
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		all unit e2e
 
+# The unit tests under valgrind: any leak or memory error fails them.
+valgrind: deps
+	@$(MAKE) --no-print-directory $(UNIT_BIN)
+	@VALGRIND=1 bash tests/run-unit.sh $(UNIT_BIN)
+
+# libFuzzer targets in tests/fuzz/ (YAML/JSON decoding and validation,
+# the mount policy, proxy rendering), built with clang, ASan and UBSan in
+# their own build directory; each runs FUZZ_SECONDS on a working corpus
+# seeded from tests/fuzz/corpus/<target>/.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=build-fuzz BIN=bin-fuzz CC=clang CFLAGS="-O1 -g" \
+		SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+		FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz-run
+
+fuzz-run: $(FUZZ_BIN)
+	@bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/proxy-gen/pgen.o $(BUILD)/libklangk.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iproxy-gen -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# CI: the suite, the suite again under ASan/UBSan, the unit tests under
+# valgrind, and each fuzz target for a short while on its corpus.
+ci:
+	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory valgrind
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(or $(CI_FUZZ_SECONDS),20)
+
 run: deps all
 	@bash scripts/run.sh
 
 clean:
-	rm -rf build build-asan bin bin-asan
+	rm -rf build build-asan build-fuzz bin bin-asan bin-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -26,6 +26,7 @@
 #include "leader.h"
 #include "log.h"
 #include "metrics.h"
+#include "rbac.h"
 #include "prom.h"
 #include "reconcile.h"
 #include "stopper.h"
@@ -58,6 +59,7 @@ struct ctl {
 	bool resync_force;          /* next resync reconciles every workspace */
 	struct metrics *metrics;
 	struct informer *inf;       /* set by the informer thread */
+	struct rbac_opts rbac;      /* etcd roles from workspaces (rbac.h) */
 };
 
 /* "ns/name" from a spec or status key; 0 or -EINVAL. */
@@ -105,12 +107,21 @@ static bool leading(struct ctl *c)
 
 /* ---- informer ---- */
 
+/* Any change of the workspaces may change who may write what in etcd:
+ * the roles are synced through the queue (rbac.h). */
+static void enqueue_rbac(struct ctl *c)
+{
+	if (c->rbac.enabled)
+		wq_add(c->q, RBAC_QUEUE_KEY);
+}
+
 static void on_list(void *ud, const struct etcd_kvs *kvs)
 {
 	struct ctl *c = ud;
 
 	for (size_t i = 0; i < kvs->n; i++)
 		enqueue_key(c, kvs->kvs[i].key);
+	enqueue_rbac(c);
 	log_info("listed workspaces", NULL);
 	/* A (re)list may follow a gap in the watch: workspaces deleted in
 	 * the gap are known only by their status keys, which resync lists. */
@@ -126,12 +137,19 @@ static void on_events(void *ud, const struct etcd_event *ev, size_t n)
 		enqueue_key(ud, ev[i].kv.key);
 }
 
+static void on_spec_events(void *ud, const struct etcd_event *ev, size_t n)
+{
+	on_events(ud, ev, n);
+	if (n)
+		enqueue_rbac(ud);
+}
+
 static void *informer_thread(void *arg)
 {
 	struct ctl *c = arg;
 	struct etcd_opts o = etcd_opts_env(c->cfg.etcd_endpoints);
 	struct informer inf = { .prefix = WS_SPEC_PREFIX, .stop = &c->stop,
-				.on_list = on_list, .on_events = on_events, .ud = c };
+				.on_list = on_list, .on_events = on_spec_events, .ud = c };
 	struct err e = { "" };
 
 	if (etcd_new(&o, &inf.etcd, &e) < 0) {
@@ -265,6 +283,22 @@ static void *worker(void *arg)
 			/* Lost leadership meanwhile: keep the key for later. */
 			wq_done(c->q, item);
 			wq_add(c->q, item);
+			free(item);
+			continue;
+		}
+		if (strcmp(item, RBAC_QUEUE_KEY) == 0) {
+			err_clear(&e);
+			r = rbac_sync(x.etcd, &c->rbac, NULL, &e);
+			if (r < 0) {
+				char ds[32];
+
+				snprintf(ds, sizeof(ds), "%ld", wq_add_rate_limited(c->q, item));
+				log_warn("etcd role sync failed; will retry", "error", e.msg,
+					 "retry_ms", ds, NULL);
+			} else {
+				wq_forget(c->q, item);
+			}
+			wq_done(c->q, item);
 			free(item);
 			continue;
 		}
@@ -439,6 +473,7 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 			queued++;
 		}
 	}
+	enqueue_rbac(c);  /* etcd users are not watched: new ones appear here */
 	if (gc_run(etcd, eng, &leases, vlist, &specs, &stats, &gs, &e) < 0)
 		log_warn("garbage collection failed", "error", e.msg, NULL);
 	metrics_port_leases(c->metrics, (long)(leases.n - (size_t)gs.leases));
@@ -603,7 +638,11 @@ static void usage(FILE *f)
 		"  --log-level LEVEL       debug|info|warn|error (info)\n"
 		"  --log-json              JSON log lines instead of logfmt\n"
 		"Also read: KLANGK_NGINX_PORT, KLANGK_HOSTING_HOSTNAME, KLANGK_HOSTING_PROTO,\n"
-		"KLANGK_HOSTING_BASE_PATH, KLANGK_PUBLISH_ADDRESS (127.0.0.1).\n");
+		"KLANGK_HOSTING_BASE_PATH, KLANGK_PUBLISH_ADDRESS (127.0.0.1),\n"
+		"KLANGK_ALLOWED_MOUNT_ROOTS, KLANGK_DATA_DIR, KLANGK_PROTECTED_PATHS,\n"
+		"KLANGK_ETCD_CACERT/_CERT/_KEY, KLANGK_ETCD_USERNAME with\n"
+		"KLANGK_ETCD_PASSWORD_FILE (or _PASSWORD), KLANGK_RBAC (off),\n"
+		"KLANGK_RBAC_SERVICE_USERS (docs/security.md).\n");
 }
 
 int main(int argc, char **argv)
@@ -702,6 +741,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_setup(lvl, json);
+	rbac_opts_env(&c.rbac);
+	if (!c.cfg.allowed_mount_roots[0])
+		log_warn("KLANGK_ALLOWED_MOUNT_ROOTS is not set: workspaces may bind-mount "
+			 "any host path that is not protected (docs/security.md)", NULL);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	if (http_global_init() < 0) {
 		log_error("cannot initialise libcurl", NULL);

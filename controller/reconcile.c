@@ -12,8 +12,8 @@
 #include "reconcile.h"
 
 #include "buf.h"
-#include "codec.h"
 #include "log.h"
+#include "mountpolicy.h"
 #include "ports.h"
 #include "ws.h"
 
@@ -559,6 +559,14 @@ static int ensure_container(struct rec *x, const struct wsref *ref,
 		}
 	}
 	json_decref(info);
+	/* The mount policy, once more on the exact configuration the engine
+	 * gets, right before it mounts anything: at a creation, and at a
+	 * start too, since the engine resolves bind sources again then. */
+	if ((!exists || (want_running && !is_running)) &&
+	    (r = mount_check_config(x->cfg, x->engine, config, e)) < 0) {
+		*reason = "MountRefused";
+		return r;
+	}
 	if (!exists) {
 		err_clear(e);
 		r = engine_container_create(x->engine, ref->container, config, NULL, e);
@@ -678,54 +686,25 @@ static int teardown(struct rec *x, const struct wsref *ref, json_t *st,
 
 /* ---- the reconcile ---- */
 
-/* Parse the stored object: JSON or YAML, exactly one document, whose name
- * and namespace match its key. */
+/* Parse the stored object (ws_load: JSON or YAML, exactly one document,
+ * whose name and namespace match its key). */
 static int parse_desired(const struct wsref *ref, const struct etcd_kv *kv,
 			 struct ws **out, char *restarted, size_t rlen,
 			 struct err *e)
 {
-	struct codec_docs docs = { 0 };
-	const json_t *meta;
-	const char *mns;
-	int r;
+	json_t *doc = NULL;
+	const char *ra;
+	int r = ws_load(kv->value, kv->value_len, ref->ns, ref->name, out, &doc, e);
 
-	if (kv->value_len > WS_MAX_OBJECT) {
-		err_set(e, "object larger than %u bytes", WS_MAX_OBJECT);
-		return -EINVAL;
-	}
-	r = codec_yaml_load(kv->value, kv->value_len, &docs, e);
-	if (r < 0) {
-		err_prefix(e, "stored object is not valid YAML or JSON");
-		return -EINVAL;
-	}
-	if (docs.n != 1) {
-		err_set(e, "stored object must be exactly one document (found %zu)", docs.n);
-		r = -EINVAL;
-		goto out;
-	}
-	r = ws_parse(docs.docs[0].value, ref->ns, out, e);
 	if (r < 0)
-		goto out;
-	meta = json_object_get(docs.docs[0].value, "metadata");
-	mns = json_string_value(json_object_get(meta, "namespace"));
-	{
-		/* `klangkc restart` stamps this annotation; it is part of the
-		 * container's configuration, so a new value recreates it. */
-		const char *ra = json_string_value(json_object_get(
-			json_object_get(meta, "annotations"), REC_RESTARTED_ANNOTATION));
-
-		snprintf(restarted, rlen, "%s", ra && strlen(ra) < 64 ? ra : "");
-	}
-	if (strcmp((*out)->name, ref->name) != 0 || (mns && strcmp(mns, ref->ns) != 0)) {
-		err_set(e, "metadata: name/namespace %s/%s do not match the key %s/%s",
-			mns ? mns : ref->ns, (*out)->name, ref->ns, ref->name);
-		ws_free(*out);
-		*out = NULL;
-		r = -EINVAL;
-	}
-out:
-	codec_docs_clear(&docs);
-	return r;
+		return r;
+	/* `klangkc restart` stamps this annotation; it is part of the
+	 * container's configuration, so a new value recreates it. */
+	ra = json_string_value(json_object_get(json_object_get(json_object_get(
+		doc, "metadata"), "annotations"), REC_RESTARTED_ANNOTATION));
+	snprintf(restarted, rlen, "%s", ra && strlen(ra) < 64 ? ra : "");
+	json_decref(doc);
+	return 0;
 }
 
 static void set_ports_urls(struct rec *x, json_t *st, const char *id,
@@ -829,6 +808,15 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 		goto out;
 	}
 
+	/* 1b. Bind mounts: resolved on this host and checked against the
+	 * mount policy (lib/mountpolicy.h); the container gets the resolved
+	 * paths, so what the engine mounts is what was checked. */
+	r = mount_apply_ws(x->cfg, x->engine, w, e);
+	if (r < 0) {
+		reason = r == -EPERM || r == -ENOENT ? "MountRefused" : "MountCheckFailed";
+		goto failed;
+	}
+
 	/* 2. The id, written once before anything uses it. */
 	sid = json_string_value(json_object_get(st, "id"));
 	if (sid && ws_is_id(sid)) {
@@ -929,7 +917,7 @@ failed:
 		if (!json_object_get(st, "phase"))
 			json_object_set_new(st, "phase", json_string("Pending"));
 		json_object_set_new(st, "observedGeneration", json_integer(gen));
-		if (r == -EPERM)
+		if (r == -EPERM || strcmp(reason, "MountRefused") == 0)
 			conditions_stalled(st, gen, reason, e->msg);
 		else
 			conditions_progressing(st, gen, reason, e->msg);

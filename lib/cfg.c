@@ -107,6 +107,7 @@ static const struct field fields[] = {
 	L("KLANGK_IDLE_TIMEOUT_SECONDS", idle_timeout, 0, 31536000),
 	S("KLANGK_DATA_DIR", data_dir),
 	S("KLANGK_ALLOWED_MOUNT_ROOTS", allowed_mount_roots),
+	S("KLANGK_PROTECTED_PATHS", protected_paths),
 };
 #undef S
 #undef L
@@ -242,7 +243,9 @@ int cfg_from_env(struct cfg *c, struct err *e)
 	    (r = env_str("KLANGK_DATA_DIR", "", c->data_dir, sizeof(c->data_dir),
 			 e)) < 0 ||
 	    (r = env_str("KLANGK_ALLOWED_MOUNT_ROOTS", "", c->allowed_mount_roots,
-			 sizeof(c->allowed_mount_roots), e)) < 0)
+			 sizeof(c->allowed_mount_roots), e)) < 0 ||
+	    (r = env_str("KLANGK_PROTECTED_PATHS", "", c->protected_paths,
+			 sizeof(c->protected_paths), e)) < 0)
 		return r;
 	return 0;
 }

@@ -25,6 +25,7 @@ struct cfg {
 	long idle_timeout;         /* KLANGK_IDLE_TIMEOUT_SECONDS, 1800 */
 	char data_dir[4096];       /* KLANGK_DATA_DIR */
 	char allowed_mount_roots[8192]; /* KLANGK_ALLOWED_MOUNT_ROOTS */
+	char protected_paths[8192];  /* KLANGK_PROTECTED_PATHS (lib/mountpolicy.h) */
 };
 
 /* Fill from the environment with defaults; validates each value. */

@@ -539,6 +539,9 @@ static int emit(yaml_emitter_t *em, const json_t *v)
 		goto plain;
 	case JSON_REAL:
 		snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+		/* 2.0 printed as "2" would be read back as an integer. */
+		if (!strpbrk(num, ".eEn"))
+			snprintf(num + strlen(num), sizeof(num) - strlen(num), ".0");
 		goto plain;
 	case JSON_TRUE:
 		snprintf(num, sizeof(num), "true");

@@ -12,12 +12,16 @@
 #include "jstream.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ETCD_MAX_ENDPOINTS 16
+#define ETCD_MAX_SECRET 4096
 #define ETCD_MAX_RESPONSE (256u * 1024 * 1024)
 #define ETCD_PAGE 1000
 
@@ -28,6 +32,8 @@ struct etcd {
 	struct http_client *http;
 	struct http_tls tls;
 	char *cacert, *cert, *key;
+	char *username, *password;  /* auth, or NULL */
+	char *token;                /* from /v3/auth/authenticate, or NULL */
 	long timeout_ms;
 };
 
@@ -45,9 +51,71 @@ struct etcd_opts etcd_opts_env(const char *endpoints)
 		.cacert = getenv("KLANGK_ETCD_CACERT"),
 		.cert = getenv("KLANGK_ETCD_CERT"),
 		.key = getenv("KLANGK_ETCD_KEY"),
+		.username = getenv("KLANGK_ETCD_USERNAME"),
+		.password = getenv("KLANGK_ETCD_PASSWORD"),
+		.password_file = getenv("KLANGK_ETCD_PASSWORD_FILE"),
 	};
 
+	/* Set but empty is unset (an empty file name loads nothing). */
+	if (o.cacert && !*o.cacert)
+		o.cacert = NULL;
+	if (o.cert && !*o.cert)
+		o.cert = NULL;
+	if (o.key && !*o.key)
+		o.key = NULL;
+	if (o.username && !*o.username)
+		o.username = NULL;
+	if (o.password_file && !*o.password_file)
+		o.password_file = NULL;
 	return o;
+}
+
+/* Free a secret, overwriting it first. */
+static void free_secret(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+/* The first line of a small file.  *out: new. */
+static int read_secret_file(const char *path, char **out, struct err *e)
+{
+	char buf[ETCD_MAX_SECRET + 1];
+	size_t len = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0) {
+		err_set(e, "etcd password file %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	while (len < sizeof(buf) - 1 &&
+	       (n = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			err_set(e, "etcd password file %s: %s", path, strerror(errno));
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (!buf[0]) {
+		err_set(e, "etcd password file %s: empty", path);
+		r = -EINVAL;
+		goto out;
+	}
+	*out = strdup(buf);
+	if (!*out)
+		r = -ENOMEM;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	close(fd);
+	return r;
 }
 
 int etcd_new(const struct etcd_opts *o, struct etcd **out, struct err *e)
@@ -108,6 +176,28 @@ int etcd_new(const struct etcd_opts *o, struct etcd **out, struct err *e)
 	c->tls.cacert = c->cacert;
 	c->tls.cert = c->cert;
 	c->tls.key = c->key;
+	if (o->username) {
+		if (!(c->username = strdup(o->username))) {
+			r = -ENOMEM;
+			goto out;
+		}
+		if (o->password_file)
+			r = read_secret_file(o->password_file, &c->password, e);
+		else if (o->password && !(c->password = strdup(o->password)))
+			r = -ENOMEM;
+		else if (!o->password) {
+			err_set(e, "etcd user %s: no password (set KLANGK_ETCD_PASSWORD_FILE "
+				   "or KLANGK_ETCD_PASSWORD)", o->username);
+			r = -EINVAL;
+		}
+		if (r < 0)
+			goto out;
+	} else if (o->password || o->password_file) {
+		err_set(e, "an etcd password was given without a user name "
+			   "(KLANGK_ETCD_USERNAME)");
+		r = -EINVAL;
+		goto out;
+	}
 	r = http_client_new(&c->http);
 out:
 	free(list);
@@ -128,6 +218,9 @@ void etcd_free(struct etcd *c)
 	free(c->cacert);
 	free(c->cert);
 	free(c->key);
+	free(c->username);
+	free_secret(c->password);
+	free_secret(c->token);
 	http_client_free(c->http);
 	free(c);
 }
@@ -165,7 +258,7 @@ static char *b64_encode(const void *data, size_t len)
 }
 
 /* new: decoded bytes, NUL-terminated; -EINVAL on bad input. */
-static int b64_decode(const char *in, char **out, size_t *out_len)
+int etcd_bytes_decode(const char *in, char **out, size_t *out_len)
 {
 	size_t len = strlen(in), pad = 0;
 	unsigned char *buf;
@@ -193,7 +286,7 @@ static int b64_decode(const char *in, char **out, size_t *out_len)
 	return 0;
 }
 
-static json_t *b64_json(const void *data, size_t len)
+json_t *etcd_bytes(const void *data, size_t len)
 {
 	char *s = b64_encode(data, len);
 	json_t *j;
@@ -206,7 +299,7 @@ static json_t *b64_json(const void *data, size_t len)
 }
 
 /* The key that ends a prefix range: the prefix with its last byte + 1. */
-static char *prefix_end(const char *prefix)
+char *etcd_range_end(const char *prefix)
 {
 	size_t len = strlen(prefix);
 	char *end = strdup(prefix);
@@ -254,10 +347,10 @@ static int parse_kv(const json_t *j, struct etcd_kv *kv)
 	memset(kv, 0, sizeof(*kv));
 	if (!k)
 		return -EPROTO;
-	r = b64_decode(k, &kv->key, &klen);
+	r = etcd_bytes_decode(k, &kv->key, &klen);
 	if (r < 0)
 		return -EPROTO;
-	r = b64_decode(v ? v : "", &kv->value, &kv->value_len);
+	r = etcd_bytes_decode(v ? v : "", &kv->value, &kv->value_len);
 	if (r < 0) {
 		etcd_kv_clear(kv);
 		return -EPROTO;
@@ -269,56 +362,135 @@ static int parse_kv(const json_t *j, struct etcd_kv *kv)
 	return 0;
 }
 
-/* POST a JSON request to path on the current endpoint, failing over to the
- * next endpoints when one cannot be reached.  resp: new. */
-static int etcd_call(struct etcd *c, const char *path, json_t *req,
-		     json_t **resp, struct err *e)
+/* POST body to path on the current endpoint, failing over to the next
+ * endpoints when one cannot be reached; the raw status and body in out. */
+static int post(struct etcd *c, const char *path, const char *body,
+		const char *auth, long *status, struct buf *out, struct err *e)
 {
-	char *body = json_dumps(req, JSON_COMPACT);
-	struct buf url, out;
-	json_error_t jerr;
-	long status = 0;
+	struct buf url;
 	int r = -EIO;
 
 	buf_init(&url, 4096);
-	buf_init(&out, ETCD_MAX_RESPONSE);
-	if (!body)
-		return -ENOMEM;
 	for (size_t tries = 0; tries < c->n_endpoints; tries++) {
 		const char *ep = c->endpoints[c->cur];
 		struct http_request hr = {
 			.method = "POST",
 			.body = body,
 			.body_len = strlen(body),
+			.auth_header = auth,
 			.timeout_ms = c->timeout_ms,
 			.max_body = ETCD_MAX_RESPONSE,
 			.tls = strncmp(ep, "https://", 8) == 0 ? &c->tls : NULL,
 		};
 
 		buf_reset(&url);
-		buf_reset(&out);
+		buf_reset(out);
 		buf_printf(&url, "%s%s", ep, path);
 		hr.url = url.data;
-		r = http_do(c->http, &hr, &status, &out, e);
+		r = http_do(c->http, &hr, status, out, e);
 		if (r == -ECONNREFUSED || r == -ETIMEDOUT) {
 			c->cur = (c->cur + 1) % c->n_endpoints;
 			continue;
 		}
 		break;
 	}
+	buf_free(&url);
+	return r;
+}
+
+/* Does an error message from etcd say the token is no longer valid (it
+ * expired, or etcd restarted and forgot its simple tokens)? */
+static bool token_invalid(const char *msg)
+{
+	return msg && (strstr(msg, "invalid auth token") ||
+		       strstr(msg, "Unauthenticated"));
+}
+
+/* Get a token with the user name and password. */
+static int authenticate(struct etcd *c, struct err *e)
+{
+	json_t *req = json_pack("{s:s,s:s}", "name", c->username, "password",
+				c->password);
+	char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	struct buf out;
+	json_t *resp = NULL;
+	json_error_t jerr;
+	const char *tok, *msg;
+	long status = 0;
+	int r;
+
+	buf_init(&out, 1024 * 1024);
+	json_decref(req);
+	if (!body)
+		return -ENOMEM;
+	r = post(c, "/v3/auth/authenticate", body, NULL, &status, &out, e);
+	OPENSSL_cleanse(body, strlen(body));
+	free(body);
 	if (r < 0)
 		goto out;
-	*resp = NULL;
-	if (status != 200) {
-		json_t *j = json_loadb(out.data ? out.data : "", out.len, 0, &jerr);
-		const char *msg = json_string_value(json_object_get(j, "error"));
+	resp = json_loadb(out.data ? out.data : "", out.len, 0, &jerr);
+	tok = json_string_value(json_object_get(resp, "token"));
+	if (status != 200 || !tok || !*tok) {
+		msg = json_string_value(json_object_get(resp, "error"));
+		err_set(e, "etcd: authentication as %s failed: %s", c->username,
+			msg ? msg : (status == 200 ? "no token (is auth enabled?)" :
+				     "unexpected answer"));
+		r = -EACCES;
+		goto out;
+	}
+	free_secret(c->token);
+	c->token = strdup(tok);
+	if (!c->token)
+		r = -ENOMEM;
+out:
+	json_decref(resp);
+	buf_free(&out);
+	return r;
+}
 
+/* POST a JSON request to path: authenticated when a user is configured
+ * (again, once, when the token turns out to be stale).  resp: new. */
+static int etcd_call(struct etcd *c, const char *path, const json_t *req,
+		     json_t **resp, struct err *e)
+{
+	char *body = json_dumps(req, JSON_COMPACT);
+	struct buf out;
+	json_error_t jerr;
+	long status = 0;
+	int r = -EIO;
+
+	buf_init(&out, ETCD_MAX_RESPONSE);
+	if (!body)
+		return -ENOMEM;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		json_t *j;
+		const char *msg;
+
+		if (c->username && !c->token && (r = authenticate(c, e)) < 0)
+			goto out;
+		r = post(c, path, body, c->token, &status, &out, e);
+		if (r < 0)
+			goto out;
+		*resp = NULL;
+		if (status == 200)
+			break;
+		j = json_loadb(out.data ? out.data : "", out.len, 0, &jerr);
+		msg = json_string_value(json_object_get(j, "error"));
 		if (!msg)
 			msg = json_string_value(json_object_get(j, "message"));
 		err_set(e, "etcd %s: HTTP %ld: %s", path, status,
 			msg ? msg : (out.data ? out.data : ""));
-		json_decref(j);
+		if (msg && strstr(msg, "user name is empty"))
+			err_prefix(e, "etcd requires authentication (set "
+				      "KLANGK_ETCD_USERNAME and a password)");
 		r = status == 401 || status == 403 ? -EACCES : -EIO;
+		if (c->username && status == 401 && token_invalid(msg) && attempt == 0) {
+			free_secret(c->token);
+			c->token = NULL;
+			json_decref(j);
+			continue;
+		}
+		json_decref(j);
 		goto out;
 	}
 	*resp = json_loadb(out.data ? out.data : "", out.len, 0, &jerr);
@@ -328,9 +500,14 @@ static int etcd_call(struct etcd *c, const char *path, json_t *req,
 	}
 out:
 	free(body);
-	buf_free(&url);
 	buf_free(&out);
 	return r;
+}
+
+int etcd_request(struct etcd *c, const char *path, const json_t *req,
+		 json_t **resp, struct err *e)
+{
+	return etcd_call(c, path, req, resp, e);
 }
 
 static int parse_kvs(const json_t *arr, struct etcd_kvs *out)
@@ -357,7 +534,7 @@ static int parse_kvs(const json_t *arr, struct etcd_kvs *out)
 int etcd_get(struct etcd *c, const char *key, struct etcd_kv *out,
 	     int64_t *revision, struct err *e)
 {
-	json_t *req = json_pack("{s:o}", "key", b64_json(key, strlen(key)));
+	json_t *req = json_pack("{s:o}", "key", etcd_bytes(key, strlen(key)));
 	json_t *resp = NULL;
 	struct etcd_kvs kvs = { 0 };
 	int r;
@@ -390,7 +567,7 @@ out:
 static int range_prefix(struct etcd *c, const char *prefix, bool count_only,
 			struct etcd_kvs *out, int64_t *count, struct err *e)
 {
-	char *end = prefix_end(prefix);
+	char *end = etcd_range_end(prefix);
 	struct etcd_kvs acc = { 0 };
 	json_t *resp = NULL;
 	struct buf from;   /* raw key bytes where the next page starts */
@@ -404,8 +581,8 @@ static int range_prefix(struct etcd *c, const char *prefix, bool count_only,
 	}
 	for (;;) {
 		json_t *req = json_pack("{s:o,s:o}", "key",
-					b64_json(from.data, from.len), "range_end",
-					b64_json(end, strlen(end)));
+					etcd_bytes(from.data, from.len), "range_end",
+					etcd_bytes(end, strlen(end)));
 		const char *last;
 
 		if (!req) {
@@ -475,8 +652,8 @@ int etcd_count(struct etcd *c, const char *prefix, int64_t *count,
 int etcd_put(struct etcd *c, const char *key, const char *value, size_t len,
 	     struct err *e)
 {
-	json_t *req = json_pack("{s:o,s:o}", "key", b64_json(key, strlen(key)),
-				"value", b64_json(value, len));
+	json_t *req = json_pack("{s:o,s:o}", "key", etcd_bytes(key, strlen(key)),
+				"value", etcd_bytes(value, len));
 	json_t *resp = NULL;
 	int r;
 
@@ -491,7 +668,7 @@ int etcd_put(struct etcd *c, const char *key, const char *value, size_t len,
 int etcd_delete(struct etcd *c, const char *key, int64_t *deleted,
 		struct err *e)
 {
-	json_t *req = json_pack("{s:o}", "key", b64_json(key, strlen(key)));
+	json_t *req = json_pack("{s:o}", "key", etcd_bytes(key, strlen(key)));
 	json_t *resp = NULL;
 	int r;
 
@@ -510,7 +687,7 @@ json_t *etcd_cmp_mod(const char *key, int64_t mod_revision)
 	if (mod_revision == 0)
 		return etcd_cmp_absent(key);
 	return json_pack("{s:s,s:s,s:o,s:I}", "result", "EQUAL", "target", "MOD",
-			 "key", b64_json(key, strlen(key)), "mod_revision",
+			 "key", etcd_bytes(key, strlen(key)), "mod_revision",
 			 (json_int_t)mod_revision);
 }
 
@@ -519,22 +696,22 @@ json_t *etcd_cmp_absent(const char *key)
 	/* create_revision 0 is the default value, which the gateway would
 	 * omit; EQUAL with it omitted still compares against 0. */
 	return json_pack("{s:s,s:s,s:o,s:I}", "result", "EQUAL", "target",
-			 "CREATE", "key", b64_json(key, strlen(key)),
+			 "CREATE", "key", etcd_bytes(key, strlen(key)),
 			 "create_revision", (json_int_t)0);
 }
 
 json_t *etcd_cmp_value(const char *key, const char *value)
 {
 	return json_pack("{s:s,s:s,s:o,s:o}", "result", "EQUAL", "target",
-			 "VALUE", "key", b64_json(key, strlen(key)), "value",
-			 b64_json(value, strlen(value)));
+			 "VALUE", "key", etcd_bytes(key, strlen(key)), "value",
+			 etcd_bytes(value, strlen(value)));
 }
 
 json_t *etcd_op_put(const char *key, const char *value, size_t len,
 		    int64_t lease)
 {
-	json_t *put = json_pack("{s:o,s:o}", "key", b64_json(key, strlen(key)),
-				"value", b64_json(value, len));
+	json_t *put = json_pack("{s:o,s:o}", "key", etcd_bytes(key, strlen(key)),
+				"value", etcd_bytes(value, len));
 
 	if (put && lease)
 		json_object_set_new(put, "lease", json_integer(lease));
@@ -544,13 +721,13 @@ json_t *etcd_op_put(const char *key, const char *value, size_t len,
 json_t *etcd_op_delete(const char *key)
 {
 	return json_pack("{s:{s:o}}", "request_delete_range", "key",
-			 b64_json(key, strlen(key)));
+			 etcd_bytes(key, strlen(key)));
 }
 
 json_t *etcd_op_get(const char *key)
 {
 	return json_pack("{s:{s:o}}", "request_range", "key",
-			 b64_json(key, strlen(key)));
+			 etcd_bytes(key, strlen(key)));
 }
 
 int etcd_txn(struct etcd *c, json_t *compare, json_t *success,
@@ -668,6 +845,7 @@ struct watch_state {
 	int result;             /* what ended the stream, when we ended it */
 	struct err *e;
 	bool created;
+	bool stale_token;       /* etcd refused the token: authenticate again */
 };
 
 /* Handle one complete gateway message; non-zero stops the stream. */
@@ -681,11 +859,22 @@ static int watch_message(struct watch_state *w, json_t *msg)
 	int r = 0;
 
 	if (!res) {
-		const char *m = json_string_value(
-			json_object_get(json_object_get(msg, "error"), "message"));
+		const json_t *err = json_object_get(msg, "error");
+		/* A stream error ({"error": {"http_code": ..., "message": ...}})
+		 * or a whole refused request ({"error": "...", "code": 16}). */
+		const char *m = json_is_string(err) ? json_string_value(err) :
+			json_string_value(json_object_get(err, "message"));
+		json_int_t code = json_integer_value(json_object_get(err, "http_code"));
+		json_int_t grpc = json_integer_value(json_object_get(msg, "code"));
+
+		if (grpc == 16)
+			code = 401;
+		else if (grpc == 7)
+			code = 403;
 
 		err_set(w->e, "etcd watch: %s", m ? m : "stream error");
-		w->result = -EIO;
+		w->stale_token = token_invalid(m);
+		w->result = code == 401 || code == 403 ? -EACCES : -EIO;
 		return 1;
 	}
 	if (jint(res, "compact_revision") > 0) {
@@ -698,7 +887,9 @@ static int watch_message(struct watch_state *w, json_t *msg)
 		const char *why = json_string_value(json_object_get(res, "cancel_reason"));
 
 		err_set(w->e, "etcd watch cancelled by server: %s", why ? why : "");
-		w->result = -EIO;
+		w->stale_token = token_invalid(why);
+		w->result = w->stale_token || (why && strstr(why, "PermissionDenied")) ?
+			-EACCES : -EIO;
 		return 1;
 	}
 	if (json_is_true(json_object_get(res, "created")))
@@ -766,7 +957,7 @@ int etcd_watch(struct etcd *c, const char *prefix, int64_t start_rev,
 	       int64_t *last_rev, struct err *e)
 {
 	struct watch_state w = { .fn = fn, .ud = ud, .last_rev = last_rev, .e = e };
-	char *end = prefix_end(prefix);
+	char *end = etcd_range_end(prefix);
 	json_t *req = NULL;
 	char *body = NULL;
 	struct buf url;
@@ -781,29 +972,48 @@ int etcd_watch(struct etcd *c, const char *prefix, int64_t start_rev,
 		goto out;
 	}
 	req = json_pack("{s:{s:o,s:o,s:I,s:b}}", "create_request", "key",
-			b64_json(prefix, strlen(prefix)), "range_end",
-			b64_json(end, strlen(end)), "start_revision",
+			etcd_bytes(prefix, strlen(prefix)), "range_end",
+			etcd_bytes(end, strlen(end)), "start_revision",
 			(json_int_t)start_rev, "progress_notify", 1);
 	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	if (!body) {
 		r = -ENOMEM;
 		goto out;
 	}
-	ep = c->endpoints[c->cur];
-	buf_printf(&url, "%s/v3/watch", ep);
-	{
-		struct http_request hr = {
-			.method = "POST",
-			.url = url.data,
-			.body = body,
-			.body_len = strlen(body),
-			.on_chunk = watch_chunk,
-			.ud = &w,
-			.cancel = cancel,
-			.tls = strncmp(ep, "https://", 8) == 0 ? &c->tls : NULL,
-		};
+	/* A stream that lives on keeps working when its token expires; only
+	 * a new stream needs a valid one.  So a refused token is renewed and
+	 * the stream opened once more, before any event was delivered. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (c->username && !c->token && (r = authenticate(c, e)) < 0)
+			goto out;
+		ep = c->endpoints[c->cur];
+		buf_reset(&url);
+		buf_reset(&w.js.pending);  /* a new stream */
+		buf_printf(&url, "%s/v3/watch", ep);
+		w.result = 0;
+		w.stale_token = false;
+		{
+			struct http_request hr = {
+				.method = "POST",
+				.url = url.data,
+				.body = body,
+				.body_len = strlen(body),
+				.auth_header = c->token,
+				.on_chunk = watch_chunk,
+				.ud = &w,
+				.cancel = cancel,
+				.tls = strncmp(ep, "https://", 8) == 0 ? &c->tls : NULL,
+			};
 
-		r = http_do(c->http, &hr, &status, NULL, e);
+			r = http_do(c->http, &hr, &status, NULL, e);
+		}
+		if (w.stale_token && c->username) {
+			free_secret(c->token);
+			c->token = NULL;
+			if (attempt == 0)
+				continue;
+		}
+		break;
 	}
 	if (w.result) {
 		r = w.result;

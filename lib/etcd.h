@@ -6,6 +6,14 @@
  * A struct etcd is used by one thread at a time (it owns one http_client).
  * Give each thread its own; they are cheap.  Several endpoints may be given
  * (comma-separated); a request that cannot connect tries the next one.
+ *
+ * Security: https:// endpoints are verified against the CA given and
+ * present the client certificate and key (mTLS).  With a user name, the
+ * client authenticates through /v3/auth/authenticate on first use and sends
+ * the token as the Authorization header; when etcd says the token is no
+ * longer valid (it expired, or etcd restarted), the client authenticates
+ * again and retries the request once.  A request etcd refuses for lack of
+ * permission fails with -EACCES and etcd's own message.
  */
 #ifndef KLANGK_ETCD_H
 #define KLANGK_ETCD_H
@@ -24,6 +32,9 @@ struct etcd_opts {
 	const char *cacert;     /* TLS: CA file, or NULL */
 	const char *cert;       /* TLS: client certificate, or NULL */
 	const char *key;        /* TLS: client key, or NULL */
+	const char *username;   /* auth: etcd user, or NULL (no auth) */
+	const char *password;   /* auth: the password, or NULL ... */
+	const char *password_file; /* ... read from this file (first line) */
 	long timeout_ms;        /* per unary request; 0 = 5000 */
 };
 
@@ -54,7 +65,9 @@ struct etcd_event {
 const char *etcd_default_endpoints(void);
 
 /* Options for `endpoints` (NULL = the default) with TLS files from
- * KLANGK_ETCD_CACERT, KLANGK_ETCD_CERT and KLANGK_ETCD_KEY. */
+ * KLANGK_ETCD_CACERT, KLANGK_ETCD_CERT and KLANGK_ETCD_KEY, and the
+ * credentials from KLANGK_ETCD_USERNAME with KLANGK_ETCD_PASSWORD_FILE or
+ * KLANGK_ETCD_PASSWORD.  The strings are borrowed from the environment. */
 struct etcd_opts etcd_opts_env(const char *endpoints);
 
 /* new: free with etcd_free. */
@@ -106,6 +119,20 @@ int etcd_lease_grant(struct etcd *c, int64_t ttl, int64_t *id, struct err *e);
 int etcd_lease_keepalive(struct etcd *c, int64_t id, int64_t *ttl,
 			 struct err *e);
 int etcd_lease_revoke(struct etcd *c, int64_t id, struct err *e);
+
+/*
+ * Any other gateway call (the /v3/auth/... administration of
+ * controller/rbac.c): POST req (borrowed) to path, authenticated and with
+ * failover like every call here.  resp: new.
+ */
+int etcd_request(struct etcd *c, const char *path, const json_t *req,
+		 json_t **resp, struct err *e);
+/* The gateway's byte fields: base64 in a JSON string (new), and back
+ * (*out new, NUL-terminated; -EINVAL when not base64). */
+json_t *etcd_bytes(const void *data, size_t len);
+int etcd_bytes_decode(const char *b64, char **out, size_t *len);
+/* The range_end that makes [prefix, end) every key under prefix.  new. */
+char *etcd_range_end(const char *prefix);
 
 /* Compact the key-value history up to revision (tests use it). */
 int etcd_compact(struct etcd *c, int64_t revision, struct err *e);

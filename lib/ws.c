@@ -9,6 +9,9 @@
  */
 #include "ws.h"
 
+#include "codec.h"
+#include "mountpolicy.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -126,14 +129,6 @@ static bool is_label_value(const char *s)
 	return *s == '\0' || is_qualified_part(s, strlen(s));
 }
 
-static bool has_control(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
-
 /* A JSON string with an embedded NUL cannot be passed to C APIs. */
 static bool has_nul(const json_t *s)
 {
@@ -153,7 +148,9 @@ static bool is_env_name(const char *s)
 
 static bool is_image_ref(const char *s)
 {
-	if (!is_alnum(*s))
+	/* ".." and "//" are no part of a reference, and the name reaches
+	 * the engine's URLs (escaped, but refused here all the same). */
+	if (!is_alnum(*s) || strstr(s, "..") || strstr(s, "//"))
 		return false;
 	for (; *s; s++)
 		if (!is_alnum(*s) && !strchr("._/:@+-", *s))
@@ -172,48 +169,16 @@ static bool is_volume_name(const char *s)
 	return true;
 }
 
+/* A user handle or e-mail address; it becomes an etcd user and role name
+ * (controller/rbac.c), so it starts and ends with a letter or digit. */
 static bool is_user(const char *s)
 {
-	if (!*s)
+	if (!is_alnum(*s) || !is_alnum(s[strlen(s) - 1]))
 		return false;
 	for (; *s; s++)
 		if (!is_alnum(*s) && !strchr("._%+@-", *s))
 			return false;
 	return true;
-}
-
-/* Absolute, no empty, "." or ".." components, no trailing slash. */
-static bool is_normal_abs_path(const char *p)
-{
-	if (p[0] != '/')
-		return false;
-	if (p[1] == '\0')
-		return true;
-	for (const char *c = p; *c;) {
-		const char *next;
-		size_t len;
-
-		c++; /* skip '/' */
-		next = strchr(c, '/');
-		len = next ? (size_t)(next - c) : strlen(c);
-		if (len == 0 || (len == 1 && c[0] == '.') ||
-		    (len == 2 && c[0] == '.' && c[1] == '.'))
-			return false;
-		if (!next)
-			break;
-		c = next;
-	}
-	return true;
-}
-
-/* Is `a` equal to `b` or one of its ancestors (path-wise)? */
-static bool path_covers(const char *a, const char *b)
-{
-	size_t n = strlen(a);
-
-	if (strcmp(a, "/") == 0)
-		return true;
-	return strncmp(a, b, n) == 0 && (b[n] == '\0' || b[n] == '/');
 }
 
 /* ---- field helpers ---- */
@@ -473,8 +438,7 @@ static int parse_env(struct vctx *v, const json_t *j, struct ws *w)
 static int parse_mounts(struct vctx *v, const json_t *j, struct ws *w)
 {
 	static const char *const fields[] = { "source", "target", "readOnly", NULL };
-	static const char *const forbidden[] = { "/proc", "/sys", "/dev", NULL };
-	char home[128], work[160];
+	char home[128], work[160], why[MOUNT_WHY_MAX];
 	size_t i, n;
 	char p[96], pf[128];
 
@@ -506,19 +470,24 @@ static int parse_mounts(struct vctx *v, const json_t *j, struct ws *w)
 		snprintf(pf, sizeof(pf), "%s.source", p);
 		src = get_string(v, item, "source", pf, WS_MAX_PATH, true);
 		if (src) {
+			/* A bind source is checked here as written (klangkc's fast
+			 * feedback); the controller checks it again, resolved on
+			 * the host, at every container creation (mountpolicy.h). */
 			bind = src[0] == '/';
-			if (has_control(src)) {
-				problem(v, pf, "must not contain control characters");
-				ok = false;
-			} else if (bind && !is_normal_abs_path(src)) {
-				problem(v, pf, "must be a normalised absolute path (no "
-					       "'.', '..', '//' or trailing '/')");
+			if (bind && mount_check_source(src, why, sizeof(why)) < 0) {
+				problem(v, pf, "%s", why);
 				ok = false;
 			} else if (!bind && (strlen(src) > WS_MAX_VOLUME_NAME ||
 					     !is_volume_name(src))) {
 				problem(v, pf, "must be an absolute host path or a volume "
 					       "name ([a-zA-Z0-9][a-zA-Z0-9_.-]*, at most "
 					       "128 characters)");
+				ok = false;
+			} else if (!bind && strncmp(src, "klangk_", 7) == 0) {
+				/* The controller's own volume names: a workspace
+				 * could otherwise squat another one's home. */
+				problem(v, pf, "volume names starting with klangk_ are "
+					       "reserved");
 				ok = false;
 			}
 		} else {
@@ -527,37 +496,16 @@ static int parse_mounts(struct vctx *v, const json_t *j, struct ws *w)
 		snprintf(pf, sizeof(pf), "%s.target", p);
 		tgt = get_string(v, item, "target", pf, WS_MAX_PATH, true);
 		if (tgt) {
-			if (has_control(tgt)) {
-				problem(v, pf, "must not contain control characters");
+			if (mount_check_target(tgt, w->ns ? home : NULL, w->ns ? work : NULL,
+					       why, sizeof(why)) < 0) {
+				problem(v, pf, "%s", why);
 				ok = false;
-			} else if (tgt[0] != '/') {
-				problem(v, pf, "must be an absolute path");
-				ok = false;
-			} else if (!is_normal_abs_path(tgt)) {
-				problem(v, pf, "must be a normalised absolute path (no "
-					       "'.', '..', '//' or trailing '/')");
-				ok = false;
-			} else if (strcmp(tgt, "/") == 0) {
-				problem(v, pf, "must not be /");
-				ok = false;
-			} else {
-				for (const char *const *f = forbidden; *f; f++)
-					if (path_covers(*f, tgt) || path_covers(tgt, *f)) {
-						problem(v, pf, "must not be in or over %s", *f);
-						ok = false;
-					}
-				if (ok && w->ns && (path_covers(tgt, home) ||
-						    path_covers(tgt, work))) {
-					problem(v, pf, "must not cover the workspace's home "
-						       "(%s) or work (%s) directory", home, work);
+			}
+			for (size_t k = 0; ok && k < w->n_mounts; k++)
+				if (strcmp(w->mounts[k].target, tgt) == 0) {
+					problem(v, pf, "duplicate target %s", tgt);
 					ok = false;
 				}
-				for (size_t k = 0; ok && k < w->n_mounts; k++)
-					if (strcmp(w->mounts[k].target, tgt) == 0) {
-						problem(v, pf, "duplicate target %s", tgt);
-						ok = false;
-					}
-			}
 		} else {
 			ok = false;
 		}
@@ -804,6 +752,49 @@ void ws_free(struct ws *w)
 	free(w->members);
 	free(w->reclaim_policy);
 	free(w);
+}
+
+int ws_load(const char *data, size_t len, const char *ns, const char *name,
+	    struct ws **out, json_t **doc, struct err *e)
+{
+	struct codec_docs docs = { 0 };
+	const json_t *meta;
+	const char *mns;
+	struct ws *w = NULL;
+	int r;
+
+	if (len > WS_MAX_OBJECT) {
+		err_set(e, "object larger than %u bytes", WS_MAX_OBJECT);
+		return -EINVAL;
+	}
+	r = codec_yaml_load(data, len, &docs, e);
+	if (r < 0) {
+		err_prefix(e, "stored object is not valid YAML or JSON");
+		return r == -ENOMEM ? r : -EINVAL;
+	}
+	if (docs.n != 1) {
+		err_set(e, "stored object must be exactly one document (found %zu)", docs.n);
+		r = -EINVAL;
+		goto out;
+	}
+	r = ws_parse(docs.docs[0].value, ns, &w, e);
+	if (r < 0)
+		goto out;
+	meta = json_object_get(docs.docs[0].value, "metadata");
+	mns = json_string_value(json_object_get(meta, "namespace"));
+	if (strcmp(w->name, name) != 0 || (mns && strcmp(mns, ns) != 0)) {
+		err_set(e, "metadata: name/namespace %s/%s do not match the key %s/%s",
+			mns ? mns : ns, w->name, ns, name);
+		ws_free(w);
+		r = -EINVAL;
+		goto out;
+	}
+	*out = w;
+	if (doc)
+		*doc = json_incref(docs.docs[0].value);
+out:
+	codec_docs_clear(&docs);
+	return r;
 }
 
 json_t *ws_canonical(const json_t *doc, const char *ns)

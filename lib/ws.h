@@ -94,6 +94,15 @@ int ws_parse(const json_t *doc, const char *default_ns, struct ws **out,
 void ws_free(struct ws *w);
 
 /*
+ * An object as stored under its key /klangk/workspaces/<ns>/<name>: YAML or
+ * JSON, at most WS_MAX_OBJECT bytes, exactly one document, valid, and
+ * naming the same ns and name as the key.  out: new; doc (may be NULL):
+ * the document itself, new.
+ */
+int ws_load(const char *data, size_t len, const char *ns, const char *name,
+	    struct ws **out, json_t **doc, struct err *e);
+
+/*
  * The object as stored in etcd: apiVersion, kind, metadata (name,
  * namespace, labels, annotations) and spec, without status or server-set
  * metadata.  new.

@@ -34,6 +34,8 @@ export KLANGK_NGINX_PORT="${KLANGK_NGINX_PORT:-8995}"
 export KLANGK_PORT_RANGE_START="${KLANGK_PORT_RANGE_START:-9000}"
 export KLANGK_INSTANCE_ID="${KLANGK_INSTANCE_ID:-local}"
 export KLANGK_DATA_DIR="$BED/data"
+# Never bind-mountable into a workspace (docs/security.md).
+export KLANGK_PROTECTED_PATHS="${KLANGK_PROTECTED_PATHS:-$BED/etcd,$BED/nginx}"
 export NGINX_DIR="$BED/nginx"
 export KLANGK_TEST_IMAGE="localhost/klangk-test:latest"
 export BED_NETWORK="klangk-run" BED_BRIDGE="kbrun0"

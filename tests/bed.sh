@@ -47,6 +47,12 @@
 #   BED_FAILED=1     bed_down treats the test as failed (prints the logs)
 #   BED_SHOW_LOGS=1  bed_down always prints the logs' tails
 #   BED_PODMAN_LOG_LEVEL   podman service's --log-level (default warn)
+#   BED_ETCD_TLS=1   etcd serves https only and requires client certificates:
+#                    bed_up makes a CA, a server certificate for 127.0.0.1 and
+#                    a client certificate with openssl in $BED/pki, and exports
+#                    KLANGK_ETCD_CACERT, _CERT, _KEY and ETCDCTL_CACERT, _CERT,
+#                    _KEY; the endpoints are https://
+#   BED_ETCD_ARGS    extra etcd flags (word-split), e.g. "--auth-token-ttl 2"
 
 BED_SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BED_REPO="$(cd "$BED_SRC_DIR/.." && pwd)"
@@ -416,21 +422,6 @@ _bed_on_signal() {
 	exit "$2"
 }
 
-# _bed_start_etcd: starts the bed's etcd in the background (BED_ETCD_PID).
-# etcd reads ETCD_* variables as flags: ETCD_PORT is hidden from it.
-_bed_start_etcd() {
-	env -u ETCD_PORT etcd --name bed --data-dir "$BED/etcd" \
-		--listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
-		--advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-		--listen-peer-urls "http://127.0.0.1:$PEER_PORT" \
-		--initial-advertise-peer-urls "http://127.0.0.1:$PEER_PORT" \
-		--initial-cluster "bed=http://127.0.0.1:$PEER_PORT" \
-		--heartbeat-interval 50 --election-timeout 500 \
-		</dev/null >>"$BED/etcd.log" 2>&1 &
-	BED_ETCD_PID=$!
-	echo "$BED_ETCD_PID" >"$BED/etcd.pid"
-}
-
 # _bed_start_engine: starts the bed's Podman API service in the background
 # (BED_PODMAN_PID).
 _bed_start_engine() {
@@ -458,6 +449,7 @@ _bed_start_engine() {
 
 # bed_restart_etcd [SIGNAL]: stops etcd (SIGTERM by default, or e.g. KILL)
 # and starts it again on the same data and port; returns when it is healthy.
+# (Its simple auth tokens are forgotten; open watches break.)
 bed_restart_etcd() {
 	local pid
 	pid="$(cat "$BED/etcd.pid")"
@@ -543,8 +535,21 @@ bed_up() {
 	printf 'BED_NETWORK=%s\nBED_BRIDGE=%s\nBED_RUN_ID=%s\n' \
 		"$BED_NETWORK" "$BED_BRIDGE" "${KLANGK_E2E_RUN:-}" >"$BED/bed.env" || return 1
 
+	if [ "${BED_ETCD_TLS:-0}" = 1 ]; then
+		_bed_make_pki || {
+			bed_log "bed_up: making the etcd certificates failed"
+			return 1
+		}
+		export KLANGK_ETCD_CACERT="$BED/pki/ca.pem" KLANGK_ETCD_CERT="$BED/pki/client.pem"
+		export KLANGK_ETCD_KEY="$BED/pki/client.key"
+		export ETCDCTL_CACERT="$KLANGK_ETCD_CACERT" ETCDCTL_CERT="$KLANGK_ETCD_CERT"
+		export ETCDCTL_KEY="$KLANGK_ETCD_KEY"
+		BED_ETCD_SCHEME=https
+	else
+		BED_ETCD_SCHEME=http
+	fi
 	_bed_start_etcd
-	export KLANGK_ETCD_ENDPOINTS="http://127.0.0.1:$ETCD_PORT"
+	export KLANGK_ETCD_ENDPOINTS="$BED_ETCD_SCHEME://127.0.0.1:$ETCD_PORT"
 	export ETCDCTL_API=3
 	export ETCDCTL_ENDPOINTS="$KLANGK_ETCD_ENDPOINTS"
 
@@ -571,10 +576,57 @@ bed_up() {
 	bed_log "up: $BED etcd=:$ETCD_PORT engine=$DOCKER_HOST nginx=:$KLANGK_NGINX_PORT ports=$KLANGK_PORT_RANGE_START+$BED_PORT_RANGE_SIZE instance=$KLANGK_INSTANCE_ID"
 }
 
+# _bed_make_pki: a CA, a server certificate for 127.0.0.1/localhost and a
+# client certificate signed by it, in $BED/pki (for BED_ETCD_TLS=1).
+_bed_make_pki() {
+	local d="$BED/pki" n
+	mkdir -p "$d" && chmod 700 "$d" || return 1
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$d/ca.key" -out "$d/ca.pem" -days 2 -subj "/CN=klangk bed CA" \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+		>>"$d/openssl.log" 2>&1 || return 1
+	# No CommonName: etcd 3.4's gateway calls etcd with the server's
+	# certificate, and refuses every request (authenticate included) when
+	# that certificate has a CN once auth is on (CVE-2018-16886's fix).
+	for n in server client; do
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout "$d/$n.key" -out "$d/$n.csr" -subj "/O=klangk bed $n" \
+			>>"$d/openssl.log" 2>&1 || return 1
+		printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+			"extendedKeyUsage=serverAuth,clientAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+			>"$d/$n.ext"
+		openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+			-days 2 -extfile "$d/$n.ext" -out "$d/$n.pem" >>"$d/openssl.log" 2>&1 || return 1
+	done
+}
+
+# _bed_start_etcd: starts the bed's etcd on $BED/etcd in the background
+# (BED_ETCD_PID): http or, with BED_ETCD_TLS=1, https with client
+# certificates; plus BED_ETCD_ARGS.
+_bed_start_etcd() {
+	local url="${BED_ETCD_SCHEME:-http}://127.0.0.1:$ETCD_PORT" tls=()
+	[ "${BED_ETCD_SCHEME:-http}" = http ] || tls=(--cert-file "$BED/pki/server.pem"
+		--key-file "$BED/pki/server.key" --trusted-ca-file "$BED/pki/ca.pem"
+		--client-cert-auth)
+	# etcd reads ETCD_* variables as flags: hide ETCD_PORT from it.
+	# shellcheck disable=SC2086 # BED_ETCD_ARGS is a list of flags
+	env -u ETCD_PORT etcd --name bed --data-dir "$BED/etcd" \
+		--listen-client-urls "$url" --advertise-client-urls "$url" \
+		--listen-peer-urls "http://127.0.0.1:$PEER_PORT" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$PEER_PORT" \
+		--initial-cluster "bed=http://127.0.0.1:$PEER_PORT" \
+		--heartbeat-interval 50 --election-timeout 500 "${tls[@]}" ${BED_ETCD_ARGS:-} \
+		</dev/null >>"$BED/etcd.log" 2>&1 &
+	BED_ETCD_PID=$!
+	echo "$BED_ETCD_PID" >"$BED/etcd.pid"
+}
+
 # _bed_etcd_healthy: true when etcd's /health says healthy.
 _bed_etcd_healthy() {
-	local out
-	out="$(curl -s --max-time 2 "http://127.0.0.1:$ETCD_PORT/health")" || return 1
+	local out tls=()
+	[ "${BED_ETCD_SCHEME:-http}" = http ] || tls=(--cacert "$BED/pki/ca.pem"
+		--cert "$BED/pki/client.pem" --key "$BED/pki/client.key")
+	out="$(curl -s --max-time 2 "${tls[@]}" "${BED_ETCD_SCHEME:-http}://127.0.0.1:$ETCD_PORT/health")" || return 1
 	[[ "$out" =~ \"health\"\ *:\ *\"true\" ]]
 }
 

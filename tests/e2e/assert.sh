@@ -52,3 +52,50 @@ ws_field() {
 etcd_keys() {
 	etcdctl get --prefix --keys-only "$1" | sed '/^$/d'
 }
+
+# ws_cond NAME NS TYPE FIELD: FIELD (status, reason, message) of the
+# workspace's condition TYPE (Ready, Stalled, Reconciling); empty if none.
+ws_cond() {
+	ws_field "$1" "$2" ".status.conditions[]? | select(.type==\"$3\") | .$4" 2>/dev/null
+}
+
+# _ws_reason_is NAME NS REASON: true when the Ready condition's reason is REASON.
+_ws_reason_is() {
+	[ "$(ws_cond "$1" "$2" Ready reason)" = "$3" ]
+}
+
+# wait_ws_reason NAME NS REASON [TIMEOUT_S]: waits until the workspace's
+# Ready condition has REASON (e.g. ContainerRunning, MountRefused); fails
+# the test with the object when it does not within TIMEOUT_S (30).
+wait_ws_reason() {
+	wait_for "$2/$1 Ready reason $3" "${4:-30}" _ws_reason_is "$1" "$2" "$3" ||
+		fail "$2/$1 never got reason $3: $(ws_json "$1" "$2" 2>&1)"
+}
+
+# _ws_converged NAME NS: Ready with ContainerRunning for the current generation.
+_ws_converged() {
+	ws_json "$1" "$2" 2>/dev/null | jq -e '.metadata.generation as $g |
+		[.status.conditions[]? | select(.type == "Ready" and .reason == "ContainerRunning"
+			and .observedGeneration == $g)] | length == 1' >/dev/null
+}
+
+# wait_ws_converged NAME NS [TIMEOUT_S]: waits until the workspace runs its
+# current generation (Ready, ContainerRunning, observedGeneration current).
+wait_ws_converged() {
+	wait_for "$2/$1 converged" "${3:-30}" _ws_converged "$1" "$2" ||
+		fail "$2/$1 never converged: $(ws_json "$1" "$2" 2>&1)"
+}
+
+# ws_apply NS NAME SPEC_JSON: applies a workspace with klangkc (SPEC_JSON is
+# the spec object; the image defaults to the bed's test image).
+ws_apply() {
+	jq -n --arg ns "$1" --arg name "$2" --arg img "$KLANGK_TEST_IMAGE" --argjson spec "$3" \
+		'{apiVersion: "klangk.io/v1alpha1", kind: "Workspace",
+		  metadata: {name: $name, namespace: $ns}, spec: ({image: $img} + $spec)}' |
+		"$BIN/klangkc" apply -f - >/dev/null
+}
+
+# container_names: the names of the engine's containers, one per line.
+container_names() {
+	engine_get '/v1.41/containers/json?all=1' | jq -r '.[].Names[]' | sed 's,^/,,'
+}

@@ -126,10 +126,153 @@ static void test_names(void)
 	CHECK(ws_container_name("i1", "alice", "proj", buf, 5) == -ENAMETOOLONG);
 }
 
+
+/* ---- the injection corpus ---- */
+
+/* Strings that must never reach a container name, a label, an engine URL
+ * or the nginx configuration. */
+static const char *const corpus[] = {
+	";", "}", "{", "#", "$", "'", "\"", "\\", "\n", "\t", " ", "..", "%2F",
+	"a;b", "a}b", "a{b", "a#b", "a$b", "a'b", "a\"b", "a\\b", "a\nb", "a\tb",
+	"a b", "a..b", "a%2Fb", "../x", "a/b", "Alice", "x;rm -rf /",
+	"a}\nserver{listen 1", "$(id)", "`id`", "", NULL,
+};
+
+/* A valid object with one field replaced: field is a JSON pointer-like
+ * path of object keys and array indexes ("spec.env.0.name"). */
+static json_t *doc_with(const char *field, json_t *value)
+{
+	json_t *doc = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:{s:s,s:[{s:s,s:s}],"
+				"s:[{s:s,s:s}],s:[{s:s,s:s}],s:s}}",
+				"apiVersion", WS_API_VERSION, "kind", WS_KIND,
+				"metadata", "name", "w", "namespace", "alice", "labels",
+				"team", "ml", "spec", "image", "busybox", "env", "name",
+				"FOO", "value", "bar", "mounts", "source", "cache",
+				"target", "/cache", "members", "user", "bob", "role",
+				"coder", "reclaimPolicy", "Delete");
+	char buf[128], *save = NULL, *tok, *next;
+	json_t *cur = doc;
+
+	snprintf(buf, sizeof(buf), "%s", field);
+	tok = strtok_r(buf, ".", &save);
+	while (tok) {
+		next = strtok_r(NULL, ".", &save);
+		if (!next) {
+			if (json_is_array(cur))
+				json_array_set_new(cur, (size_t)strtoul(tok, NULL, 10), value);
+			else
+				json_object_set_new(cur, tok, value);
+			break;
+		}
+		cur = json_is_array(cur) ? json_array_get(cur, strtoul(tok, NULL, 10)) :
+			json_object_get(cur, tok);
+		tok = next;
+	}
+	return doc;
+}
+
+static int parse_json(json_t *doc, struct err *e)
+{
+	struct ws *w = NULL;
+	int r = ws_parse(doc, NULL, &w, e);
+
+	ws_free(w);
+	json_decref(doc);
+	return r;
+}
+
+/* Every corpus string is refused in field, except those in `allowed`. */
+static void corpus_refused(const char *field, const char *const *allowed)
+{
+	struct err e;
+
+	for (const char *const *c = corpus; *c; c++) {
+		bool ok = false;
+		int r;
+
+		for (const char *const *a = allowed; a && *a; a++)
+			ok |= strcmp(*a, *c) == 0;
+		r = parse_json(doc_with(field, json_string(*c)), &e);
+		if (ok ? r != 0 : r != -EINVAL)
+			fprintf(stderr, "%s = \"%s\": expected %s, got %d (%s)\n", field, *c,
+				ok ? "accepted" : "refused", r, e.msg);
+		CHECK(ok ? r == 0 : r == -EINVAL);
+	}
+}
+
+static void test_injection_corpus(void)
+{
+	static const char *const label_ok[] = { "Alice", "a..b", "", NULL };
+	static const char *const user_ok[] = { "Alice", "a..b", "a%2Fb", NULL };
+	static const char *const volume_ok[] = { "Alice", "a..b", NULL };
+	static const char *const env_ok[] = { "Alice", NULL };
+	static const char *const image_ok[] = { "Alice", "a/b", NULL };
+	char longname[300];
+	struct err e;
+
+	CHECK(parse_json(doc_with("spec.image", json_string("busybox")), &e) == 0);
+	corpus_refused("metadata.name", NULL);
+	corpus_refused("metadata.namespace", NULL);
+	corpus_refused("metadata.labels.team", label_ok);
+	corpus_refused("spec.image", image_ok);
+	corpus_refused("spec.env.0.name", env_ok);
+	corpus_refused("spec.mounts.0.source", volume_ok);
+	corpus_refused("spec.members.0.user", user_ok);
+	corpus_refused("spec.members.0.role", NULL);
+	corpus_refused("spec.reclaimPolicy", NULL);
+	/* Label keys: the corpus as a key. */
+	for (const char *const *c = corpus; *c; c++) {
+		json_t *labels = json_pack("{s:s}", *c, "v");
+		int r = parse_json(doc_with("metadata.labels", labels), &e);
+
+		CHECK(strcmp(*c, "Alice") == 0 || strcmp(*c, "a..b") == 0 ||
+		      strcmp(*c, "a/b") == 0 ? r == 0 : r == -EINVAL);
+	}
+	/* Over-long values. */
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	CHECK(parse_json(doc_with("metadata.name", json_string(longname)), &e) == -EINVAL);
+	CHECK(parse_json(doc_with("metadata.namespace", json_string(longname)), &e) == -EINVAL);
+	CHECK(parse_json(doc_with("spec.image", json_string(longname)), &e) == -EINVAL);
+	CHECK(parse_json(doc_with("spec.mounts.0.source", json_string(longname)), &e) == -EINVAL);
+	CHECK(parse_json(doc_with("spec.members.0.user", json_string(longname)), &e) == -EINVAL);
+	longname[64] = '\0';
+	CHECK(parse_json(doc_with("metadata.name", json_string(longname)), &e) == -EINVAL);
+	longname[63] = '\0';
+	CHECK(parse_json(doc_with("metadata.name", json_string(longname)), &e) == 0);
+	/* Control characters and dot segments in mount paths. */
+	CHECK(parse_json(doc_with("spec.mounts.0.target", json_string("/a\nb")), &e) == -EINVAL);
+	CHECK(parse_json(doc_with("spec.mounts.0.target", json_string("/a/../b")), &e) == -EINVAL);
+	CHECK(parse_json(doc_with("spec.mounts.0.source", json_string("/srv/a\tb")), &e) == -EINVAL);
+	CHECK(parse_json(doc_with("spec.mounts.0.source", json_string("/srv/../run")), &e) == -EINVAL);
+	/* Volume names of the controller's own are reserved. */
+	CHECK(parse_json(doc_with("spec.mounts.0.source",
+				  json_string("klangk_default_bob_proj_home")), &e) == -EINVAL);
+	CHECK_CONTAINS(e.msg, "reserved");
+	/* Ports: hostedPorts is a count, 0..5; nothing else is a port. */
+	CHECK(parse_json(doc_with("spec.hostedPorts", json_integer(0)), &e) == 0);
+	CHECK(parse_json(doc_with("spec.hostedPorts", json_integer(65536)), &e) == -EINVAL);
+	CHECK(parse_json(doc_with("spec.hostedPorts", json_integer(-1)), &e) == -EINVAL);
+	/* A NUL inside a string. */
+	CHECK(parse_json(doc_with("spec.env.0.value", json_stringn("a\0b", 3)), &e) == -EINVAL);
+	CHECK(parse_json(doc_with("metadata.name", json_stringn("w\0x", 3)), &e) == -EINVAL);
+	/* Free-form values that never reach a name, a label or nginx are
+	 * accepted as they are (the engine gets them as JSON strings). */
+	CHECK(parse_json(doc_with("spec.env.0.value", json_string("a;b}{#$'\"\\\n\t ..%2F")),
+			 &e) == 0);
+	/* Protected bind sources are refused at apply time already. */
+	CHECK(parse_json(doc_with("spec.mounts.0.source", json_string("/var/run")), &e) == -EINVAL);
+	CHECK_CONTAINS(e.msg, "spec.mounts[0].source: must not contain the protected path");
+	CHECK(parse_json(doc_with("spec.mounts.0.source", json_string("/")), &e) == -EINVAL);
+	CHECK(parse_json(doc_with("spec.mounts.0.source", json_string("/run/docker.sock")),
+			 &e) == -EINVAL);
+}
+
 int main(void)
 {
 	test_valid_and_defaults();
 	test_refusals();
 	test_names();
+	test_injection_corpus();
 	return T_DONE("ws");
 }
