@@ -359,6 +359,12 @@ static void flush(struct activity *a)
 			}
 		} else if (r == 1) {
 			written = n;
+			for (size_t i = 0; i < n; i++) {
+				char when[32];
+
+				activity_format_time(d[i].when, when, sizeof(when));
+				log_debug("activity recorded", "workspace", d[i].key, "time", when, NULL);
+			}
 		} else if (r < 0) {
 			act_coal_retry(a->coal, d, n, mono_ms());
 			failed = n;

@@ -200,6 +200,21 @@ static pid_t pidfile_master(const struct ngx *n)
 	}
 	if (kill((pid_t)v, 0) < 0)
 		return 0;
+	/* A stale pid file may name a pid reused by another program: signal
+	 * only an nginx. */
+	snprintf(p, sizeof(p), "/proc/%ld/cmdline", v);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		char cmd[256];
+
+		k = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+		if (k > 0) {
+			cmd[k] = '\0';
+			if (!strstr(cmd, "nginx"))
+				return 0;
+		}
+	}
 	return (pid_t)v;
 }
 
@@ -301,6 +316,19 @@ static void wake(struct ngx *n)
 }
 
 /*
+ * A master that was killed leaves its unix socket file behind, and a new
+ * master then cannot bind it: remove it before starting one (only when no
+ * master runs on the pid file).
+ */
+static void clear_stale_socket(const struct ngx *n)
+{
+	char p[4096];
+
+	if (pidfile_master(n) == 0 && path(p, sizeof(p), n->dir, PGEN_STATUS_SOCK) == 0)
+		unlink(p);
+}
+
+/*
  * Fork and exec the supervised master (n->mu held): in the foreground, in
  * its own process group (so that workers orphaned by a crashed master can
  * be killed), and told to go when the thread that forked it — one that
@@ -317,6 +345,7 @@ static int spawn_locked(struct ngx *n, struct err *e)
 	if (path(errlog, sizeof(errlog), n->dir, "error.log") < 0 ||
 	    path(live, sizeof(live), n->dir, "nginx.conf") < 0)
 		return -ENAMETOOLONG;
+	clear_stale_socket(n);
 	pid = fork();
 	if (pid < 0) {
 		err_set(e, "fork: %s", strerror(errno));
@@ -523,6 +552,7 @@ static int reload_or_start(struct ngx *n, const char *prefix, const char *errlog
 		return -ESRCH;
 	}
 	buf_init(&out, 32768);
+	clear_stale_socket(n);
 	{
 		/* Daemonizes: run() returns once the master is in the background. */
 		char *argv[] = { (char *)n->bin, "-p", (char *)prefix, "-e", (char *)errlog,
