@@ -33,7 +33,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -374,16 +373,6 @@ static int readyz(void *ud, struct buf *b, int *status)
 
 /* ---- rendering and applying ---- */
 
-static void hash_hex(const struct buf *b, char out[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-
-	EVP_Digest(b->data, b->len, md, &mdlen, EVP_sha256(), NULL);
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 static void note_serving(struct pg *p, const char *gen, size_t routes)
 {
 	snprintf(p->last_gen, sizeof(p->last_gen), "%s", gen);
@@ -411,14 +400,13 @@ static int apply_once(struct pg *p, bool *applied, struct err *e)
 {
 	struct pgen_route *routes = NULL;
 	size_t n = 0, skipped = 0;
-	char hash[65], gen[17], live[33];
+	char gen[17], live[33];
 	enum ngx_stage stage = NGX_STAGE_NONE;
-	struct buf probe, conf;
+	struct buf conf;
 	bool verify;
 	int r;
 
 	*applied = false;
-	buf_init(&probe, 0);
 	buf_init(&conf, 0);
 	pthread_mutex_lock(&p->stop.mu);
 	r = pgen_routes_from_status(p->cache, &routes, &n, &skipped);
@@ -430,14 +418,9 @@ static int apply_once(struct pg *p, bool *applied, struct err *e)
 		goto render_failed;
 	if (skipped)
 		log_warn("skipped invalid status entries", NULL);
-	/* The generation is the hash of the rendering itself (rendered once
-	 * without it), so identical route sets give identical files. */
-	r = pgen_render(&p->opts, routes, n, "", &probe, e);
+	r = pgen_render_generation(&p->opts, routes, n, &conf, gen, e);
 	if (r < 0)
 		goto render_failed;
-	hash_hex(&probe, hash);
-	memcpy(gen, hash, 16);
-	gen[16] = '\0';
 	pthread_mutex_lock(&p->mmu);
 	p->m.renders++;
 	p->m.invalid_status = skipped;
@@ -459,9 +442,6 @@ static int apply_once(struct pg *p, bool *applied, struct err *e)
 		r = 0;
 		goto out;
 	}
-	r = pgen_render(&p->opts, routes, n, gen, &conf, e);
-	if (r < 0)
-		goto render_failed;
 	{
 		long long t0 = now_ms();
 		double secs;
@@ -499,7 +479,6 @@ render_failed:
 	pthread_mutex_unlock(&p->mmu);
 out:
 	free(routes);
-	buf_free(&probe);
 	buf_free(&conf);
 	return r;
 }

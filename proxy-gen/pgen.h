@@ -61,6 +61,15 @@ int pgen_render(const struct pgen_opts *o, const struct pgen_route *routes,
 		size_t n, const char *generation, struct buf *out,
 		struct err *e);
 
+/*
+ * Render with the generation that names this rendering: the first 16 hex
+ * digits of the SHA-256 of the text (rendered with a constant placeholder
+ * in the generation's places).  Identical route sets and options give
+ * identical files and generations.  gen: at least 17 bytes.  out: appended.
+ */
+int pgen_render_generation(const struct pgen_opts *o, const struct pgen_route *routes,
+			   size_t n, struct buf *out, char *gen, struct err *e);
+
 /* Validation helpers, exposed for tests. */
 int pgen_check_opts(const struct pgen_opts *o, struct err *e);
 

@@ -78,6 +78,45 @@ static void test_render(void)
 	buf_free(&a);
 }
 
+static void test_generation(void)
+{
+	struct pgen_opts o = { .dir = "/tmp/x", .listen_addr = "127.0.0.1",
+			       .listen_port = 8995, .base_path = "",
+			       .upstream_host = "127.0.0.1" };
+	struct pgen_route r1[] = { { "3f9c1a2b7d4e", 9000 } };
+	struct pgen_route r2[] = { { "3f9c1a2b7d4e", 9001 } };
+	char g1[17], g1b[17], g2[17], fg[40], want[64];
+	struct buf a, b, c, d;
+	struct err e;
+
+	buf_init(&a, 0);
+	buf_init(&b, 0);
+	buf_init(&c, 0);
+	buf_init(&d, 0);
+	CHECK(pgen_render_generation(&o, r1, 1, &a, g1, &e) == 0);
+	CHECK(pgen_render_generation(&o, r1, 1, &b, g1b, &e) == 0);
+	CHECK(pgen_render_generation(&o, r2, 1, &c, g2, &e) == 0);
+	CHECK(strlen(g1) == 16 && strspn(g1, "0123456789abcdef") == 16);
+	CHECK(strcmp(g1, g1b) == 0 && a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+	CHECK(strcmp(g1, g2) != 0);
+	/* Both places carry it, and the text equals a plain render with it. */
+	CHECK(pgen_file_generation(a.data, a.len, fg, sizeof(fg)) == 0 && strcmp(fg, g1) == 0);
+	snprintf(want, sizeof(want), "return 200 \"%s\\n\";", g1);
+	CHECK_CONTAINS(a.data, want);
+	CHECK(!CONTAINS(a.data, "0000000000000000"));
+	CHECK(pgen_render(&o, r1, 1, g1, &d, &e) == 0);
+	CHECK(a.len == d.len && memcmp(a.data, d.data, a.len) == 0);
+	/* Options count too. */
+	buf_reset(&b);
+	o.trust_forwarded = true;
+	CHECK(pgen_render_generation(&o, r1, 1, &b, g1b, &e) == 0);
+	CHECK(strcmp(g1, g1b) != 0);
+	buf_free(&a);
+	buf_free(&b);
+	buf_free(&c);
+	buf_free(&d);
+}
+
 static void test_modes(void)
 {
 	struct pgen_opts o = { .dir = "/tmp/x", .listen_addr = "0.0.0.0",
@@ -100,6 +139,7 @@ static void test_modes(void)
 	CHECK(!CONTAINS(a.data, "access_log syslog"));
 	CHECK_CONTAINS(a.data, "worker_processes auto;");
 	CHECK_CONTAINS(a.data, "worker_shutdown_timeout 300s;");
+	CHECK_CONTAINS(a.data, "map_hash_max_size 16384;");
 	CHECK(!CONTAINS(a.data, "daemon"));
 	CHECK(pgen_file_generation(a.data, a.len, gen, sizeof(gen)) == 0);
 	CHECK(strcmp(gen, "abcd") == 0);
@@ -185,6 +225,7 @@ int main(void)
 	test_routes();
 	test_render();
 	test_modes();
+	test_generation();
 	test_nginx_accepts();
 	return T_DONE("pgen");
 }
