@@ -429,9 +429,13 @@ static int apply_once(struct pg *p, bool *applied, struct err *e)
 	/* Unchanged since our last apply; a relist also checks nginx still
 	 * serves it (in daemon mode a dead nginx is started again here).
 	 * After a restart, the live file and the status endpoint tell. */
+	/* (A supervising proxy-gen just started has no nginx of its own yet:
+	 * whatever serves is not one it can reload.) */
 	if ((strcmp(gen, p->last_gen) == 0 && (!verify || serving(p, gen))) ||
 	    (!p->last_gen[0] && ngx_live_generation(&p->ngx, live, sizeof(live)) == 0 &&
-	     strcmp(live, gen) == 0 && serving(p, gen))) {
+	     strcmp(live, gen) == 0 &&
+	     (p->ngx.mode != NGX_MODE_SUPERVISE || ngx_master(&p->ngx) > 0) &&
+	     serving(p, gen))) {
 		if (!p->last_gen[0])
 			log_info("nginx already serves this configuration; no reload",
 				 "generation", gen, NULL);
