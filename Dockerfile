@@ -40,7 +40,7 @@ CMD ["--supervise"]
 # The default (last) target: the controller.
 FROM ${BASE} AS controller
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        libcurl4 libyaml-0-2 libjansson4 libssl3 ca-certificates \
+        libcurl4 libyaml-0-2 libjansson4 libssl3 libmicrohttpd12 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/bin/klangk-controller /src/bin/klangkc /usr/local/bin/
 USER 65534:65534

@@ -35,7 +35,7 @@ BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 BINS := $(BIN)/klangkc $(BIN)/klangk-controller $(BIN)/klangk-proxy-gen
 
-.PHONY: all deps test unit e2e asan run clean fuzz bench
+.PHONY: all deps test unit e2e e2e-docker asan run clean fuzz bench
 all: $(BINS)
 
 deps:
@@ -75,13 +75,19 @@ bench: $(BENCH_BIN)
 unit: $(UNIT_BIN)
 	@bash tests/run-unit.sh $(UNIT_BIN)
 
+# The end-to-end suite on Podman's API service; e2e-docker runs it again
+# on Debian's dockerd (KLANGK_E2E_ENGINE selects the engine of the bed).
 e2e: all
 	@BIN=$(abspath $(BIN)) bash tests/e2e/run.sh
+
+e2e-docker: all
+	@KLANGK_E2E_ENGINE=docker BIN=$(abspath $(BIN)) bash tests/e2e/run.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory e2e-docker
 
 # The whole suite with AddressSanitizer and UndefinedBehaviorSanitizer, in
 # its own build and bin directories so the normal build is untouched.

@@ -2,19 +2,31 @@
  * klangk-controller — converges containers, volumes and port leases to the
  * Workspaces declared in etcd.
  *
- * Threads: one informer (list, then watch from the list's revision + 1,
- * reconnecting with jittered backoff and relisting when the revision was
- * compacted) feeding keys into the work queue; N workers draining it; and
- * the main thread, which runs the periodic resync (every key in etcd, plus
- * every container the engine has with our instance label, so that drift
- * and orphans are found) and waits for SIGTERM/SIGINT.
+ * Threads:
+ *   informer  list + watch /klangk/workspaces/, feeding keys to the queue;
+ *   engine    the engine's /events stream for our containers, feeding the
+ *             owners of changed containers to the queue (drift is found
+ *             within a moment, not at the next resync);
+ *   election  leader election (only the leader reconciles);
+ *   resync    every --resync-seconds (with jitter), and right after being
+ *             elected: every key in etcd, every container with our label,
+ *             and garbage collection;
+ *   workers   --workers of them, draining the queue;
+ *   main      waits for signals: TERM/INT stop (in-flight work finishes,
+ *             leadership is resigned, exit 0); HUP reloads --config
+ *             (build, validate, swap; a bad file keeps the old settings).
  */
 #include "cfg.h"
 #include "engine.h"
 #include "etcd.h"
+#include "events.h"
+#include "gc.h"
 #include "http.h"
 #include "informer.h"
+#include "leader.h"
 #include "log.h"
+#include "metrics.h"
+#include "prom.h"
 #include "reconcile.h"
 #include "stopper.h"
 #include "ws.h"
@@ -34,19 +46,31 @@
 #define MAX_WORKERS 64
 
 struct ctl {
-	struct cfg cfg;
+	struct stopper stop;        /* stop.mu also guards cfg and resync_now */
+	struct cfg cfg;             /* current settings; copy under stop.mu */
+	unsigned cfg_gen;           /* bumped by each reload */
+	const char *config_path;    /* --config, or NULL */
 	struct wq *q;
-	struct stopper stop;
+	struct leader *leader;      /* NULL when election is off */
 	long workers;
 	long resync_s;
+	bool resync_now;
+	bool resync_force;          /* next resync reconciles every workspace */
+	struct metrics *metrics;
+	struct informer *inf;       /* set by the informer thread */
 };
 
 /* "ns/name" from a spec or status key; 0 or -EINVAL. */
 static int key_to_item(const char *key, char *item, size_t len)
 {
+	static const char *const prefixes[] = { WS_SPEC_PREFIX, WS_STATUS_PREFIX,
+						WS_ACTIVITY_PREFIX };
+	const char *prefix = WS_STATUS_PREFIX;
 	char ns[64], name[64];
-	const char *prefix = strncmp(key, WS_SPEC_PREFIX, strlen(WS_SPEC_PREFIX)) == 0 ?
-		WS_SPEC_PREFIX : WS_STATUS_PREFIX;
+
+	for (size_t i = 0; i < 3; i++)
+		if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0)
+			prefix = prefixes[i];
 
 	if (ws_split_key(key, prefix, ns, sizeof(ns), name, sizeof(name)) < 0)
 		return -EINVAL;
@@ -64,30 +88,36 @@ static void enqueue_key(struct ctl *c, const char *key)
 		log_warn("ignoring malformed key", "key", key, NULL);
 }
 
-/* Every status key too: a status without a spec is a workspace being
- * deleted (the status is its finalizer). */
-static int list_all(struct ctl *c, struct etcd *etcd, struct err *e)
+/* A consistent copy of the settings. */
+static void cfg_snapshot(struct ctl *c, struct cfg *out, unsigned *gen)
 {
-	static const char *const prefixes[] = { WS_SPEC_PREFIX, WS_STATUS_PREFIX };
-
-	for (size_t p = 0; p < 2; p++) {
-		struct etcd_kvs kvs = { 0 };
-		int r = etcd_list(etcd, prefixes[p], &kvs, e);
-
-		if (r < 0)
-			return r;
-		for (size_t i = 0; i < kvs.n; i++)
-			enqueue_key(c, kvs.kvs[i].key);
-		etcd_kvs_clear(&kvs);
-	}
-	return 0;
+	pthread_mutex_lock(&c->stop.mu);
+	*out = c->cfg;
+	if (gen)
+		*gen = c->cfg_gen;
+	pthread_mutex_unlock(&c->stop.mu);
 }
+
+static bool leading(struct ctl *c)
+{
+	return !c->leader || leader_is_leader(c->leader);
+}
+
+/* ---- informer ---- */
 
 static void on_list(void *ud, const struct etcd_kvs *kvs)
 {
+	struct ctl *c = ud;
+
 	for (size_t i = 0; i < kvs->n; i++)
-		enqueue_key(ud, kvs->kvs[i].key);
+		enqueue_key(c, kvs->kvs[i].key);
 	log_info("listed workspaces", NULL);
+	/* A (re)list may follow a gap in the watch: workspaces deleted in
+	 * the gap are known only by their status keys, which resync lists. */
+	pthread_mutex_lock(&c->stop.mu);
+	c->resync_now = true;
+	pthread_cond_broadcast(&c->stop.cv);
+	pthread_mutex_unlock(&c->stop.mu);
 }
 
 static void on_events(void *ud, const struct etcd_event *ev, size_t n)
@@ -109,30 +139,136 @@ static void *informer_thread(void *arg)
 		stopper_stop(&c->stop);
 		return NULL;
 	}
+	__atomic_store_n(&c->inf, &inf, __ATOMIC_RELEASE);
+	informer_run(&inf);
+	__atomic_store_n(&c->inf, NULL, __ATOMIC_RELEASE);
+	etcd_free(inf.etcd);
+	return NULL;
+}
+
+/* Activity (hosted traffic, klangkc start/exec/touch) may end an idle
+ * stop: watch it too.  Its list is not a reason to reconcile everything. */
+static void on_activity_list(void *ud, const struct etcd_kvs *kvs)
+{
+	(void)ud, (void)kvs;
+}
+
+static void *activity_thread(void *arg)
+{
+	struct ctl *c = arg;
+	struct etcd_opts o = etcd_opts_env(c->cfg.etcd_endpoints);
+	struct informer inf = { .prefix = WS_ACTIVITY_PREFIX, .stop = &c->stop,
+				.on_list = on_activity_list, .on_events = on_events,
+				.ud = c };
+	struct err e = { "" };
+
+	if (etcd_new(&o, &inf.etcd, &e) < 0) {
+		log_error("activity watch: cannot create etcd client", "error", e.msg, NULL);
+		stopper_stop(&c->stop);
+		return NULL;
+	}
 	informer_run(&inf);
 	etcd_free(inf.etcd);
 	return NULL;
 }
 
+/* ---- engine events ---- */
+
+static int on_engine_event(void *ud, const json_t *ev)
+{
+	struct ctl *c = ud;
+	const json_t *attrs = json_object_get(json_object_get(ev, "Actor"), "Attributes");
+	const char *owner = json_string_value(json_object_get(attrs, "klangk.workspace"));
+	const char *action = json_string_value(json_object_get(ev, "Action"));
+	char key[256];
+
+	if (c->stop.stopping)
+		return 1;
+	/* exec_* and the like say nothing about the container's state. */
+	if (!owner || !action || strncmp(action, "exec_", 5) == 0)
+		return 0;
+	snprintf(key, sizeof(key), WS_SPEC_PREFIX "%s", owner);
+	enqueue_key(c, key);
+	return 0;
+}
+
+static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng);
+
+static void *engine_thread(void *arg)
+{
+	struct ctl *c = arg;
+	struct etcd_opts o = etcd_opts_env(c->cfg.etcd_endpoints);
+	struct engine *eng = NULL;
+	struct etcd *etcd = NULL;
+	struct err e = { "" };
+	char label[128];
+	int failures = 0;
+
+	if (engine_new(c->cfg.docker_host, &eng, &e) < 0 || etcd_new(&o, &etcd, &e) < 0) {
+		log_error("engine events: cannot create clients", "error", e.msg, NULL);
+		stopper_stop(&c->stop);
+		goto out;
+	}
+	snprintf(label, sizeof(label), "klangk.instance=%s", c->cfg.instance_id);
+	while (!c->stop.stopping) {
+		int r = engine_events(eng, label, on_engine_event, c, &c->stop.stopping, &e);
+
+		if (c->stop.stopping)
+			break;
+		log_warn("engine event stream broken; reconnecting", "error", e.msg, NULL);
+		if (stopper_nap(&c->stop, stopper_backoff_ms(failures++, 800, 30000)))
+			break;
+		if (failures > 8)
+			failures = 8;
+		/* Events may have been missed while disconnected. */
+		if (r != -ECANCELED && leading(c))
+			resync(c, etcd, eng);
+	}
+out:
+	engine_free(eng);
+	etcd_free(etcd);
+	return NULL;
+}
+
+/* ---- workers ---- */
+
 static void *worker(void *arg)
 {
 	struct ctl *c = arg;
 	struct etcd_opts o = etcd_opts_env(c->cfg.etcd_endpoints);
-	struct rec x = { .cfg = &c->cfg };
+	struct cfg cfg;
+	struct rec x = { .cfg = &cfg };
 	struct err e = { "" };
+	unsigned gen = 0;
 	char *item;
 
+	cfg_snapshot(c, &cfg, &gen);
 	if (etcd_new(&o, &x.etcd, &e) < 0 ||
-	    engine_new(c->cfg.docker_host, &x.engine, &e) < 0) {
+	    engine_new(cfg.docker_host, &x.engine, &e) < 0 ||
+	    events_new(x.etcd, &x.events) < 0) {
 		log_error("worker: cannot create clients", "error", e.msg, NULL);
 		stopper_stop(&c->stop);
 		goto out;
 	}
-	while (wq_get(c->q, &item) == 0) {
+	engine_set_observer(x.engine, metrics_engine_request, c->metrics);
+	for (;;) {
 		char ns[64], name[64];
-		const char *slash = strchr(item, '/');
+		const char *slash;
+		long requeue;
 		int r;
 
+		if (c->leader && !leader_wait(c->leader))
+			break;
+		if (wq_get(c->q, &item) < 0)
+			break;
+		if (!leading(c)) {
+			/* Lost leadership meanwhile: keep the key for later. */
+			wq_done(c->q, item);
+			wq_add(c->q, item);
+			free(item);
+			continue;
+		}
+		slash = strchr(item, '/');
 		if (!slash || (size_t)(slash - item) >= sizeof(ns) ||
 		    strlen(slash + 1) >= sizeof(name)) {
 			wq_done(c->q, item);
@@ -142,8 +278,25 @@ static void *worker(void *arg)
 		memcpy(ns, item, (size_t)(slash - item));
 		ns[slash - item] = '\0';
 		snprintf(name, sizeof(name), "%s", slash + 1);
+		{
+			unsigned now_gen;
+
+			pthread_mutex_lock(&c->stop.mu);
+			now_gen = c->cfg_gen;
+			pthread_mutex_unlock(&c->stop.mu);
+			if (now_gen != gen)
+				cfg_snapshot(c, &cfg, &gen);
+		}
 		err_clear(&e);
-		r = rec_reconcile(&x, ns, name, &e);
+		{
+			double t0 = prom_now();
+
+			requeue = 0;
+			r = rec_reconcile(&x, ns, name, &requeue, &e);
+			metrics_reconcile(c->metrics, r == 0, prom_now() - t0);
+		}
+		if (r == 0 && requeue > 0)
+			wq_add_after(c->q, item, requeue);
 		if (r < 0) {
 			long d = wq_add_rate_limited(c->q, item);
 			char ds[32];
@@ -159,39 +312,273 @@ static void *worker(void *arg)
 		free(item);
 	}
 out:
+	events_free(x.events);
 	etcd_free(x.etcd);
 	engine_free(x.engine);
 	return NULL;
 }
 
-/* Every workspace etcd knows, and every one the engine has containers of. */
+/* ---- resync and election ---- */
+
+/*
+ * Does this converged-looking workspace need a reconcile?  From the
+ * listings only: its status must describe the current generation, a
+ * container with the recorded spec-hash must exist in the state the phase
+ * says, and its home and work volumes must exist.  Anything else (and
+ * every status without a spec) is enqueued.  This keeps an idle resync to
+ * four list calls, with no writes.
+ */
+static bool needs_reconcile(const struct etcd_kv *spec, const json_t *st,
+			    const json_t *containers, const json_t *volumes,
+			    const char *owner)
+{
+	const char *phase = json_string_value(json_object_get(st, "phase"));
+	const char *hash = json_string_value(json_object_get(st, "specHash"));
+	const json_t *cont = json_object_get(containers, owner);
+	const json_t *vols = json_object_get(volumes, owner);
+	const char *state, *chash;
+	bool running;
+
+	if (!st || !phase || !hash ||
+	    json_integer_value(json_object_get(st, "observedGeneration")) != spec->version)
+		return true;
+	if (strcmp(phase, "Running") != 0 && strcmp(phase, "Stopped") != 0)
+		return true;
+	if (!cont || json_integer_value(vols) != 2)
+		return true;
+	state = json_string_value(json_object_get(cont, "State"));
+	chash = json_string_value(json_object_get(json_object_get(cont, "Labels"),
+						  "klangk.spec-hash"));
+	running = state && strcmp(state, "running") == 0;
+	if (!chash || strcmp(chash, hash) != 0)
+		return true;
+	return running != (strcmp(phase, "Running") == 0);
+}
+
+/* Every workspace that needs it, from etcd's and the engine's listings;
+ * then garbage collection. */
 static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 {
+	bool force;
+	struct etcd_kvs specs = { 0 }, stats = { 0 }, leases = { 0 };
+	json_t *clist = NULL, *vlist = NULL, *containers = json_object(),
+	       *volumes = json_object(), *statuses = json_object(), *it;
 	struct err e = { "" };
-	json_t *list = NULL, *it;
+	struct gc_stats gs = { 0 };
+	struct cfg cfg;
 	char label[128];
-	size_t i;
+	size_t i, queued = 0;
 
-	if (list_all(c, etcd, &e) < 0)
-		log_warn("resync: list failed", "error", e.msg, NULL);
-	snprintf(label, sizeof(label), "klangk.instance=%s", c->cfg.instance_id);
-	if (engine_container_list(eng, label, &list, &e) < 0) {
-		log_warn("resync: engine list failed", "error", e.msg, NULL);
-		return;
+	cfg_snapshot(c, &cfg, NULL);
+	pthread_mutex_lock(&c->stop.mu);
+	force = c->resync_force;
+	c->resync_force = false;
+	pthread_mutex_unlock(&c->stop.mu);
+	snprintf(label, sizeof(label), "klangk.instance=%s", cfg.instance_id);
+	if (!containers || !volumes || !statuses)
+		goto out;
+	/* Owned things first, owners after: see gc.h. */
+	if (engine_volume_list(eng, label, &vlist, &e) < 0 ||
+	    etcd_list(etcd, WS_LEASE_PREFIX, &leases, &e) < 0 ||
+	    etcd_list(etcd, WS_SPEC_PREFIX, &specs, &e) < 0 ||
+	    etcd_list(etcd, WS_STATUS_PREFIX, &stats, &e) < 0 ||
+	    engine_container_list(eng, label, &clist, &e) < 0) {
+		log_warn("resync: listing failed", "error", e.msg, NULL);
+		goto out;
 	}
-	json_array_foreach(list, i, it) {
+	/* Index the engine's objects by owner ("ns/name"). */
+	json_array_foreach(clist, i, it) {
 		const char *w = json_string_value(json_object_get(
 			json_object_get(it, "Labels"), "klangk.workspace"));
-		char ns[64], name[64], key[256];
 
-		if (!w)
-			continue;
-		/* Validate the label before it becomes a key. */
-		snprintf(key, sizeof(key), WS_SPEC_PREFIX "%s", w);
-		if (ws_split_key(key, WS_SPEC_PREFIX, ns, sizeof(ns), name, sizeof(name)) == 0)
-			enqueue_key(c, key);
+		if (w)
+			json_object_set(containers, w, it);
 	}
-	json_decref(list);
+	json_array_foreach(vlist, i, it) {
+		const char *w = json_string_value(json_object_get(
+			json_object_get(it, "Labels"), "klangk.workspace"));
+
+		if (w)
+			json_object_set_new(volumes, w, json_integer(
+				json_integer_value(json_object_get(volumes, w)) + 1));
+	}
+	for (i = 0; i < stats.n; i++) {
+		json_error_t jerr;
+		json_t *st = json_loadb(stats.kvs[i].value, stats.kvs[i].value_len, 0, &jerr);
+
+		json_object_set_new(statuses, stats.kvs[i].key + strlen(WS_STATUS_PREFIX),
+				    st ? st : json_null());
+	}
+	for (i = 0; i < specs.n; i++) {
+		const char *owner = specs.kvs[i].key + strlen(WS_SPEC_PREFIX);
+		const json_t *st = json_object_get(statuses, owner);
+
+		if (force || needs_reconcile(&specs.kvs[i], json_is_object(st) ? st : NULL,
+					     containers, volumes, owner)) {
+			enqueue_key(c, specs.kvs[i].key);
+			queued++;
+		}
+		json_object_del(statuses, owner);
+		json_object_del(containers, owner);
+	}
+	/* What is left has no spec: being deleted, or orphaned. */
+	{
+		const char *owner;
+		json_t *v;
+		char key[256];
+
+		json_object_foreach(statuses, owner, v) {
+			snprintf(key, sizeof(key), WS_STATUS_PREFIX "%s", owner);
+			enqueue_key(c, key);
+			json_object_del(containers, owner);
+			queued++;
+		}
+		json_object_foreach(containers, owner, v) {
+			snprintf(key, sizeof(key), WS_SPEC_PREFIX "%s", owner);
+			enqueue_key(c, key);
+			queued++;
+		}
+	}
+	if (gc_run(etcd, eng, &leases, vlist, &specs, &stats, &gs, &e) < 0)
+		log_warn("garbage collection failed", "error", e.msg, NULL);
+	metrics_port_leases(c->metrics, (long)(leases.n - (size_t)gs.leases));
+	{
+		char q[32], t[32];
+
+		snprintf(q, sizeof(q), "%zu", queued);
+		snprintf(t, sizeof(t), "%zu", specs.n);
+		log_debug("resync", "workspaces", t, "enqueued", q, NULL);
+	}
+out:
+	etcd_kvs_clear(&specs);
+	etcd_kvs_clear(&stats);
+	etcd_kvs_clear(&leases);
+	json_decref(clist);
+	json_decref(vlist);
+	json_decref(containers);
+	json_decref(volumes);
+	json_decref(statuses);
+}
+
+/* ---- probes for /metrics and /readyz ---- */
+
+static bool probe_leader(void *ud)
+{
+	return leading(ud);
+}
+
+static bool probe_ready(void *ud)
+{
+	struct ctl *c = ud;
+	struct informer *inf = __atomic_load_n(&c->inf, __ATOMIC_ACQUIRE);
+
+	return !c->stop.stopping && inf && __atomic_load_n(&inf->lists, __ATOMIC_RELAXED) > 0;
+}
+
+static unsigned long probe_restarts(void *ud)
+{
+	struct ctl *c = ud;
+	struct informer *inf = __atomic_load_n(&c->inf, __ATOMIC_ACQUIRE);
+
+	return inf ? __atomic_load_n(&inf->watch_restarts, __ATOMIC_RELAXED) : 0;
+}
+
+static void on_elected(void *ud)
+{
+	struct ctl *c = ud;
+
+	/* Followers ignored the world; look at all of it now. */
+	pthread_mutex_lock(&c->stop.mu);
+	c->resync_now = true;
+	pthread_cond_broadcast(&c->stop.cv);
+	pthread_mutex_unlock(&c->stop.mu);
+}
+
+static void *election_thread(void *arg)
+{
+	struct ctl *c = arg;
+
+	leader_run(c->leader);
+	return NULL;
+}
+
+static void *resync_thread(void *arg)
+{
+	struct ctl *c = arg;
+	struct etcd_opts o = etcd_opts_env(c->cfg.etcd_endpoints);
+	struct etcd *etcd = NULL;
+	struct engine *eng = NULL;
+	struct err e = { "" };
+
+	if (etcd_new(&o, &etcd, &e) < 0 || engine_new(c->cfg.docker_host, &eng, &e) < 0) {
+		log_error("resync: cannot create clients", "error", e.msg, NULL);
+		stopper_stop(&c->stop);
+		goto out;
+	}
+	for (;;) {
+		/* Jitter of +-10% keeps replicas and restarts from aligning. */
+		long period = c->resync_s * 1000, jitter = period / 10;
+		long ms = period - jitter + random() % (2 * jitter + 1);
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += ms / 1000;
+		ts.tv_nsec += (ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (leading(c))
+			resync(c, etcd, eng);
+		pthread_mutex_lock(&c->stop.mu);
+		while (!c->stop.stopping && !c->resync_now &&
+		       pthread_cond_timedwait(&c->stop.cv, &c->stop.mu, &ts) != ETIMEDOUT)
+			;
+		c->resync_now = false;
+		pthread_mutex_unlock(&c->stop.mu);
+		if (c->stop.stopping)
+			break;
+	}
+out:
+	etcd_free(etcd);
+	engine_free(eng);
+	return NULL;
+}
+
+/* SIGHUP: build the new settings, validate them, then swap. */
+static void reload(struct ctl *c)
+{
+	struct cfg next;
+	struct err e = { "" };
+
+	if (!c->config_path) {
+		log_warn("SIGHUP: no --config file to reload", NULL);
+		return;
+	}
+	cfg_snapshot(c, &next, NULL);
+	if (cfg_load_file(&next, c->config_path, &e) < 0) {
+		log_error("configuration reload refused; keeping the old settings",
+			  "error", e.msg, NULL);
+		return;
+	}
+	/* These are bound at start: clients, names and labels use them. */
+	if (strcmp(next.etcd_endpoints, c->cfg.etcd_endpoints) != 0 ||
+	    strcmp(next.docker_host, c->cfg.docker_host) != 0 ||
+	    strcmp(next.instance_id, c->cfg.instance_id) != 0) {
+		log_error("configuration reload refused: etcd endpoints, engine and "
+			  "instance id need a restart; keeping the old settings", NULL);
+		return;
+	}
+	pthread_mutex_lock(&c->stop.mu);
+	c->cfg = next;
+	c->cfg_gen++;
+	/* Converge everything to the new settings: they may change every
+	 * container's desired configuration, which listings cannot show. */
+	c->resync_now = true;
+	c->resync_force = true;
+	pthread_cond_broadcast(&c->stop.cv);
+	pthread_mutex_unlock(&c->stop.mu);
+	log_info("configuration reloaded", "file", c->config_path, NULL);
 }
 
 static void usage(FILE *f)
@@ -201,6 +588,7 @@ static void usage(FILE *f)
 		"Converges containers, volumes and host port leases to the Workspaces\n"
 		"stored in etcd under /klangk/workspaces/.\n\n"
 		"Options (each overrides its environment variable):\n"
+		"  --config FILE           NAME=value settings (the variables below); re-read on SIGHUP\n"
 		"  --etcd-endpoints URLS   KLANGK_ETCD_ENDPOINTS (http://127.0.0.1:2379)\n"
 		"  --docker-host URL       DOCKER_HOST (unix:///var/run/docker.sock)\n"
 		"  --instance-id ID        KLANGK_INSTANCE_ID (default)\n"
@@ -208,6 +596,10 @@ static void usage(FILE *f)
 		"  --port-range-end N      KLANGK_PORT_RANGE_END (start + 999)\n"
 		"  --workers N             reconcile workers (4)\n"
 		"  --resync-seconds N      full resync period (30)\n"
+		"  --no-leader-elect       reconcile without leader election (one replica only)\n"
+		"  --leader-ttl-seconds N  leader lease TTL (15)\n"
+		"  --metrics-address ADDR  serve /metrics, /healthz, /readyz on ADDR\n"
+		"                          (e.g. 127.0.0.1:9101; KLANGK_METRICS_ADDRESS; off)\n"
 		"  --log-level LEVEL       debug|info|warn|error (info)\n"
 		"  --log-json              JSON log lines instead of logfmt\n"
 		"Also read: KLANGK_NGINX_PORT, KLANGK_HOSTING_HOSTNAME, KLANGK_HOSTING_PROTO,\n"
@@ -217,6 +609,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
 		{ "etcd-endpoints", required_argument, NULL, 'e' },
 		{ "docker-host", required_argument, NULL, 'd' },
 		{ "instance-id", required_argument, NULL, 'i' },
@@ -224,6 +617,9 @@ int main(int argc, char **argv)
 		{ "port-range-end", required_argument, NULL, 'E' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "resync-seconds", required_argument, NULL, 'r' },
+		{ "no-leader-elect", no_argument, NULL, 'N' },
+		{ "leader-ttl-seconds", required_argument, NULL, 't' },
+		{ "metrics-address", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "log-json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -231,14 +627,13 @@ int main(int argc, char **argv)
 	};
 	struct ctl c = { .workers = 4, .resync_s = 30 };
 	enum log_level lvl = LOG_INFO;
-	pthread_t inf, workers[MAX_WORKERS];
-	struct etcd *etcd = NULL;
-	struct engine *eng = NULL;
+	pthread_t inf, act_t, eng_t, res_t, el_t, workers[MAX_WORKERS];
+	bool elect = true, bad = false;
+	const char *metrics_addr = getenv("KLANGK_METRICS_ADDRESS");
+	long ttl = 15, nw = 0;
 	sigset_t sigs;
 	struct err e = { "" };
 	int opt, json = 0, ret = 1;
-	long nw = 0;
-	bool bad = false;
 
 	if (cfg_from_env(&c.cfg, &e) < 0) {
 		fprintf(stderr, "klangk-controller: %s\n", e.msg);
@@ -246,29 +641,41 @@ int main(int argc, char **argv)
 	}
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
+		case 'c':
+			c.config_path = optarg;
+			break;
 		case 'e':
-			bad |= cfg_copy(c.cfg.etcd_endpoints, sizeof(c.cfg.etcd_endpoints), optarg) < 0;
+			bad = cfg_copy(c.cfg.etcd_endpoints, sizeof(c.cfg.etcd_endpoints), optarg) < 0;
 			break;
 		case 'd':
-			bad |= cfg_copy(c.cfg.docker_host, sizeof(c.cfg.docker_host), optarg) < 0;
+			bad = cfg_copy(c.cfg.docker_host, sizeof(c.cfg.docker_host), optarg) < 0;
 			break;
 		case 'i':
-			bad |= cfg_copy(c.cfg.instance_id, sizeof(c.cfg.instance_id), optarg) < 0;
+			bad = cfg_copy(c.cfg.instance_id, sizeof(c.cfg.instance_id), optarg) < 0;
 			break;
 		case 's':
-			bad |= cfg_parse_long(optarg, 1024, 65535, &c.cfg.port_range_start) < 0;
+			bad = cfg_parse_long(optarg, 1024, 65535, &c.cfg.port_range_start) < 0;
 			break;
 		case 'E':
-			bad |= cfg_parse_long(optarg, 1024, 65535, &c.cfg.port_range_end) < 0;
+			bad = cfg_parse_long(optarg, 1024, 65535, &c.cfg.port_range_end) < 0;
 			break;
 		case 'w':
-			bad |= cfg_parse_long(optarg, 1, MAX_WORKERS, &c.workers) < 0;
+			bad = cfg_parse_long(optarg, 1, MAX_WORKERS, &c.workers) < 0;
 			break;
 		case 'r':
-			bad |= cfg_parse_long(optarg, 1, 86400, &c.resync_s) < 0;
+			bad = cfg_parse_long(optarg, 1, 86400, &c.resync_s) < 0;
+			break;
+		case 'N':
+			elect = false;
+			break;
+		case 'm':
+			metrics_addr = optarg;
+			break;
+		case 't':
+			bad = cfg_parse_long(optarg, 3, 3600, &ttl) < 0;
 			break;
 		case 'l':
-			bad |= log_parse_level(optarg, &lvl) < 0;
+			bad = log_parse_level(optarg, &lvl) < 0;
 			break;
 		case 'j':
 			json = 1;
@@ -286,6 +693,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (c.config_path && cfg_load_file(&c.cfg, c.config_path, &e) < 0) {
+		fprintf(stderr, "klangk-controller: %s\n", e.msg);
+		return 2;
+	}
 	if (cfg_check(&c.cfg, &e) < 0) {
 		fprintf(stderr, "klangk-controller: %s\n", e.msg);
 		return 2;
@@ -296,24 +707,36 @@ int main(int argc, char **argv)
 		log_error("cannot initialise libcurl", NULL);
 		return 1;
 	}
-	/* Signals are blocked in every thread and taken synchronously by
-	 * the main thread with sigtimedwait, which is also the resync timer. */
+	/* Signals are blocked in every thread and taken synchronously here. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (stopper_init(&c.stop) < 0 || wq_new(200, 60000, &c.q) < 0)
 		return 1;
 	{
+		struct metrics_probe probe = { .queue = c.q, .is_leader = probe_leader,
+					       .is_ready = probe_ready,
+					       .watch_restarts = probe_restarts, .ud = &c };
+
+		if (metrics_start(metrics_addr, &probe, &c.metrics, &e) < 0) {
+			log_error("cannot serve metrics", "address", metrics_addr, "error",
+				  e.msg, NULL);
+			ret = 2;
+			goto out;
+		}
+	}
+	if (elect) {
 		struct etcd_opts o = etcd_opts_env(c.cfg.etcd_endpoints);
 
-		if (etcd_new(&o, &etcd, &e) < 0 ||
-		    engine_new(c.cfg.docker_host, &eng, &e) < 0) {
+		if (leader_new(&o, c.cfg.instance_id, ttl, &c.stop, &c.leader, &e) < 0) {
 			log_error("bad configuration", "error", e.msg, NULL);
 			ret = 2;
 			goto out;
 		}
+		leader_on_elected(c.leader, on_elected, &c);
 	}
 	{
 		char ports[64], wk[16];
@@ -323,43 +746,48 @@ int main(int argc, char **argv)
 		snprintf(wk, sizeof(wk), "%ld", c.workers);
 		log_info("klangk-controller starting", "instance", c.cfg.instance_id,
 			 "etcd", c.cfg.etcd_endpoints, "engine", c.cfg.docker_host,
-			 "ports", ports, "workers", wk, NULL);
+			 "ports", ports, "workers", wk, "leader_election",
+			 elect ? "on" : "off", NULL);
 	}
-	if (pthread_create(&inf, NULL, informer_thread, &c) != 0)
+	if (pthread_create(&inf, NULL, informer_thread, &c) != 0 ||
+	    pthread_create(&act_t, NULL, activity_thread, &c) != 0 ||
+	    pthread_create(&eng_t, NULL, engine_thread, &c) != 0 ||
+	    pthread_create(&res_t, NULL, resync_thread, &c) != 0 ||
+	    (elect && pthread_create(&el_t, NULL, election_thread, &c) != 0)) {
+		log_error("cannot start threads", NULL);
 		goto out;
+	}
 	for (nw = 0; nw < c.workers; nw++)
 		if (pthread_create(&workers[nw], NULL, worker, &c) != 0)
 			break;
-	/* At start, also the tombstones and the engine's orphans. */
-	resync(&c, etcd, eng);
 	while (!c.stop.stopping) {
-		/* Jitter of +-10% keeps replicas and restarts from aligning. */
-		long period = c.resync_s * 1000;
-		long jitter = period / 10;
-		long ms = period - jitter + random() % (2 * jitter + 1);
-		struct timespec ts = { .tv_sec = ms / 1000,
-				       .tv_nsec = (ms % 1000) * 1000000 };
-		int sig = sigtimedwait(&sigs, NULL, &ts);
+		int sig = 0;
 
-		if (sig == SIGTERM || sig == SIGINT) {
-			log_info("signal received", "signal",
-				 sig == SIGTERM ? "TERM" : "INT", NULL);
-			stopper_stop(&c.stop);
-			break;
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			reload(&c);
+			continue;
 		}
-		if (!c.stop.stopping)
-			resync(&c, etcd, eng);
+		log_info("signal received; finishing in-flight work", "signal",
+			 sig == SIGTERM ? "TERM" : "INT", NULL);
+		stopper_stop(&c.stop);
 	}
-	log_info("stopping: finishing in-flight work", NULL);
 	wq_shutdown(c.q);
-	pthread_join(inf, NULL);
 	for (long i = 0; i < nw; i++)
 		pthread_join(workers[i], NULL);
+	pthread_join(inf, NULL);
+	pthread_join(act_t, NULL);
+	pthread_join(eng_t, NULL);
+	pthread_join(res_t, NULL);
+	if (elect)
+		pthread_join(el_t, NULL); /* resigns leadership */
 	ret = 0;
 	log_info("stopped", NULL);
 out:
-	etcd_free(etcd);
-	engine_free(eng);
+	metrics_stop(c.metrics);
+	leader_free(c.leader);
 	wq_free(c.q);
+	stopper_destroy(&c.stop);
 	return ret;
 }

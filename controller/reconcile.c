@@ -46,13 +46,110 @@ struct wsref {
 
 /* ---- status helpers ---- */
 
-static void now_rfc3339(char *buf, size_t len)
+static void fmt_rfc3339(time_t t, char *buf, size_t len)
 {
-	time_t t = time(NULL);
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void now_rfc3339(char *buf, size_t len)
+{
+	fmt_rfc3339(time(NULL), buf, len);
+}
+
+/* "2025-01-31T12:34:56Z" (fractions allowed) -> seconds; 0 if not one. */
+static time_t parse_rfc3339(const char *s)
+{
+	struct tm tm;
+	const char *end;
+
+	if (!s)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end)
+		return 0;
+	if (*end == '.')
+		for (end++; *end >= '0' && *end <= '9'; end++)
+			;
+	if (strcmp(end, "Z") != 0)
+		return 0;
+	return timegm(&tm);
+}
+
+/*
+ * The idle timeout.  Activity comes from /klangk/activity/<ns>/<name>
+ * (hosted traffic, klangkc start/exec/touch) and from every start of the
+ * container.  A running workspace idle for its timeout is stopped and
+ * status.idleSince set; activity newer than that starts it again.
+ * *want_running is the run state to converge to; *requeue_ms the time to
+ * the next idle deadline.
+ */
+static int idle_decide(struct rec *x, const struct wsref *ref, const struct ws *w,
+		       json_t *st, bool *want_running, long *requeue_ms,
+		       struct err *e)
+{
+	long long timeout = w->idle_timeout >= 0 ? w->idle_timeout : x->cfg->idle_timeout;
+	time_t now = time(NULL), act = 0, last, idle_since;
+	struct etcd_kv kv = { 0 };
+	char key[512], ts[32];
+	int r;
+
+	*want_running = w->running;
+	if (!w->running || timeout <= 0) {
+		json_object_del(st, "idleSince");
+		return 0;
+	}
+	snprintf(key, sizeof(key), WS_ACTIVITY_PREFIX "%s", ref->owner);
+	r = etcd_get(x->etcd, key, &kv, NULL, e);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r == 0)
+		act = parse_rfc3339(kv.value);
+	etcd_kv_clear(&kv);
+	err_clear(e);
+	last = parse_rfc3339(json_string_value(json_object_get(st, "lastActivity")));
+	idle_since = parse_rfc3339(json_string_value(json_object_get(st, "idleSince")));
+	if (act > last)
+		last = act;
+	if (idle_since) {
+		if (act > idle_since) {
+			/* New activity after we stopped it: resume. */
+			json_object_del(st, "idleSince");
+			fmt_rfc3339(act, ts, sizeof(ts));
+			json_object_set_new(st, "lastActivity", json_string(ts));
+			events_record(x->events, ref->ns, ref->name, "Normal", "Resumed",
+				      "activity after an idle stop; starting the container");
+			return 0;
+		}
+		*want_running = false;
+		return 0;
+	}
+	if (!last) {
+		/* Never active: the clock starts now. */
+		last = now;
+		fmt_rfc3339(now, ts, sizeof(ts));
+		json_object_set_new(st, "lastActivity", json_string(ts));
+	} else if (act == last) {
+		fmt_rfc3339(act, ts, sizeof(ts));
+		json_object_set_new(st, "lastActivity", json_string(ts));
+	}
+	if (now - last >= timeout) {
+		char msg[128];
+
+		*want_running = false;
+		fmt_rfc3339(now, ts, sizeof(ts));
+		json_object_set_new(st, "idleSince", json_string(ts));
+		snprintf(msg, sizeof(msg), "no activity for %lld seconds; stopping the "
+					   "container (files and ports are kept)", timeout);
+		events_record(x->events, ref->ns, ref->name, "Normal", "IdleTimeout", msg);
+		log_info("stopping idle workspace", "workspace", ref->owner, NULL);
+		return 0;
+	}
+	*requeue_ms = (long)(last + timeout - now) * 1000 + 500;
+	return 0;
 }
 
 /*
@@ -120,10 +217,23 @@ static void conditions_stalled(json_t *st, int64_t gen, const char *reason,
 	set_condition(st, "Stalled", "True", reason, msg, gen);
 }
 
+/* Stopped for idleness: as intended (neither reconciling nor stalled),
+ * but not serving. */
+static void conditions_idle(json_t *st, int64_t gen)
+{
+	const char *msg = "stopped after its idle timeout; activity "
+			  "(klangkc start, hosted traffic) starts it again";
+
+	set_condition(st, "Ready", "False", "IdleTimeout", msg, gen);
+	set_condition(st, "Reconciling", "False", "IdleTimeout", "", gen);
+	set_condition(st, "Stalled", "False", "IdleTimeout", "", gen);
+}
+
 /*
  * Write status if it differs from what is stored, comparing the key's
  * mod_revision with the one we read (*rev, 0 = absent), which is updated.
- * -EAGAIN when someone else wrote it meanwhile.
+ * Returns 1 when it wrote, 0 when nothing changed, -EAGAIN when someone
+ * else wrote it meanwhile.
  */
 static int write_status(struct rec *x, const struct wsref *ref, json_t *st,
 			const struct etcd_kv *cur, int64_t *rev, struct err *e)
@@ -158,6 +268,7 @@ static int write_status(struct rec *x, const struct wsref *ref, json_t *st,
 			json_object_get(json_object_get(resp, "header"), "revision"));
 
 		*rev = rs ? strtoll(rs, NULL, 10) : 0;
+		r = 1;
 	}
 	json_decref(resp);
 	free(val);
@@ -253,7 +364,8 @@ static int sha256_hex(const char *s, char out[65])
 /* The container we want, with its spec-hash label.  new. */
 static json_t *container_config(struct rec *x, const struct wsref *ref,
 				const struct ws *w, const char *id,
-				const long *ports, char hash[65])
+				const long *ports, const char *restarted,
+				char hash[65])
 {
 	const struct cfg *cfg = x->cfg;
 	json_t *c, *env, *exposed, *bindings, *mounts, *labels;
@@ -275,6 +387,8 @@ static json_t *container_config(struct rec *x, const struct wsref *ref,
 	c = json_object();
 	if (!env || !exposed || !bindings || !mounts || !labels || !c)
 		goto fail;
+	if (*restarted)
+		json_object_set_new(labels, "klangk.restarted-at", json_string(restarted));
 
 #define ENV(fmt, ...)                                                     \
 	do {                                                              \
@@ -356,9 +470,34 @@ fail:
 	return NULL;
 }
 
+/* Does the container carry every environment entry we want?  The engine
+ * adds the image's own entries, so this is inclusion, not equality. */
+static bool env_matches(const json_t *info, const json_t *config)
+{
+	const json_t *have = json_object_get(json_object_get(info, "Config"), "Env");
+	const json_t *want = json_object_get(config, "Env");
+	size_t i, j;
+	json_t *w, *h;
+
+	json_array_foreach(want, i, w) {
+		bool found = false;
+
+		json_array_foreach(have, j, h)
+			if (json_equal(w, h)) {
+				found = true;
+				break;
+			}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
 /*
  * Converge the container: create it if missing, recreate it when its
- * spec-hash differs (volumes survive), start or stop it to match running.
+ * spec-hash differs or its environment is not what the hash promises
+ * (someone recreated it behind our back with our labels), keeping the
+ * volumes; start or stop it to match running.
  * *running gets the resulting state.
  */
 static int ensure_container(struct rec *x, const struct wsref *ref,
@@ -388,9 +527,27 @@ static int ensure_container(struct rec *x, const struct wsref *ref,
 		}
 		is_running = json_is_true(json_object_get(json_object_get(info, "State"),
 							  "Running"));
-		if (strcmp(label_of(labels, LABEL_HASH), hash) != 0) {
+		{
+			const char *st = json_string_value(json_object_get(
+				json_object_get(info, "State"), "Status"));
+
+			/* Being removed (by someone else): it cannot be started
+			 * or recreated until it is gone; its removal event
+			 * brings us back. */
+			if (st && strcmp(st, "removing") == 0) {
+				err_set(e, "container %s is being removed", ref->container);
+				*reason = "ContainerRemoving";
+				json_decref(info);
+				return -EAGAIN;
+			}
+		}
+		if (strcmp(label_of(labels, LABEL_HASH), hash) != 0 ||
+		    !env_matches(info, config)) {
 			log_info("recreating container: configuration changed",
 				 "workspace", ref->owner, "container", ref->container, NULL);
+			events_record(x->events, ref->ns, ref->name, "Normal", "Recreating",
+				      "the container's configuration changed; recreating it "
+				      "(home and work volumes are kept)");
 			r = engine_container_remove(x->engine, ref->container, e);
 			if (r < 0) {
 				*reason = "ContainerRemoveFailed";
@@ -411,6 +568,8 @@ static int ensure_container(struct rec *x, const struct wsref *ref,
 		}
 		log_info("container created", "workspace", ref->owner, "container",
 			 ref->container, NULL);
+		events_record(x->events, ref->ns, ref->name, "Normal", "Created",
+			      "created container");
 	}
 	if (want_running && !is_running) {
 		r = engine_container_start(x->engine, ref->container, e);
@@ -419,6 +578,8 @@ static int ensure_container(struct rec *x, const struct wsref *ref,
 			return r;
 		}
 		log_info("container started", "workspace", ref->owner, NULL);
+		events_record(x->events, ref->ns, ref->name, "Normal", "Started",
+			      "started container");
 		is_running = true;
 	} else if (!want_running && is_running) {
 		r = engine_container_stop(x->engine, ref->container, STOP_GRACE_S, e);
@@ -427,6 +588,8 @@ static int ensure_container(struct rec *x, const struct wsref *ref,
 			return r;
 		}
 		log_info("container stopped", "workspace", ref->owner, NULL);
+		events_record(x->events, ref->ns, ref->name, "Normal", "Stopped",
+			      "stopped container");
 		is_running = false;
 	}
 	*running = is_running;
@@ -434,6 +597,25 @@ static int ensure_container(struct rec *x, const struct wsref *ref,
 }
 
 /* ---- teardown ---- */
+
+/* Set (or clear) the retained markers of the home and work volumes. */
+static int retain_mark(struct rec *x, const struct wsref *ref, bool set,
+		       struct err *e)
+{
+	const char *vols[] = { ref->home_vol, ref->work_vol };
+
+	for (int i = 0; i < 2; i++) {
+		char key[512];
+		int r;
+
+		snprintf(key, sizeof(key), REC_RETAINED_PREFIX "%s", vols[i]);
+		r = set ? etcd_put(x->etcd, key, ref->owner, strlen(ref->owner), e) :
+			  etcd_delete(x->etcd, key, NULL, e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
 
 static int teardown(struct rec *x, const struct wsref *ref, json_t *st,
 		    const struct etcd_kv *cur, int64_t status_rev, struct err *e)
@@ -459,6 +641,12 @@ static int teardown(struct rec *x, const struct wsref *ref, json_t *st,
 		r = engine_volume_remove(x->engine, ref->home_vol, e);
 		if (r == 0)
 			r = engine_volume_remove(x->engine, ref->work_vol, e);
+		if (r == 0)
+			r = retain_mark(x, ref, false, e);
+		if (r < 0)
+			return r;
+	} else if (status_rev) {
+		r = retain_mark(x, ref, true, e);
 		if (r < 0)
 			return r;
 	}
@@ -493,7 +681,8 @@ static int teardown(struct rec *x, const struct wsref *ref, json_t *st,
 /* Parse the stored object: JSON or YAML, exactly one document, whose name
  * and namespace match its key. */
 static int parse_desired(const struct wsref *ref, const struct etcd_kv *kv,
-			 struct ws **out, struct err *e)
+			 struct ws **out, char *restarted, size_t rlen,
+			 struct err *e)
 {
 	struct codec_docs docs = { 0 };
 	const json_t *meta;
@@ -519,6 +708,14 @@ static int parse_desired(const struct wsref *ref, const struct etcd_kv *kv,
 		goto out;
 	meta = json_object_get(docs.docs[0].value, "metadata");
 	mns = json_string_value(json_object_get(meta, "namespace"));
+	{
+		/* `klangkc restart` stamps this annotation; it is part of the
+		 * container's configuration, so a new value recreates it. */
+		const char *ra = json_string_value(json_object_get(
+			json_object_get(meta, "annotations"), REC_RESTARTED_ANNOTATION));
+
+		snprintf(restarted, rlen, "%s", ra && strlen(ra) < 64 ? ra : "");
+	}
 	if (strcmp((*out)->name, ref->name) != 0 || (mns && strcmp(mns, ref->ns) != 0)) {
 		err_set(e, "metadata: name/namespace %s/%s do not match the key %s/%s",
 			mns ? mns : ref->ns, (*out)->name, ref->ns, ref->name);
@@ -551,17 +748,18 @@ static void set_ports_urls(struct rec *x, json_t *st, const char *id,
 }
 
 int rec_reconcile(struct rec *x, const char *ns, const char *name,
-		  struct err *e)
+		  long *requeue_ms, struct err *e)
 {
 	struct wsref ref = { .ns = ns, .name = name };
 	struct etcd_kv spec = { 0 }, stkv = { 0 };
 	bool have_spec, have_status, running = false;
 	const char *reason = "Reconciling";
+	bool want_running = true, was_running = false;
 	long ports[PORTS_MAX] = { 0 }, hint[PORTS_MAX];
 	int64_t status_rev = 0, gen;
 	json_t *st = NULL, *config = NULL;
 	struct ws *w = NULL;
-	char key[512], id[33], hash[65];
+	char key[512], id[33], hash[65], restarted[64];
 	const char *sid;
 	int n_hint = 0, r;
 
@@ -610,7 +808,7 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	gen = spec.version;
 
 	/* 1. Validate.  An invalid object is reported and left alone. */
-	r = parse_desired(&ref, &spec, &w, e);
+	r = parse_desired(&ref, &spec, &w, restarted, sizeof(restarted), e);
 	if (r == -ENOMEM)
 		goto out;
 	if (r < 0) {
@@ -619,7 +817,15 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 			json_object_set_new(st, "phase", json_string("Failed"));
 		json_object_set_new(st, "observedGeneration", json_integer(gen));
 		conditions_stalled(st, gen, "InvalidSpec", e->msg);
-		r = write_status(x, &ref, st, have_status ? &stkv : NULL, &status_rev, e);
+		{
+			char why[ERR_MSG_MAX];
+
+			snprintf(why, sizeof(why), "%s", e->msg);
+			r = write_status(x, &ref, st, have_status ? &stkv : NULL,
+					 &status_rev, e);
+			if (r == 1)
+				events_record(x->events, ns, name, "Warning", "InvalidSpec", why);
+		}
 		goto out;
 	}
 
@@ -672,21 +878,40 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	}
 
 	/* 5. The container. */
-	config = container_config(x, &ref, w, id, ports, hash);
+	config = container_config(x, &ref, w, id, ports, restarted, hash);
 	if (!config) {
 		r = -ENOMEM;
 		goto out;
 	}
-	r = ensure_container(x, &ref, config, hash, w->running, &running, &reason, e);
+	r = idle_decide(x, &ref, w, st, &want_running, requeue_ms, e);
+	if (r < 0) {
+		reason = "ActivityUnreadable";
+		goto failed;
+	}
+	was_running = json_is_string(json_object_get(st, "phase")) &&
+		      strcmp(json_string_value(json_object_get(st, "phase")), "Running") == 0;
+	r = ensure_container(x, &ref, config, hash, want_running, &running, &reason, e);
 	if (r < 0)
 		goto failed;
+	if (running && !was_running) {
+		/* A start counts as activity. */
+		char ts[32];
+
+		now_rfc3339(ts, sizeof(ts));
+		json_object_set_new(st, "lastActivity", json_string(ts));
+	}
 
 	/* 6. Status. */
 	json_object_set_new(st, "phase", json_string(running ? "Running" : "Stopped"));
 	json_object_set_new(st, "observedGeneration", json_integer(gen));
 	json_object_set_new(st, "container", json_string(ref.container));
+	/* Lets resync tell, from one container listing, that the container
+	 * still is the one this status describes. */
+	json_object_set_new(st, "specHash", json_string(hash));
 	if (running)
 		conditions_ready(st, gen, "ContainerRunning", "the container is running");
+	else if (w->running)
+		conditions_idle(st, gen);
 	else
 		conditions_ready(st, gen, "Stopped", "the workspace is stopped (spec.running is false)");
 	r = write_status(x, &ref, st, &stkv, &status_rev, e);
@@ -700,6 +925,7 @@ failed:
 
 		log_warn("reconcile failed", "workspace", ref.owner, "reason", reason,
 			 "error", e->msg, NULL);
+		events_record(x->events, ns, name, "Warning", reason, e->msg);
 		if (!json_object_get(st, "phase"))
 			json_object_set_new(st, "phase", json_string("Pending"));
 		json_object_set_new(st, "observedGeneration", json_integer(gen));
@@ -715,5 +941,5 @@ out:
 	ws_free(w);
 	etcd_kv_clear(&spec);
 	etcd_kv_clear(&stkv);
-	return r;
+	return r > 0 ? 0 : r;
 }

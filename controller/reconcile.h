@@ -12,19 +12,30 @@
 #include "engine.h"
 #include "err.h"
 #include "etcd.h"
+#include "events.h"
+
+struct events;
 
 struct rec {
 	struct etcd *etcd;        /* borrowed; this worker's client */
 	struct engine *engine;    /* borrowed; this worker's client */
 	const struct cfg *cfg;    /* borrowed */
+	struct events *events;    /* borrowed; may be NULL */
 };
+
+/* Marks a home/work volume kept by reclaimPolicy Retain (value: owner), so
+ * garbage collection leaves it alone. */
+#define REC_RETAINED_PREFIX "/klangk/retained/"
+#define REC_RESTARTED_ANNOTATION "klangk.io/restartedAt"
 
 /*
  * Reconcile the workspace ns/name.  0 when converged (or when nothing can be
  * done until the object changes, e.g. it is invalid); a negative errno when
  * a step failed and should be retried with backoff (reason in e).
+ * *requeue_ms (set on success) is > 0 when the workspace wants another look
+ * after that long even if nothing changes: its idle deadline.
  */
 int rec_reconcile(struct rec *x, const char *ns, const char *name,
-		  struct err *e);
+		  long *requeue_ms, struct err *e);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,107 @@ bool cfg_is_hostname(const char *s)
 	if (colon && cfg_parse_long(colon + 1, 1, 65535, &port) < 0)
 		return false;
 	return true;
+}
+
+/* Where each setting lives, for the file loader. */
+enum kind { STR, LONG };
+
+struct field {
+	const char *name;
+	enum kind kind;
+	size_t off;
+	size_t size;      /* STR: buffer size */
+	long min, max;    /* LONG */
+};
+
+#define S(n, m) { n, STR, offsetof(struct cfg, m), sizeof(((struct cfg *)0)->m), 0, 0 }
+#define L(n, m, lo, hi) { n, LONG, offsetof(struct cfg, m), 0, lo, hi }
+static const struct field fields[] = {
+	S("KLANGK_ETCD_ENDPOINTS", etcd_endpoints),
+	S("DOCKER_HOST", docker_host),
+	S("KLANGK_INSTANCE_ID", instance_id),
+	L("KLANGK_PORT_RANGE_START", port_range_start, 1024, 65535),
+	L("KLANGK_PORT_RANGE_END", port_range_end, 0, 65535),
+	L("KLANGK_NGINX_PORT", nginx_port, 1, 65535),
+	S("KLANGK_HOSTING_HOSTNAME", hosting_hostname),
+	S("KLANGK_HOSTING_PROTO", hosting_proto),
+	S("KLANGK_HOSTING_BASE_PATH", hosting_base_path),
+	S("KLANGK_PUBLISH_ADDRESS", publish_address),
+	L("KLANGK_IDLE_TIMEOUT_SECONDS", idle_timeout, 0, 31536000),
+	S("KLANGK_DATA_DIR", data_dir),
+	S("KLANGK_ALLOWED_MOUNT_ROOTS", allowed_mount_roots),
+};
+#undef S
+#undef L
+
+int cfg_load_file(struct cfg *c, const char *path, struct err *e)
+{
+	struct cfg next = *c;
+	char line[8192];
+	int lineno = 0, r = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		err_set(e, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *eq, *val;
+		const struct field *fd = NULL;
+		size_t len = strlen(line);
+
+		lineno++;
+		if (len && line[len - 1] != '\n' && !feof(f)) {
+			err_set(e, "%s:%d: line too long", path, lineno);
+			r = -EINVAL;
+			goto out;
+		}
+		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0' || *p == '#')
+			continue;
+		eq = strchr(p, '=');
+		if (!eq) {
+			err_set(e, "%s:%d: expected NAME=value", path, lineno);
+			r = -EINVAL;
+			goto out;
+		}
+		*eq = '\0';
+		val = eq + 1;
+		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+			if (strcmp(fields[i].name, p) == 0)
+				fd = &fields[i];
+		if (!fd) {
+			err_set(e, "%s:%d: unknown setting %s", path, lineno, p);
+			r = -EINVAL;
+			goto out;
+		}
+		if (fd->kind == LONG) {
+			if (cfg_parse_long(val, fd->min, fd->max,
+					   (long *)((char *)&next + fd->off)) < 0) {
+				err_set(e, "%s:%d: %s=%s: must be an integer from %ld to %ld",
+					path, lineno, p, val, fd->min, fd->max);
+				r = -EINVAL;
+				goto out;
+			}
+		} else if (cfg_copy((char *)&next + fd->off, fd->size, val) < 0) {
+			err_set(e, "%s:%d: %s: longer than %zu characters", path, lineno,
+				p, fd->size - 1);
+			r = -EINVAL;
+			goto out;
+		}
+	}
+	r = cfg_check(&next, e);
+	if (r < 0) {
+		err_prefix(e, "%s", path);
+		goto out;
+	}
+	*c = next;
+out:
+	fclose(f);
+	return r;
 }
 
 static int env_long(const char *name, long min, long max, long dflt, long *out,

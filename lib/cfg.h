@@ -32,6 +32,14 @@ int cfg_from_env(struct cfg *c, struct err *e);
 /* Validate the whole (after flags were applied); fills derived defaults. */
 int cfg_check(struct cfg *c, struct err *e);
 
+/*
+ * Apply a configuration file of NAME=value lines (the environment
+ * variables' names; '#' comments and blank lines allowed) on top of c.
+ * Unknown names and bad values are errors naming the file and line; on
+ * error c is unchanged.  Used at start and on SIGHUP (build, validate, swap).
+ */
+int cfg_load_file(struct cfg *c, const char *path, struct err *e);
+
 /* Strict integer parsing: the whole string, within [min, max]. */
 int cfg_parse_long(const char *s, long min, long max, long *out);
 /* Copy s into dst of size n; -ENAMETOOLONG if it does not fit. */

@@ -2,16 +2,20 @@
 #include "engine.h"
 
 #include "http.h"
+#include "jstream.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ENGINE_API "/v1.41"
 #define ENGINE_MAX_RESPONSE (64u * 1024 * 1024)
 
 struct engine {
+	engine_observer_fn observer;
+	void *observer_ud;
 	char *socket;    /* unix socket path, or NULL for tcp */
 	char *base;      /* "http://host:port" */
 	struct http_client *http;
@@ -106,6 +110,20 @@ static int status_errno(long status)
 	}
 }
 
+void engine_set_observer(struct engine *g, engine_observer_fn fn, void *ud)
+{
+	g->observer = fn;
+	g->observer_ud = ud;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int engine_request(struct engine *g, const char *method, const char *path,
 		   const char *body, long *status, struct buf *out,
 		   struct err *e)
@@ -127,7 +145,15 @@ int engine_request(struct engine *g, const char *method, const char *path,
 	if (r < 0)
 		goto out;
 	hr.url = url.data;
-	r = http_do(g->http, &hr, status, out, e);
+	{
+		double t0 = mono_s();
+
+		*status = 0;
+		r = http_do(g->http, &hr, status, out, e);
+		if (g->observer)
+			g->observer(g->observer_ud, method, r < 0 ? 0 : *status,
+				    mono_s() - t0);
+	}
 out:
 	buf_free(&url);
 	return r;
@@ -449,5 +475,84 @@ int engine_image_inspect(struct engine *g, const char *name, json_t **out,
 		json_decref(j);
 	buf_free(&p);
 	free(n);
+	return r;
+}
+
+struct events_state {
+	engine_event_fn fn;
+	void *ud;
+	struct jstream js;
+	struct err *e;
+	int result;
+};
+
+static int event_value(void *ud, json_t *v)
+{
+	struct events_state *s = ud;
+
+	if (s->fn(s->ud, v) != 0) {
+		s->result = -ECANCELED;
+		return 1;
+	}
+	return 0;
+}
+
+static int events_chunk(void *ud, const char *data, size_t len)
+{
+	struct events_state *s = ud;
+	int r = jstream_feed(&s->js, data, len, s->e);
+
+	if (r < 0)
+		s->result = r;
+	return r != 0;
+}
+
+int engine_events(struct engine *g, const char *label, engine_event_fn fn,
+		  void *ud, volatile sig_atomic_t *cancel, struct err *e)
+{
+	struct events_state s = { .fn = fn, .ud = ud, .e = e };
+	json_t *f = json_pack("{s:[s],s:[s]}", "label", label, "type", "container");
+	char *fs = f ? json_dumps(f, JSON_COMPACT) : NULL;
+	char *fe = fs ? esc(g, fs) : NULL;
+	struct buf url;
+	long status = 0;
+	int r;
+
+	buf_init(&url, 8192);
+	jstream_init(&s.js, 1024 * 1024, event_value, &s);
+	if (!fe) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = buf_printf(&url, "%s%s/events?filters=%s", g->base, ENGINE_API, fe);
+	if (r < 0)
+		goto out;
+	{
+		struct http_request hr = {
+			.method = "GET",
+			.url = url.data,
+			.unix_socket = g->socket,
+			.on_chunk = events_chunk,
+			.ud = &s,
+			.cancel = cancel,
+		};
+
+		r = http_do(g->http, &hr, &status, NULL, e);
+	}
+	if (s.result) {
+		r = s.result;
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	err_set(e, status == 200 ? "engine closed the event stream" :
+				   "engine event stream: unexpected HTTP status");
+	r = -ECONNRESET;
+out:
+	jstream_free(&s.js);
+	buf_free(&url);
+	json_decref(f);
+	free(fs);
+	free(fe);
 	return r;
 }

@@ -27,6 +27,12 @@ void engine_free(struct engine *g);
 
 int engine_ping(struct engine *g, struct err *e);
 
+/* Called after every request with its method, HTTP status (0 when no
+ * answer) and duration in seconds, for metrics.  fn may be NULL. */
+typedef void (*engine_observer_fn)(void *ud, const char *method, long status,
+				   double seconds);
+void engine_set_observer(struct engine *g, engine_observer_fn fn, void *ud);
+
 /* Containers.  `name` may be a name or an id. */
 int engine_container_inspect(struct engine *g, const char *name,
 			     json_t **out /* new */, struct err *e);
@@ -56,6 +62,17 @@ int engine_volume_list(struct engine *g, const char *label,
 
 int engine_image_inspect(struct engine *g, const char *name,
 			 json_t **out /* new, may be NULL */, struct err *e);
+
+/*
+ * Follow the engine's event stream (GET /events) for containers carrying
+ * `label` ("k=v"), calling fn with each event object (borrowed).  Runs until
+ * *cancel is set (-ECANCELED), fn returns non-zero (-ECANCELED) or the
+ * stream breaks (another negative errno).  Never returns 0.  Note that the
+ * engines name events differently (Podman "remove", Docker "destroy").
+ */
+typedef int (*engine_event_fn)(void *ud, const json_t *event);
+int engine_events(struct engine *g, const char *label, engine_event_fn fn,
+		  void *ud, volatile sig_atomic_t *cancel, struct err *e);
 
 /*
  * Generic request, for the calls above and for tests: path is relative to

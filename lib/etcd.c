@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "http.h"
+#include "jstream.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -670,7 +671,7 @@ int etcd_compact(struct etcd *c, int64_t revision, struct err *e)
 struct watch_state {
 	etcd_watch_fn fn;
 	void *ud;
-	struct buf pending;     /* bytes of a message not complete yet */
+	struct jstream js;      /* splits the stream into messages */
 	int64_t *last_rev;
 	int result;             /* what ended the stream, when we ended it */
 	struct err *e;
@@ -753,47 +754,19 @@ out:
 	return r;
 }
 
+static int watch_value(void *ud, json_t *msg)
+{
+	return watch_message(ud, msg);
+}
+
 static int watch_chunk(void *ud, const char *data, size_t len)
 {
 	struct watch_state *w = ud;
-	size_t off = 0;
+	int r = jstream_feed(&w->js, data, len, w->e);
 
-	if (buf_append(&w->pending, data, len) < 0) {
-		err_set(w->e, "etcd watch: message over %u bytes", WATCH_MAX_MESSAGE);
-		w->result = -E2BIG;
-		return 1;
-	}
-	for (;;) {
-		json_error_t jerr;
-		json_t *msg;
-
-		while (off < w->pending.len &&
-		       strchr(" \t\r\n", w->pending.data[off]) != NULL)
-			off++;
-		if (off == w->pending.len)
-			break;
-		msg = json_loadb(w->pending.data + off, w->pending.len - off,
-				 JSON_DISABLE_EOF_CHECK, &jerr);
-		if (!msg) {
-			if (json_error_code(&jerr) == json_error_premature_end_of_input)
-				break;
-			err_set(w->e, "etcd watch: bad JSON: %s", jerr.text);
-			w->result = -EPROTO;
-			return 1;
-		}
-		off += (size_t)jerr.position;
-		if (watch_message(w, msg) != 0) {
-			json_decref(msg);
-			return 1;
-		}
-		json_decref(msg);
-	}
-	if (off) {
-		memmove(w->pending.data, w->pending.data + off, w->pending.len - off);
-		w->pending.len -= off;
-		w->pending.data[w->pending.len] = '\0';
-	}
-	return 0;
+	if (r < 0)
+		w->result = r;
+	return r != 0;
 }
 
 int etcd_watch(struct etcd *c, const char *prefix, int64_t start_rev,
@@ -810,7 +783,7 @@ int etcd_watch(struct etcd *c, const char *prefix, int64_t start_rev,
 	int r;
 
 	buf_init(&url, 4096);
-	buf_init(&w.pending, WATCH_MAX_MESSAGE);
+	jstream_init(&w.js, WATCH_MAX_MESSAGE, watch_value, &w);
 	if (!end) {
 		r = -ENOMEM;
 		goto out;
@@ -857,7 +830,7 @@ out:
 	if (r == -ECANCELED && cancel && *cancel)
 		err_set(e, "etcd watch: stopped");
 	buf_free(&url);
-	buf_free(&w.pending);
+	jstream_free(&w.js);
 	json_decref(req);
 	free(body);
 	free(end);

@@ -27,6 +27,9 @@
 #define WS_SPEC_PREFIX "/klangk/workspaces/"
 #define WS_STATUS_PREFIX "/klangk/status/"
 #define WS_LEASE_PREFIX "/klangk/leases/ports/"
+/* Last activity of a workspace (hosted traffic, klangkc start/exec/touch):
+ * an RFC 3339 UTC timestamp, written by proxy-gen and klangkc. */
+#define WS_ACTIVITY_PREFIX "/klangk/activity/"
 
 /* Limits (also in the CRD). */
 #define WS_NAME_MAX 63

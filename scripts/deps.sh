@@ -9,6 +9,7 @@ PKGS=(
 	libcurl4-openssl-dev libyaml-dev libjansson-dev libssl-dev libmicrohttpd-dev
 	etcd-server etcd-client
 	podman runc conmon catatonit containernetworking-plugins iptables
+	docker.io tini
 	nginx-light
 	busybox-static
 	curl jq python3 python3-websockets procps iproute2 valgrind

@@ -21,7 +21,7 @@
 #   ETCD_PORT, PEER_PORT       etcd's client and peer ports on 127.0.0.1
 #   KLANGK_ETCD_ENDPOINTS      http://127.0.0.1:$ETCD_PORT
 #   ETCDCTL_API=3, ETCDCTL_ENDPOINTS   for etcdctl
-#   DOCKER_HOST                unix://$BED/podman.sock
+#   DOCKER_HOST                unix://$BED/podman.sock (docker.sock with dockerd)
 #   CONTAINERS_CONF, CONTAINERS_STORAGE_CONF   the private Podman configuration
 #                              (a bare `podman` in a test also uses the bed)
 #   KLANGK_TEST_IMAGE          localhost/klangk-test:latest (tests/image/serve.sh)
@@ -54,6 +54,22 @@ BED_REPO="$(cd "$BED_SRC_DIR/.." && pwd)"
 export BIN
 BED_PORT_RANGE_SIZE=200
 export BED_PORT_RANGE_SIZE
+BED_ENGINE="${KLANGK_E2E_ENGINE:-podman}"
+export BED_ENGINE
+
+# _bed_engine_socket: the engine API socket of the bed.
+_bed_engine_socket() {
+	if [ "$BED_ENGINE" = docker ]; then
+		echo "$BED/docker.sock"
+	else
+		echo "$BED/podman.sock"
+	fi
+}
+
+# bed_docker ARGS...: the docker CLI on the bed's dockerd.
+bed_docker() {
+	docker -H "unix://$BED/docker.sock" "$@"
+}
 
 # bed_log MSG...: prints a bed message on stderr.
 bed_log() {
@@ -385,14 +401,20 @@ for a in sys.stdin.read().split():
 	install -m 755 "$BED_SRC_DIR/image/serve.sh" "$root/serve.sh" || return 1
 	install -m 755 "$ws" "$root/bin/wsecho" || return 1
 	tar --numeric-owner --owner=0 --group=0 -C "$root" -cf "$BED/image/rootfs.tar" . || return 1
-	bed_podman import -q \
-		--change 'CMD ["/serve.sh"]' \
-		--change 'WORKDIR /' \
-		--change 'ENV PATH=/bin' \
-		--change 'EXPOSE 8000' --change 'EXPOSE 8001' --change 'EXPOSE 8002' \
-		--change 'EXPOSE 8003' --change 'EXPOSE 8004' \
-		--message 'klangk test image (busybox-static + tests/image/serve.sh, wsecho)' \
-		"$BED/image/rootfs.tar" "$KLANGK_TEST_IMAGE" >"$BED/image/id" || return 1
+	local changes=('CMD ["/serve.sh"]' 'WORKDIR /' 'ENV PATH=/bin' 'EXPOSE 8000'
+		'EXPOSE 8001' 'EXPOSE 8002' 'EXPOSE 8003' 'EXPOSE 8004') c args=()
+	for c in "${changes[@]}"; do
+		args+=(--change "$c")
+	done
+	if [ "$BED_ENGINE" = docker ]; then
+		bed_docker import "${args[@]}" \
+			--message 'klangk test image (busybox-static + tests/image/serve.sh, wsecho)' \
+			"$BED/image/rootfs.tar" "$KLANGK_TEST_IMAGE" >"$BED/image/id" || return 1
+	else
+		bed_podman import -q "${args[@]}" \
+			--message 'klangk test image (busybox-static + tests/image/serve.sh, wsecho)' \
+			"$BED/image/rootfs.tar" "$KLANGK_TEST_IMAGE" >"$BED/image/id" || return 1
+	fi
 	rm -rf "$root" "$BED/image/rootfs.tar"
 }
 
@@ -401,6 +423,75 @@ for a in sys.stdin.read().split():
 _bed_on_signal() {
 	bed_log "caught SIG$1, tearing down"
 	exit "$2"
+}
+
+# _bed_start_etcd: starts the bed's etcd in the background (BED_ETCD_PID).
+# etcd reads ETCD_* variables as flags: ETCD_PORT is hidden from it.
+_bed_start_etcd() {
+	env -u ETCD_PORT etcd --name bed --data-dir "$BED/etcd" \
+		--listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
+		--advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+		--listen-peer-urls "http://127.0.0.1:$PEER_PORT" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$PEER_PORT" \
+		--initial-cluster "bed=http://127.0.0.1:$PEER_PORT" \
+		--heartbeat-interval 50 --election-timeout 500 \
+		</dev/null >>"$BED/etcd.log" 2>&1 &
+	BED_ETCD_PID=$!
+	echo "$BED_ETCD_PID" >"$BED/etcd.pid"
+}
+
+# _bed_start_engine: starts the bed's Podman API service in the background
+# (BED_PODMAN_PID).
+_bed_start_engine() {
+	if [ "$BED_ENGINE" = docker ]; then
+		# Its own roots, bridge and containerd namespace, so parallel
+		# beds and the machine's own Docker never meet. --iptables=false:
+		# ports are published by docker-proxy on the host.
+		dockerd --host "unix://$BED/docker.sock" --data-root "$BED/docker" \
+			--exec-root "$BED/docker-exec" --pidfile "$BED/docker.pid" \
+			--iptables=false --bridge "$BED_BRIDGE" \
+			--containerd-namespace "k$BED_BRIDGE" \
+			--containerd-plugins-namespace "kp$BED_BRIDGE" \
+			</dev/null >>"$BED/podman.log" 2>&1 &
+		BED_PODMAN_PID=$!
+		echo "$BED_PODMAN_PID" >"$BED/podman.pid"
+		return 0
+	fi
+	env TMPDIR="$BED/tmp" XDG_RUNTIME_DIR="$BED/xdg" \
+		podman --log-level="${BED_PODMAN_LOG_LEVEL:-warn}" \
+		system service --time=0 "unix://$BED/podman.sock" \
+		</dev/null >>"$BED/podman.log" 2>&1 &
+	BED_PODMAN_PID=$!
+	echo "$BED_PODMAN_PID" >"$BED/podman.pid"
+}
+
+# bed_restart_etcd [SIGNAL]: stops etcd (SIGTERM by default, or e.g. KILL)
+# and starts it again on the same data and port; returns when it is healthy.
+bed_restart_etcd() {
+	local pid
+	pid="$(cat "$BED/etcd.pid")"
+	_bed_stop_pid "$pid" etcd 10 "${1:-TERM}" etcd
+	_bed_start_etcd
+	_bed_wait_daemon etcd "$BED_ETCD_PID" 30 _bed_etcd_healthy
+}
+
+# bed_restart_engine: stops the Podman API service and starts it again on
+# the same socket and storage (containers keep running: conmon owns them);
+# returns when it answers.
+bed_restart_engine() {
+	local pid
+	pid="$(cat "$BED/podman.pid")"
+	_bed_stop_pid "$pid" "engine service" 20 TERM "$(_bed_engine_socket)"
+	rm -f "$(_bed_engine_socket)"
+	case "$BED_ENGINE" in
+	podman | docker) ;;
+	*)
+		bed_log "bed_up: KLANGK_E2E_ENGINE must be podman or docker"
+		return 1
+		;;
+	esac
+	_bed_start_engine
+	_bed_wait_daemon "podman service" "$BED_PODMAN_PID" 30 _bed_engine_ping
 }
 
 # bed_up: creates $BED and starts etcd and the Podman API service, builds the
@@ -461,17 +552,7 @@ bed_up() {
 	printf 'BED_NETWORK=%s\nBED_BRIDGE=%s\nBED_RUN_ID=%s\n' \
 		"$BED_NETWORK" "$BED_BRIDGE" "${KLANGK_E2E_RUN:-}" >"$BED/bed.env" || return 1
 
-	# etcd (reads ETCD_* variables as flags: hide ETCD_PORT from it)
-	env -u ETCD_PORT etcd --name bed --data-dir "$BED/etcd" \
-		--listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
-		--advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-		--listen-peer-urls "http://127.0.0.1:$PEER_PORT" \
-		--initial-advertise-peer-urls "http://127.0.0.1:$PEER_PORT" \
-		--initial-cluster "bed=http://127.0.0.1:$PEER_PORT" \
-		--heartbeat-interval 50 --election-timeout 500 \
-		</dev/null >>"$BED/etcd.log" 2>&1 &
-	BED_ETCD_PID=$!
-	echo "$BED_ETCD_PID" >"$BED/etcd.pid"
+	_bed_start_etcd
 	export KLANGK_ETCD_ENDPOINTS="http://127.0.0.1:$ETCD_PORT"
 	export ETCDCTL_API=3
 	export ETCDCTL_ENDPOINTS="$KLANGK_ETCD_ENDPOINTS"
@@ -480,13 +561,13 @@ bed_up() {
 	_bed_write_podman_conf || return 1
 	export CONTAINERS_CONF="$BED/containers.conf"
 	export CONTAINERS_STORAGE_CONF="$BED/storage.conf"
-	env TMPDIR="$BED/tmp" XDG_RUNTIME_DIR="$BED/xdg" \
-		podman --log-level="${BED_PODMAN_LOG_LEVEL:-warn}" \
-		system service --time=0 "unix://$BED/podman.sock" \
-		</dev/null >>"$BED/podman.log" 2>&1 &
-	BED_PODMAN_PID=$!
-	echo "$BED_PODMAN_PID" >"$BED/podman.pid"
-	export DOCKER_HOST="unix://$BED/podman.sock"
+	_bed_start_engine
+	if [ "$BED_ENGINE" = docker ]; then
+		ip link add name "$BED_BRIDGE" type bridge &&
+			ip addr add "${BED_SUBNET%.0/*}.1/${BED_SUBNET#*/}" dev "$BED_BRIDGE" &&
+			ip link set "$BED_BRIDGE" up || return 1
+	fi
+	export DOCKER_HOST="unix://$(_bed_engine_socket)"
 
 	_bed_wait_daemon etcd "$BED_ETCD_PID" 30 _bed_etcd_healthy || return 1
 	_bed_wait_daemon "podman service" "$BED_PODMAN_PID" 30 _bed_engine_ping || return 1
@@ -508,7 +589,7 @@ _bed_etcd_healthy() {
 
 # _bed_engine_ping: true when the engine answers GET /_ping with OK.
 _bed_engine_ping() {
-	[ "$(curl -s --max-time 2 --unix-socket "$BED/podman.sock" http://d/_ping)" = OK ]
+	[ "$(curl -s --max-time 2 --unix-socket "$(_bed_engine_socket)" http://d/_ping)" = OK ]
 }
 
 # _bed_engine_has_image: true when the engine lists $KLANGK_TEST_IMAGE.
@@ -524,11 +605,11 @@ _bed_engine_has_image() {
 engine_req() {
 	local method="$1" path="$2"
 	if [ $# -ge 3 ]; then
-		curl -sS --fail-with-body --max-time 60 --unix-socket "$BED/podman.sock" \
+		curl -sS --fail-with-body --max-time 60 --unix-socket "$(_bed_engine_socket)" \
 			-X "$method" -H 'Content-Type: application/json' --data-binary "$3" \
 			"http://d$path"
 	else
-		curl -sS --fail-with-body --max-time 60 --unix-socket "$BED/podman.sock" \
+		curl -sS --fail-with-body --max-time 60 --unix-socket "$(_bed_engine_socket)" \
 			-X "$method" "http://d$path"
 	fi
 }
@@ -686,7 +767,12 @@ bed_down() {
 		bed_stop_controller
 		bed_stop_proxygen
 		bed_stop_nginx
-		if [ -f "$BED/containers.conf" ] && [ -d "$BED/storage" ]; then
+		if [ "$BED_ENGINE" = docker ] && [ -S "$BED/docker.sock" ]; then
+			{
+				bed_docker ps -aq | xargs -r docker -H "unix://$BED/docker.sock" rm -f -v
+				bed_docker volume ls -q | xargs -r docker -H "unix://$BED/docker.sock" volume rm -f
+			} >>"$BED/teardown.log" 2>&1
+		elif [ -f "$BED/containers.conf" ] && [ -d "$BED/storage" ]; then
 			# The local CLI on the private storage works even when the
 			# service is gone. rm -t 0 kills at once.
 			{
@@ -696,7 +782,7 @@ bed_down() {
 			} >>"$BED/teardown.log" 2>&1
 		fi
 		[ -n "${BED_PODMAN_PID:-}" ] || BED_PODMAN_PID="$(cat "$BED/podman.pid" 2>/dev/null)"
-		_bed_stop_pid "${BED_PODMAN_PID:-}" "podman service" 10 TERM "$BED/podman.sock"
+		_bed_stop_pid "${BED_PODMAN_PID:-}" "engine service" 20 TERM "$(_bed_engine_socket)"
 		[ -n "${BED_ETCD_PID:-}" ] || BED_ETCD_PID="$(cat "$BED/etcd.pid" 2>/dev/null)"
 		_bed_stop_pid "${BED_ETCD_PID:-}" etcd 10 TERM "$BED/etcd"
 		# Anything else of the bed (conmon, `podman container cleanup`):

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# bench/converge.sh [N] — how long N workspaces (default 20) take to come up,
+# side by side on the same engine in one run:
+#   klangk      klangkc apply of N manifests -> every workspace Ready (status
+#               Running) and every first hosted URL answering through nginx;
+#   compose     docker-compose up -d of N equivalent services (same image,
+#               5 published ports, home and work volumes, env, labels);
+#   raw loop    the same engine API calls made one after another with curl
+#               (2 volume creates, container create, start per workspace);
+# and one workspace: apply -> Ready against the engine's own create + start.
+# KLANGK_E2E_ENGINE=docker runs it on dockerd instead of Podman.
+# Prints a Markdown table (BENCHMARKS.md has the figures).
+set -euo pipefail
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+export BIN="${BIN:-$REPO/bin}"
+source "$REPO/tests/bed.sh"
+trap bed_down EXIT
+command -v docker-compose >/dev/null || {
+	echo "bench: needs docker-compose (apt-get install docker-compose)" >&2
+	exit 1
+}
+N="${1:-20}"
+bed_up >/dev/null 2>&1
+SOCK="${DOCKER_HOST#unix://}"
+now() { date +%s.%N; }
+since() { echo "$(now) - $1" | bc -l | xargs printf '%.2f'; }
+
+# ---- peer: docker-compose ----
+{
+	echo "version: '3'"
+	echo "services:"
+	p=$KLANGK_PORT_RANGE_START
+	for i in $(seq 1 "$N"); do
+		echo "  w$i:"
+		echo "    image: $KLANGK_TEST_IMAGE"
+		echo "    init: true"
+		echo "    environment: {KLANGK_WORKSPACE_ID: bench$i, KLANGK_PORT_MAPPINGS: '8000:$p'}"
+		echo "    labels: {klangk.bench: 'true'}"
+		echo "    ports:"
+		for k in 0 1 2 3 4; do echo "      - '127.0.0.1:$((p + k)):$((8000 + k))'"; done
+		echo "    volumes: ['home$i:/home/u', 'work$i:/home/u/work']"
+		p=$((p + 5))
+	done
+	echo "volumes:"
+	for i in $(seq 1 "$N"); do echo "  home$i: {}"; echo "  work$i: {}"; done
+} >"$BED/compose.yml"
+t=$(now)
+DOCKER_HOST="unix://$SOCK" docker-compose -p kbench -f "$BED/compose.yml" up -d >/dev/null 2>&1
+compose_s=$(since "$t")
+DOCKER_HOST="unix://$SOCK" docker-compose -p kbench -f "$BED/compose.yml" down -v >/dev/null 2>&1
+
+# ---- peer: the raw engine API loop ----
+raw_one() { # i port
+	local i="$1" p="$2" body
+	curl -sf --unix-socket "$SOCK" -XPOST -H 'Content-Type: application/json' \
+		http://d/v1.41/volumes/create -d "{\"Name\":\"rawhome$i\"}" >/dev/null
+	curl -sf --unix-socket "$SOCK" -XPOST -H 'Content-Type: application/json' \
+		http://d/v1.41/volumes/create -d "{\"Name\":\"rawwork$i\"}" >/dev/null
+	body="{\"Image\":\"$KLANGK_TEST_IMAGE\",\"Env\":[\"KLANGK_WORKSPACE_ID=raw$i\"],\"ExposedPorts\":{\"8000/tcp\":{},\"8001/tcp\":{},\"8002/tcp\":{},\"8003/tcp\":{},\"8004/tcp\":{}},\"HostConfig\":{\"Init\":true,\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"rawhome$i\",\"Target\":\"/home/u\"},{\"Type\":\"volume\",\"Source\":\"rawwork$i\",\"Target\":\"/home/u/work\"}],\"PortBindings\":{"
+	for k in 0 1 2 3 4; do
+		body+="\"$((8000 + k))/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"$((p + k))\"}]"
+		[ $k = 4 ] || body+=","
+	done
+	body+="}}}"
+	curl -sf --unix-socket "$SOCK" -XPOST -H 'Content-Type: application/json' \
+		"http://d/v1.41/containers/create?name=raw$i" -d "$body" >/dev/null
+	curl -sf --unix-socket "$SOCK" -XPOST "http://d/v1.41/containers/raw$i/start" >/dev/null
+}
+raw_clean() {
+	local i
+	for i in $(seq 1 "$1"); do
+		curl -s --unix-socket "$SOCK" -XDELETE "http://d/v1.41/containers/raw$i?force=true" >/dev/null
+		curl -s --unix-socket "$SOCK" -XDELETE "http://d/v1.41/volumes/rawhome$i" >/dev/null
+		curl -s --unix-socket "$SOCK" -XDELETE "http://d/v1.41/volumes/rawwork$i" >/dev/null
+	done
+}
+t=$(now)
+for i in $(seq 1 "$N"); do raw_one "$i" $((KLANGK_PORT_RANGE_START + 5 * (i - 1))); done
+raw_s=$(since "$t")
+raw_clean "$N"
+t=$(now)
+raw_one 1 "$KLANGK_PORT_RANGE_START"
+raw1_s=$(since "$t")
+raw_clean 1
+
+# ---- klangk ----
+bed_start_controller --workers 4
+bed_start_proxygen --debounce-ms 100
+wait_for "controller ready" 20 grep -q "elected leader" "$BED/controller.log" >/dev/null
+for i in $(seq 1 "$N"); do
+	printf -- '---\napiVersion: klangk.io/v1alpha1\nkind: Workspace\nmetadata: {name: w%02d, namespace: bench}\nspec: {image: %s}\n' "$i" "$KLANGK_TEST_IMAGE"
+done >"$BED/all.yaml"
+ready_n() {
+	[ "$("$BIN/klangkc" get -n bench -o json | jq '[.items[] | select(.status.phase == "Running")] | length')" = "$1" ]
+}
+routed_all() {
+	local u
+	for u in $("$BIN/klangkc" get -n bench -o json | jq -r '.items[].status.urls[0] // empty'); do
+		curl -sf --max-time 2 "$u" >/dev/null || return 1
+	done
+	[ "$("$BIN/klangkc" get -n bench -o json | jq '[.items[].status.urls[0] // empty] | length')" = "$N" ]
+}
+t=$(now)
+"$BIN/klangkc" apply -f "$BED/all.yaml" >/dev/null
+wait_for "all ready" 300 ready_n "$N" >/dev/null
+ours_ready_s=$(since "$t")
+wait_for "all routed" 60 routed_all >/dev/null
+ours_s=$(since "$t")
+"$BIN/klangkc" delete -n bench $(seq -f 'w%02g' 1 "$N") >/dev/null
+wait_for "all gone" 120 sh -c '[ -z "$(etcdctl get --prefix --keys-only /klangk/status/)" ]' >/dev/null
+
+printf -- '---\napiVersion: klangk.io/v1alpha1\nkind: Workspace\nmetadata: {name: one, namespace: bench}\nspec: {image: %s}\n' "$KLANGK_TEST_IMAGE" >"$BED/one.yaml"
+t=$(now)
+"$BIN/klangkc" apply -f "$BED/one.yaml" >/dev/null
+wait_for "one ready" 60 ready_n 1 >/dev/null
+one_s=$(since "$t")
+
+ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
+cat <<MD
+Engine: $BED_ENGINE; N = $N; $(nproc) cores.
+
+| what | seconds | vs compose | vs raw loop |
+| --- | --- | --- | --- |
+| klangk: apply -> all Ready | $ours_ready_s | $(ratio "$ours_ready_s" "$compose_s") | $(ratio "$ours_ready_s" "$raw_s") |
+| klangk: apply -> all Ready and routed | $ours_s | $(ratio "$ours_s" "$compose_s") | $(ratio "$ours_s" "$raw_s") |
+| docker-compose up -d | $compose_s | 1.00 | $(ratio "$compose_s" "$raw_s") |
+| raw engine API loop | $raw_s | $(ratio "$raw_s" "$compose_s") | 1.00 |
+| one workspace: apply -> Ready | $one_s | | $(ratio "$one_s" "$raw1_s") |
+| one container: raw volumes + create + start | $raw1_s | | 1.00 |
+MD

@@ -1,0 +1,37 @@
+/*
+ * gc — garbage collection of what no live workspace owns.
+ *
+ * Run by the leader at each resync.  Containers are not collected here:
+ * their owners are enqueued by the resync and torn down by the reconcile
+ * (which knows the reclaim policy).  This collects
+ *   - port leases whose owner has neither a spec nor a status key;
+ *   - home and work volumes labelled with this instance whose workspace
+ *     has neither a spec nor a status key and which are not marked retained
+ *     (reclaimPolicy: Retain).
+ * Named volumes of the spec (labelled with the user but no workspace) are
+ * the user's and are never collected.
+ */
+#ifndef KLANGK_GC_H
+#define KLANGK_GC_H
+
+#include "cfg.h"
+#include "engine.h"
+#include "etcd.h"
+
+struct gc_stats {
+	int leases;
+	int volumes;
+};
+
+/*
+ * The listings are the caller's (borrowed), and their order matters: the
+ * leases and volumes must be listed BEFORE the specs and statuses, so that
+ * anything in the first two was created before its owner was listed (a
+ * status exists before its leases, a spec before its volumes) and a
+ * workspace created in between is never mistaken for an orphan's owner.
+ */
+int gc_run(struct etcd *etcd, struct engine *eng, const struct etcd_kvs *leases,
+	   const json_t *volumes, const struct etcd_kvs *specs,
+	   const struct etcd_kvs *stats, struct gc_stats *out, struct err *e);
+
+#endif

@@ -1,0 +1,236 @@
+/* leader — lease-based leader election in etcd (see leader.h). */
+#include "leader.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct leader {
+	struct etcd *etcd;
+	struct stopper *stop;
+	char key[256];
+	char identity[256];
+	long ttl_s;
+	int64_t lease;
+	bool leading;            /* under stop->mu */
+	unsigned long transitions;
+	void (*elected)(void *);
+	void *elected_ud;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int leader_new(const struct etcd_opts *o, const char *instance, long ttl_s,
+	       struct stopper *stop, struct leader **out, struct err *e)
+{
+	struct leader *l = calloc(1, sizeof(*l));
+	char host[128] = "unknown";
+	int r;
+
+	if (!l)
+		return -ENOMEM;
+	gethostname(host, sizeof(host) - 1);
+	snprintf(l->key, sizeof(l->key), "/klangk/leader/%s", instance);
+	snprintf(l->identity, sizeof(l->identity), "%s:%ld:%08lx", host,
+		 (long)getpid(), (unsigned long)random());
+	l->ttl_s = ttl_s;
+	l->stop = stop;
+	r = etcd_new(o, &l->etcd, e);
+	if (r < 0) {
+		free(l);
+		return r;
+	}
+	*out = l;
+	return 0;
+}
+
+void leader_free(struct leader *l)
+{
+	if (!l)
+		return;
+	etcd_free(l->etcd);
+	free(l);
+}
+
+void leader_on_elected(struct leader *l, void (*fn)(void *), void *ud)
+{
+	l->elected = fn;
+	l->elected_ud = ud;
+}
+
+static void set_leading(struct leader *l, bool v)
+{
+	pthread_mutex_lock(&l->stop->mu);
+	if (l->leading != v)
+		l->transitions++;
+	l->leading = v;
+	pthread_cond_broadcast(&l->stop->cv);
+	pthread_mutex_unlock(&l->stop->mu);
+}
+
+bool leader_is_leader(struct leader *l)
+{
+	bool v;
+
+	pthread_mutex_lock(&l->stop->mu);
+	v = l->leading && !l->stop->stopping;
+	pthread_mutex_unlock(&l->stop->mu);
+	return v;
+}
+
+bool leader_wait(struct leader *l)
+{
+	bool v;
+
+	pthread_mutex_lock(&l->stop->mu);
+	while (!l->leading && !l->stop->stopping)
+		pthread_cond_wait(&l->stop->cv, &l->stop->mu);
+	v = l->leading && !l->stop->stopping;
+	pthread_mutex_unlock(&l->stop->mu);
+	return v;
+}
+
+unsigned long leader_transitions(struct leader *l)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&l->stop->mu);
+	n = l->transitions;
+	pthread_mutex_unlock(&l->stop->mu);
+	return n;
+}
+
+/* One attempt to take the key.  *won tells; *rev is the store revision
+ * (to watch from when we lost). */
+static int campaign(struct leader *l, bool *won, int64_t *rev, struct err *e)
+{
+	json_t *cmp, *ops, *fail, *resp = NULL;
+	int r;
+
+	if (!l->lease) {
+		r = etcd_lease_grant(l->etcd, l->ttl_s, &l->lease, e);
+		if (r < 0)
+			return r;
+	}
+	cmp = json_pack("[o]", etcd_cmp_absent(l->key));
+	ops = json_pack("[o]", etcd_op_put(l->key, l->identity, strlen(l->identity),
+					   l->lease));
+	fail = json_pack("[o]", etcd_op_get(l->key));
+	if (!cmp || !ops || !fail) {
+		json_decref(cmp);
+		json_decref(ops);
+		json_decref(fail);
+		return -ENOMEM;
+	}
+	r = etcd_txn(l->etcd, cmp, ops, fail, won, &resp, e);
+	if (r == 0) {
+		const char *s = json_string_value(
+			json_object_get(json_object_get(resp, "header"), "revision"));
+
+		*rev = s ? strtoll(s, NULL, 10) : 0;
+	}
+	json_decref(resp);
+	return r;
+}
+
+static int on_key_event(void *ud, const struct etcd_event *ev, size_t n,
+			int64_t revision)
+{
+	struct leader *l = ud;
+
+	(void)revision;
+	if (l->stop->stopping)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (ev[i].type == ETCD_DELETE && strcmp(ev[i].kv.key, l->key) == 0)
+			return 1; /* vacant: campaign now */
+	return 0;
+}
+
+/* Lead until renewal fails for too long or we stop. */
+static void lead(struct leader *l)
+{
+	long long renewed = now_ms();
+	long period = l->ttl_s * 1000 / 3;
+	long long give_up = l->ttl_s * 1000 * 2 / 3;
+	struct err e = { "" };
+
+	set_leading(l, true);
+	log_info("elected leader", "key", l->key, "identity", l->identity, NULL);
+	if (l->elected)
+		l->elected(l->elected_ud);
+	while (!stopper_nap(l->stop, period)) {
+		int64_t ttl = 0;
+		int r = etcd_lease_keepalive(l->etcd, l->lease, &ttl, &e);
+
+		if (r == 0) {
+			renewed = now_ms();
+			continue;
+		}
+		log_warn("leader lease renewal failed", "error", e.msg, NULL);
+		if (r == -ENOENT || now_ms() - renewed >= give_up) {
+			/* Stop working before etcd can hand the key to
+			 * someone else. */
+			set_leading(l, false);
+			log_warn("stepped down: could not renew the leader lease", NULL);
+			l->lease = 0;
+			return;
+		}
+	}
+}
+
+void leader_run(struct leader *l)
+{
+	struct err e = { "" };
+	int failures = 0;
+
+	while (!l->stop->stopping) {
+		int64_t rev = 0;
+		bool won = false;
+		int r = campaign(l, &won, &rev, &e);
+
+		if (r < 0) {
+			if (r == -ENOENT || strstr(e.msg, "lease"))
+				l->lease = 0; /* expired or unknown: get a new one */
+			log_warn("leader election: etcd unavailable", "error", e.msg, NULL);
+			stopper_nap(l->stop, stopper_backoff_ms(failures++, 800, 10000));
+			if (failures > 6)
+				failures = 6;
+			continue;
+		}
+		failures = 0;
+		if (won) {
+			lead(l);
+			continue;
+		}
+		/* Lost: a follower holds no lease (the next campaign grants a
+		 * fresh one), and waits for the key to go away. */
+		etcd_lease_revoke(l->etcd, l->lease, &e);
+		l->lease = 0;
+		r = etcd_watch(l->etcd, l->key, rev + 1, on_key_event, l,
+			       &l->stop->stopping, &rev, &e);
+		if (r != -ECANCELED)
+			stopper_nap(l->stop, stopper_backoff_ms(0, 200, 1000));
+	}
+	set_leading(l, false);
+	if (l->lease) {
+		/* Resign: the next replica need not wait for the TTL. */
+		struct err re = { "" };
+
+		etcd_lease_revoke(l->etcd, l->lease, &re);
+		l->lease = 0;
+	}
+}

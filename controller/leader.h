@@ -1,0 +1,37 @@
+/*
+ * leader — leader election among controller replicas of one instance.
+ *
+ * The leader holds /klangk/leader/<instance>, created in a transaction that
+ * fails if the key exists and bound to an etcd lease (TTL leader_ttl_s).
+ * It renews the lease every third of the TTL; if it cannot renew for two
+ * thirds of the TTL it steps down before the lease can expire, so two
+ * replicas never both believe they lead (beyond the small clock margin
+ * etcd's TTL accounting leaves).  Followers watch the key and campaign as
+ * soon as it is deleted (lease expiry or a leader that resigned).
+ */
+#ifndef KLANGK_LEADER_H
+#define KLANGK_LEADER_H
+
+#include "etcd.h"
+#include "stopper.h"
+
+#include <stdbool.h>
+
+struct leader;
+
+/* new; etcd_opts borrowed for the duration of the call. */
+int leader_new(const struct etcd_opts *o, const char *instance, long ttl_s,
+	       struct stopper *stop, struct leader **out, struct err *e);
+/* Run the election until stop; resigns (revokes the lease) on the way out. */
+void leader_run(struct leader *l);
+void leader_free(struct leader *l);
+
+bool leader_is_leader(struct leader *l);
+/* Block until this replica leads or stop; true when leading. */
+bool leader_wait(struct leader *l);
+/* Called (from the election thread) each time leadership is gained. */
+void leader_on_elected(struct leader *l, void (*fn)(void *), void *ud);
+/* Counted for metrics. */
+unsigned long leader_transitions(struct leader *l);
+
+#endif
