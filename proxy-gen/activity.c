@@ -319,11 +319,11 @@ static int write_batch(struct activity *a, const struct act_due *d, size_t n,
 	}
 	for (size_t i = 0; i < n; i++) {
 		char skey[sizeof(WS_STATUS_PREFIX) + ACTIVITY_KEY_MAX];
-		char akey[sizeof(ACTIVITY_PREFIX) + ACTIVITY_KEY_MAX];
+		char akey[sizeof(WS_ACTIVITY_PREFIX) + ACTIVITY_KEY_MAX];
 		char when[32];
 
 		snprintf(skey, sizeof(skey), WS_STATUS_PREFIX "%s", d[i].key);
-		snprintf(akey, sizeof(akey), ACTIVITY_PREFIX "%s", d[i].key);
+		snprintf(akey, sizeof(akey), WS_ACTIVITY_PREFIX "%s", d[i].key);
 		if (activity_format_time(d[i].when, when, sizeof(when)) < 0)
 			when[0] = '\0';
 		json_array_append_new(cmp, etcd_cmp_exists(skey));

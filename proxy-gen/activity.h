@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#define ACTIVITY_PREFIX "/klangk/activity/"
+/* Keys are WS_ACTIVITY_PREFIX (lib/ws.h) + "<ns>/<name>". */
 #define ACTIVITY_KEY_MAX 160   /* "<ns>/<name>" */
 
 /* ---- parsing ---- */

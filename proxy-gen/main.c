@@ -27,6 +27,7 @@
 #include "log.h"
 #include "nginx.h"
 #include "pgen.h"
+#include "prom.h"
 #include "stopper.h"
 #include "ws.h"
 
@@ -44,7 +45,6 @@
 
 /* Upper bounds (seconds) of the apply-duration histogram. */
 static const double apply_buckets[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
-#define NBUCKETS (sizeof(apply_buckets) / sizeof(apply_buckets[0]))
 
 static const char *const stage_names[] = {
 	[NGX_STAGE_NONE] = "none",       [NGX_STAGE_WRITE] = "write",
@@ -53,15 +53,13 @@ static const char *const stage_names[] = {
 };
 #define NSTAGES (sizeof(stage_names) / sizeof(stage_names[0]))
 
-/* Counters for /metrics; guarded by pg.mmu. */
+/* The /metrics registry (lib/prom: each metric locks itself). */
 struct metrics {
-	unsigned long renders, render_failures, unchanged, reloads;
-	unsigned long apply_failures[NSTAGES];
-	unsigned long apply_count, apply_bucket[NBUCKETS];
-	double apply_sum, last_apply;
-	size_t routes, invalid_status;
-	char generation[33];
-	long long last_success;  /* unix seconds of the last successful apply */
+	struct prom *prom;
+	struct prom_metric *routes, *invalid_status, *renders, *render_failures,
+		*unchanged, *reloads, *apply_failures, *apply_duration, *last_success,
+		*nginx_starts, *nginx_deaths, *act_lines, *act_unknown, *act_writes,
+		*act_write_errors;
 };
 
 struct pg {
@@ -81,8 +79,9 @@ struct pg {
 	bool synced;          /* first list done */
 	char last_gen[33];    /* generation known to be serving (main thread) */
 	struct activity *act;
-	pthread_mutex_t mmu;
 	struct metrics m;
+	pthread_mutex_t gen_mu;
+	char serving_gen[33]; /* generation confirmed serving, for /readyz */
 };
 
 static long long now_ms(void)
@@ -266,79 +265,84 @@ static void *signals(void *arg)
 
 /* ---- /metrics, /healthz, /readyz ---- */
 
+static int metrics_init(struct metrics *m)
+{
+	struct prom_metric **all[15];
+	size_t n = 0;
+	struct prom *p;
+
+	if (prom_new(&m->prom) < 0)
+		return -ENOMEM;
+	p = m->prom;
+#define REG(field, name, help, type, label, b, nb) \
+	m->field = prom_register(p, name, help, type, label, b, nb), all[n++] = &m->field
+	REG(routes, "klangk_proxygen_routes",
+	    "Routes (workspace id, port) in the configuration serving.", PROM_GAUGE, NULL, NULL, 0);
+	REG(invalid_status, "klangk_proxygen_invalid_status",
+	    "Status objects the last render skipped as invalid.", PROM_GAUGE, NULL, NULL, 0);
+	REG(renders, "klangk_proxygen_renders_total", "Renders of the configuration.",
+	    PROM_COUNTER, NULL, NULL, 0);
+	REG(render_failures, "klangk_proxygen_render_failures_total", "Renders that failed.",
+	    PROM_COUNTER, NULL, NULL, 0);
+	REG(unchanged, "klangk_proxygen_unchanged_total",
+	    "Renders identical to the configuration serving (no reload).", PROM_COUNTER, NULL,
+	    NULL, 0);
+	REG(reloads, "klangk_proxygen_reloads_total",
+	    "Configurations applied and confirmed serving.", PROM_COUNTER, NULL, NULL, 0);
+	REG(apply_failures, "klangk_proxygen_apply_failures_total",
+	    "Applies that failed, by stage (the previous configuration kept serving).",
+	    PROM_COUNTER, "stage", NULL, 0);
+	REG(apply_duration, "klangk_proxygen_apply_duration_seconds",
+	    "Write, validate, swap, reload and confirm.", PROM_HISTOGRAM, NULL, apply_buckets,
+	    sizeof(apply_buckets) / sizeof(apply_buckets[0]));
+	REG(last_success, "klangk_proxygen_last_success_timestamp_seconds",
+	    "Unix time of the last apply or confirmation that nginx serves the render.",
+	    PROM_GAUGE, NULL, NULL, 0);
+	REG(nginx_starts, "klangk_proxygen_nginx_starts_total",
+	    "nginx masters started by proxy-gen.", PROM_COUNTER, NULL, NULL, 0);
+	REG(nginx_deaths, "klangk_proxygen_nginx_deaths_total",
+	    "Supervised nginx masters that died unasked (restarted).", PROM_COUNTER, NULL,
+	    NULL, 0);
+	REG(act_lines, "klangk_proxygen_activity_lines_total",
+	    "Hosted-request lines received from nginx.", PROM_COUNTER, NULL, NULL, 0);
+	REG(act_unknown, "klangk_proxygen_activity_unknown_total",
+	    "Lines for no known workspace (or malformed).", PROM_COUNTER, NULL, NULL, 0);
+	REG(act_writes, "klangk_proxygen_activity_writes_total",
+	    "Activity keys written to etcd.", PROM_COUNTER, NULL, NULL, 0);
+	REG(act_write_errors, "klangk_proxygen_activity_write_errors_total",
+	    "Activity writes that failed (retried).", PROM_COUNTER, NULL, NULL, 0);
+#undef REG
+	for (size_t i = 0; i < n; i++)
+		if (!*all[i])
+			return -ENOMEM;
+	/* Every series exists from the start, at 0. */
+	for (size_t i = 0; i < n; i++)
+		if (*all[i] != m->apply_failures && *all[i] != m->apply_duration)
+			prom_add(*all[i], NULL, 0);
+	for (size_t i = 1; i < NSTAGES; i++)
+		prom_add(m->apply_failures, stage_names[i], 0);
+	return 0;
+}
+
 static int metrics_page(void *ud, struct buf *b, int *status)
 {
 	struct pg *p = ud;
-	struct metrics m;
 	struct activity_stats as = { 0 };
-	unsigned long starts, deaths;
-	unsigned long cum = 0;
-	int r = 0;
 
-	pthread_mutex_lock(&p->mmu);
-	m = p->m;
-	pthread_mutex_unlock(&p->mmu);
+	/* Counters kept by the other modules, copied at scrape time. */
 	pthread_mutex_lock(&p->ngx.mu);
-	starts = p->ngx.starts;
-	deaths = p->ngx.deaths;
+	prom_set(p->m.nginx_starts, NULL, (double)p->ngx.starts);
+	prom_set(p->m.nginx_deaths, NULL, (double)p->ngx.deaths);
 	pthread_mutex_unlock(&p->ngx.mu);
-	if (p->act)
+	if (p->act) {
 		activity_stats(p->act, &as);
-	*status = 200;
-#define COUNTER(name, help, v)                                                        \
-	r |= buf_printf(b, "# HELP " name " " help "\n# TYPE " name " counter\n" name " %lu\n", \
-			(unsigned long)(v))
-#define GAUGE(name, help, fmt, v)                                                     \
-	r |= buf_printf(b, "# HELP " name " " help "\n# TYPE " name " gauge\n" name " " fmt "\n", v)
-	GAUGE("klangk_proxygen_routes", "Routes (workspace id, port) in the serving configuration.",
-	      "%zu", m.routes);
-	GAUGE("klangk_proxygen_invalid_status", "Status objects skipped by the last render as invalid.",
-	      "%zu", m.invalid_status);
-	COUNTER("klangk_proxygen_renders_total", "Renders of the configuration.", m.renders);
-	COUNTER("klangk_proxygen_render_failures_total", "Renders that failed.", m.render_failures);
-	COUNTER("klangk_proxygen_unchanged_total",
-		"Renders identical to the serving configuration (no reload).", m.unchanged);
-	COUNTER("klangk_proxygen_reloads_total",
-		"Configurations applied and confirmed serving.", m.reloads);
-	r |= buf_puts(b, "# HELP klangk_proxygen_apply_failures_total Applies that failed, by stage "
-			 "(the previous configuration kept serving).\n"
-			 "# TYPE klangk_proxygen_apply_failures_total counter\n");
-	for (size_t i = 1; i < NSTAGES; i++)
-		r |= buf_printf(b, "klangk_proxygen_apply_failures_total{stage=\"%s\"} %lu\n",
-				stage_names[i], m.apply_failures[i]);
-	r |= buf_puts(b, "# HELP klangk_proxygen_apply_duration_seconds Write, validate, "
-			 "swap, reload and confirm.\n"
-			 "# TYPE klangk_proxygen_apply_duration_seconds histogram\n");
-	for (size_t i = 0; i < NBUCKETS; i++) {
-		cum += m.apply_bucket[i];
-		r |= buf_printf(b, "klangk_proxygen_apply_duration_seconds_bucket{le=\"%g\"} %lu\n",
-				apply_buckets[i], cum);
+		prom_set(p->m.act_lines, NULL, (double)as.lines);
+		prom_set(p->m.act_unknown, NULL, (double)as.unknown);
+		prom_set(p->m.act_writes, NULL, (double)as.writes);
+		prom_set(p->m.act_write_errors, NULL, (double)as.write_errors);
 	}
-	r |= buf_printf(b, "klangk_proxygen_apply_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
-			   "klangk_proxygen_apply_duration_seconds_sum %.6f\n"
-			   "klangk_proxygen_apply_duration_seconds_count %lu\n",
-			m.apply_count, m.apply_sum, m.apply_count);
-	GAUGE("klangk_proxygen_last_apply_duration_seconds", "Duration of the last apply.",
-	      "%.6f", m.last_apply);
-	GAUGE("klangk_proxygen_last_success_timestamp_seconds",
-	      "Unix time of the last successful apply or confirmation.", "%lld", m.last_success);
-	r |= buf_printf(b, "# HELP klangk_proxygen_generation_info The generation serving.\n"
-			   "# TYPE klangk_proxygen_generation_info gauge\n"
-			   "klangk_proxygen_generation_info{generation=\"%s\"} 1\n",
-			m.generation);
-	COUNTER("klangk_proxygen_nginx_starts_total", "nginx masters started by proxy-gen.", starts);
-	COUNTER("klangk_proxygen_nginx_deaths_total",
-		"Supervised nginx masters that died unasked (restarted).", deaths);
-	COUNTER("klangk_proxygen_activity_lines_total", "Hosted-request lines received from nginx.",
-		as.lines);
-	COUNTER("klangk_proxygen_activity_unknown_total",
-		"Lines for no known workspace (or malformed).", as.unknown);
-	COUNTER("klangk_proxygen_activity_writes_total", "Activity keys written to etcd.", as.writes);
-	COUNTER("klangk_proxygen_activity_write_errors_total",
-		"Activity writes that failed (retried).", as.write_errors);
-#undef COUNTER
-#undef GAUGE
-	return r ? -ENOMEM : 0;
+	*status = 200;
+	return prom_render(p->m.prom, b);
 }
 
 static int healthz(void *ud, struct buf *b, int *status)
@@ -359,9 +363,9 @@ static int readyz(void *ud, struct buf *b, int *status)
 	synced = p->synced;
 	dirty = p->dirty;
 	pthread_mutex_unlock(&p->stop.mu);
-	pthread_mutex_lock(&p->mmu);
-	snprintf(gen, sizeof(gen), "%s", p->m.generation);
-	pthread_mutex_unlock(&p->mmu);
+	pthread_mutex_lock(&p->gen_mu);
+	snprintf(gen, sizeof(gen), "%s", p->serving_gen);
+	pthread_mutex_unlock(&p->gen_mu);
 	if (!synced || !gen[0]) {
 		*status = 503;
 		return buf_printf(b, "not ready: %s\n", !synced ? "etcd not listed yet"
@@ -376,11 +380,11 @@ static int readyz(void *ud, struct buf *b, int *status)
 static void note_serving(struct pg *p, const char *gen, size_t routes)
 {
 	snprintf(p->last_gen, sizeof(p->last_gen), "%s", gen);
-	pthread_mutex_lock(&p->mmu);
-	snprintf(p->m.generation, sizeof(p->m.generation), "%s", gen);
-	p->m.routes = routes;
-	p->m.last_success = (long long)time(NULL);
-	pthread_mutex_unlock(&p->mmu);
+	pthread_mutex_lock(&p->gen_mu);
+	snprintf(p->serving_gen, sizeof(p->serving_gen), "%s", gen);
+	pthread_mutex_unlock(&p->gen_mu);
+	prom_set(p->m.routes, NULL, (double)routes);
+	prom_set(p->m.last_success, NULL, (double)time(NULL));
 }
 
 /* Is nginx serving generation gen right now? */
@@ -421,10 +425,8 @@ static int apply_once(struct pg *p, bool *applied, struct err *e)
 	r = pgen_render_generation(&p->opts, routes, n, &conf, gen, e);
 	if (r < 0)
 		goto render_failed;
-	pthread_mutex_lock(&p->mmu);
-	p->m.renders++;
-	p->m.invalid_status = skipped;
-	pthread_mutex_unlock(&p->mmu);
+	prom_add(p->m.renders, NULL, 1);
+	prom_set(p->m.invalid_status, NULL, (double)skipped);
 
 	/* Unchanged since our last apply; a relist also checks nginx still
 	 * serves it (in daemon mode a dead nginx is started again here).
@@ -440,9 +442,7 @@ static int apply_once(struct pg *p, bool *applied, struct err *e)
 			log_info("nginx already serves this configuration; no reload",
 				 "generation", gen, NULL);
 		note_serving(p, gen, n);
-		pthread_mutex_lock(&p->mmu);
-		p->m.unchanged++;
-		pthread_mutex_unlock(&p->mmu);
+		prom_add(p->m.unchanged, NULL, 1);
 		r = 0;
 		goto out;
 	}
@@ -452,21 +452,13 @@ static int apply_once(struct pg *p, bool *applied, struct err *e)
 
 		r = ngx_apply(&p->ngx, conf.data, conf.len, gen, &stage, e);
 		secs = (double)(now_ms() - t0) / 1000.0;
-		pthread_mutex_lock(&p->mmu);
 		if (r == 0) {
-			p->m.reloads++;
-			p->m.apply_count++;
-			p->m.apply_sum += secs;
-			p->m.last_apply = secs;
-			for (size_t i = 0; i < NBUCKETS; i++)
-				if (secs <= apply_buckets[i]) {
-					p->m.apply_bucket[i]++;
-					break;
-				}
+			prom_add(p->m.reloads, NULL, 1);
+			prom_observe(p->m.apply_duration, NULL, secs);
 		} else {
-			p->m.apply_failures[stage < NSTAGES ? stage : 0]++;
+			prom_add(p->m.apply_failures,
+				 stage_names[stage < NSTAGES ? stage : NGX_STAGE_NONE], 1);
 		}
-		pthread_mutex_unlock(&p->mmu);
 	}
 	if (r == 0) {
 		char rs[32];
@@ -478,9 +470,7 @@ static int apply_once(struct pg *p, bool *applied, struct err *e)
 	}
 	goto out;
 render_failed:
-	pthread_mutex_lock(&p->mmu);
-	p->m.render_failures++;
-	pthread_mutex_unlock(&p->mmu);
+	prom_add(p->m.render_failures, NULL, 1);
 out:
 	free(routes);
 	buf_free(&conf);
@@ -495,13 +485,7 @@ static void wait_until_locked(struct pg *p, long long ms_abs)
 
 	if (d <= 0)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += d / 1000;
-	ts.tv_nsec += (d % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	stopper_deadline((long)d, &ts);
 	pthread_cond_timedwait(&p->stop.cv, &p->stop.mu, &ts);
 }
 
@@ -767,7 +751,7 @@ int main(int argc, char **argv)
 	p.cache = json_object();
 	p.ids = json_object();
 	if (!p.cache || !p.ids || stopper_init(&p.stop) < 0 || ngx_init(&p.ngx) < 0 ||
-	    pthread_mutex_init(&p.mmu, NULL) != 0)
+	    pthread_mutex_init(&p.gen_mu, NULL) != 0 || metrics_init(&p.m) < 0)
 		return 1;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
@@ -846,5 +830,6 @@ out:
 	etcd_free(act_etcd);
 	json_decref(p.cache);
 	json_decref(p.ids);
+	prom_free(p.m.prom);
 	return rc;
 }
