@@ -18,12 +18,24 @@ COPY controller controller
 COPY proxy-gen proxy-gen
 RUN make all
 
+# The nginx sidecar: proxy-gen and nginx in one image.  By default proxy-gen
+# runs nginx as its supervised child (--supervise) under tini, which reaps
+# what nginx's master leaves.  The same image runs the split layout too: a
+# container with `nginx -g 'daemon off;' ...` (see README) and one with
+# proxy-gen --no-start, sharing /run/klangk-nginx (a volume: never a
+# single-file bind mount, the file is replaced by rename) and the PID
+# namespace.  The workspaces' ports are published on the host's loopback:
+# run it with the host's network.
 FROM ${BASE} AS proxy
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        libcurl4 libyaml-0-2 libjansson4 libssl3 libmicrohttpd12 nginx-light ca-certificates \
+        libcurl4 libyaml-0-2 libjansson4 libssl3 libmicrohttpd12 nginx-light \
+        tini ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/bin/klangk-proxy-gen /usr/local/bin/
-ENTRYPOINT ["/usr/local/bin/klangk-proxy-gen", "--dir", "/run/klangk-nginx"]
+VOLUME /run/klangk-nginx
+ENV KLANGK_NGINX_DIR=/run/klangk-nginx
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/klangk-proxy-gen"]
+CMD ["--supervise"]
 
 # The default (last) target: the controller.
 FROM ${BASE} AS controller

@@ -34,10 +34,11 @@ PGEN_OBJ := $(PGEN_SRC:%.c=$(BUILD)/%.o)
 CTL_MOD  := $(filter-out $(BUILD)/controller/main.o,$(CTL_OBJ))
 PGEN_MOD := $(filter-out $(BUILD)/proxy-gen/main.o,$(PGEN_OBJ))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 BINS := $(BIN)/klangkc $(BIN)/klangk-controller $(BIN)/klangk-proxy-gen
 
-.PHONY: all deps test unit e2e e2e-docker asan run clean fuzz fuzz-run valgrind ci
+.PHONY: all deps test unit e2e e2e-docker asan run clean fuzz fuzz-run valgrind ci bench
 all: $(BINS)
 
 deps:
@@ -65,6 +66,14 @@ $(BIN)/klangk-proxy-gen: $(PGEN_OBJ) $(BUILD)/libklangk.a
 $(BUILD)/tests/%: tests/unit/%.c $(CTL_MOD) $(PGEN_MOD) $(BUILD)/libklangk.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -Icontroller -Iproxy-gen $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(PGEN_MOD) $(BUILD)/libklangk.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iproxy-gen $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Benchmarks (not part of `make test`); see BENCHMARKS.md.
+bench: $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do $$b || exit 1; done
 
 unit: $(UNIT_BIN)
 	@bash tests/run-unit.sh $(UNIT_BIN)

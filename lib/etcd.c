@@ -700,6 +700,14 @@ json_t *etcd_cmp_absent(const char *key)
 			 "create_revision", (json_int_t)0);
 }
 
+json_t *etcd_cmp_exists(const char *key)
+{
+	/* An absent key compares as create_revision 0. */
+	return json_pack("{s:s,s:s,s:o,s:I}", "result", "GREATER", "target",
+			 "CREATE", "key", b64_json(key, strlen(key)),
+			 "create_revision", (json_int_t)0);
+}
+
 json_t *etcd_cmp_value(const char *key, const char *value)
 {
 	return json_pack("{s:s,s:s,s:o,s:o}", "result", "EQUAL", "target",

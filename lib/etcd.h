@@ -106,6 +106,7 @@ int etcd_delete(struct etcd *c, const char *key, int64_t *deleted,
  */
 json_t *etcd_cmp_mod(const char *key, int64_t mod_revision); /* 0 = absent */
 json_t *etcd_cmp_absent(const char *key);
+json_t *etcd_cmp_exists(const char *key);
 json_t *etcd_cmp_value(const char *key, const char *value);
 json_t *etcd_op_put(const char *key, const char *value, size_t len,
 		    int64_t lease);

@@ -38,18 +38,23 @@ void stopper_stop(struct stopper *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
+void stopper_deadline(long ms, struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
 bool stopper_nap(struct stopper *s, long ms)
 {
 	struct timespec ts;
 	bool stopped;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	stopper_deadline(ms, &ts);
 	pthread_mutex_lock(&s->mu);
 	while (!s->stopping && pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT)
 		;

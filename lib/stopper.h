@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <time.h>
 
 struct stopper {
 	pthread_mutex_t mu;
@@ -22,6 +23,8 @@ struct stopper {
 int stopper_init(struct stopper *s);
 void stopper_destroy(struct stopper *s);
 void stopper_stop(struct stopper *s);
+/* The CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait on cv. */
+void stopper_deadline(long ms, struct timespec *ts);
 /* Sleep up to ms; returns true when stopping. */
 bool stopper_nap(struct stopper *s, long ms);
 /* Full jitter between min_ms and min_ms * 2^failures, capped at max_ms. */

@@ -1,29 +1,39 @@
 /*
  * klangk-proxy-gen — keeps nginx routing /hosted/<id>/<port>/ to the
- * running workspaces.
+ * running workspaces, and records their hosted traffic as activity.
  *
- * A watcher thread keeps a cache of every status object (list, then watch
- * /klangk/status/, relisting when compacted and periodically).  Each change
- * marks the cache dirty; the main thread debounces (a quiet window, with a
- * cap on the total delay), renders, skips identical renders by hash, and
- * runs the apply pipeline.  A signal thread turns SIGTERM/SIGINT into a
- * clean stop; nginx itself keeps running (it is a sidecar and must survive
- * proxy-gen restarts).
+ * Threads:
+ *   watcher     informer on /klangk/status/: a cache of every status object
+ *               (list, then watch; relist when compacted and periodically);
+ *               each change marks the cache dirty;
+ *   main        debounces (a quiet window, a cap on the total delay, and a
+ *               minimum interval between reloads), renders, skips a render
+ *               identical to the one serving (also across restarts: the
+ *               live file's generation is compared), and runs the apply
+ *               pipeline (nginx.c);
+ *   activity    receives nginx's per-request lines and writes
+ *               /klangk/activity/<ns>/<name> (activity.c);
+ *   supervisor  with --supervise only: restarts nginx when it dies;
+ *   signals     SIGTERM/SIGINT become a clean stop.
+ * libmicrohttpd's thread serves /metrics, /healthz and /readyz when
+ * --metrics-address is set.
  */
+#include "activity.h"
 #include "cfg.h"
 #include "etcd.h"
 #include "http.h"
+#include "httpd.h"
 #include "informer.h"
 #include "log.h"
 #include "nginx.h"
 #include "pgen.h"
+#include "prom.h"
 #include "stopper.h"
 #include "ws.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -33,19 +43,45 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Upper bounds (seconds) of the apply-duration histogram. */
+static const double apply_buckets[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+
+static const char *const stage_names[] = {
+	[NGX_STAGE_NONE] = "none",       [NGX_STAGE_WRITE] = "write",
+	[NGX_STAGE_VALIDATE] = "validate", [NGX_STAGE_SWAP] = "swap",
+	[NGX_STAGE_RELOAD] = "reload",   [NGX_STAGE_CONFIRM] = "confirm",
+};
+#define NSTAGES (sizeof(stage_names) / sizeof(stage_names[0]))
+
+/* The /metrics registry (lib/prom: each metric locks itself). */
+struct metrics {
+	struct prom *prom;
+	struct prom_metric *routes, *invalid_status, *renders, *render_failures,
+		*unchanged, *reloads, *apply_failures, *apply_duration, *last_success,
+		*nginx_starts, *nginx_deaths, *act_lines, *act_unknown, *act_writes,
+		*act_write_errors;
+};
+
 struct pg {
 	struct cfg cfg;
 	struct pgen_opts opts;
 	struct ngx ngx;
 	char dir[PATH_MAX];
-	long debounce_ms, max_delay_ms, resync_s;
-	/* stop.mu also guards the cache and the dirty state, so that a stop
+	long debounce_ms, max_delay_ms, min_interval_ms, resync_s, activity_s;
+	const char *metrics_addr;
+	/* stop.mu also guards the caches and the dirty state, so that a stop
 	 * request wakes the apply loop waiting on stop.cv. */
 	struct stopper stop;
 	json_t *cache;        /* status key -> status object */
-	bool dirty;
+	json_t *ids;          /* workspace id -> "<ns>/<name>" (not Terminating) */
+	bool dirty, verify;
 	long long first_dirty, last_dirty;
 	bool synced;          /* first list done */
+	char last_gen[33];    /* generation known to be serving (main thread) */
+	struct activity *act;
+	struct metrics m;
+	pthread_mutex_t gen_mu;
+	char serving_gen[33]; /* generation confirmed serving, for /readyz */
 };
 
 static long long now_ms(void)
@@ -79,23 +115,59 @@ static json_t *parse_status(const struct etcd_kv *kv)
 	return j;
 }
 
+/* ids: forget the id of the status at key (before it changes). */
+static void unindex_locked(struct pg *p, const char *key)
+{
+	json_t *old = json_object_get(p->cache, key);
+	const char *id = json_string_value(json_object_get(old, "id"));
+	const char *owner;
+
+	if (!id)
+		return;
+	owner = json_string_value(json_object_get(p->ids, id));
+	if (owner && strcmp(owner, key + strlen(WS_STATUS_PREFIX)) == 0)
+		json_object_del(p->ids, id);
+}
+
+/* ids: remember the id of status st at key, unless it is being deleted. */
+static void index_locked(struct pg *p, const char *key, json_t *st)
+{
+	const char *id = json_string_value(json_object_get(st, "id"));
+	const char *phase = json_string_value(json_object_get(st, "phase"));
+	char ns[64], name[64];
+
+	if (!id || !ws_is_id(id) || (phase && strcmp(phase, "Terminating") == 0) ||
+	    ws_split_key(key, WS_STATUS_PREFIX, ns, sizeof(ns), name, sizeof(name)) < 0)
+		return;
+	json_object_set_new(p->ids, id, json_string(key + strlen(WS_STATUS_PREFIX)));
+}
+
 static void on_list(void *ud, const struct etcd_kvs *kvs)
 {
 	struct pg *p = ud;
-	json_t *fresh = json_object();
+	json_t *fresh = json_object(), *ids = json_object();
 
-	if (!fresh)
+	if (!fresh || !ids) {
+		json_decref(fresh);
+		json_decref(ids);
 		return;
-	for (size_t i = 0; i < kvs->n; i++) {
-		json_t *st = parse_status(&kvs->kvs[i]);
-
-		if (st)
-			json_object_set_new(fresh, kvs->kvs[i].key, st);
 	}
 	pthread_mutex_lock(&p->stop.mu);
 	json_decref(p->cache);
+	json_decref(p->ids);
 	p->cache = fresh;
+	p->ids = ids;
+	for (size_t i = 0; i < kvs->n; i++) {
+		json_t *st = parse_status(&kvs->kvs[i]);
+
+		if (!st)
+			continue;
+		index_locked(p, kvs->kvs[i].key, st);
+		json_object_set_new(fresh, kvs->kvs[i].key, st);
+	}
 	p->synced = true;
+	/* A relist also checks that nginx still serves what we applied. */
+	p->verify = true;
 	mark_dirty_locked(p);
 	pthread_mutex_unlock(&p->stop.mu);
 }
@@ -108,31 +180,71 @@ static void on_events(void *ud, const struct etcd_event *ev, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		json_t *st = ev[i].type == ETCD_DELETE ? NULL : parse_status(&ev[i].kv);
 
-		if (st)
+		unindex_locked(p, ev[i].kv.key);
+		if (st) {
+			index_locked(p, ev[i].kv.key, st);
 			json_object_set_new(p->cache, ev[i].kv.key, st);
-		else
+		} else {
 			json_object_del(p->cache, ev[i].kv.key);
+		}
 	}
 	mark_dirty_locked(p);
 	pthread_mutex_unlock(&p->stop.mu);
 }
 
+static struct etcd *new_etcd(struct pg *p)
+{
+	struct etcd_opts o = etcd_opts_env(p->cfg.etcd_endpoints);
+	struct etcd *c = NULL;
+	struct err e = { "" };
+
+	if (etcd_new(&o, &c, &e) < 0) {
+		log_error("cannot create etcd client", "error", e.msg, NULL);
+		return NULL;
+	}
+	return c;
+}
+
 static void *watcher(void *arg)
 {
 	struct pg *p = arg;
-	struct etcd_opts o = etcd_opts_env(p->cfg.etcd_endpoints);
 	struct informer inf = { .prefix = WS_STATUS_PREFIX, .stop = &p->stop,
 				.relist_ms = p->resync_s * 1000, .on_list = on_list,
 				.on_events = on_events, .ud = p };
-	struct err e = { "" };
 
-	if (etcd_new(&o, &inf.etcd, &e) < 0) {
-		log_error("cannot create etcd client", "error", e.msg, NULL);
+	inf.etcd = new_etcd(p);
+	if (!inf.etcd) {
 		stopper_stop(&p->stop);
 		return NULL;
 	}
 	informer_run(&inf);
 	etcd_free(inf.etcd);
+	return NULL;
+}
+
+static int lookup_id(void *ud, const char *id, char *key, size_t keylen)
+{
+	struct pg *p = ud;
+	const char *k;
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&p->stop.mu);
+	k = json_string_value(json_object_get(p->ids, id));
+	if (k && (size_t)snprintf(key, keylen, "%s", k) < keylen)
+		r = 0;
+	pthread_mutex_unlock(&p->stop.mu);
+	return r;
+}
+
+static void *activity_thread(void *arg)
+{
+	activity_run(arg);
+	return NULL;
+}
+
+static void *supervisor(void *arg)
+{
+	ngx_supervise(arg);
 	return NULL;
 }
 
@@ -151,80 +263,320 @@ static void *signals(void *arg)
 	return NULL;
 }
 
-/* Render the cache and apply it if it changed.  *last is the hash of the
- * last successful apply. */
-static int apply_once(struct pg *p, char last[65], struct err *e)
+/* ---- /metrics, /healthz, /readyz ---- */
+
+static int metrics_init(struct metrics *m)
+{
+	struct prom_metric **all[15];
+	size_t n = 0;
+	struct prom *p;
+
+	if (prom_new(&m->prom) < 0)
+		return -ENOMEM;
+	p = m->prom;
+#define REG(field, name, help, type, label, b, nb) \
+	m->field = prom_register(p, name, help, type, label, b, nb), all[n++] = &m->field
+	REG(routes, "klangk_proxygen_routes",
+	    "Routes (workspace id, port) in the configuration serving.", PROM_GAUGE, NULL, NULL, 0);
+	REG(invalid_status, "klangk_proxygen_invalid_status",
+	    "Status objects the last render skipped as invalid.", PROM_GAUGE, NULL, NULL, 0);
+	REG(renders, "klangk_proxygen_renders_total", "Renders of the configuration.",
+	    PROM_COUNTER, NULL, NULL, 0);
+	REG(render_failures, "klangk_proxygen_render_failures_total", "Renders that failed.",
+	    PROM_COUNTER, NULL, NULL, 0);
+	REG(unchanged, "klangk_proxygen_unchanged_total",
+	    "Renders identical to the configuration serving (no reload).", PROM_COUNTER, NULL,
+	    NULL, 0);
+	REG(reloads, "klangk_proxygen_reloads_total",
+	    "Configurations applied and confirmed serving.", PROM_COUNTER, NULL, NULL, 0);
+	REG(apply_failures, "klangk_proxygen_apply_failures_total",
+	    "Applies that failed, by stage (the previous configuration kept serving).",
+	    PROM_COUNTER, "stage", NULL, 0);
+	REG(apply_duration, "klangk_proxygen_apply_duration_seconds",
+	    "Write, validate, swap, reload and confirm.", PROM_HISTOGRAM, NULL, apply_buckets,
+	    sizeof(apply_buckets) / sizeof(apply_buckets[0]));
+	REG(last_success, "klangk_proxygen_last_success_timestamp_seconds",
+	    "Unix time of the last apply or confirmation that nginx serves the render.",
+	    PROM_GAUGE, NULL, NULL, 0);
+	REG(nginx_starts, "klangk_proxygen_nginx_starts_total",
+	    "nginx masters started by proxy-gen.", PROM_COUNTER, NULL, NULL, 0);
+	REG(nginx_deaths, "klangk_proxygen_nginx_deaths_total",
+	    "Supervised nginx masters that died unasked (restarted).", PROM_COUNTER, NULL,
+	    NULL, 0);
+	REG(act_lines, "klangk_proxygen_activity_lines_total",
+	    "Hosted-request lines received from nginx.", PROM_COUNTER, NULL, NULL, 0);
+	REG(act_unknown, "klangk_proxygen_activity_unknown_total",
+	    "Lines for no known workspace (or malformed).", PROM_COUNTER, NULL, NULL, 0);
+	REG(act_writes, "klangk_proxygen_activity_writes_total",
+	    "Activity keys written to etcd.", PROM_COUNTER, NULL, NULL, 0);
+	REG(act_write_errors, "klangk_proxygen_activity_write_errors_total",
+	    "Activity writes that failed (retried).", PROM_COUNTER, NULL, NULL, 0);
+#undef REG
+	for (size_t i = 0; i < n; i++)
+		if (!*all[i])
+			return -ENOMEM;
+	/* Every series exists from the start, at 0. */
+	for (size_t i = 0; i < n; i++)
+		if (*all[i] != m->apply_failures && *all[i] != m->apply_duration)
+			prom_add(*all[i], NULL, 0);
+	for (size_t i = 1; i < NSTAGES; i++)
+		prom_add(m->apply_failures, stage_names[i], 0);
+	return 0;
+}
+
+static int metrics_page(void *ud, struct buf *b, int *status)
+{
+	struct pg *p = ud;
+	struct activity_stats as = { 0 };
+
+	/* Counters kept by the other modules, copied at scrape time. */
+	pthread_mutex_lock(&p->ngx.mu);
+	prom_set(p->m.nginx_starts, NULL, (double)p->ngx.starts);
+	prom_set(p->m.nginx_deaths, NULL, (double)p->ngx.deaths);
+	pthread_mutex_unlock(&p->ngx.mu);
+	if (p->act) {
+		activity_stats(p->act, &as);
+		prom_set(p->m.act_lines, NULL, (double)as.lines);
+		prom_set(p->m.act_unknown, NULL, (double)as.unknown);
+		prom_set(p->m.act_writes, NULL, (double)as.writes);
+		prom_set(p->m.act_write_errors, NULL, (double)as.write_errors);
+	}
+	*status = 200;
+	return prom_render(p->m.prom, b);
+}
+
+static int healthz(void *ud, struct buf *b, int *status)
+{
+	(void)ud;
+	*status = 200;
+	return buf_puts(b, "ok\n");
+}
+
+/* Ready: etcd listed, and nginx confirmed serving what was rendered. */
+static int readyz(void *ud, struct buf *b, int *status)
+{
+	struct pg *p = ud;
+	bool synced, dirty;
+	char gen[33];
+
+	pthread_mutex_lock(&p->stop.mu);
+	synced = p->synced;
+	dirty = p->dirty;
+	pthread_mutex_unlock(&p->stop.mu);
+	pthread_mutex_lock(&p->gen_mu);
+	snprintf(gen, sizeof(gen), "%s", p->serving_gen);
+	pthread_mutex_unlock(&p->gen_mu);
+	if (!synced || !gen[0]) {
+		*status = 503;
+		return buf_printf(b, "not ready: %s\n", !synced ? "etcd not listed yet"
+							      : "no configuration applied yet");
+	}
+	*status = 200;
+	return buf_printf(b, "ok: generation %s%s\n", gen, dirty ? " (changes pending)" : "");
+}
+
+/* ---- rendering and applying ---- */
+
+static void note_serving(struct pg *p, const char *gen, size_t routes)
+{
+	snprintf(p->last_gen, sizeof(p->last_gen), "%s", gen);
+	pthread_mutex_lock(&p->gen_mu);
+	snprintf(p->serving_gen, sizeof(p->serving_gen), "%s", gen);
+	pthread_mutex_unlock(&p->gen_mu);
+	prom_set(p->m.routes, NULL, (double)routes);
+	prom_set(p->m.last_success, NULL, (double)time(NULL));
+}
+
+/* Is nginx serving generation gen right now? */
+static bool serving(struct pg *p, const char *gen)
+{
+	char s[64];
+	struct err e = { "" };
+
+	return ngx_serving(&p->ngx, s, sizeof(s), &e) == 0 && strcmp(s, gen) == 0;
+}
+
+/*
+ * Render the cache and apply it unless nginx already serves the same
+ * rendering.  *applied tells whether nginx was reloaded or started.
+ */
+static int apply_once(struct pg *p, bool *applied, struct err *e)
 {
 	struct pgen_route *routes = NULL;
 	size_t n = 0, skipped = 0;
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	char hash[65], gen[17];
-	struct buf probe, conf;
+	char gen[17], live[33];
+	enum ngx_stage stage = NGX_STAGE_NONE;
+	struct buf conf;
+	bool verify;
 	int r;
 
-	buf_init(&probe, 0);
+	*applied = false;
 	buf_init(&conf, 0);
 	pthread_mutex_lock(&p->stop.mu);
 	r = pgen_routes_from_status(p->cache, &routes, &n, &skipped);
 	p->dirty = false;
+	verify = p->verify;
+	p->verify = false;
 	pthread_mutex_unlock(&p->stop.mu);
 	if (r < 0)
-		goto out;
+		goto render_failed;
 	if (skipped)
 		log_warn("skipped invalid status entries", NULL);
-	/* The generation is the hash of the rendering itself (rendered once
-	 * without it), so identical route sets give identical files. */
-	r = pgen_render(&p->opts, routes, n, "", &probe, e);
+	r = pgen_render_generation(&p->opts, routes, n, &conf, gen, e);
 	if (r < 0)
-		goto out;
-	EVP_Digest(probe.data, probe.len, md, &mdlen, EVP_sha256(), NULL);
-	for (int i = 0; i < 32; i++)
-		snprintf(hash + 2 * i, 3, "%02x", md[i]);
-	if (strcmp(hash, last) == 0) {
+		goto render_failed;
+	prom_add(p->m.renders, NULL, 1);
+	prom_set(p->m.invalid_status, NULL, (double)skipped);
+
+	/* Unchanged since our last apply; a relist also checks nginx still
+	 * serves it (in daemon mode a dead nginx is started again here).
+	 * After a restart, the live file and the status endpoint tell. */
+	/* (A supervising proxy-gen just started has no nginx of its own yet:
+	 * whatever serves is not one it can reload.) */
+	if ((strcmp(gen, p->last_gen) == 0 && (!verify || serving(p, gen))) ||
+	    (!p->last_gen[0] && ngx_live_generation(&p->ngx, live, sizeof(live)) == 0 &&
+	     strcmp(live, gen) == 0 &&
+	     (p->ngx.mode != NGX_MODE_SUPERVISE || ngx_master(&p->ngx) > 0) &&
+	     serving(p, gen))) {
+		if (!p->last_gen[0])
+			log_info("nginx already serves this configuration; no reload",
+				 "generation", gen, NULL);
+		note_serving(p, gen, n);
+		prom_add(p->m.unchanged, NULL, 1);
 		r = 0;
 		goto out;
 	}
-	memcpy(gen, hash, 16);
-	gen[16] = '\0';
-	r = pgen_render(&p->opts, routes, n, gen, &conf, e);
-	if (r < 0)
-		goto out;
-	r = ngx_apply(&p->ngx, conf.data, conf.len, gen, e);
+	{
+		long long t0 = now_ms();
+		double secs;
+
+		r = ngx_apply(&p->ngx, conf.data, conf.len, gen, &stage, e);
+		secs = (double)(now_ms() - t0) / 1000.0;
+		if (r == 0) {
+			prom_add(p->m.reloads, NULL, 1);
+			prom_observe(p->m.apply_duration, NULL, secs);
+		} else {
+			prom_add(p->m.apply_failures,
+				 stage_names[stage < NSTAGES ? stage : NGX_STAGE_NONE], 1);
+		}
+	}
 	if (r == 0) {
 		char rs[32];
 
-		memcpy(last, hash, 65);
+		*applied = true;
+		note_serving(p, gen, n);
 		snprintf(rs, sizeof(rs), "%zu", n);
 		log_info("nginx configuration applied", "generation", gen, "routes", rs, NULL);
 	}
+	goto out;
+render_failed:
+	prom_add(p->m.render_failures, NULL, 1);
 out:
 	free(routes);
-	buf_free(&probe);
 	buf_free(&conf);
 	return r;
 }
+
+/* Wait on stop.cv (held) until ms_abs (monotonic) or a wake-up. */
+static void wait_until_locked(struct pg *p, long long ms_abs)
+{
+	long long d = ms_abs - now_ms();
+	struct timespec ts;
+
+	if (d <= 0)
+		return;
+	stopper_deadline((long)d, &ts);
+	pthread_cond_timedwait(&p->stop.cv, &p->stop.mu, &ts);
+}
+
+static void apply_loop(struct pg *p)
+{
+	long long last_reload = -1000000000;
+	int failures = 0;
+
+	pthread_mutex_lock(&p->stop.mu);
+	while (!p->stop.stopping) {
+		long long now = now_ms(), due;
+		struct err e = { "" };
+		bool applied = false;
+		int r;
+
+		if (!p->dirty || !p->synced) {
+			pthread_cond_wait(&p->stop.cv, &p->stop.mu);
+			continue;
+		}
+		/* Debounce: apply after a quiet window, but never later than
+		 * max_delay after the first change of a burst, and never sooner
+		 * than min_interval after the previous reload (each reload
+		 * leaves old workers draining their connections). */
+		due = p->last_dirty + p->debounce_ms;
+		if (due > p->first_dirty + p->max_delay_ms)
+			due = p->first_dirty + p->max_delay_ms;
+		if (due < last_reload + p->min_interval_ms)
+			due = last_reload + p->min_interval_ms;
+		if (now < due) {
+			wait_until_locked(p, due);
+			continue;
+		}
+		pthread_mutex_unlock(&p->stop.mu);
+		r = apply_once(p, &applied, &e);
+		if (applied)
+			last_reload = now_ms();
+		if (r < 0) {
+			long d = stopper_backoff_ms(failures++, 800, 30000);
+
+			log_error("apply failed; the previous configuration keeps serving",
+				  "error", e.msg, NULL);
+			stopper_nap(&p->stop, d);
+			pthread_mutex_lock(&p->stop.mu);
+			mark_dirty_locked(p); /* try again */
+			continue;
+		}
+		failures = 0;
+		pthread_mutex_lock(&p->stop.mu);
+	}
+	pthread_mutex_unlock(&p->stop.mu);
+}
+
+/* ---- options ---- */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: klangk-proxy-gen --dir DIR [OPTIONS]\n\n"
-		"Renders nginx's configuration for /hosted/<id>/<port>/ from the running\n"
-		"workspaces in etcd, validates it, swaps it in and reloads nginx (starting\n"
-		"it when none runs on DIR's pid file).\n\n"
+		"Renders nginx's configuration for <base>/hosted/<id>/<port>/ from the running\n"
+		"workspaces in etcd, validates it, swaps it in and reloads nginx, and records\n"
+		"hosted traffic as workspace activity (/klangk/activity/<ns>/<name>).\n\n"
 		"Options (each overrides its environment variable):\n"
-		"  --dir DIR              nginx prefix directory (KLANGK_NGINX_DIR)\n"
-		"  --etcd-endpoints URLS  KLANGK_ETCD_ENDPOINTS\n"
-		"  --listen ADDR          address nginx listens on (127.0.0.1)\n"
-		"  --port N               KLANGK_NGINX_PORT (8995)\n"
-		"  --base-path PATH       KLANGK_HOSTING_BASE_PATH (\"\")\n"
-		"  --upstream-host ADDR   KLANGK_PUBLISH_ADDRESS (127.0.0.1)\n"
-		"  --nginx PATH           nginx executable (nginx)\n"
-		"  --no-start             never start nginx, only reload a running one\n"
-		"  --debounce-ms N        quiet window before applying (300)\n"
-		"  --max-delay-ms N       longest a change waits (2000)\n"
-		"  --resync-seconds N     full relist period (60)\n"
+		"  --dir DIR                  nginx prefix directory, shared with nginx (KLANGK_NGINX_DIR)\n"
+		"  --etcd-endpoints URLS      KLANGK_ETCD_ENDPOINTS\n"
+		"  --listen ADDR              IPv4 address nginx listens on (127.0.0.1)\n"
+		"  --port N                   KLANGK_NGINX_PORT (8995)\n"
+		"  --base-path PATH           KLANGK_HOSTING_BASE_PATH (\"\")\n"
+		"  --upstream-host ADDR       KLANGK_PUBLISH_ADDRESS (127.0.0.1)\n"
+		"  --trust-forwarded          honour X-Forwarded-Host/Proto/Prefix/For from an outer\n"
+		"                             proxy (KLANGK_TRUST_FORWARDED=1); else derived from the request\n"
+		"  --nginx PATH               nginx executable (nginx)\n"
+		"  --no-start                 never start nginx: reload the one in DIR/nginx.pid\n"
+		"  --supervise                run nginx as a child; restart it when it dies\n"
+		"  --worker-processes N|auto  nginx workers (auto)\n"
+		"  --worker-shutdown-timeout S  seconds old workers keep connections after a reload (300)\n"
+		"  --debounce-ms N            quiet window before applying (300)\n"
+		"  --max-delay-ms N           longest a change waits (2000)\n"
+		"  --min-reload-interval-ms N least time between two reloads (1000)\n"
+		"  --resync-seconds N         full relist period (60)\n"
+		"  --activity-interval-seconds N  record hosted activity at most this often per\n"
+		"                             workspace (30; 0 = do not record)\n"
+		"  --metrics-address HOST:PORT  serve /metrics, /healthz, /readyz\n"
+		"                             (KLANGK_PROXY_METRICS_ADDRESS; off by default)\n"
 		"  --log-level LEVEL, --log-json\n");
+}
+
+static bool env_true(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
 }
 
 int main(int argc, char **argv)
@@ -236,33 +588,44 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "base-path", required_argument, NULL, 'b' },
 		{ "upstream-host", required_argument, NULL, 'u' },
+		{ "trust-forwarded", no_argument, NULL, 'T' },
 		{ "nginx", required_argument, NULL, 'n' },
 		{ "no-start", no_argument, NULL, 'N' },
+		{ "supervise", no_argument, NULL, 'S' },
+		{ "worker-processes", required_argument, NULL, 'w' },
+		{ "worker-shutdown-timeout", required_argument, NULL, 'W' },
 		{ "debounce-ms", required_argument, NULL, 'd' },
 		{ "max-delay-ms", required_argument, NULL, 'm' },
+		{ "min-reload-interval-ms", required_argument, NULL, 'i' },
 		{ "resync-seconds", required_argument, NULL, 'r' },
+		{ "activity-interval-seconds", required_argument, NULL, 'a' },
+		{ "metrics-address", required_argument, NULL, 'M' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "log-json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct pg p = { .debounce_ms = 300, .max_delay_ms = 2000, .resync_s = 60 };
+	static struct pg p = { .debounce_ms = 300, .max_delay_ms = 2000,
+			       .min_interval_ms = 1000, .resync_s = 60, .activity_s = 30 };
 	const char *dir = getenv("KLANGK_NGINX_DIR");
 	const char *listen = "127.0.0.1";
 	enum log_level lvl = LOG_INFO;
-	char last[65] = "";
-	pthread_t wt, st;
+	pthread_t wt, st, at, sv;
+	bool have_at = false, have_sv = false;
+	struct etcd *act_etcd = NULL;
+	struct httpd *httpd = NULL;
 	sigset_t sigs;
 	struct err e = { "" };
-	int opt, json = 0, failures = 0;
-	bool bad = false;
+	int opt, json = 0, rc = 1;
+	bool bad = false, no_start = false, supervise = false;
 
 	if (cfg_from_env(&p.cfg, &e) < 0) {
 		fprintf(stderr, "klangk-proxy-gen: %s\n", e.msg);
 		return 2;
 	}
 	p.ngx.bin = "nginx";
-	p.ngx.may_start = true;
+	p.opts.trust_forwarded = env_true("KLANGK_TRUST_FORWARDED");
+	p.metrics_addr = getenv("KLANGK_PROXY_METRICS_ADDRESS");
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'D':
@@ -283,11 +646,26 @@ int main(int argc, char **argv)
 		case 'u':
 			bad |= cfg_copy(p.cfg.publish_address, sizeof(p.cfg.publish_address), optarg) < 0;
 			break;
+		case 'T':
+			p.opts.trust_forwarded = true;
+			break;
 		case 'n':
 			p.ngx.bin = optarg;
 			break;
 		case 'N':
-			p.ngx.may_start = false;
+			no_start = true;
+			break;
+		case 'S':
+			supervise = true;
+			break;
+		case 'w':
+			if (strcmp(optarg, "auto") == 0)
+				p.opts.worker_processes = 0;
+			else
+				bad |= cfg_parse_long(optarg, 1, 1024, &p.opts.worker_processes) < 0;
+			break;
+		case 'W':
+			bad |= cfg_parse_long(optarg, 1, 86400, &p.opts.worker_shutdown_s) < 0;
 			break;
 		case 'd':
 			bad |= cfg_parse_long(optarg, 0, 60000, &p.debounce_ms) < 0;
@@ -295,8 +673,17 @@ int main(int argc, char **argv)
 		case 'm':
 			bad |= cfg_parse_long(optarg, 0, 600000, &p.max_delay_ms) < 0;
 			break;
+		case 'i':
+			bad |= cfg_parse_long(optarg, 0, 600000, &p.min_interval_ms) < 0;
+			break;
 		case 'r':
 			bad |= cfg_parse_long(optarg, 1, 86400, &p.resync_s) < 0;
+			break;
+		case 'a':
+			bad |= cfg_parse_long(optarg, 0, 86400, &p.activity_s) < 0;
+			break;
+		case 'M':
+			p.metrics_addr = optarg;
 			break;
 		case 'l':
 			bad |= log_parse_level(optarg, &lvl) < 0;
@@ -317,9 +704,17 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (optind < argc) {
+		fprintf(stderr, "klangk-proxy-gen: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
 	if (!dir || !*dir) {
 		fprintf(stderr, "klangk-proxy-gen: --dir (or KLANGK_NGINX_DIR) is required\n");
 		usage(stderr);
+		return 2;
+	}
+	if (no_start && supervise) {
+		fprintf(stderr, "klangk-proxy-gen: --no-start and --supervise exclude each other\n");
 		return 2;
 	}
 	if (!realpath(dir, p.dir) && cfg_copy(p.dir, sizeof(p.dir), dir) < 0) {
@@ -335,11 +730,16 @@ int main(int argc, char **argv)
 	p.opts.listen_port = p.cfg.nginx_port;
 	p.opts.base_path = p.cfg.hosting_base_path;
 	p.opts.upstream_host = p.cfg.publish_address;
+	p.opts.activity_log = p.activity_s > 0;
 	p.ngx.dir = p.dir;
+	p.ngx.mode = supervise ? NGX_MODE_SUPERVISE : no_start ? NGX_MODE_EXTERNAL
+							    : NGX_MODE_DAEMON;
 	if (pgen_check_opts(&p.opts, &e) < 0) {
 		fprintf(stderr, "klangk-proxy-gen: %s\n", e.msg);
 		return 2;
 	}
+	if (p.metrics_addr && !*p.metrics_addr)
+		p.metrics_addr = NULL;
 	log_setup(lvl, json);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	if (http_global_init() < 0)
@@ -349,7 +749,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	p.cache = json_object();
-	if (!p.cache || stopper_init(&p.stop) < 0)
+	p.ids = json_object();
+	if (!p.cache || !p.ids || stopper_init(&p.stop) < 0 || ngx_init(&p.ngx) < 0 ||
+	    pthread_mutex_init(&p.gen_mu, NULL) != 0 || metrics_init(&p.m) < 0)
 		return 1;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
@@ -361,58 +763,73 @@ int main(int argc, char **argv)
 
 		snprintf(port, sizeof(port), "%ld", p.cfg.nginx_port);
 		log_info("klangk-proxy-gen starting", "dir", p.dir, "listen", listen,
-			 "port", port, "base_path", p.cfg.hosting_base_path, NULL);
+			 "port", port, "base_path", p.cfg.hosting_base_path,
+			 "nginx", supervise ? "supervise" : no_start ? "external" : "daemon",
+			 "trust_forwarded", p.opts.trust_forwarded ? "true" : "false", NULL);
+	}
+	/* The activity socket exists before nginx first loads a
+	 * configuration that sends to it. */
+	if (p.activity_s > 0) {
+		char sock[PATH_MAX + 32];
+
+		snprintf(sock, sizeof(sock), "%s/" PGEN_ACCESS_SOCK, p.dir);
+		act_etcd = new_etcd(&p);
+		if (!act_etcd ||
+		    activity_new(sock, p.activity_s * 1000, act_etcd, lookup_id, &p, &p.act, &e) < 0) {
+			log_error("cannot set up the activity socket", "error", e.msg, NULL);
+			goto out;
+		}
+	}
+	if (p.metrics_addr) {
+		const struct httpd_route routes[] = {
+			{ "/metrics", "text/plain; version=0.0.4; charset=utf-8", metrics_page, &p },
+			{ "/healthz", NULL, healthz, &p },
+			{ "/readyz", NULL, readyz, &p },
+		};
+
+		if (httpd_start(p.metrics_addr, routes, 3, &httpd, &e) < 0) {
+			log_error("cannot serve metrics", "error", e.msg, NULL);
+			goto out;
+		}
 	}
 	if (pthread_create(&st, NULL, signals, &p) != 0 ||
 	    pthread_create(&wt, NULL, watcher, &p) != 0)
-		return 1;
-
-	pthread_mutex_lock(&p.stop.mu);
-	while (!p.stop.stopping) {
-		long long now = now_ms(), due;
-
-		if (!p.dirty || !p.synced) {
-			pthread_cond_wait(&p.stop.cv, &p.stop.mu);
-			continue;
-		}
-		/* Debounce: apply after a quiet window, but never later than
-		 * max_delay after the first change of a burst. */
-		due = p.last_dirty + p.debounce_ms;
-		if (due > p.first_dirty + p.max_delay_ms)
-			due = p.first_dirty + p.max_delay_ms;
-		if (now < due) {
-			struct timespec ts;
-
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += (due - now) / 1000;
-			ts.tv_nsec += ((due - now) % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&p.stop.cv, &p.stop.mu, &ts);
-			continue;
-		}
-		pthread_mutex_unlock(&p.stop.mu);
-		err_clear(&e);
-		if (apply_once(&p, last, &e) < 0) {
-			long d = stopper_backoff_ms(failures++, 800, 30000);
-
-			log_error("apply failed; the previous configuration keeps serving",
-				  "error", e.msg, NULL);
-			stopper_nap(&p.stop, d);
-			pthread_mutex_lock(&p.stop.mu);
-			mark_dirty_locked(&p); /* try again */
-			continue;
-		}
-		failures = 0;
-		pthread_mutex_lock(&p.stop.mu);
+		goto out;
+	if (p.act) {
+		if (pthread_create(&at, NULL, activity_thread, p.act) != 0)
+			goto out;
+		have_at = true;
 	}
-	pthread_mutex_unlock(&p.stop.mu);
+	if (supervise) {
+		if (pthread_create(&sv, NULL, supervisor, &p.ngx) != 0)
+			goto out;
+		have_sv = true;
+	}
+
+	apply_loop(&p);
+	rc = 0;
+
+	httpd_stop(httpd);
+	httpd = NULL;
+	if (have_at) {
+		activity_stop(p.act);
+		pthread_join(at, NULL);
+	}
+	if (have_sv) {
+		log_info("stopping nginx", NULL);
+		ngx_shutdown(&p.ngx);
+		pthread_join(sv, NULL);
+	}
 	pthread_join(wt, NULL);
 	pthread_cancel(st);
 	pthread_join(st, NULL);
-	json_decref(p.cache);
 	log_info("stopped", NULL);
-	return 0;
+out:
+	httpd_stop(httpd);
+	activity_free(p.act);
+	etcd_free(act_etcd);
+	json_decref(p.cache);
+	json_decref(p.ids);
+	prom_free(p.m.prom);
+	return rc;
 }

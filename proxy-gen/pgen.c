@@ -5,6 +5,7 @@
 #include "ws.h"
 
 #include <arpa/inet.h>
+#include <openssl/evp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +32,10 @@ static bool is_safe_dir(const char *s)
 
 int pgen_check_opts(const struct pgen_opts *o, struct err *e)
 {
-	if (!is_safe_dir(o->dir)) {
-		err_set(e, "nginx directory \"%s\": must be an absolute path of "
-			   "letters, digits and /._-", o->dir);
+	if (!is_safe_dir(o->dir) || strlen(o->dir) > PGEN_DIR_MAX) {
+		err_set(e, "nginx directory \"%s\": must be an absolute path of at most "
+			   "%d letters, digits and /._- (its sockets must fit in a "
+			   "socket address)", o->dir, PGEN_DIR_MAX);
 		return -EINVAL;
 	}
 	if (!is_ipv4(o->listen_addr)) {
@@ -52,6 +54,32 @@ int pgen_check_opts(const struct pgen_opts *o, struct err *e)
 		err_set(e, "base path \"%s\": must be empty or /segment[/...]", o->base_path);
 		return -EINVAL;
 	}
+	if (o->worker_processes < 0 || o->worker_processes > 1024) {
+		err_set(e, "worker processes %ld: must be 0 (auto) to 1024", o->worker_processes);
+		return -EINVAL;
+	}
+	if (o->worker_shutdown_s < 0 || o->worker_shutdown_s > 86400) {
+		err_set(e, "worker shutdown timeout %ld: must be 0 to 86400 seconds",
+			o->worker_shutdown_s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int pgen_file_generation(const char *text, size_t len, char *gen, size_t genlen)
+{
+	static const char tag[] = "\n# generation ";
+	const char *p = memmem(text, len < 512 ? len : 512, tag, sizeof(tag) - 1);
+	size_t n;
+
+	if (!p)
+		return -ENOENT;
+	p += sizeof(tag) - 1;
+	n = strspn(p, "0123456789abcdef");
+	if (n == 0 || n >= genlen || p[n] != ',' || (size_t)(p - text) + n > len)
+		return -ENOENT;
+	memcpy(gen, p, n);
+	gen[n] = '\0';
 	return 0;
 }
 
@@ -118,11 +146,80 @@ int pgen_routes_from_status(const json_t *statuses, struct pgen_route **routes,
 	return 0;
 }
 
-int pgen_render(const struct pgen_opts *o, const struct pgen_route *routes,
-		size_t n, const char *generation, struct buf *out,
-		struct err *e)
+/*
+ * The headers that tell the app its external URL, and the target of the
+ * slash-less redirect.  Behind a trusted outer proxy its X-Forwarded-*
+ * headers win (each checked against a strict pattern by a map, falling back
+ * to the request's own values); otherwise a client's X-Forwarded-* never
+ * reaches the app (proxy_set_header replaces a header of the same name).
+ */
+static int render_forwarded_maps(const struct pgen_opts *o, struct buf *out)
 {
-	const char *d = o->dir;
+	if (!o->trust_forwarded)
+		return 0;
+	return buf_printf(out,
+		"    # Trusted outer proxy: its X-Forwarded-* (the first of a list),\n"
+		"    # when well-formed; else the request's own values.\n"
+		"    map $http_x_forwarded_host $klangk_fwd_host {\n"
+		"        default $http_host;\n"
+		"        \"~^\\s*(?<klangk_xfh>[A-Za-z0-9.-]+(:[0-9]{1,5})?|\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?)\\s*(,|$)\" $klangk_xfh;\n"
+		"    }\n"
+		"    map $http_x_forwarded_proto $klangk_fwd_proto {\n"
+		"        default $scheme;\n"
+		"        \"~^\\s*(?<klangk_xfp>https?)\\s*(,|$)\" $klangk_xfp;\n"
+		"    }\n"
+		"    map $http_x_forwarded_prefix $klangk_fwd_prefix {\n"
+		"        default \"\";\n"
+		"        \"~^\\s*(?<klangk_xfx>(/(?!\\.\\.?(/|\\s|,|$))[A-Za-z0-9._~-]+)*)/?\\s*(,|$)\" $klangk_xfx;\n"
+		"    }\n");
+}
+
+static int render_forwarded_headers(const struct pgen_opts *o, struct buf *out)
+{
+	const char *b = o->base_path;
+
+	if (o->trust_forwarded)
+		return buf_printf(out,
+			"            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+			"            proxy_set_header X-Forwarded-Proto $klangk_fwd_proto;\n"
+			"            proxy_set_header X-Forwarded-Host $klangk_fwd_host;\n"
+			"            proxy_set_header X-Forwarded-Prefix \"$klangk_fwd_prefix%s\";\n",
+			b);
+	return buf_printf(out,
+		"            proxy_set_header X-Forwarded-For $remote_addr;\n"
+		"            proxy_set_header X-Forwarded-Proto $scheme;\n"
+		"            proxy_set_header X-Forwarded-Host $http_host;\n"
+		"            proxy_set_header X-Forwarded-Prefix \"%s\";\n"
+		"            proxy_set_header Forwarded \"\";\n",
+		b);
+}
+
+/*
+ * map_hash_max_size for n keys.  nginx searches bucket counts upwards until
+ * every bucket fits in map_hash_bucket_size, one pass over all keys per
+ * try; with max_size > 10000 and max_size / n < 100 it starts at
+ * max_size - 1000 instead.  4n buckets of 256 bytes (room for 5 to 7 keys,
+ * 0.25 expected) fit at the first try with near certainty, and the table
+ * stays a few bytes per key, where the former fixed 1048576 cost 8 MiB of
+ * bucket pointers and, between ~2,000 and ~10,000 routes, many tries
+ * (0.27 s of CPU at 10,000 routes; see BENCHMARKS.md).
+ */
+static size_t map_hash_size(size_t n)
+{
+	return n * 4 > 16384 ? n * 4 : 16384;
+}
+
+/* pgen_render, also telling where in out the generation was written
+ * (its two places: the header and the status server). */
+static int render(const struct pgen_opts *o, const struct pgen_route *routes,
+		  size_t n, const char *generation, struct buf *out, size_t gpos[2],
+		  struct err *e)
+{
+	static const char head[] =
+		"# Generated by klangk-proxy-gen; replaced on every change. Do not edit.\n"
+		"# generation ";
+	const char *d = o->dir, *b = o->base_path;
+	char workers[24] = "auto";
 	int r = pgen_check_opts(o, e);
 
 	if (r < 0)
@@ -137,12 +234,17 @@ int pgen_render(const struct pgen_opts *o, const struct pgen_route *routes,
 			err_set(e, "route %zu: invalid id or port", i);
 			return -EINVAL;
 		}
+	if (o->worker_processes > 0)
+		snprintf(workers, sizeof(workers), "%ld", o->worker_processes);
 
+	/* No "daemon" directive: nginx's default (on) when proxy-gen starts
+	 * it in the background, -g "daemon off;" when it is supervised or
+	 * runs in its own container. */
+	gpos[0] = out->len + sizeof(head) - 1;
 	r |= buf_printf(out,
-		"# Generated by klangk-proxy-gen; replaced on every change. Do not edit.\n"
-		"# generation %s, %zu routes\n"
-		"daemon on;\n"
-		"worker_processes 1;\n"
+		"%s%s, %zu routes\n"
+		"worker_processes %s;\n"
+		"worker_shutdown_timeout %lds;\n"
 		"pid %s/nginx.pid;\n"
 		"error_log %s/error.log warn;\n"
 		"events { worker_connections 4096; }\n"
@@ -155,8 +257,12 @@ int pgen_render(const struct pgen_opts *o, const struct pgen_route *routes,
 		"    fastcgi_temp_path %s/tmp/fastcgi;\n"
 		"    uwsgi_temp_path %s/tmp/uwsgi;\n"
 		"    scgi_temp_path %s/tmp/scgi;\n"
-		"    map_hash_max_size 1048576;\n"
-		"    map_hash_bucket_size 128;\n"
+		"    # Sized so that nginx finds the map's hash table at its first try\n"
+		"    # (see pgen.c): validation and reloads stay fast and small.\n"
+		"    map_hash_max_size %zu;\n"
+		"    map_hash_bucket_size 256;\n"
+		"    # One line per hosted request for proxy-gen's activity record.\n"
+		"    log_format klangk_activity escape=none '$klangk_id';\n"
 		"    map $http_upgrade $klangk_connection {\n"
 		"        default upgrade;\n"
 		"        \"\" close;\n"
@@ -164,7 +270,9 @@ int pgen_render(const struct pgen_opts *o, const struct pgen_route *routes,
 		"    # The allow-list: (workspace id, host port) of running workspaces.\n"
 		"    map $klangk_id/$klangk_port $klangk_upstream {\n"
 		"        default \"\";\n",
-		generation, n, d, d, d, d, d, d, d);
+		head, generation, n, workers,
+		o->worker_shutdown_s ? o->worker_shutdown_s : 300, d, d, d, d, d, d, d,
+		map_hash_size(n));
 	for (size_t i = 0; i < n; i++)
 		r |= buf_printf(out, "        %s/%ld %s:%ld;\n", routes[i].id,
 				routes[i].port, o->upstream_host, routes[i].port);
@@ -174,23 +282,30 @@ int pgen_render(const struct pgen_opts *o, const struct pgen_route *routes,
 		"    map $klangk_rest|$http_upgrade $klangk_redirect {\n"
 		"        default 0;\n"
 		"        \"|\" 1;\n"
-		"    }\n"
+		"    }\n");
+	r |= render_forwarded_maps(o, out);
+	r |= buf_printf(out,
 		"    server {\n"
 		"        listen %s:%ld;\n"
 		"        server_name _;\n"
 		"        absolute_redirect off;\n"
-		"        location ~ \"^%s/hosted/(?<klangk_id>[0-9a-f]{12,32})/(?<klangk_port>[0-9]{1,5})(?<klangk_rest>/.*)?$\" {\n"
+		"        location ~ \"^%s/hosted/(?<klangk_id>[0-9a-f]{12,32})/(?<klangk_port>[0-9]{1,5})(?<klangk_rest>/.*)?$\" {\n",
+		o->listen_addr, o->listen_port, b);
+	if (o->activity_log)
+		r |= buf_printf(out,
+			"            access_log syslog:server=unix:%s/" PGEN_ACCESS_SOCK
+			",nohostname,tag=" PGEN_ACCESS_TAG " klangk_activity;\n", d);
+	r |= buf_printf(out,
 		"            if ($klangk_upstream = \"\") { return 404; }\n"
-		"            if ($klangk_redirect) { return 301 $klangk_port/$is_args$args; }\n"
+		"            if ($klangk_redirect) { return 301 \"%s%s/hosted/$klangk_id/$klangk_port/$is_args$args\"; }\n"
 		"            proxy_pass http://$klangk_upstream;\n"
 		"            proxy_http_version 1.1;\n"
 		"            proxy_set_header Upgrade $http_upgrade;\n"
 		"            proxy_set_header Connection $klangk_connection;\n"
-		"            proxy_set_header Host $http_host;\n"
-		"            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
-		"            proxy_set_header X-Forwarded-Proto $scheme;\n"
-		"            proxy_set_header X-Forwarded-Host $http_host;\n"
-		"            proxy_set_header X-Forwarded-Prefix \"%s\";\n"
+		"            proxy_set_header Host $http_host;\n",
+		o->trust_forwarded ? "$klangk_fwd_prefix" : "", b);
+	r |= render_forwarded_headers(o, out);
+	r |= buf_printf(out,
 		"            proxy_read_timeout 3600s;\n"
 		"            proxy_send_timeout 3600s;\n"
 		"            proxy_buffering off;\n"
@@ -201,16 +316,60 @@ int pgen_render(const struct pgen_opts *o, const struct pgen_route *routes,
 		"    }\n"
 		"    # proxy-gen asks this which generation is serving.\n"
 		"    server {\n"
-		"        listen unix:%s/status.sock;\n"
-		"        location = /generation { return 200 \"%s\\n\"; }\n"
+		"        listen unix:%s/" PGEN_STATUS_SOCK ";\n"
+		"        location = /generation { return 200 \"",
+		d);
+	gpos[1] = out->len;
+	r |= buf_printf(out,
+		"%s\\n\"; }\n"
 		"        location / { return 404; }\n"
 		"    }\n"
 		"}\n",
-		o->listen_addr, o->listen_port, o->base_path, o->base_path, d,
 		generation);
 	if (r) {
 		err_set(e, "nginx configuration too large");
 		return -E2BIG;
 	}
+	return 0;
+}
+
+int pgen_render(const struct pgen_opts *o, const struct pgen_route *routes,
+		size_t n, const char *generation, struct buf *out,
+		struct err *e)
+{
+	size_t gpos[2];
+
+	return render(o, routes, n, generation, out, gpos, e);
+}
+
+/*
+ * One rendering with a placeholder generation, hashed as it is (the
+ * placeholder is constant, so equal renderings hash equally), then the
+ * placeholder is overwritten in place: half the work of rendering twice,
+ * which counts at 50,000 routes.
+ */
+int pgen_render_generation(const struct pgen_opts *o, const struct pgen_route *routes,
+			   size_t n, struct buf *out, char *gen, struct err *e)
+{
+	static const char placeholder[] = "0000000000000000";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	size_t start = out->len, gpos[2];
+	char g[sizeof(placeholder)];
+	int r;
+
+	r = render(o, routes, n, placeholder, out, gpos, e);
+	if (r < 0)
+		return r;
+	if (EVP_Digest(out->data + start, out->len - start, md, &mdlen, EVP_sha256(),
+		       NULL) != 1) {
+		err_set(e, "SHA-256 failed");
+		return -EIO;
+	}
+	for (size_t i = 0; i < (sizeof(g) - 1) / 2; i++)
+		snprintf(g + 2 * i, 3, "%02x", md[i]);
+	for (int i = 0; i < 2; i++)
+		memcpy(out->data + gpos[i], g, sizeof(g) - 1);
+	memcpy(gen, g, sizeof(g));
 	return 0;
 }

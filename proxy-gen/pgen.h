@@ -14,6 +14,7 @@
 #include "err.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 
 struct pgen_route {
 	char id[33];     /* workspace id, lowercase hex */
@@ -26,7 +27,25 @@ struct pgen_opts {
 	long listen_port;
 	const char *base_path;      /* "" or "/klangk" */
 	const char *upstream_host;  /* IPv4 literal the ports are published on */
+	/* Honour X-Forwarded-Host/Proto/Prefix/For from the client (only
+	 * behind an outer proxy that sets or strips them); otherwise they are
+	 * derived from the request itself. */
+	bool trust_forwarded;
+	long worker_processes;      /* 0 = auto */
+	/* How long the workers of an old configuration keep serving their
+	 * open connections (WebSockets) after a reload; 0 = default 300. */
+	long worker_shutdown_s;
+	/* One syslog line per hosted request, carrying the workspace id, to
+	 * the datagram socket DIR/access.sock (see activity.h). */
+	bool activity_log;
 };
+
+/* Names of the files proxy-gen and nginx share in the directory. */
+#define PGEN_STATUS_SOCK "status.sock"
+#define PGEN_ACCESS_SOCK "access.sock"
+#define PGEN_ACCESS_TAG "klangk"
+/* The longest directory whose sockets still fit in sun_path. */
+#define PGEN_DIR_MAX 90
 
 /*
  * Collect the routes of running workspaces from a JSON object mapping
@@ -42,7 +61,23 @@ int pgen_render(const struct pgen_opts *o, const struct pgen_route *routes,
 		size_t n, const char *generation, struct buf *out,
 		struct err *e);
 
+/*
+ * Render with the generation that names this rendering: the first 16 hex
+ * digits of the SHA-256 of the text (rendered with a constant placeholder
+ * in the generation's places).  Identical route sets and options give
+ * identical files and generations.  gen: at least 17 bytes.  out: appended.
+ */
+int pgen_render_generation(const struct pgen_opts *o, const struct pgen_route *routes,
+			   size_t n, struct buf *out, char *gen, struct err *e);
+
 /* Validation helpers, exposed for tests. */
 int pgen_check_opts(const struct pgen_opts *o, struct err *e);
+
+/*
+ * The generation written into the header of a rendered file ("# generation
+ * G, N routes" on its second line), into gen (at least 33 bytes).  -ENOENT
+ * when the text has no such header.
+ */
+int pgen_file_generation(const char *text, size_t len, char *gen, size_t genlen);
 
 #endif

@@ -378,11 +378,19 @@ EOF
 EOF
 }
 
-# _bed_build_image: builds $KLANGK_TEST_IMAGE from /bin/busybox (busybox-static)
-# and tests/image/serve.sh with `podman import`.
+# _bed_build_image: builds $KLANGK_TEST_IMAGE from /bin/busybox (busybox-static),
+# tests/image/serve.sh and tests/image/wsecho.c (compiled with gcc -static,
+# cached in build/tests/wsecho while the source is older) with `podman import`.
 _bed_build_image() {
-	local root="$BED/image/rootfs" bb
+	local root="$BED/image/rootfs" bb ws="$BED_REPO/build/tests/wsecho"
 	bb="$(command -v busybox)" || return 1
+	if [ ! -x "$ws" ] || [ "$BED_SRC_DIR/image/wsecho.c" -nt "$ws" ]; then
+		mkdir -p "$(dirname "$ws")" || return 1
+		# (static glibc warns about NSS functions libcrypto links but never calls)
+		gcc -static -s -O2 -o "$ws.$$" "$BED_SRC_DIR/image/wsecho.c" -lcrypto \
+			2>"$BED/wsecho-build.log" || { cat "$BED/wsecho-build.log" >&2; return 1; }
+		mv -f "$ws.$$" "$ws" || return 1
+	fi
 	mkdir -p "$root/bin" "$root/etc" "$root/srv" "$root/tmp" "$root/proc" \
 		"$root/sys" "$root/dev" "$root/root" || return 1
 	chmod 1777 "$root/tmp" || return 1
@@ -397,6 +405,7 @@ for a in sys.stdin.read().split():
 		>"$root/etc/passwd" || return 1
 	printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group" || return 1
 	install -m 755 "$BED_SRC_DIR/image/serve.sh" "$root/serve.sh" || return 1
+	install -m 755 "$ws" "$root/bin/wsecho" || return 1
 	tar --numeric-owner --owner=0 --group=0 -C "$root" -cf "$BED/image/rootfs.tar" . || return 1
 	local changes=('CMD ["/serve.sh"]' 'WORKDIR /' 'ENV PATH=/bin' 'EXPOSE 8000'
 		'EXPOSE 8001' 'EXPOSE 8002' 'EXPOSE 8003' 'EXPOSE 8004') c args=()
@@ -405,11 +414,11 @@ for a in sys.stdin.read().split():
 	done
 	if [ "$BED_ENGINE" = docker ]; then
 		bed_docker import "${args[@]}" \
-			--message 'klangk test image (busybox-static + tests/image/serve.sh)' \
+			--message 'klangk test image (busybox-static + tests/image/serve.sh, wsecho)' \
 			"$BED/image/rootfs.tar" "$KLANGK_TEST_IMAGE" >"$BED/image/id" || return 1
 	else
 		bed_podman import -q "${args[@]}" \
-			--message 'klangk test image (busybox-static + tests/image/serve.sh)' \
+			--message 'klangk test image (busybox-static + tests/image/serve.sh, wsecho)' \
 			"$BED/image/rootfs.tar" "$KLANGK_TEST_IMAGE" >"$BED/image/id" || return 1
 	fi
 	rm -rf "$root" "$BED/image/rootfs.tar"

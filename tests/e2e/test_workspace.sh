@@ -63,7 +63,7 @@ assert_eq 200 "$(http_code "$NGX/hosted/$id/${hosts[0]}/index.html?x=1")" "query
 
 # The URL without its slash redirects relative to itself.
 loc="$(curl -s -o /dev/null -w '%{http_code} %header{location}' "$NGX/hosted/$id/${hosts[0]}")"
-assert_eq "301 ${hosts[0]}/" "$loc" "slash-less redirect"
+assert_eq "301 /hosted/$id/${hosts[0]}/" "$loc" "slash-less redirect"
 
 # Not leased to this id: 404, never an open proxy.
 other_id="0123456789ab"

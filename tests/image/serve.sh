@@ -2,8 +2,9 @@
 # CMD of the test image localhost/klangk-test:latest (a busybox-static root
 # file system built by tests/bed.sh with `podman import`).
 #
-# Serves HTTP on container ports 8000..8004, each port from its own document
-# root, so a response tells which container port served it:
+# Serves HTTP on container ports 8000..8003 with busybox httpd, each port
+# from its own document root, so a response tells which container port
+# served it:
 #
 #   /srv/<C>/index.html
 #   /srv/<C>${KLANGK_HOSTING_BASE_PATH}/hosted/${KLANGK_WORKSPACE_ID}/<H>/index.html
@@ -16,6 +17,10 @@
 # The proxy passes the raw URI through, so a request for
 # <base>/hosted/<id>/<H>/ reaches the container unchanged and finds the file.
 # A container port with no mapping still serves /index.html (host-port=none).
+#
+# Container port 8004 runs /bin/wsecho (tests/image/wsecho.c): a WebSocket
+# echo server that answers any other request with its request head, so a
+# test sees the headers the proxy sent.
 #
 # SIGTERM/SIGINT stop the servers and exit at once (0).
 
@@ -60,7 +65,7 @@ stop() {
 }
 trap stop TERM INT
 
-for c in 8000 8001 8002 8003 8004; do
+for c in 8000 8001 8002 8003; do
 	root="/srv/$c"
 	h="$(host_port_of "$c")"
 	text="klangk-test workspace=$id container-port=$c host-port=$h"
@@ -74,6 +79,9 @@ for c in 8000 8001 8002 8003 8004; do
 	busybox httpd -f -p "$c" -h "$root" &
 	pids="$pids $!"
 done
+
+/bin/wsecho 8004 &
+pids="$pids $!"
 
 echo "klangk-test: workspace=$id base=$base mappings=$mappings serving 8000-8004"
 # `wait` returns early when a trapped signal arrives; the trap then exits.

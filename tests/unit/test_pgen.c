@@ -78,25 +78,113 @@ static void test_render(void)
 	buf_free(&a);
 }
 
-/* The rendering is accepted by the real nginx (when it is installed). */
-static void test_nginx_accepts(void)
+static void test_generation(void)
+{
+	struct pgen_opts o = { .dir = "/tmp/x", .listen_addr = "127.0.0.1",
+			       .listen_port = 8995, .base_path = "",
+			       .upstream_host = "127.0.0.1" };
+	struct pgen_route r1[] = { { "3f9c1a2b7d4e", 9000 } };
+	struct pgen_route r2[] = { { "3f9c1a2b7d4e", 9001 } };
+	char g1[17], g1b[17], g2[17], fg[40], want[64];
+	struct buf a, b, c, d;
+	struct err e;
+
+	buf_init(&a, 0);
+	buf_init(&b, 0);
+	buf_init(&c, 0);
+	buf_init(&d, 0);
+	CHECK(pgen_render_generation(&o, r1, 1, &a, g1, &e) == 0);
+	CHECK(pgen_render_generation(&o, r1, 1, &b, g1b, &e) == 0);
+	CHECK(pgen_render_generation(&o, r2, 1, &c, g2, &e) == 0);
+	CHECK(strlen(g1) == 16 && strspn(g1, "0123456789abcdef") == 16);
+	CHECK(strcmp(g1, g1b) == 0 && a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+	CHECK(strcmp(g1, g2) != 0);
+	/* Both places carry it, and the text equals a plain render with it. */
+	CHECK(pgen_file_generation(a.data, a.len, fg, sizeof(fg)) == 0 && strcmp(fg, g1) == 0);
+	snprintf(want, sizeof(want), "return 200 \"%s\\n\";", g1);
+	CHECK_CONTAINS(a.data, want);
+	CHECK(!CONTAINS(a.data, "0000000000000000"));
+	CHECK(pgen_render(&o, r1, 1, g1, &d, &e) == 0);
+	CHECK(a.len == d.len && memcmp(a.data, d.data, a.len) == 0);
+	/* Options count too. */
+	buf_reset(&b);
+	o.trust_forwarded = true;
+	CHECK(pgen_render_generation(&o, r1, 1, &b, g1b, &e) == 0);
+	CHECK(strcmp(g1, g1b) != 0);
+	buf_free(&a);
+	buf_free(&b);
+	buf_free(&c);
+	buf_free(&d);
+}
+
+static void test_modes(void)
+{
+	struct pgen_opts o = { .dir = "/tmp/x", .listen_addr = "0.0.0.0",
+			       .listen_port = 8995, .base_path = "/klangk",
+			       .upstream_host = "127.0.0.1" };
+	struct pgen_route routes[] = { { "3f9c1a2b7d4e", 9000 } };
+	char gen[40];
+	struct buf a;
+	struct err e;
+
+	/* Untrusted: every X-Forwarded-* comes from the request itself. */
+	buf_init(&a, 0);
+	CHECK(pgen_render(&o, routes, 1, "abcd", &a, &e) == 0);
+	CHECK_CONTAINS(a.data, "proxy_set_header X-Forwarded-Host $http_host;");
+	CHECK_CONTAINS(a.data, "proxy_set_header X-Forwarded-Proto $scheme;");
+	CHECK_CONTAINS(a.data, "proxy_set_header X-Forwarded-Prefix \"/klangk\";");
+	CHECK_CONTAINS(a.data, "proxy_set_header X-Forwarded-For $remote_addr;");
+	CHECK_CONTAINS(a.data, "return 301 \"/klangk/hosted/$klangk_id/$klangk_port/$is_args$args\"");
+	CHECK(!CONTAINS(a.data, "http_x_forwarded"));
+	CHECK(!CONTAINS(a.data, "access_log syslog"));
+	CHECK_CONTAINS(a.data, "worker_processes auto;");
+	CHECK_CONTAINS(a.data, "worker_shutdown_timeout 300s;");
+	CHECK_CONTAINS(a.data, "map_hash_max_size 16384;");
+	CHECK(!CONTAINS(a.data, "daemon"));
+	CHECK(pgen_file_generation(a.data, a.len, gen, sizeof(gen)) == 0);
+	CHECK(strcmp(gen, "abcd") == 0);
+	CHECK(pgen_file_generation("# x\n# generation zz, 1", 20, gen, sizeof(gen)) == -ENOENT);
+	CHECK(pgen_file_generation("", 0, gen, sizeof(gen)) == -ENOENT);
+	buf_free(&a);
+
+	/* Trusted: the outer proxy's headers, checked by maps. */
+	buf_init(&a, 0);
+	o.trust_forwarded = true;
+	o.activity_log = true;
+	o.worker_processes = 2;
+	o.worker_shutdown_s = 7;
+	CHECK(pgen_render(&o, routes, 1, "abcd", &a, &e) == 0);
+	CHECK_CONTAINS(a.data, "map $http_x_forwarded_host $klangk_fwd_host");
+	CHECK_CONTAINS(a.data, "proxy_set_header X-Forwarded-Prefix \"$klangk_fwd_prefix/klangk\";");
+	CHECK_CONTAINS(a.data, "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;");
+	CHECK_CONTAINS(a.data, "return 301 \"$klangk_fwd_prefix/klangk/hosted/");
+	CHECK_CONTAINS(a.data, "access_log syslog:server=unix:/tmp/x/access.sock,nohostname,tag=klangk klangk_activity;");
+	CHECK_CONTAINS(a.data, "worker_processes 2;");
+	CHECK_CONTAINS(a.data, "worker_shutdown_timeout 7s;");
+	buf_free(&a);
+
+	/* Sockets must fit in sun_path. */
+	buf_init(&a, 0);
+	o.dir = "/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	CHECK(pgen_render(&o, routes, 1, "abcd", &a, &e) == -EINVAL);
+	o.dir = "/tmp/x";
+	o.worker_processes = -1;
+	CHECK(pgen_render(&o, routes, 1, "abcd", &a, &e) == -EINVAL);
+	buf_free(&a);
+}
+
+/* Render with o into a fresh directory and run the real nginx -t on it. */
+static void nginx_t(struct pgen_opts *o, const struct pgen_route *routes, size_t n)
 {
 	char dir[] = "/tmp/pgen-test.XXXXXX", conf[256], cmd[1024];
-	struct pgen_opts o = { .listen_addr = "127.0.0.1", .listen_port = 18995,
-			       .base_path = "", .upstream_host = "127.0.0.1" };
-	struct pgen_route routes[] = { { "3f9c1a2b7d4e", 9000 }, { "3f9c1a2b7d4e", 9001 } };
 	struct buf b;
 	struct err e;
 	FILE *f;
 
-	if (system("command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx") != 0) {
-		printf("pgen: nginx not installed, skipping nginx -t check\n");
-		return;
-	}
 	CHECK(mkdtemp(dir) != NULL);
-	o.dir = dir;
+	o->dir = dir;
 	buf_init(&b, 0);
-	CHECK(pgen_render(&o, routes, 2, "abcd", &b, &e) == 0);
+	CHECK(pgen_render(o, routes, n, "abcd", &b, &e) == 0);
 	snprintf(conf, sizeof(conf), "%s/nginx.conf", dir);
 	f = fopen(conf, "w");
 	CHECK(f != NULL);
@@ -113,10 +201,31 @@ static void test_nginx_accepts(void)
 	buf_free(&b);
 }
 
+/* The rendering is accepted by the real nginx (when it is installed). */
+static void test_nginx_accepts(void)
+{
+	struct pgen_opts o = { .listen_addr = "127.0.0.1", .listen_port = 18995,
+			       .base_path = "", .upstream_host = "127.0.0.1" };
+	struct pgen_route routes[] = { { "3f9c1a2b7d4e", 9000 }, { "3f9c1a2b7d4e", 9001 } };
+
+	if (system("command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx") != 0) {
+		printf("pgen: nginx not installed, skipping nginx -t check\n");
+		return;
+	}
+	nginx_t(&o, routes, 2);
+	o.trust_forwarded = true;
+	o.activity_log = true;
+	o.base_path = "/a/b";
+	nginx_t(&o, routes, 2);
+	nginx_t(&o, NULL, 0);
+}
+
 int main(void)
 {
 	test_routes();
 	test_render();
+	test_modes();
+	test_generation();
 	test_nginx_accepts();
 	return T_DONE("pgen");
 }
