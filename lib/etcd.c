@@ -704,7 +704,7 @@ json_t *etcd_cmp_exists(const char *key)
 {
 	/* An absent key compares as create_revision 0. */
 	return json_pack("{s:s,s:s,s:o,s:I}", "result", "GREATER", "target",
-			 "CREATE", "key", b64_json(key, strlen(key)),
+			 "CREATE", "key", etcd_bytes(key, strlen(key)),
 			 "create_revision", (json_int_t)0);
 }
 
