@@ -115,7 +115,11 @@ static int idle_decide(struct rec *x, const struct wsref *ref, const struct ws *
 	if (act > last)
 		last = act;
 	if (idle_since) {
-		if (act > idle_since) {
+		/* Timestamps have one-second resolution.  Activity from before
+		 * the stop is strictly older than idleSince (we stop only when
+		 * now - last >= timeout > 0), so activity in the same second
+		 * as the stop is new: resume. */
+		if (act >= idle_since) {
 			/* New activity after we stopped it: resume. */
 			json_object_del(st, "idleSince");
 			fmt_rfc3339(act, ts, sizeof(ts));
