@@ -22,6 +22,14 @@ wait_for "readyz" 10 curl -sf "$M/readyz" || fail "/readyz never ready"
 cname() { echo "klangk_${KLANGK_INSTANCE_ID}_alice_$1"; }
 running() { [ "$(engine_get "/v1.41/containers/$(cname "$1")/json" 2>/dev/null | jq -r .State.Running)" = true ]; }
 cid() { engine_get "/v1.41/containers/$(cname "$1")/json" | jq -r .Id; }
+# remove NAME: force-remove behind the controller's back.  Podman may answer
+# 500 while the controller is inspecting the same container: retry until the
+# removal is accepted (with a deadline).
+remove() {
+	wait_for "remove $1" 20 curl -sf --max-time 10 --unix-socket "${DOCKER_HOST#unix://}" \
+		-X DELETE "http://d/v1.41/containers/$(cname "$1")?force=true" >/dev/null ||
+		fail "could not remove $1"
+}
 apply_ws() {
 	"$BIN/klangkc" apply -f - >/dev/null <<YAML
 apiVersion: klangk.io/v1alpha1
@@ -56,7 +64,7 @@ assert_eq 404 "$(http_code "$M/nope")" "unknown metrics path"
 # Removed behind its back: recreated (engine events wake the controller;
 # resync is 300 s, so a quick fix proves the event path).
 old="$(cid one)"
-engine_req DELETE "/v1.41/containers/$(cname one)?force=true" >/dev/null
+remove one
 wait_for "one recreated after removal" 20 running one || fail "removed container not recreated"
 [ "$(cid one)" != "$old" ] || fail "container id did not change"
 
@@ -72,7 +80,7 @@ wait_for "one restarted after stop" 20 sh -c "[ \"\$(curl -s --unix-socket ${DOC
 info="$(engine_get "/v1.41/containers/$(cname one)/json")"
 forged="$(jq -c '{Image: .Config.Image, Labels: .Config.Labels, Env: ["KLANGK_PORT_MAPPINGS=8000:1"], HostConfig: {Init: true}}' <<<"$info")"
 kill -STOP "$BED_CONTROLLER_PID"
-engine_req DELETE "/v1.41/containers/$(cname one)?force=true" >/dev/null
+remove one
 engine_post "/v1.41/containers/create?name=$(cname one)" "$forged" >/dev/null
 engine_post "/v1.41/containers/$(cname one)/start" >/dev/null
 kill -CONT "$BED_CONTROLLER_PID"
@@ -84,7 +92,7 @@ wait_for "one running again" 20 running one || fail "not running after env fix"
 # The engine service restarted: the event stream reconnects.
 bed_restart_engine
 wait_for "controller reconnected to engine events" 20 grep -q "engine event stream broken" "$BED/controller.log" || true
-engine_req DELETE "/v1.41/containers/$(cname one)?force=true" >/dev/null
+remove one
 wait_for "recreated after engine restart" 40 running one || fail "not recreated after an engine restart"
 
 # etcd restarted mid-watch: new objects still converge.
