@@ -25,10 +25,16 @@ cid() { engine_get "/v1.41/containers/$(cname "$1")/json" | jq -r .Id; }
 # remove NAME: force-remove behind the controller's back.  Podman may answer
 # 500 while the controller is inspecting the same container: retry until the
 # removal is accepted (with a deadline).
+remove_once() { # accepted (204) or already gone (404)
+	case "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+		--unix-socket "${DOCKER_HOST#unix://}" -X DELETE \
+		"http://d/v1.41/containers/$(cname "$1")?force=true")" in
+	204 | 404) return 0 ;;
+	*) return 1 ;;
+	esac
+}
 remove() {
-	wait_for "remove $1" 20 curl -sf --max-time 10 --unix-socket "${DOCKER_HOST#unix://}" \
-		-X DELETE "http://d/v1.41/containers/$(cname "$1")?force=true" >/dev/null ||
-		fail "could not remove $1"
+	wait_for "remove $1" 20 remove_once "$1" || fail "could not remove $1"
 }
 apply_ws() {
 	"$BIN/klangkc" apply -f - >/dev/null <<YAML
