@@ -23,7 +23,10 @@
 #include "nginx.h"
 #include "pgen.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -317,8 +320,35 @@ static double wait_generation(struct ngx *ng, const char *gen)
 	return -1;
 }
 
-static void bench(enum layout l, size_t n, const char *base, long port)
+/* The nginx master running now, stopped at exit even on failure. */
+static pid_t running_master;
+
+static void stop_running(void)
 {
+	if (running_master > 0)
+		kill(running_master, SIGTERM);
+}
+
+/* A port free on 127.0.0.1 now (fixed ports collide with test beds). */
+static long free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	long port = 0;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static void bench(enum layout l, size_t n, const char *base)
+{
+	long port = free_port();
+
 	char dir[512], conf[600], gen[16], full[32] = "-";
 	struct pgen_opts o = { .listen_addr = "127.0.0.1", .listen_port = port,
 			       .base_path = "", .upstream_host = "127.0.0.1",
@@ -371,6 +401,7 @@ static void bench(enum layout l, size_t n, const char *base, long port)
 		exit(1);
 	}
 	master = ngx_master(&ng);
+	running_master = master;
 	worker = new_worker(master, 0);
 	for (int i = 0; i < 3; i++) {
 		/* Alternate between N+1 and N routes: every reload is a change. */
@@ -397,6 +428,7 @@ static void bench(enum layout l, size_t n, const char *base, long port)
 	       proc_mib(worker, "status", "VmRSS"), proc_mib(worker, "smaps_rollup", "Pss"));
 	fflush(stdout);
 	kill(master, SIGTERM);
+	running_master = 0;
 	{
 		double deadline = now_s() + 30;
 
@@ -426,14 +458,15 @@ int main(int argc, char **argv)
 			sizes[nsizes++] = (size_t)strtoul(argv[i], NULL, 10);
 	}
 	mkdir(base, 0755);
+	atexit(stop_running);
 	printf("| layout | routes | render ms wall / CPU | proxy-gen render CPU ms | file KiB | nginx -t ms wall / CPU | "
 	       "reload ms wall / master CPU | master RSS MiB | worker RSS MiB | worker PSS MiB |\n"
 	       "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
 	for (int i = 0; i < nsizes; i++) {
 		if (!only || strcmp(only, "map") == 0)
-			bench(MAP, sizes[i], base, 20000 + 2 * i);
+			bench(MAP, sizes[i], base);
 		if (!only || strcmp(only, "peer") == 0)
-			bench(PEER, sizes[i], base, 20001 + 2 * i);
+			bench(PEER, sizes[i], base);
 	}
 	printf("\n(files in %s)\n", base);
 	return 0;
