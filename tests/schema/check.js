@@ -3,10 +3,12 @@
 // against the CRD's openAPIV3Schema, to compare its verdicts with klangkc's
 // (tests/e2e/test_cli_schema.sh).
 //
-//   node check.js CRD.yaml FILE...
+//   node check.js [--summary] CRD.yaml FILE...
 //
 // Prints one line per document: "FILE[i] valid" or "FILE[i] invalid: why",
-// and "FILE invalid: why" for a file that cannot be read as YAML.
+// and "FILE invalid: why" for a file that cannot be read as YAML.  With
+// --summary, one line per file: "FILE unreadable", "FILE valid N" (N
+// documents) or "FILE invalid I J..." (the indexes of the invalid ones).
 //
 // The CRD's schema is used as Kubernetes uses it, with what the API server
 // adds outside the schema made explicit here:
@@ -103,7 +105,10 @@ function dropNulls(v) {
 }
 
 function main() {
-	const [crdPath, ...files] = process.argv.slice(2);
+	let args = process.argv.slice(2);
+	const summary = args[0] === '--summary';
+	if (summary) args = args.slice(1);
+	const [crdPath, ...files] = args;
 	const ajv = new Ajv({ allErrors: true, strict: true, unicodeRegExp: true });
 	addFormats(ajv);
 	addKeywords(ajv, ['uniqueItemProperties']);
@@ -124,17 +129,23 @@ function main() {
 				.filter((d) => d !== null && d !== undefined);
 			if (docs.length === 0) throw new Error('no objects in file');
 		} catch (e) {
-			console.log(`${f} invalid: ${String(e.message).split('\n')[0]}`);
+			console.log(summary ? `${f} unreadable`
+				: `${f} invalid: ${String(e.message).split('\n')[0]}`);
 			continue;
 		}
+		const invalid = [];
 		docs.forEach((d, i) => {
 			if (validate(dropNulls(d))) {
-				console.log(`${f}[${i}] valid`);
+				if (!summary) console.log(`${f}[${i}] valid`);
 			} else {
 				const why = validate.errors.map((e) => `${e.instancePath || '(root)'} ${e.message}`);
-				console.log(`${f}[${i}] invalid: ${why.join('; ')}`);
+				invalid.push(i);
+				if (!summary) console.log(`${f}[${i}] invalid: ${why.join('; ')}`);
 			}
 		});
+		if (summary)
+			console.log(invalid.length ? `${f} invalid ${invalid.join(' ')}`
+				: `${f} valid ${docs.length}`);
 	}
 }
 
