@@ -37,6 +37,10 @@ int verb_completion(int argc, char **argv)
 	size_t n;
 	const struct cli_verb *v = cli_verbs(&n);
 
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		cli_usage("completion", false);
+		return EXIT_OK;
+	}
 	if (argc != 2 || strcmp(argv[1], "bash") != 0) {
 		fprintf(stderr, "error: completion needs a shell: bash\n");
 		cli_usage("completion", true);

@@ -234,6 +234,10 @@ static void man(void)
 
 int verb_help(int argc, char **argv)
 {
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		cli_usage("help", false);
+		return EXIT_OK;
+	}
 	if (argc > 1 && strcmp(argv[1], "--man") == 0) {
 		man();
 		return EXIT_OK;
@@ -253,7 +257,14 @@ int verb_help(int argc, char **argv)
 
 int verb_version(int argc, char **argv)
 {
-	(void)argc, (void)argv;
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		cli_usage("version", false);
+		return EXIT_OK;
+	}
+	if (argc > 1) {
+		cli_usage("version", true);
+		return EXIT_USAGE;
+	}
 	printf("klangkc %s\n", KLANGK_VERSION);
 	return EXIT_OK;
 }
@@ -273,7 +284,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		} else if (strcmp(argv[i], "--version") == 0) {
-			return verb_version(0, NULL);
+			return verb_version(1, argv);
 		} else {
 			fprintf(stderr, "klangkc: unknown option %s\n", argv[i]);
 			usage(stderr);
