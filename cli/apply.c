@@ -27,7 +27,6 @@ static int prune_one(struct etcd *c, const json_t *o, bool dry)
 	const char *ns = cli_jstr(meta, "namespace", ""), *name = cli_jstr(meta, "name", "");
 	long long mod = strtoll(cli_jstr(meta, "resourceVersion", "0"), NULL, 10);
 	struct err e = { "" };
-	json_t *cmp, *ops;
 	char key[512];
 	bool ok = false;
 	int r;
@@ -38,14 +37,7 @@ static int prune_one(struct etcd *c, const json_t *o, bool dry)
 	}
 	if (ws_spec_key(ns, name, key, sizeof(key)) < 0)
 		return EXIT_FAIL;
-	cmp = json_pack("[o]", etcd_cmp_mod(key, mod));
-	ops = json_pack("[o]", etcd_op_delete(key));
-	if (!cmp || !ops) {
-		json_decref(cmp);
-		json_decref(ops);
-		return cli_fail("prune", -ENOMEM, NULL);
-	}
-	r = etcd_txn(c, cmp, ops, NULL, &ok, NULL, &e);
+	r = cli_txn_if(c, key, mod, etcd_op_delete(key), &ok, &e);
 	if (r < 0)
 		return cli_fail("prune", r, &e);
 	if (!ok) {
@@ -94,7 +86,7 @@ static int prune(struct etcd *c, const struct cli_items *items, const char *ns_f
 		list = json_array();
 		if (!list)
 			goto nomem;
-		r = cli_list_objects(c, *ns ? ns : NULL, sel, list, NULL, &e);
+		r = cli_list_objects(c, *ns ? ns : NULL, sel, true, list, NULL, &e);
 		if (r < 0) {
 			ret = cli_fail("prune", r, &e);
 			goto out;
@@ -150,9 +142,8 @@ int verb_apply(int argc, char **argv)
 	struct selector *sel = NULL;
 	const char *ns_flag = NULL, *sel_text = NULL;
 	bool recursive = false, do_prune = false, all_ns = false;
-	int dry = DRY_NONE, opt, bad = 0, r, ret = EXIT_OK;
+	int dry = DRY_NONE, opt, ret = EXIT_OK;
 	struct etcd *c = NULL;
-	struct err e = { "" };
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "f:Rn:l:Ah", opts, NULL)) != -1) {
@@ -210,37 +201,16 @@ int verb_apply(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if ((ns_flag && !cli_check_ns(ns_flag)) || cli_selector(sel_text, &sel) < 0) {
+	if (cli_selector(sel_text, &sel) < 0) {
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if (cli_load_manifests(&paths, recursive, ns_flag, &items, &bad) < 0) {
-		ret = cli_fail(NULL, -ENOMEM, NULL);
+	ret = cli_plan_prepare(&paths, recursive, ns_flag, MODE_APPLY, dry == DRY_CLIENT,
+			       "applied", &items, &plan, &c);
+	if (ret != EXIT_OK)
 		goto out;
-	}
-	if (bad) {
-		fprintf(stderr, "error: %d invalid document%s; nothing was applied\n", bad,
-			bad == 1 ? "" : "s");
-		ret = EXIT_FAIL;
-		goto out;
-	}
 	if (dry == DRY_CLIENT) {
-		for (size_t i = 0; i < items.n; i++)
-			printf("workspace.klangk.io/%s valid (client dry run)\n",
-			       items.v[i].name);
-		goto out;
-	}
-	if (cli_etcd(&c) < 0) {
-		ret = EXIT_FAIL;
-		goto out;
-	}
-	if ((r = cli_plan_read(c, &items, &plan, &e)) < 0) {
-		ret = cli_fail("read", r, &e);
-		goto out;
-	}
-	ret = cli_plan_compute(&plan, MODE_APPLY);
-	if (ret != EXIT_OK) {
-		fprintf(stderr, "error: nothing was applied\n");
+		cli_print_valid(&items);
 		goto out;
 	}
 	ret = cli_plan_write(c, &plan, MODE_APPLY, dry == DRY_SERVER);

@@ -80,6 +80,23 @@ const char *cli_namespace(const char *flag);
 /* Check a namespace / name argument, printing why not (false). */
 bool cli_check_ns(const char *ns);
 bool cli_check_name(const char *name);
+/*
+ * The options of the verbs that take only -n and --help, then between min
+ * and max arguments (max 0: any); the first n_names of them (-1: all) are
+ * workspace names.  Prints what is wrong.  Returns -1 to go on (*ns and
+ * *first, the index of the first argument, set) or the exit code.
+ */
+int cli_name_args(const char *verb, int argc, char **argv, int min, int max,
+		  int n_names, const char **ns, int *first);
+/* Print "error: where: LINE suffix" for each line of a validation message. */
+void cli_print_problems(const char *where, const char *msg, const char *suffix);
+/*
+ * One transaction: run op (stolen) if key's mod_revision is still mod (0:
+ * absent).  *ok: whether it ran.  A compare that fails to build is never
+ * sent as an unconditional write.
+ */
+int cli_txn_if(struct etcd *c, const char *key, int64_t mod, json_t *op,
+	       bool *ok, struct err *e);
 /* Parse --selector text (NULL → NULL selector), printing errors. */
 int cli_selector(const char *text, struct selector **out);
 
@@ -108,9 +125,12 @@ json_t *cli_view(const char *ns, const char *name, const struct etcd_kv *spec,
 int cli_get_object(struct etcd *c, const char *ns, const char *name,
 		   json_t **out, struct err *e);
 /* Every workspace of ns (NULL = all namespaces) as views, in key order,
- * matching sel (may be NULL).  *rev: the store revision of the read. */
+ * matching sel (may be NULL).  *rev: the store revision of the read.
+ * Without full, the stored objects are not parsed (only what the table
+ * shows: name and namespace from the key, revisions, status), which is
+ * most of the time of a large list; sel needs full. */
 int cli_list_objects(struct etcd *c, const char *ns, const struct selector *sel,
-		     json_t *list, int64_t *rev, struct err *e);
+		     bool full, json_t *list, int64_t *rev, struct err *e);
 
 /* The store's current revision (to watch from revision + 1). */
 int cli_revision(struct etcd *c, int64_t *rev, struct err *e);
@@ -169,6 +189,8 @@ void cli_items_clear(struct cli_items *it);
  */
 int cli_load_manifests(const struct cli_paths *paths, bool recursive,
 		       const char *ns_flag, struct cli_items *out, int *bad);
+/* The result lines of a client dry run. */
+void cli_print_valid(const struct cli_items *items);
 
 /* ---- plan.c: what apply and create write, and writing it ---- */
 
@@ -190,6 +212,17 @@ struct cli_plan {
 };
 
 void cli_plan_clear(struct cli_plan *p);
+/*
+ * The common start of apply, create and diff: read and validate every file
+ * (printing problems; "nothing was <what>"), then, unless client_only,
+ * connect, read the live objects and compute the plan.  items, plan and *c
+ * are the caller's to clear and free (whatever the result).  Returns an
+ * exit code.
+ */
+int cli_plan_prepare(const struct cli_paths *paths, bool recursive,
+		     const char *ns_flag, enum cli_mode mode, bool client_only,
+		     const char *what, struct cli_items *items,
+		     struct cli_plan *plan, struct etcd **c);
 /* Read the live objects of items, one range per namespace. */
 int cli_plan_read(struct etcd *c, struct cli_items *items, struct cli_plan *p,
 		  struct err *e);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,13 +130,14 @@ json_t *cli_parse_stored(const char *value, size_t len)
 	return obj;
 }
 
-json_t *cli_view(const char *ns, const char *name, const struct etcd_kv *spec,
-		 const struct etcd_kv *status)
+/* cli_view, parsing the stored object only when full. */
+static json_t *view(const char *ns, const char *name, const struct etcd_kv *spec,
+		    const struct etcd_kv *status, bool full)
 {
 	json_t *obj = NULL, *meta, *st;
 	char rv[32];
 
-	if (spec) {
+	if (spec && full) {
 		obj = cli_parse_stored(spec->value, spec->value_len);
 		/* Something that is not an object: show it as it is rather
 		 * than hiding it. */
@@ -178,6 +180,12 @@ json_t *cli_view(const char *ns, const char *name, const struct etcd_kv *spec,
 	return obj;
 }
 
+json_t *cli_view(const char *ns, const char *name, const struct etcd_kv *spec,
+		 const struct etcd_kv *status)
+{
+	return view(ns, name, spec, status, true);
+}
+
 int cli_get_object(struct etcd *c, const char *ns, const char *name,
 		   json_t **out, struct err *e)
 {
@@ -214,7 +222,7 @@ out:
 /* Append the view of (spec, status) for key rest ("ns/name") to list when
  * it matches sel. */
 static int add_view(json_t *list, const char *rest, const struct etcd_kv *spec,
-		    const struct etcd_kv *status, const struct selector *sel)
+		    const struct etcd_kv *status, const struct selector *sel, bool full)
 {
 	char ns[256], name[256];
 	const char *slash = strchr(rest, '/');
@@ -225,7 +233,7 @@ static int add_view(json_t *list, const char *rest, const struct etcd_kv *spec,
 	memcpy(ns, rest, (size_t)(slash - rest));
 	ns[slash - rest] = '\0';
 	snprintf(name, sizeof(name), "%s", slash + 1);
-	o = cli_view(ns, name, spec, status);
+	o = view(ns, name, spec, status, full || sel);
 	if (!o)
 		return -ENOMEM;
 	if (!selector_match(sel, json_object_get(json_object_get(o, "metadata"),
@@ -237,7 +245,7 @@ static int add_view(json_t *list, const char *rest, const struct etcd_kv *spec,
 }
 
 int cli_list_objects(struct etcd *c, const char *ns, const struct selector *sel,
-		     json_t *list, int64_t *rev, struct err *e)
+		     bool full, json_t *list, int64_t *rev, struct err *e)
 {
 	struct etcd_kvs specs = { 0 }, stats = { 0 };
 	const size_t sl = strlen(WS_SPEC_PREFIX), tl = strlen(WS_STATUS_PREFIX);
@@ -267,14 +275,14 @@ int cli_list_objects(struct etcd *c, const char *ns, const struct selector *sel,
 		else
 			cmp = strcmp(specs.kvs[i].key + sl, stats.kvs[j].key + tl);
 		if (cmp < 0) {
-			r = add_view(list, specs.kvs[i].key + sl, &specs.kvs[i], NULL, sel);
+			r = add_view(list, specs.kvs[i].key + sl, &specs.kvs[i], NULL, sel, full);
 			i++;
 		} else if (cmp > 0) {
-			r = add_view(list, stats.kvs[j].key + tl, NULL, &stats.kvs[j], sel);
+			r = add_view(list, stats.kvs[j].key + tl, NULL, &stats.kvs[j], sel, full);
 			j++;
 		} else {
 			r = add_view(list, specs.kvs[i].key + sl, &specs.kvs[i],
-				     &stats.kvs[j], sel);
+				     &stats.kvs[j], sel, full);
 			i++;
 			j++;
 		}
@@ -326,4 +334,75 @@ int cli_revision(struct etcd *c, int64_t *rev, struct err *e)
 	r = etcd_get(c, "/klangk/", &kv, rev, e);
 	etcd_kv_clear(&kv);
 	return r == -ENOENT ? 0 : r;
+}
+
+int cli_name_args(const char *verb, int argc, char **argv, int min, int max,
+		  int n_names, const char **ns, int *first)
+{
+	static const struct option opts[] = {
+		{ "namespace", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *ns_flag = NULL;
+	int opt, n;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'n':
+			ns_flag = optarg;
+			break;
+		case 'h':
+			cli_usage(verb, false);
+			return EXIT_OK;
+		default:
+			cli_usage(verb, true);
+			return EXIT_USAGE;
+		}
+	}
+	n = argc - optind;
+	if (n < min || (max && n > max)) {
+		fprintf(stderr, "error: %s: wrong number of arguments\n", verb);
+		cli_usage(verb, true);
+		return EXIT_USAGE;
+	}
+	*ns = cli_namespace(ns_flag);
+	if (!cli_check_ns(*ns))
+		return EXIT_USAGE;
+	for (int i = 0; i < n && (n_names < 0 || i < n_names); i++)
+		if (!cli_check_name(argv[optind + i]))
+			return EXIT_USAGE;
+	*first = optind;
+	return -1;
+}
+
+void cli_print_problems(const char *where, const char *msg, const char *suffix)
+{
+	const char *p = msg;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+
+		fprintf(stderr, "error: %s: %.*s%s\n", where, len, p, suffix);
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+}
+
+int cli_txn_if(struct etcd *c, const char *key, int64_t mod, json_t *op,
+	       bool *ok, struct err *e)
+{
+	json_t *cmp = json_pack("[o]", etcd_cmp_mod(key, mod));
+	json_t *ops = json_pack("[o]", op);
+
+	*ok = false;
+	if (!cmp || !ops) {
+		json_decref(cmp);
+		json_decref(ops);
+		return -ENOMEM;
+	}
+	return etcd_txn(c, cmp, ops, NULL, ok, NULL, e);
 }

@@ -32,6 +32,12 @@ static void long_options(const char *usage)
 	printf("%s", seen + 1);
 }
 
+static void print_verbs(const struct cli_verb *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("%s%s", i ? " " : "", v[i].name);
+}
+
 int verb_completion(int argc, char **argv)
 {
 	size_t n;
@@ -59,8 +65,7 @@ int verb_completion(int argc, char **argv)
 	       "\tdone\n"
 	       "\tif [ -z \"$verb\" ]; then\n"
 	       "\t\tCOMPREPLY=($(compgen -W \"");
-	for (size_t i = 0; i < n; i++)
-		printf("%s%s", i ? " " : "", v[i].name);
+	print_verbs(v, n);
 	printf("\" -- \"$cur\"))\n"
 	       "\t\treturn\n"
 	       "\tfi\n"
@@ -74,8 +79,7 @@ int verb_completion(int argc, char **argv)
 	       "\tcase \"$verb\" in\n"
 	       "\tcompletion) COMPREPLY=($(compgen -W bash -- \"$cur\")); return ;;\n"
 	       "\thelp) COMPREPLY=($(compgen -W \"");
-	for (size_t i = 0; i < n; i++)
-		printf("%s%s", i ? " " : "", v[i].name);
+	print_verbs(v, n);
 	printf("\" -- \"$cur\")); return ;;\n"
 	       "\tesac\n"
 	       "\tif [[ \"$cur\" == -* ]]; then\n"

@@ -6,7 +6,6 @@
  */
 #include "cli.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 
@@ -27,9 +26,8 @@ int verb_create(int argc, char **argv)
 	enum cli_mode mode = MODE_CREATE;
 	const char *ns_flag = NULL;
 	bool recursive = false;
-	int dry = DRY_NONE, opt, bad = 0, r, ret = EXIT_OK;
+	int dry = DRY_NONE, opt, ret = EXIT_OK;
 	struct etcd *c = NULL;
-	struct err e = { "" };
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "f:Rn:h", opts, NULL)) != -1) {
@@ -70,37 +68,12 @@ int verb_create(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if (ns_flag && !cli_check_ns(ns_flag)) {
-		ret = EXIT_USAGE;
+	ret = cli_plan_prepare(&paths, recursive, ns_flag, mode, dry == DRY_CLIENT,
+			       "created", &items, &plan, &c);
+	if (ret != EXIT_OK)
 		goto out;
-	}
-	if (cli_load_manifests(&paths, recursive, ns_flag, &items, &bad) < 0) {
-		ret = cli_fail(NULL, -ENOMEM, NULL);
-		goto out;
-	}
-	if (bad) {
-		fprintf(stderr, "error: %d invalid document%s; nothing was created\n", bad,
-			bad == 1 ? "" : "s");
-		ret = EXIT_FAIL;
-		goto out;
-	}
 	if (dry == DRY_CLIENT) {
-		for (size_t i = 0; i < items.n; i++)
-			printf("workspace.klangk.io/%s valid (client dry run)\n",
-			       items.v[i].name);
-		goto out;
-	}
-	if (cli_etcd(&c) < 0) {
-		ret = EXIT_FAIL;
-		goto out;
-	}
-	if ((r = cli_plan_read(c, &items, &plan, &e)) < 0) {
-		ret = cli_fail("read", r, &e);
-		goto out;
-	}
-	ret = cli_plan_compute(&plan, mode);
-	if (ret != EXIT_OK) {
-		fprintf(stderr, "error: nothing was created\n");
+		cli_print_valid(&items);
 		goto out;
 	}
 	ret = cli_plan_write(c, &plan, mode, dry == DRY_SERVER);

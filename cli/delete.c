@@ -25,7 +25,6 @@ static int delete_one(struct etcd *c, const char *ns, const char *name,
 		return -EINVAL;
 	for (int attempt = 1; attempt <= CLI_MAX_ATTEMPTS; attempt++) {
 		struct etcd_kv kv = { 0 };
-		json_t *cmp, *ops;
 		bool ok = false;
 
 		r = etcd_get(c, key, &kv, NULL, e);
@@ -33,15 +32,8 @@ static int delete_one(struct etcd *c, const char *ns, const char *name,
 			return 1;
 		if (r < 0)
 			return r;
-		cmp = json_pack("[o]", etcd_cmp_mod(key, kv.mod_revision));
-		ops = json_pack("[o]", etcd_op_delete(key));
+		r = cli_txn_if(c, key, kv.mod_revision, etcd_op_delete(key), &ok, e);
 		etcd_kv_clear(&kv);
-		if (!cmp || !ops) {
-			json_decref(cmp);
-			json_decref(ops);
-			return -ENOMEM;
-		}
-		r = etcd_txn(c, cmp, ops, NULL, &ok, NULL, e);
 		if (r < 0 || ok)
 			return r;
 		/* Written meanwhile: the user still wants it gone. */
@@ -170,7 +162,7 @@ int verb_delete(int argc, char **argv)
 		json_t *list = json_array(), *o;
 		struct err e = { "" };
 		size_t i;
-		int r = list ? cli_list_objects(c, cli_namespace(ns_flag), sel, list, NULL, &e)
+		int r = list ? cli_list_objects(c, cli_namespace(ns_flag), sel, false, list, NULL, &e)
 			     : -ENOMEM;
 
 		if (r < 0) {

@@ -12,7 +12,6 @@
 #include "ws.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,42 +201,16 @@ static void describe_events(struct etcd *c, const char *ns, const char *name)
 
 int verb_describe(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *ns_flag = NULL, *ns;
+	const char *ns;
 	struct etcd *c = NULL;
-	int opt, ret = EXIT_OK;
+	int opt, first, ret = EXIT_OK;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'n':
-			ns_flag = optarg;
-			break;
-		case 'h':
-			cli_usage("describe", false);
-			return EXIT_OK;
-		default:
-			cli_usage("describe", true);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		fprintf(stderr, "error: describe needs at least one NAME\n");
-		return EXIT_USAGE;
-	}
-	ns = cli_namespace(ns_flag);
-	if (!cli_check_ns(ns))
-		return EXIT_USAGE;
-	for (int i = optind; i < argc; i++)
-		if (!cli_check_name(argv[i]))
-			return EXIT_USAGE;
+	opt = cli_name_args("describe", argc, argv, 1, 0, -1, &ns, &first);
+	if (opt >= 0)
+		return opt;
 	if (cli_etcd(&c) < 0)
 		return EXIT_FAIL;
-	for (int i = optind; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
 		struct err e = { "" };
 		json_t *o = NULL;
 		const json_t *meta;
@@ -249,7 +222,7 @@ int verb_describe(int argc, char **argv)
 				break;
 			continue;
 		}
-		if (i > optind)
+		if (i > first)
 			printf("\n");
 		meta = json_object_get(o, "metadata");
 		field("", "Name:", cli_jstr(meta, "name", "-"));

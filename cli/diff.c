@@ -97,8 +97,7 @@ int verb_diff(int argc, char **argv)
 	char dir[] = "/tmp/klangkc-diff-XXXXXX", live[64], merged[64];
 	bool recursive = false, have_dir = false;
 	struct etcd *c = NULL;
-	struct err e = { "" };
-	int opt, bad = 0, r, ret = 2;
+	int opt, r, ret = 2;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "f:Rn:h", opts, NULL)) != -1) {
@@ -126,18 +125,8 @@ int verb_diff(int argc, char **argv)
 		fprintf(stderr, "error: diff needs -f FILE|DIR|- (and no other arguments)\n");
 		goto out;
 	}
-	if (ns_flag && !cli_check_ns(ns_flag))
-		goto out;
-	if (cli_load_manifests(&paths, recursive, ns_flag, &items, &bad) < 0 || bad)
-		goto out;
-	if (cli_etcd(&c) < 0)
-		goto out;
-	if ((r = cli_plan_read(c, &items, &plan, &e)) < 0) {
-		r = cli_fail("read", r, &e);
-		ret = r > 2 ? r : 2;
-		goto out;
-	}
-	r = cli_plan_compute(&plan, MODE_APPLY);
+	r = cli_plan_prepare(&paths, recursive, ns_flag, MODE_APPLY, false, "compared",
+			     &items, &plan, &c);
 	if (r != EXIT_OK) {
 		ret = r > 2 ? r : 2;
 		goto out;

@@ -15,7 +15,6 @@
 #include "ws.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,12 +62,7 @@ static int run_editor(const char *path)
 
 int verb_edit(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *ns_flag = NULL, *ns, *name;
+	const char *ns, *name;
 	struct etcd_kv kv = { 0 };
 	struct codec_docs docs = { 0 };
 	json_t *orig = NULL, *canon = NULL;
@@ -79,31 +73,13 @@ int verb_edit(int argc, char **argv)
 	char path[] = "/tmp/klangkc-edit-XXXXXX.yaml", key[512], *data = NULL, *text = NULL;
 	bool keep = false, ok = false, created = false;
 	size_t len = 0;
-	int opt, fd = -1, r, ret = EXIT_FAIL;
+	int opt, first, fd = -1, r, ret = EXIT_FAIL;
 
+	opt = cli_name_args("edit", argc, argv, 1, 1, 1, &ns, &first);
+	if (opt >= 0)
+		return opt;
+	name = argv[first];
 	buf_init(&yaml, 0);
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'n':
-			ns_flag = optarg;
-			break;
-		case 'h':
-			cli_usage("edit", false);
-			return EXIT_OK;
-		default:
-			cli_usage("edit", true);
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
-		fprintf(stderr, "error: edit needs one NAME\n");
-		return EXIT_USAGE;
-	}
-	ns = cli_namespace(ns_flag);
-	name = argv[optind];
-	if (!cli_check_ns(ns) || !cli_check_name(name))
-		return EXIT_USAGE;
 	if (cli_etcd(&c) < 0)
 		return EXIT_FAIL;
 	ws_spec_key(ns, name, key, sizeof(key));
@@ -157,17 +133,10 @@ int verb_edit(int argc, char **argv)
 		r = -EINVAL;
 	}
 	if (r < 0) {
-		const char *p = e.msg;
+		char where[64];
 
-		while (*p) {
-			const char *nl = strchr(p, '\n');
-			int l = nl ? (int)(nl - p) : (int)strlen(p);
-
-			fprintf(stderr, "error: %s[0]: %.*s\n", path, l, p);
-			if (!nl)
-				break;
-			p = nl + 1;
-		}
+		snprintf(where, sizeof(where), "%s[0]", path);
+		cli_print_problems(where, e.msg, "");
 		fprintf(stderr, "error: nothing was written; the file is kept at %s\n", path);
 		goto out;
 	}
@@ -177,18 +146,8 @@ int verb_edit(int argc, char **argv)
 		ret = cli_fail(NULL, -ENOMEM, NULL);
 		goto out;
 	}
-	{
-		json_t *cmp = json_pack("[o]", etcd_cmp_mod(key, kv.mod_revision));
-		json_t *ops = json_pack("[o]", etcd_op_put(key, text, strlen(text), 0));
-
-		if (!cmp || !ops) {
-			json_decref(cmp);
-			json_decref(ops);
-			ret = cli_fail(NULL, -ENOMEM, NULL);
-			goto out;
-		}
-		r = etcd_txn(c, cmp, ops, NULL, &ok, NULL, &e);
-	}
+	r = cli_txn_if(c, key, kv.mod_revision, etcd_op_put(key, text, strlen(text), 0),
+		       &ok, &e);
 	if (r < 0) {
 		ret = cli_fail("edit", r, &e);
 		fprintf(stderr, "error: the file is kept at %s\n", path);

@@ -206,8 +206,9 @@ int verb_get(int argc, char **argv)
 			json_array_append_new(list, o);
 		}
 	} else {
-		r = cli_list_objects(c, all_ns ? NULL : cli_namespace(ns_flag), sel, list,
-				     &rev, &e);
+		/* The table shows nothing of the stored object but its name. */
+		r = cli_list_objects(c, all_ns ? NULL : cli_namespace(ns_flag), sel,
+				     fmt != FMT_TABLE && fmt != FMT_NAME, list, &rev, &e);
 		if (r < 0) {
 			ret = cli_fail("list", r, &e);
 			goto out;

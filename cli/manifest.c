@@ -118,22 +118,6 @@ out:
 	return r;
 }
 
-/* Print each line of a multi-line message with a prefix. */
-static void print_lines(const char *prefix, const char *msg)
-{
-	const char *p = msg;
-
-	while (*p) {
-		const char *nl = strchr(p, '\n');
-		int len = nl ? (int)(nl - p) : (int)strlen(p);
-
-		fprintf(stderr, "%s: %.*s\n", prefix, len, p);
-		if (!nl)
-			break;
-		p = nl + 1;
-	}
-}
-
 /* metadata.resourceVersion of a manifest: a precondition for the write. */
 static int resource_version(const json_t *doc, int64_t *rv)
 {
@@ -206,17 +190,16 @@ static int load_file(const char *path, const char *ns_flag, struct cli_items *ou
 		const json_t *doc = docs.docs[i].value;
 		const char *doc_ns = json_string_value(
 			json_object_get(json_object_get(doc, "metadata"), "namespace"));
-		char where[4200], pre[4300];
+		char where[4200];
 		struct ws *w = NULL;
 		int64_t rv = 0;
 
 		snprintf(where, sizeof(where), "%s[%zu]", shown, i);
-		snprintf(pre, sizeof(pre), "error: %s", where);
 		err_clear(&e);
 		if (ns_flag && doc_ns && strcmp(ns_flag, doc_ns) != 0) {
-			fprintf(stderr, "%s: metadata.namespace: \"%s\" does not match "
+			fprintf(stderr, "error: %s: metadata.namespace: \"%s\" does not match "
 					"the namespace \"%s\" given with -n\n",
-				pre, doc_ns, ns_flag);
+				where, doc_ns, ns_flag);
 			(*bad)++;
 			continue;
 		}
@@ -224,13 +207,13 @@ static int load_file(const char *path, const char *ns_flag, struct cli_items *ou
 		if (r == -ENOMEM)
 			goto out;
 		if (r < 0) {
-			print_lines(pre, e.msg);
+			cli_print_problems(where, e.msg, "");
 			(*bad)++;
 			continue;
 		}
 		if (resource_version(doc, &rv) < 0) {
-			fprintf(stderr, "%s: metadata.resourceVersion: must be a "
-					"positive decimal number\n", pre);
+			fprintf(stderr, "error: %s: metadata.resourceVersion: must be a "
+					"positive decimal number\n", where);
 			(*bad)++;
 			ws_free(w);
 			continue;
@@ -305,4 +288,10 @@ out:
 	json_decref(seen);
 	cli_paths_clear(&files);
 	return r;
+}
+
+void cli_print_valid(const struct cli_items *items)
+{
+	for (size_t i = 0; i < items->n; i++)
+		printf("workspace.klangk.io/%s valid (client dry run)\n", items->v[i].name);
 }

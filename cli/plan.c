@@ -90,22 +90,6 @@ out:
 	return r;
 }
 
-/* Print each line of a validation message. */
-static void print_problems(const char *where, const char *msg, const char *why)
-{
-	const char *p = msg;
-
-	while (*p) {
-		const char *nl = strchr(p, '\n');
-		int len = nl ? (int)(nl - p) : (int)strlen(p);
-
-		fprintf(stderr, "error: %s: %.*s%s\n", where, len, p, why);
-		if (!nl)
-			break;
-		p = nl + 1;
-	}
-}
-
 /* What one entry becomes; prints its problem.  Returns an exit code. */
 static int compute_one(struct cli_plan_entry *pe, enum cli_mode mode)
 {
@@ -152,7 +136,7 @@ static int compute_one(struct cli_plan_entry *pe, enum cli_mode mode)
 	if (r == -ENOMEM)
 		return cli_fail(it->where, r, NULL);
 	if (r < 0) {
-		print_problems(it->where, e.msg, " (after merging with the live object)");
+		cli_print_problems(it->where, e.msg, " (after merging with the live object)");
 		return EXIT_FAIL;
 	}
 	text = json_dumps(pe->next, JSON_COMPACT);
@@ -297,4 +281,33 @@ int cli_plan_write(struct etcd *c, struct cli_plan *p, enum cli_mode mode,
 			print_result(&p->v[i], dry);
 	}
 	return EXIT_OK;
+}
+
+int cli_plan_prepare(const struct cli_paths *paths, bool recursive,
+		     const char *ns_flag, enum cli_mode mode, bool client_only,
+		     const char *what, struct cli_items *items,
+		     struct cli_plan *plan, struct etcd **c)
+{
+	struct err e = { "" };
+	int bad = 0, r;
+
+	if (ns_flag && !cli_check_ns(ns_flag))
+		return EXIT_USAGE;
+	if (cli_load_manifests(paths, recursive, ns_flag, items, &bad) < 0)
+		return cli_fail(NULL, -ENOMEM, NULL);
+	if (bad) {
+		fprintf(stderr, "error: %d invalid document%s; nothing was %s\n", bad,
+			bad == 1 ? "" : "s", what);
+		return EXIT_FAIL;
+	}
+	if (client_only)
+		return EXIT_OK;
+	if (cli_etcd(c) < 0)
+		return EXIT_FAIL;
+	if ((r = cli_plan_read(*c, items, plan, &e)) < 0)
+		return cli_fail("read", r, &e);
+	r = cli_plan_compute(plan, mode);
+	if (r != EXIT_OK)
+		fprintf(stderr, "error: nothing was %s\n", what);
+	return r;
 }

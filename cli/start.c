@@ -8,7 +8,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -58,53 +57,27 @@ static int mutate(json_t *obj, void *ud, struct err *e)
 
 static int run_verb(const char *verb, enum run_op op, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	static const char *const done[] = { "started", "stopped", "restarted" };
 	static const char *const already[] = { "already running", "already stopped", "" };
 	struct run_req q = { .op = op };
-	const char *ns_flag = NULL;
+	const char *ns;
 	struct etcd *c = NULL;
 	struct timespec now;
 	struct tm tm;
-	int opt, ret = EXIT_OK;
+	int opt, first, ret = EXIT_OK;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'n':
-			ns_flag = optarg;
-			break;
-		case 'h':
-			cli_usage(verb, false);
-			return EXIT_OK;
-		default:
-			cli_usage(verb, true);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		fprintf(stderr, "error: %s needs at least one NAME\n", verb);
-		cli_usage(verb, true);
-		return EXIT_USAGE;
-	}
-	if (!cli_check_ns(cli_namespace(ns_flag)))
-		return EXIT_USAGE;
-	for (int i = optind; i < argc; i++)
-		if (!cli_check_name(argv[i]))
-			return EXIT_USAGE;
+	opt = cli_name_args(verb, argc, argv, 1, 0, -1, &ns, &first);
+	if (opt >= 0)
+		return opt;
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(q.stamp, sizeof(q.stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (cli_etcd(&c) < 0)
 		return EXIT_FAIL;
-	for (int i = optind; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
 		struct err e = { "" };
 		bool changed = false;
-		int r = cli_update(c, cli_namespace(ns_flag), argv[i], mutate, &q, &changed, &e);
+		int r = cli_update(c, ns, argv[i], mutate, &q, &changed, &e);
 
 		if (r < 0) {
 			ret = cli_fail(verb, r, &e);

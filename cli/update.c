@@ -59,20 +59,8 @@ int cli_update(struct etcd *c, const char *ns, const char *name,
 			r = -ENOMEM;
 			goto next;
 		}
-		{
-			json_t *cmp = json_pack("[o]", etcd_cmp_mod(key, kv.mod_revision));
-			json_t *ops = json_pack("[o]", etcd_op_put(key, text, strlen(text), 0));
-
-			/* Never send a transaction whose compare failed to
-			 * build: it would be an unconditional write. */
-			if (!cmp || !ops) {
-				json_decref(cmp);
-				json_decref(ops);
-				r = -ENOMEM;
-				goto next;
-			}
-			r = etcd_txn(c, cmp, ops, NULL, &ok, NULL, e);
-		}
+		r = cli_txn_if(c, key, kv.mod_revision,
+			       etcd_op_put(key, text, strlen(text), 0), &ok, e);
 		if (r == 0 && ok)
 			*changed = true;
 		else if (r == 0)

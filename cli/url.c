@@ -8,53 +8,28 @@
 #include "cfg.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 
 int verb_url(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *ns_flag = NULL, *ns;
+	const char *ns;
 	struct etcd *c = NULL;
 	struct err e = { "" };
 	json_t *o = NULL, *st, *urls, *ports, *u;
 	long port = 0;
 	size_t i;
-	int opt, r, ret = EXIT_OK;
+	int opt, first, r, ret = EXIT_OK;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'n':
-			ns_flag = optarg;
-			break;
-		case 'h':
-			cli_usage("url", false);
-			return EXIT_OK;
-		default:
-			cli_usage("url", true);
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind < 1 || argc - optind > 2) {
-		fprintf(stderr, "error: url needs NAME [PORT]\n");
-		cli_usage("url", true);
-		return EXIT_USAGE;
-	}
-	ns = cli_namespace(ns_flag);
-	if (!cli_check_ns(ns) || !cli_check_name(argv[optind]))
-		return EXIT_USAGE;
-	if (argc - optind == 2 && cfg_parse_long(argv[optind + 1], 1, 65535, &port) < 0) {
-		fprintf(stderr, "error: PORT \"%s\": must be a port number\n", argv[optind + 1]);
+	opt = cli_name_args("url", argc, argv, 1, 2, 1, &ns, &first);
+	if (opt >= 0)
+		return opt;
+	if (argc - first == 2 && cfg_parse_long(argv[first + 1], 1, 65535, &port) < 0) {
+		fprintf(stderr, "error: PORT \"%s\": must be a port number\n", argv[first + 1]);
 		return EXIT_USAGE;
 	}
 	if (cli_etcd(&c) < 0)
 		return EXIT_FAIL;
-	r = cli_get_object(c, ns, argv[optind], &o, &e);
+	r = cli_get_object(c, ns, argv[first], &o, &e);
 	etcd_free(c);
 	if (r < 0)
 		return cli_fail(NULL, r, &e);
@@ -63,7 +38,7 @@ int verb_url(int argc, char **argv)
 	ports = json_object_get(st, "ports");
 	if (json_array_size(urls) == 0) {
 		fprintf(stderr, "error: workspace %s/%s has no hosted URLs (phase %s%s)\n",
-			ns, argv[optind], cli_jstr(st, "phase", "Pending"),
+			ns, argv[first], cli_jstr(st, "phase", "Pending"),
 			json_object_get(o, "spec") && json_integer_value(json_object_get(
 				json_object_get(o, "spec"), "hostedPorts")) == 0 &&
 			json_object_get(json_object_get(o, "spec"), "hostedPorts") ?
@@ -83,7 +58,7 @@ int verb_url(int argc, char **argv)
 	}
 	if (ret == EXIT_NOTFOUND)
 		fprintf(stderr, "error: workspace %s/%s publishes no port %ld (container "
-				"ports are 8000..%lld)\n", ns, argv[optind], port,
+				"ports are 8000..%lld)\n", ns, argv[first], port,
 			8000 + (long long)json_array_size(urls) - 1);
 	json_decref(o);
 	return ret;

@@ -365,7 +365,7 @@ int verb_wait(int argc, char **argv)
 		size_t i;
 		int r;
 
-		r = list ? cli_list_objects(c, cli_namespace(ns_flag), sel, list, NULL, &e)
+		r = list ? cli_list_objects(c, cli_namespace(ns_flag), sel, false, list, NULL, &e)
 			 : -ENOMEM;
 		if (r < 0) {
 			json_decref(list);
