@@ -135,8 +135,11 @@ int cli_list_objects(struct etcd *c, const char *ns, const struct selector *sel,
 /* The store's current revision (to watch from revision + 1). */
 int cli_revision(struct etcd *c, int64_t *rev, struct err *e);
 
-/* Sleep a random while before attempt `attempt` (from 1) of a retry. */
-void cli_backoff(int attempt);
+/* Sleep a random while, up to 2^attempt ms but at most cap_ms, before
+ * attempt `attempt` (from 1) of a retry. */
+void cli_backoff(int attempt, unsigned cap_ms);
+#define CLI_RETRY_CAP_MS 100    /* compare failures: retry soon */
+#define CLI_WATCH_CAP_MS 5000   /* a broken watch stream: etcd may be down */
 
 /* ---- output.c ---- */
 

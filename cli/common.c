@@ -295,16 +295,18 @@ out:
 	return r;
 }
 
-void cli_backoff(int attempt)
+void cli_backoff(int attempt, unsigned cap_ms)
 {
-	unsigned cap_ms = attempt < 7 ? 1u << attempt : 100;
+	unsigned limit = attempt < 20 ? 1u << attempt : cap_ms;
 	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL) ^ (unsigned)attempt;
 	struct timespec ts;
 	long ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	seed ^= (unsigned)ts.tv_nsec;
-	ms = 1 + (long)(rand_r(&seed) % cap_ms);
+	if (limit > cap_ms)
+		limit = cap_ms;
+	ms = 1 + (long)(rand_r(&seed) % limit);
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (ms % 1000) * 1000000L;
 	nanosleep(&ts, NULL);

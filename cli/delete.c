@@ -37,7 +37,7 @@ static int delete_one(struct etcd *c, const char *ns, const char *name,
 		if (r < 0 || ok)
 			return r;
 		/* Written meanwhile: the user still wants it gone. */
-		cli_backoff(attempt);
+		cli_backoff(attempt, CLI_RETRY_CAP_MS);
 	}
 	err_set(e, "workspace %s/%s kept changing while being deleted", ns, name);
 	return -EAGAIN;

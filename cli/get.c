@@ -87,31 +87,62 @@ static int on_events(void *ud, const struct etcd_event *ev, size_t n, int64_t re
 	return stop_flag ? 1 : 0;
 }
 
+/* After a compaction: list again (printing everything) and go on from
+ * the new revision, as kubectl does. */
+static int relist(struct watch_ctx *w, int64_t *rev)
+{
+	json_t *list = json_array(), *o;
+	struct err e = { "" };
+	size_t i;
+	int r;
+
+	if (!list)
+		return -ENOMEM;
+	if (w->n_names) {
+		r = cli_revision(w->reader, rev, &e);
+		for (int k = 0; r == 0 && k < w->n_names; k++) {
+			if (cli_get_object(w->reader, w->ns, w->names[k], &o, &e) == 0)
+				json_array_append_new(list, o);
+		}
+	} else {
+		r = cli_list_objects(w->reader, w->ns, w->sel, true, list, rev, &e);
+	}
+	json_array_foreach(list, i, o)
+		cli_print_row(o, w->fmt, w->all_ns);
+	fflush(stdout);
+	json_decref(list);
+	return r;
+}
+
 static int watch(struct etcd *c, struct watch_ctx *w, int64_t rev)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct err e = { "" };
 	int64_t last = rev;
-	int r;
+	int r, failures = 0;
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	if (cli_etcd(&w->reader) < 0)
 		return EXIT_FAIL;
 	while (!stop_flag) {
+		int64_t before = last;
+
 		r = etcd_watch(c, "/klangk/", last + 1, on_events, w, &stop_flag, &last, &e);
+		if (last > before)
+			failures = 0;
 		if (w->failed)
 			return w->failed;
 		if (stop_flag || r == -ECANCELED)
 			break;
-		if (r == -ESTALE) {
-			fprintf(stderr, "error: %s (run get --watch again)\n", e.msg);
-			return EXIT_FAIL;
+		if (r == -ESTALE && relist(w, &last) == 0) {
+			failures = 0;
+			continue;
 		}
 		/* The stream broke (etcd restarted, a proxy timed out):
 		 * resume where it stopped. */
 		fprintf(stderr, "warning: %s; resuming\n", e.msg);
-		cli_backoff(7);
+		cli_backoff(++failures + 6, CLI_WATCH_CAP_MS);
 	}
 	return EXIT_OK;
 }

@@ -266,7 +266,7 @@ int cli_plan_write(struct etcd *c, struct cli_plan *p, enum cli_mode mode,
 				break;
 			/* Someone wrote one of these objects between our read
 			 * and our write: read them again, merge again. */
-			cli_backoff(attempt);
+			cli_backoff(attempt, CLI_RETRY_CAP_MS);
 			r = refresh(c, p, from, to, mode);
 			if (r != EXIT_OK)
 				return r;

@@ -71,7 +71,7 @@ next:
 		etcd_kv_clear(&kv);
 		if (r != -EAGAIN)
 			return r;
-		cli_backoff(attempt);
+		cli_backoff(attempt, CLI_RETRY_CAP_MS);
 	}
 	err_set(e, "workspace %s/%s kept changing while being written (conflict "
 		   "after %d attempts)", ns, name, CLI_MAX_ATTEMPTS);

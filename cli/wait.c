@@ -200,7 +200,7 @@ int cli_wait(struct etcd *c, const struct cli_wait_target *t, size_t n,
 	struct itimerval it = { 0 };
 	struct err e = { "" };
 	int64_t rev = 0;
-	int r, ret = EXIT_OK;
+	int r, failures = 0, ret = EXIT_OK;
 
 	w.s = calloc(n ? n : 1, sizeof(*w.s));
 	if (!w.s)
@@ -250,7 +250,7 @@ int cli_wait(struct etcd *c, const struct cli_wait_target *t, size_t n,
 			continue;
 		}
 		fprintf(stderr, "warning: %s; resuming\n", e.msg);
-		cli_backoff(7);
+		cli_backoff(++failures + 6, CLI_WATCH_CAP_MS);
 	}
 	memset(&it, 0, sizeof(it));
 	setitimer(ITIMER_REAL, &it, NULL);
