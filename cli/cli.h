@@ -179,6 +179,18 @@ struct cli_paths {
 };
 
 int cli_paths_add(struct cli_paths *p, const char *path);
+
+/* The file options of apply, create, diff and delete. */
+struct cli_file_opts {
+	struct cli_paths paths;   /* -f, --filename (clear with cli_paths_clear) */
+	bool recursive;           /* -R */
+	const char *ns_flag;      /* -n, --namespace */
+	int dry;                  /* --dry-run (option value 'd'): enum cli_dry */
+};
+
+/* Take opt (from getopt_long) if it is one of those: EXIT_OK when taken,
+ * -1 when it is not one of them, else the exit code of its error. */
+int cli_file_opt(struct cli_file_opts *fo, int opt, const char *arg);
 void cli_paths_clear(struct cli_paths *p);
 void cli_items_clear(struct cli_items *it);
 

@@ -20,36 +20,23 @@ int verb_create(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct cli_paths paths = { 0 };
+	struct cli_file_opts fo = { 0 };
 	struct cli_items items = { 0 };
 	struct cli_plan plan = { 0 };
 	enum cli_mode mode = MODE_CREATE;
-	const char *ns_flag = NULL;
-	bool recursive = false;
-	int dry = DRY_NONE, opt, ret = EXIT_OK;
+	int opt, r, ret = EXIT_OK;
 	struct etcd *c = NULL;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "f:Rn:h", opts, NULL)) != -1) {
+		if ((r = cli_file_opt(&fo, opt, optarg)) >= 0) {
+			if (r != EXIT_OK) {
+				ret = r;
+				goto out;
+			}
+			continue;
+		}
 		switch (opt) {
-		case 'f':
-			if (cli_paths_add(&paths, optarg) < 0) {
-				ret = EXIT_FAIL;
-				goto out;
-			}
-			break;
-		case 'R':
-			recursive = true;
-			break;
-		case 'n':
-			ns_flag = optarg;
-			break;
-		case 'd':
-			if (cli_parse_dry_run(optarg, &dry) < 0) {
-				ret = EXIT_USAGE;
-				goto out;
-			}
-			break;
 		case 's':
 			mode = MODE_CREATE_SAVE;
 			break;
@@ -62,25 +49,25 @@ int verb_create(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (paths.n == 0 || optind < argc) {
+	if (fo.paths.n == 0 || optind < argc) {
 		fprintf(stderr, "error: create needs -f FILE|DIR|- (and no other arguments)\n");
 		cli_usage("create", true);
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	ret = cli_plan_prepare(&paths, recursive, ns_flag, mode, dry == DRY_CLIENT,
+	ret = cli_plan_prepare(&fo.paths, fo.recursive, fo.ns_flag, mode, fo.dry == DRY_CLIENT,
 			       "created", &items, &plan, &c);
 	if (ret != EXIT_OK)
 		goto out;
-	if (dry == DRY_CLIENT) {
+	if (fo.dry == DRY_CLIENT) {
 		cli_print_valid(&items);
 		goto out;
 	}
-	ret = cli_plan_write(c, &plan, mode, dry == DRY_SERVER);
+	ret = cli_plan_write(c, &plan, mode, fo.dry == DRY_SERVER);
 out:
 	etcd_free(c);
 	cli_plan_clear(&plan);
 	cli_items_clear(&items);
-	cli_paths_clear(&paths);
+	cli_paths_clear(&fo.paths);
 	return ret;
 }

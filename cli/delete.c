@@ -70,32 +70,27 @@ int verb_delete(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *ns_flag = NULL, *sel_text = NULL;
-	struct cli_paths paths = { 0 };
+	const char *sel_text = NULL, *ns_flag;
+	struct cli_file_opts fo = { 0 };
 	struct cli_items items = { 0 };
 	struct cli_wait_target *t = NULL, *gone = NULL;
 	struct selector *sel = NULL;
-	bool ignore = false, wait = false, recursive = false;
+	bool ignore = false, wait = false;
 	long timeout_ms = 60000;
 	size_t n = 0, n_gone = 0;
 	struct etcd *c = NULL;
-	int opt, bad = 0, ret = EXIT_OK;
+	int opt, bad = 0, r, ret = EXIT_OK;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "n:f:Rl:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'n':
-			ns_flag = optarg;
-			break;
-		case 'f':
-			if (cli_paths_add(&paths, optarg) < 0) {
-				ret = EXIT_FAIL;
+		if ((r = cli_file_opt(&fo, opt, optarg)) >= 0) {
+			if (r != EXIT_OK) {
+				ret = r;
 				goto out;
 			}
-			break;
-		case 'R':
-			recursive = true;
-			break;
+			continue;
+		}
+		switch (opt) {
 		case 'l':
 			sel_text = optarg;
 			break;
@@ -123,7 +118,8 @@ int verb_delete(int argc, char **argv)
 			goto out;
 		}
 	}
-	if ((optind < argc) + (paths.n > 0) + (sel_text != NULL) != 1) {
+	ns_flag = fo.ns_flag;
+	if ((optind < argc) + (fo.paths.n > 0) + (sel_text != NULL) != 1) {
 		fprintf(stderr, "error: delete needs one of NAME..., -f FILE or -l SELECTOR\n");
 		cli_usage("delete", true);
 		ret = EXIT_USAGE;
@@ -141,8 +137,8 @@ int verb_delete(int argc, char **argv)
 		if (add_target(&t, &n, cli_namespace(ns_flag), argv[i]) < 0)
 			goto nomem;
 	}
-	if (paths.n) {
-		if (cli_load_manifests(&paths, recursive, ns_flag, &items, &bad) < 0)
+	if (fo.paths.n) {
+		if (cli_load_manifests(&fo.paths, fo.recursive, ns_flag, &items, &bad) < 0)
 			goto nomem;
 		if (bad) {
 			fprintf(stderr, "error: %d invalid document%s; nothing was deleted\n",
@@ -162,9 +158,9 @@ int verb_delete(int argc, char **argv)
 		json_t *list = json_array(), *o;
 		struct err e = { "" };
 		size_t i;
-		int r = list ? cli_list_objects(c, cli_namespace(ns_flag), sel, false, list, NULL, &e)
-			     : -ENOMEM;
 
+		r = list ? cli_list_objects(c, cli_namespace(ns_flag), sel, false, list, NULL, &e)
+			 : -ENOMEM;
 		if (r < 0) {
 			json_decref(list);
 			ret = cli_fail("list", r, &e);
@@ -188,7 +184,7 @@ int verb_delete(int argc, char **argv)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct err e = { "" };
-		int r = delete_one(c, t[i].ns, t[i].name, &e);
+		r = delete_one(c, t[i].ns, t[i].name, &e);
 
 		if (r < 0) {
 			ret = cli_fail("delete", r, &e);
@@ -208,7 +204,7 @@ int verb_delete(int argc, char **argv)
 	}
 	fflush(stdout);
 	if (wait && n_gone) {
-		int r = cli_wait(c, gone, n_gone, WAIT_DELETE, NULL, NULL, timeout_ms, true);
+		r = cli_wait(c, gone, n_gone, WAIT_DELETE, NULL, NULL, timeout_ms, true);
 
 		if (ret == EXIT_OK)
 			ret = r;
@@ -221,7 +217,7 @@ out:
 	free(gone);
 	etcd_free(c);
 	cli_items_clear(&items);
-	cli_paths_clear(&paths);
+	cli_paths_clear(&fo.paths);
 	selector_free(sel);
 	return ret;
 }

@@ -90,28 +90,23 @@ int verb_diff(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct cli_paths paths = { 0 }, written = { 0 };
+	struct cli_file_opts fo = { 0 };
+	struct cli_paths written = { 0 };
 	struct cli_items items = { 0 };
 	struct cli_plan plan = { 0 };
-	const char *ns_flag = NULL;
 	char dir[] = "/tmp/klangkc-diff-XXXXXX", live[64], merged[64];
-	bool recursive = false, have_dir = false;
+	bool have_dir = false;
 	struct etcd *c = NULL;
 	int opt, r, ret = 2;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "f:Rn:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'f':
-			if (cli_paths_add(&paths, optarg) < 0)
+		if ((r = cli_file_opt(&fo, opt, optarg)) >= 0) {
+			if (r != EXIT_OK)
 				goto out;
-			break;
-		case 'R':
-			recursive = true;
-			break;
-		case 'n':
-			ns_flag = optarg;
-			break;
+			continue;
+		}
+		switch (opt) {
 		case 'h':
 			cli_usage("diff", false);
 			ret = EXIT_OK;
@@ -121,11 +116,11 @@ int verb_diff(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (paths.n == 0 || optind < argc) {
+	if (fo.paths.n == 0 || optind < argc) {
 		fprintf(stderr, "error: diff needs -f FILE|DIR|- (and no other arguments)\n");
 		goto out;
 	}
-	r = cli_plan_prepare(&paths, recursive, ns_flag, MODE_APPLY, false, "compared",
+	r = cli_plan_prepare(&fo.paths, fo.recursive, fo.ns_flag, MODE_APPLY, false, "compared",
 			     &items, &plan, &c);
 	if (r != EXIT_OK) {
 		ret = r > 2 ? r : 2;
@@ -166,7 +161,7 @@ out:
 	etcd_free(c);
 	cli_plan_clear(&plan);
 	cli_items_clear(&items);
-	cli_paths_clear(&paths);
+	cli_paths_clear(&fo.paths);
 	cli_paths_clear(&written);
 	return ret;
 }

@@ -295,3 +295,25 @@ void cli_print_valid(const struct cli_items *items)
 	for (size_t i = 0; i < items->n; i++)
 		printf("workspace.klangk.io/%s valid (client dry run)\n", items->v[i].name);
 }
+
+int cli_file_opt(struct cli_file_opts *fo, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'f':
+		if (cli_paths_add(&fo->paths, arg) < 0) {
+			fprintf(stderr, "error: too many files\n");
+			return EXIT_FAIL;
+		}
+		return EXIT_OK;
+	case 'R':
+		fo->recursive = true;
+		return EXIT_OK;
+	case 'n':
+		fo->ns_flag = arg;
+		return EXIT_OK;
+	case 'd':
+		return cli_parse_dry_run(arg, &fo->dry) < 0 ? EXIT_USAGE : EXIT_OK;
+	default:
+		return -1;
+	}
+}
