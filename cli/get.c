@@ -99,7 +99,10 @@ static int relist(struct watch_ctx *w, int64_t *rev)
 	if (!list)
 		return -ENOMEM;
 	if (w->n_names) {
-		r = cli_revision(w->reader, rev, &e);
+		char key[512];
+
+		ws_spec_key(w->ns, w->names[0], key, sizeof(key));
+		r = cli_revision(w->reader, key, rev, &e);
 		for (int k = 0; r == 0 && k < w->n_names; k++) {
 			if (cli_get_object(w->reader, w->ns, w->names[k], &o, &e) == 0)
 				json_array_append_new(list, o);
@@ -223,7 +226,10 @@ int verb_get(int argc, char **argv)
 		for (int i = optind; i < argc; i++) {
 			json_t *o = NULL;
 
-			if (i == optind && (r = cli_revision(c, &rev, &e)) < 0) {
+			char key[512];
+
+			ws_spec_key(cli_namespace(ns_flag), argv[i], key, sizeof(key));
+			if (i == optind && (r = cli_revision(c, key, &rev, &e)) < 0) {
 				ret = cli_fail(NULL, r, &e);
 				goto out;
 			}

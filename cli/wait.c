@@ -200,12 +200,14 @@ int cli_wait(struct etcd *c, const struct cli_wait_target *t, size_t n,
 	struct itimerval it = { 0 };
 	struct err e = { "" };
 	int64_t rev = 0;
+	char key[512];
 	int r, failures = 0, ret = EXIT_OK;
 
 	w.s = calloc(n ? n : 1, sizeof(*w.s));
 	if (!w.s)
 		return cli_fail(NULL, -ENOMEM, NULL);
-	if ((r = cli_revision(c, &rev, &e)) < 0) {
+	ws_spec_key(t[0].ns, t[0].name, key, sizeof(key));
+	if ((r = cli_revision(c, key, &rev, &e)) < 0) {
 		ret = cli_fail("wait", r, &e);
 		goto out;
 	}
@@ -241,7 +243,7 @@ int cli_wait(struct etcd *c, const struct cli_wait_target *t, size_t n,
 			break;
 		if (r == -ESTALE) {
 			/* Compacted past our revision: read again, go on. */
-			if ((r = cli_revision(c, &rev, &e)) < 0)
+			if ((r = cli_revision(c, key, &rev, &e)) < 0)
 				break;
 			for (size_t i = 0; i < n && r == 0; i++)
 				r = read_target(c, &w.s[i], &e);
