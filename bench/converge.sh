@@ -8,7 +8,8 @@
 #   raw loop    the same engine API calls made one after another with curl
 #               (2 volume creates, container create, start per workspace);
 # and one workspace: apply -> Ready against the engine's own create + start.
-# KLANGK_E2E_ENGINE=docker runs it on dockerd instead of Podman.
+# KLANGK_E2E_ENGINE=docker runs it on dockerd instead of Podman;
+# BENCH_WORKERS sets the controller's --workers (4).
 # Prints a Markdown table (BENCHMARKS.md has the figures).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -84,15 +85,12 @@ raw1_s=$(since "$t")
 raw_clean 1
 
 # ---- klangk ----
-bed_start_controller --workers 4
+bed_start_controller --workers "${BENCH_WORKERS:-4}"
 bed_start_proxygen --debounce-ms 100
 wait_for "controller ready" 20 grep -q "elected leader" "$BED/controller.log" >/dev/null
 for i in $(seq 1 "$N"); do
 	printf -- '---\napiVersion: klangk.io/v1alpha1\nkind: Workspace\nmetadata: {name: w%02d, namespace: bench}\nspec: {image: %s}\n' "$i" "$KLANGK_TEST_IMAGE"
 done >"$BED/all.yaml"
-ready_n() {
-	[ "$("$BIN/klangkc" get -n bench -o json | jq '[.items[] | select(.status.phase == "Running")] | length')" = "$1" ]
-}
 routed_all() {
 	local u
 	for u in $("$BIN/klangkc" get -n bench -o json | jq -r '.items[].status.urls[0] // empty'); do
@@ -100,9 +98,12 @@ routed_all() {
 	done
 	[ "$("$BIN/klangkc" get -n bench -o json | jq '[.items[].status.urls[0] // empty] | length')" = "$N" ]
 }
+# klangkc wait watches etcd, so Ready is seen when the controller writes it,
+# not at the next tick of a polling loop.
 t=$(now)
 "$BIN/klangkc" apply -f "$BED/all.yaml" >/dev/null
-wait_for "all ready" 300 ready_n "$N" >/dev/null
+"$BIN/klangkc" wait -n bench --for=condition=Ready --timeout=300s \
+	$(seq -f 'w%02g' 1 "$N") >/dev/null
 ours_ready_s=$(since "$t")
 wait_for "all routed" 60 routed_all >/dev/null
 ours_s=$(since "$t")
@@ -112,7 +113,7 @@ wait_for "all gone" 120 sh -c '[ -z "$(etcdctl get --prefix --keys-only /klangk/
 printf -- '---\napiVersion: klangk.io/v1alpha1\nkind: Workspace\nmetadata: {name: one, namespace: bench}\nspec: {image: %s}\n' "$KLANGK_TEST_IMAGE" >"$BED/one.yaml"
 t=$(now)
 "$BIN/klangkc" apply -f "$BED/one.yaml" >/dev/null
-wait_for "one ready" 60 ready_n 1 >/dev/null
+"$BIN/klangkc" wait -n bench --for=condition=Ready --timeout=60s one >/dev/null
 one_s=$(since "$t")
 
 ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
