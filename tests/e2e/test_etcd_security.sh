@@ -86,7 +86,11 @@ etcdctl role list | grep -q 'klangk:user:root\|klangk:user:klangk-controller' &&
 wsdoc alice proj '[{"user":"bob","role":"owner"},{"user":"carol","role":"coder"}]' >"$BED/proj.yaml"
 as alice "$KC" apply -f "$BED/proj.yaml" >/dev/null || fail "alice cannot apply in her namespace"
 _running() { [ "$(as alice "$KC" get "$1" -n "$2" -o json | jq -r .status.phase)" = Running ]; }
-wait_for "alice/proj Running" 30 _running proj alice || fail "not Running: $(as root "$KC" get proj -n alice -o json)"
+# klangkc wait as alice: her role refuses a watch of /klangk/, so wait
+# watches her namespace's statuses (cli/wait.c); it must not hang.
+as alice "$KC" wait --for=condition=Ready proj -n alice --timeout=60s >/dev/null ||
+	fail "klangkc wait as alice: $(as root "$KC" get proj -n alice -o json)"
+assert_eq Running "$(as alice "$KC" get proj -n alice -o json | jq -r .status.phase)" "alice/proj after wait"
 id="$(as alice "$KC" get proj -n alice -o json | jq -r .status.id)"
 port="$(as alice "$KC" get proj -n alice -o json | jq -r '.status.ports[0].host')"
 url="http://127.0.0.1:$KLANGK_NGINX_PORT/hosted/$id/$port/"
