@@ -24,7 +24,7 @@ N="${1:-20}"
 bed_up >/dev/null 2>&1
 SOCK="${DOCKER_HOST#unix://}"
 now() { date +%s.%N; }
-since() { echo "$(now) - $1" | bc -l | xargs printf '%.2f'; }
+since() { echo "$(now) - $1" | bc -l | xargs printf '%.2f\n'; }
 
 # ---- peer: docker-compose ----
 {
