@@ -565,7 +565,8 @@ out:
 }
 
 static int range_prefix(struct etcd *c, const char *prefix, bool count_only,
-			struct etcd_kvs *out, int64_t *count, struct err *e)
+			bool keys_only, struct etcd_kvs *out, int64_t *count,
+			struct err *e)
 {
 	char *end = etcd_range_end(prefix);
 	struct etcd_kvs acc = { 0 };
@@ -592,6 +593,8 @@ static int range_prefix(struct etcd *c, const char *prefix, bool count_only,
 		if (count_only) {
 			json_object_set_new(req, "count_only", json_true());
 		} else {
+			if (keys_only)
+				json_object_set_new(req, "keys_only", json_true());
 			json_object_set_new(req, "limit", json_integer(ETCD_PAGE));
 			/* Every page is read at the first page's revision, so
 			 * the list is one consistent snapshot. */
@@ -640,13 +643,19 @@ out:
 int etcd_list(struct etcd *c, const char *prefix, struct etcd_kvs *out,
 	      struct err *e)
 {
-	return range_prefix(c, prefix, false, out, NULL, e);
+	return range_prefix(c, prefix, false, false, out, NULL, e);
+}
+
+int etcd_list_keys(struct etcd *c, const char *prefix, struct etcd_kvs *out,
+		   struct err *e)
+{
+	return range_prefix(c, prefix, false, true, out, NULL, e);
 }
 
 int etcd_count(struct etcd *c, const char *prefix, int64_t *count,
 	       struct err *e)
 {
-	return range_prefix(c, prefix, true, NULL, count, e);
+	return range_prefix(c, prefix, true, false, NULL, count, e);
 }
 
 int etcd_put(struct etcd *c, const char *key, const char *value, size_t len,

@@ -87,6 +87,11 @@ int etcd_get(struct etcd *c, const char *key, struct etcd_kv *out,
 int etcd_list(struct etcd *c, const char *prefix, struct etcd_kvs *out,
 	      struct err *e);
 
+/* As etcd_list, without the values (keys_only): revisions and versions
+ * only, for callers that need to know what exists, not what it says. */
+int etcd_list_keys(struct etcd *c, const char *prefix, struct etcd_kvs *out,
+		   struct err *e);
+
 /* Count keys under prefix (keys_only, count_only). */
 int etcd_count(struct etcd *c, const char *prefix, int64_t *count,
 	       struct err *e);
