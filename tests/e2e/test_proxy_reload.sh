@@ -4,6 +4,7 @@
 #      and neither does a restart of proxy-gen (same master, same workers);
 #      the restart removes the temp files a crash left behind;
 #   2. 50 status changes in a burst cause exactly one render and one reload;
+#      changes that never pause are applied within --max-delay-ms;
 #   3. a WebSocket opened before a reload keeps working after it, on the old
 #      worker, until worker_shutdown_timeout closes it; new connections use
 #      the new configuration;
@@ -73,28 +74,28 @@ echo "ok: no reload for identical renders, also across a restart"
 echo "== 2. a burst of 50 changes: one reload"
 renders="$(px_metric klangk_proxygen_renders_total)"
 read -ra PBURST <<<"$(px_new_ports 50)"
-ms="$(python3 - "$ETCD_PORT" "${PBURST[0]}" <<'PY'
-import base64, http.client, json, sys, time
-port, start = int(sys.argv[1]), int(sys.argv[2])
-c = http.client.HTTPConnection("127.0.0.1", port)
-b64 = lambda s: base64.b64encode(s.encode()).decode()
-t = time.monotonic()
-for i in range(50):
-    val = {"id": "e%015x" % i, "phase": "Running", "ports": [{"container": 8000, "host": start + i}]}
-    c.request("POST", "/v3/kv/put", json.dumps({"key": b64("/klangk/status/burst/w%d" % i),
-              "value": b64(json.dumps(val))}), {"Content-Type": "application/json"})
-    r = c.getresponse()
-    r.read()
-    assert r.status == 200, r.status
-print(int((time.monotonic() - t) * 1000))
-PY
-)"
+read -r ms _ <<<"$(px_status_series burst 50 "${PBURST[0]}" e 0)"
 echo "50 status writes took ${ms} ms"
 wait_for "the burst's routes" 15 px_metric_is klangk_proxygen_routes 55 || fail "routes: $(px_metric klangk_proxygen_routes)"
 wait_for "nothing pending" 10 sh -c "curl -sf http://127.0.0.1:$PX_METRICS_PORT/readyz | grep -qv pending" || fail "changes still pending"
 assert_eq 1 "$(px_metric klangk_proxygen_reloads_total)" "reloads for a burst of 50 changes"
 assert_eq $((renders + 1)) "$(px_metric klangk_proxygen_renders_total)" "renders for a burst of 50 changes"
 assert_eq 55 "$(grep -cE "^ +[0-9a-f]+/[0-9]+ 127.0.0.1:[0-9]+;" "$NGINX_DIR/nginx.conf")" "routes in nginx.conf"
+
+echo "== 2b. changes that never pause: applied by --max-delay-ms"
+# A change every 100 ms for 3 s never leaves a 1 s quiet window; with a
+# maximum delay of 1.5 s the first of them is rendered (and applied) before
+# the last is written.
+bed_stop_proxygen
+px_start_proxygen "${ARGS[@]}" --debounce-ms 1000 --max-delay-ms 1500
+renders="$(px_metric klangk_proxygen_renders_total)"
+read -ra PSTREAM <<<"$(px_new_ports 30)"
+read -r ms gap <<<"$(px_status_series stream 30 "${PSTREAM[0]}" f 100)"
+echo "30 status writes took ${ms} ms, the longest pause ${gap} ms"
+(($(px_metric klangk_proxygen_renders_total) > renders)) ||
+	fail "nothing applied during ${ms} ms of changes (max delay 1.5 s)"
+bed_stop_proxygen
+px_start_proxygen "${ARGS[@]}"
 
 echo "== 3. a WebSocket across a reload"
 coproc WS { exec /usr/bin/python3 "$WSCLIENT" "ws://127.0.0.1:$KLANGK_NGINX_PORT/hosted/$A/${PA[4]}/live"; }
