@@ -10,7 +10,8 @@
  *               minimum interval between reloads), renders, skips a render
  *               identical to the one serving (also across restarts: the
  *               live file's generation is compared), and runs the apply
- *               pipeline (nginx.c);
+ *               pipeline (nginx.c); every --resync-seconds it renders again
+ *               and checks that nginx serves the result;
  *   activity    receives nginx's per-request lines and writes
  *               /klangk/activity/<ns>/<name> (activity.c);
  *   supervisor  with --supervise only: restarts nginx when it dies;
@@ -489,9 +490,18 @@ static void wait_until_locked(struct pg *p, long long ms_abs)
 	pthread_cond_timedwait(&p->stop.cv, &p->stop.mu, &ts);
 }
 
+/* resync_s from now, give or take 10 %, so that proxy-gens started together
+ * do not check in step. */
+static long long next_resync(const struct pg *p)
+{
+	long ms = p->resync_s * 1000;
+
+	return now_ms() + ms - ms / 10 + random() % (ms / 5 + 1);
+}
+
 static void apply_loop(struct pg *p)
 {
-	long long last_reload = -1000000000;
+	long long last_reload = -1000000000, resync = next_resync(p);
 	int failures = 0;
 
 	pthread_mutex_lock(&p->stop.mu);
@@ -501,8 +511,21 @@ static void apply_loop(struct pg *p)
 		bool applied = false;
 		int r;
 
+		/* The periodic full resync: render the whole cache again and
+		 * check that nginx serves it (a dead daemon nginx is started,
+		 * a configuration swapped behind our back is replaced), even
+		 * when etcd is quiet.  The informer's relist repairs the cache
+		 * itself (on the next watch message after --resync-seconds). */
+		if (p->synced && now >= resync) {
+			p->verify = true;
+			mark_dirty_locked(p);
+			resync = next_resync(p);
+		}
 		if (!p->dirty || !p->synced) {
-			pthread_cond_wait(&p->stop.cv, &p->stop.mu);
+			if (p->synced)
+				wait_until_locked(p, resync);
+			else
+				pthread_cond_wait(&p->stop.cv, &p->stop.mu);
 			continue;
 		}
 		/* Debounce: apply after a quiet window, but never later than
@@ -522,6 +545,11 @@ static void apply_loop(struct pg *p)
 		r = apply_once(p, &applied, &e);
 		if (applied)
 			last_reload = now_ms();
+		if (r < 0 && p->stop.stopping) {
+			/* Cut short by the stop request: nothing to report. */
+			pthread_mutex_lock(&p->stop.mu);
+			break;
+		}
 		if (r < 0) {
 			long d = stopper_backoff_ms(failures++, 800, 30000);
 
@@ -564,7 +592,8 @@ static void usage(FILE *f)
 		"  --debounce-ms N            quiet window before applying (300)\n"
 		"  --max-delay-ms N           longest a change waits (2000)\n"
 		"  --min-reload-interval-ms N least time between two reloads (1000)\n"
-		"  --resync-seconds N         full relist period (60)\n"
+		"  --resync-seconds N         period of the full resync: render again and check\n"
+		"                             that nginx serves it; relist etcd (60)\n"
 		"  --activity-interval-seconds N  record hosted activity at most this often per\n"
 		"                             workspace (30; 0 = do not record)\n"
 		"  --metrics-address HOST:PORT  serve /metrics, /healthz, /readyz\n"
@@ -732,6 +761,7 @@ int main(int argc, char **argv)
 	p.opts.upstream_host = p.cfg.publish_address;
 	p.opts.activity_log = p.activity_s > 0;
 	p.ngx.dir = p.dir;
+	p.ngx.cancel = &p.stop.stopping;
 	p.ngx.mode = supervise ? NGX_MODE_SUPERVISE : no_start ? NGX_MODE_EXTERNAL
 							    : NGX_MODE_DAEMON;
 	if (pgen_check_opts(&p.opts, &e) < 0) {

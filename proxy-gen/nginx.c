@@ -641,6 +641,10 @@ int ngx_apply(struct ngx *n, const char *conf, size_t len,
 
 		r = -ETIMEDOUT;
 		while (now_ms() < deadline) {
+			if (n->cancel && *n->cancel) {
+				r = -ECANCELED;
+				break;
+			}
 			if (ngx_serving(n, serving, sizeof(serving), &se) == 0 &&
 			    strcmp(serving, generation) == 0) {
 				r = 0;
@@ -648,7 +652,10 @@ int ngx_apply(struct ngx *n, const char *conf, size_t len,
 			}
 			usleep(20000);
 		}
-		if (r < 0)
+		if (r == -ECANCELED)
+			err_set(e, "stopped while waiting for nginx to confirm generation %s",
+				generation);
+		else if (r < 0)
 			err_set(e, "nginx did not confirm generation %s within %d ms "
 				   "(serving \"%s\")", generation, CONFIRM_TIMEOUT_MS, serving);
 	}

@@ -21,6 +21,7 @@
 #include "err.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -42,6 +43,10 @@ struct ngx {
 	const char *dir;        /* prefix directory holding nginx.conf (borrowed) */
 	enum ngx_mode mode;
 	long stop_timeout_ms;   /* supervise: graceful stop before SIGTERM */
+	/* Borrowed, may be NULL: when it becomes non-zero, ngx_apply stops
+	 * waiting for the confirmation (-ECANCELED), so that a stop request
+	 * is not held up by it. */
+	volatile sig_atomic_t *cancel;
 	/* Supervision state (private; ngx_init/ngx_destroy). */
 	pthread_mutex_t mu;
 	pid_t child;            /* the supervised master, or 0 */

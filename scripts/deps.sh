@@ -13,6 +13,8 @@ PKGS=(
 	nginx-light
 	busybox-static
 	curl jq python3 python3-websockets procps iproute2 valgrind
+	# test_proxy_reload watches proxy-gen's apply pipeline with strace.
+	strace
 	# make fuzz: clang with libFuzzer (libclang-rt-14-dev); the tests make
 	# etcd's certificates with openssl.
 	clang libclang-rt-14-dev openssl

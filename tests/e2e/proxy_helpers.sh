@@ -65,6 +65,37 @@ px_status_json() {
 	printf '{"id": "%s", "phase": "%s", "ports": [%s]}' "$id" "$phase" "$ports"
 }
 
+# px_status_series NS COUNT FIRST_PORT ID_DIGIT PACE_MS: writes COUNT status
+# keys NS/w0.. of Running workspaces (ids ID_DIGIT followed by 15 hex
+# digits of the index, one port each from FIRST_PORT) through etcd's HTTP
+# API, one every PACE_MS (0: as fast as possible); prints the milliseconds
+# it took and the longest time between two writes.
+px_status_series() {
+	python3 - "$ETCD_PORT" "$@" <<'PY'
+import base64, http.client, json, sys, time
+port, ns, count, start, digit, pace = sys.argv[1:7]
+port, count, start, pace = int(port), int(count), int(start), int(pace) / 1000
+c = http.client.HTTPConnection("127.0.0.1", port)
+b64 = lambda s: base64.b64encode(s.encode()).decode()
+t0 = last = time.monotonic()
+gap = 0
+for i in range(count):
+    if i and pace:
+        time.sleep(max(0, t0 + i * pace - time.monotonic()))
+    val = {"id": "%s%015x" % (digit, i), "phase": "Running",
+           "ports": [{"container": 8000, "host": start + i}]}
+    c.request("POST", "/v3/kv/put", json.dumps({"key": b64("/klangk/status/%s/w%d" % (ns, i)),
+              "value": b64(json.dumps(val))}), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    r.read()
+    assert r.status == 200, r.status
+    now = time.monotonic()
+    gap = max(gap, now - last)
+    last = now
+print(int((last - t0) * 1000), int(gap * 1000))
+PY
+}
+
 # px_generation: the generation nginx serves (status socket), or nothing.
 px_generation() {
 	curl -s --max-time 2 --unix-socket "$NGINX_DIR/status.sock" http://nginx/generation

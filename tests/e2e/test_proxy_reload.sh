@@ -2,7 +2,9 @@
 # proxy-gen's apply pipeline on a real nginx:
 #   1. a status change that leaves the routes as they are causes no reload,
 #      and neither does a restart of proxy-gen (same master, same workers);
-#   2. 50 status changes in a burst cause exactly one reload;
+#      the restart removes the temp files a crash left behind;
+#   2. 50 status changes in a burst cause exactly one render and one reload;
+#      changes that never pause are applied within --max-delay-ms;
 #   3. a WebSocket opened before a reload keeps working after it, on the old
 #      worker, until worker_shutdown_timeout closes it; new connections use
 #      the new configuration;
@@ -11,7 +13,15 @@
 #   5. a render that `nginx -t` refuses (an nginx wrapper that fails -t on
 #      demand: a legitimate failure of the real validation step) leaves the
 #      old configuration serving, is counted in /metrics, and is applied once
-#      validation passes again.
+#      validation passes again;
+#   6. the apply pipeline's steps, as strace sees them: a temp file in the
+#      directory, written and fsynced, `nginx -t` on that file, renamed over
+#      nginx.conf, the directory fsynced, then SIGHUP;
+#   7. a reload nginx does not take (nginx -t passes, but the new listen
+#      port is taken) is not confirmed by the status socket: counted as
+#      stage="confirm", the old generation keeps serving;
+#   8. the periodic resync starts again an nginx that died, without any
+#      change in etcd.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../bed.sh"
@@ -45,7 +55,14 @@ assert_eq "$workers" "$(px_workers)" "nginx workers after an identical render"
 assert_eq "$gen" "$(px_generation)" "generation after an identical render"
 
 bed_stop_proxygen
+# What a crash between writing and renaming leaves behind goes at start;
+# other files stay.
+echo "stale" >"$NGINX_DIR/.nginx.conf.tmp.99999"
+echo "keep" >"$NGINX_DIR/keep.me"
 px_start_proxygen "${ARGS[@]}"
+[ ! -e "$NGINX_DIR/.nginx.conf.tmp.99999" ] || fail "a stale temp file survived the start"
+[ -e "$NGINX_DIR/keep.me" ] || fail "the start removed a file that is not a temp file"
+rm -f "$NGINX_DIR/keep.me"
 assert_eq 0 "$(px_metric klangk_proxygen_reloads_total)" "reloads after a restart"
 assert_eq 1 "$(px_metric klangk_proxygen_unchanged_total)" "identical renders after a restart"
 assert_eq "$master" "$(px_master)" "nginx master after a restart"
@@ -55,28 +72,30 @@ grep -q "nginx already serves this configuration; no reload" "$BED/proxy-gen.log
 echo "ok: no reload for identical renders, also across a restart"
 
 echo "== 2. a burst of 50 changes: one reload"
+renders="$(px_metric klangk_proxygen_renders_total)"
 read -ra PBURST <<<"$(px_new_ports 50)"
-ms="$(python3 - "$ETCD_PORT" "${PBURST[0]}" <<'PY'
-import base64, http.client, json, sys, time
-port, start = int(sys.argv[1]), int(sys.argv[2])
-c = http.client.HTTPConnection("127.0.0.1", port)
-b64 = lambda s: base64.b64encode(s.encode()).decode()
-t = time.monotonic()
-for i in range(50):
-    val = {"id": "e%015x" % i, "phase": "Running", "ports": [{"container": 8000, "host": start + i}]}
-    c.request("POST", "/v3/kv/put", json.dumps({"key": b64("/klangk/status/burst/w%d" % i),
-              "value": b64(json.dumps(val))}), {"Content-Type": "application/json"})
-    r = c.getresponse()
-    r.read()
-    assert r.status == 200, r.status
-print(int((time.monotonic() - t) * 1000))
-PY
-)"
+read -r ms _ <<<"$(px_status_series burst 50 "${PBURST[0]}" e 0)"
 echo "50 status writes took ${ms} ms"
 wait_for "the burst's routes" 15 px_metric_is klangk_proxygen_routes 55 || fail "routes: $(px_metric klangk_proxygen_routes)"
 wait_for "nothing pending" 10 sh -c "curl -sf http://127.0.0.1:$PX_METRICS_PORT/readyz | grep -qv pending" || fail "changes still pending"
 assert_eq 1 "$(px_metric klangk_proxygen_reloads_total)" "reloads for a burst of 50 changes"
+assert_eq $((renders + 1)) "$(px_metric klangk_proxygen_renders_total)" "renders for a burst of 50 changes"
 assert_eq 55 "$(grep -cE "^ +[0-9a-f]+/[0-9]+ 127.0.0.1:[0-9]+;" "$NGINX_DIR/nginx.conf")" "routes in nginx.conf"
+
+echo "== 2b. changes that never pause: applied by --max-delay-ms"
+# A change every 100 ms for 3 s never leaves a 1 s quiet window; with a
+# maximum delay of 1.5 s the first of them is rendered (and applied) before
+# the last is written.
+bed_stop_proxygen
+px_start_proxygen "${ARGS[@]}" --debounce-ms 1000 --max-delay-ms 1500
+renders="$(px_metric klangk_proxygen_renders_total)"
+read -ra PSTREAM <<<"$(px_new_ports 30)"
+read -r ms gap <<<"$(px_status_series stream 30 "${PSTREAM[0]}" f 100)"
+echo "30 status writes took ${ms} ms, the longest pause ${gap} ms"
+(($(px_metric klangk_proxygen_renders_total) > renders)) ||
+	fail "nothing applied during ${ms} ms of changes (max delay 1.5 s)"
+bed_stop_proxygen
+px_start_proxygen "${ARGS[@]}"
 
 echo "== 3. a WebSocket across a reload"
 coproc WS { exec /usr/bin/python3 "$WSCLIENT" "ws://127.0.0.1:$KLANGK_NGINX_PORT/hosted/$A/${PA[4]}/live"; }
@@ -161,5 +180,71 @@ rm -f "$BED/fail-t"
 wait_for "the route once validation passes" 40 px_body_has "$NGX/hosted/$F/${PA[4]}/" "klangk-echo workspace=$A" ||
 	fail "not applied after validation passed again"
 assert_contains "$(curl -sf "$NGX/hosted/$A/${PA[0]}/")" "workspace=$A" "old routes after recovery"
+
+echo "== 6. the pipeline's steps"
+bed_stop_proxygen
+px_start_proxygen --min-reload-interval-ms 0
+dir="$(realpath "$NGINX_DIR")"
+master="$(px_master)"
+gen="$(px_generation)"
+strace -f -y -s 256 -o "$BED/strace.log" -e trace=openat,write,fsync,rename,renameat,renameat2,execve,kill \
+	-p "$BED_PROXYGEN_PID" 2>"$BED/strace.err" &
+strace_pid=$!
+wait_for "strace to attach" 10 grep -q attached "$BED/strace.err" || fail "strace did not attach"
+px_status grace g 99990000000000a9 Running "$(px_new_ports 1)"
+wait_for "the reload" 15 px_generation_not "$gen" || fail "no reload"
+kill -INT "$strace_pid"
+wait "$strace_pid" || true
+# The steps that touch the temp file, the directory and nginx, in order
+# (repeats collapsed: several writes, execvp trying each PATH entry).
+steps="$(awk -v dir="$dir" -v master="$master" '
+	function step(s) { if (s != last) { printf "%s ", s; last = s } }
+	{
+		tmp = index($0, dir "/.nginx.conf.tmp.")
+		if ($2 ~ /^openat\(/ && tmp && /O_CREAT/) step("open-tmp")
+		else if ($2 ~ /^write\(/ && tmp) step("write-tmp")
+		else if ($2 ~ /^fsync\(/ && tmp) step("fsync-tmp")
+		else if ($2 ~ /^execve\(/ && tmp && index($0, "\"-t\"")) step("nginx-t")
+		else if ($2 ~ /^rename/ && tmp && index($0, dir "/nginx.conf\"")) step("rename")
+		else if ($2 ~ /^fsync\(/ && index($0, "<" dir ">")) step("fsync-dir")
+		else if ($2 ~ /^kill\(/ && index($0, "kill(" master ", SIGHUP)")) step("sighup")
+	}' "$BED/strace.log")"
+assert_eq "open-tmp write-tmp fsync-tmp nginx-t rename fsync-dir sighup " "$steps" "the apply's steps"
+# nginx -t checked the very file that was renamed into place.
+tmpfile="$(grep -E '^[0-9]+ +rename' "$BED/strace.log" | grep -o "\"$dir/\.nginx\.conf\.tmp\.[0-9]*\"" | tr -d '"')"
+[ -n "$tmpfile" ] || fail "no rename of a temp file in the trace"
+grep -E '^[0-9]+ +execve\(' "$BED/strace.log" | grep -F '"-t"' | grep -qF "\"-c\", \"$tmpfile\"]" ||
+	fail "nginx -t did not run on $tmpfile"
+echo "ok: $steps"
+
+echo "== 7. a reload nginx does not take"
+bed_stop_proxygen
+gen="$(px_generation)"
+failed="$(grep -c "nginx did not confirm" "$BED/proxy-gen.log" || true)"
+# nginx -t does not bind, so a port that is taken (etcd's) passes it; the
+# master then fails to bind it on SIGHUP and keeps the old configuration.
+bed_start_proxygen --port "$ETCD_PORT" --min-reload-interval-ms 0 \
+	--metrics-address "127.0.0.1:$PX_METRICS_PORT"
+wait_for "the unconfirmed reload" 30 px_metric_ge 'klangk_proxygen_apply_failures_total{stage="confirm"}' 1 ||
+	fail "the reload was not reported unconfirmed"
+assert_eq 0 "$(px_metric klangk_proxygen_reloads_total)" "reloads counted"
+assert_eq "$gen" "$(px_generation)" "generation serving"
+assert_eq 503 "$(http_code "http://127.0.0.1:$PX_METRICS_PORT/readyz")" "readyz with an unconfirmed configuration"
+assert_contains "$(curl -sf "$NGX/hosted/$A/${PA[0]}/")" "workspace=$A" "the old configuration serves"
+(($(grep -c "nginx did not confirm generation" "$BED/proxy-gen.log") > failed)) || fail "the failure is not logged"
+grep -q "bind() to 127.0.0.1:$ETCD_PORT failed" "$NGINX_DIR/error.log" || fail "no bind failure in nginx's error.log"
+bed_stop_proxygen
+assert_eq 0 "$BED_LAST_RC" "proxy-gen's exit status"
+
+echo "== 8. the periodic resync"
+px_start_proxygen --resync-seconds 2
+gen="$(px_generation)"
+starts="$(px_metric klangk_proxygen_nginx_starts_total)"
+bed_stop_nginx
+assert_eq 000 "$(http_code "$NGX/hosted/$A/${PA[0]}/")" "nothing listens while nginx is down"
+wait_for "nginx started again" 15 px_body_has "$NGX/hosted/$A/${PA[0]}/" "workspace=$A" ||
+	fail "the resync did not start nginx again"
+assert_eq $((starts + 1)) "$(px_metric klangk_proxygen_nginx_starts_total)" "nginx starts"
+assert_eq "$gen" "$(px_generation)" "generation after the resync"
 
 echo "PASS: test_proxy_reload"

@@ -7,10 +7,12 @@
 #     base, a Stopped workspace, a workspace with hostedPorts 0;
 #   - the raw URI and query pass unchanged; the slash-less URL redirects to
 #     <base>/hosted/<id>/<port>/, but a WebSocket handshake on it is proxied;
+#   - no body size limit (a 3 MB upload, with a length and chunked) and no
+#     response buffering (a response's first line arrives while it goes on);
 #   - a WebSocket echo through the proxy (short and 100 kB messages);
 #   - X-Forwarded-* composition without a trusted proxy (client values never
-#     reach the app) and, after a restart with --base-path /klangk
-#     --trust-forwarded, with one (outer values honoured when well-formed;
+#     reach the app) and, after a restart with KLANGK_HOSTING_BASE_PATH=/klangk
+#     KLANGK_TRUST_FORWARDED=1, with one (outer values honoured when well-formed;
 #     the redirect carries outer prefix and base path).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -83,6 +85,27 @@ assert_eq 404 "$(http_code "$NGX/hosted/$A/${PB[0]}")" "slash-less URL of a fore
 out="$(/usr/bin/python3 "$WSCLIENT" "ws://127.0.0.1:$KLANGK_NGINX_PORT/hosted/$A/${PA[4]}" slashless)" ||
 	fail "websocket on the slash-less URL: $out"
 
+echo "== no body size limit, no buffering"
+# A 3 MB upload (nginx's default limit is 1 MiB) arrives whole, with a
+# Content-Length and chunked; wsecho answers with the body's size and hash.
+head -c 3000000 /dev/urandom >"$BED/upload"
+sum="$(sha256sum "$BED/upload" | cut -c1-64)"
+out="$(curl -sf --data-binary @"$BED/upload" -H 'Content-Type: application/octet-stream' \
+	"$NGX/hosted/$A/${PA[4]}/upload")" || fail "a 3 MB upload was refused"
+assert_contains "$out" "body bytes=3000000 sha256=$sum" "a 3 MB upload"
+out="$(curl -sf --data-binary @"$BED/upload" -H 'Transfer-Encoding: chunked' \
+	"$NGX/hosted/$A/${PA[4]}/upload")" || fail "a 3 MB chunked upload was refused"
+assert_contains "$out" "body bytes=3000000 sha256=$sum" "a 3 MB chunked upload"
+# A response is passed on as it comes: /drip sends one line, then holds the
+# connection open (a buffering proxy would hold the line back).
+curl -sN --max-time 60 "$NGX/hosted/$A/${PA[4]}/drip" >"$BED/drip.out" 2>/dev/null &
+drip=$!
+wait_for "the first line of a response in progress" 10 grep -qx first "$BED/drip.out" ||
+	fail "the start of a response was held back"
+_bed_alive "$drip" || fail "the /drip response ended early"
+kill "$drip"
+wait "$drip" 2>/dev/null || true
+
 echo "== WebSocket echo"
 big="$(head -c 100000 /dev/zero | tr "\\0" x)"
 out="$(/usr/bin/python3 "$WSCLIENT" "ws://127.0.0.1:$KLANGK_NGINX_PORT/hosted/$A/${PA[4]}/ws" hello "second message" "$big" | cut -c1-20)" ||
@@ -112,7 +135,8 @@ assert_eq "/hosted/$A/${PA[0]}/" "$loc" "redirect ignores an untrusted prefix"
 echo "== base path /klangk, trusted outer proxy"
 gen="$(px_generation)"
 bed_stop_proxygen
-px_start_proxygen --base-path /klangk --trust-forwarded
+# Configured from the environment (--base-path and --trust-forwarded set the same).
+KLANGK_HOSTING_BASE_PATH=/klangk KLANGK_TRUST_FORWARDED=1 px_start_proxygen
 wait_for "the new configuration" 20 px_generation_not "$gen" || fail "no new generation"
 assert_contains "$(curl -sf "$NGX/klangk/hosted/$A/${PA[4]}/")" "klangk-echo workspace=$A" "under the base path"
 assert_eq 404 "$(http_code "$NGX/hosted/$A/${PA[4]}/")" "outside the base path"

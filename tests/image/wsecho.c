@@ -6,10 +6,17 @@
  *   - A WebSocket handshake (Upgrade: websocket) is accepted (RFC 6455) and
  *     every data frame is echoed back unmasked with the same opcode and FIN
  *     bit; ping gets pong; close is answered with close.
+ *   - A request for a path ending in /drip gets the headers and a first
+ *     line "first" at once, then nothing more until the client goes away
+ *     (at most 60 s): a test sees whether the proxy passes a response on
+ *     as it comes (no response buffering).
  *   - Any other request gets 200 with a body of one line
  *       klangk-echo workspace=<KLANGK_WORKSPACE_ID> port=<port>
  *     followed by the request head exactly as received (request line and
- *     headers), so a test can see what the proxy sent.
+ *     headers), so a test can see what the proxy sent.  A request body
+ *     (Content-Length or chunked) is read whole and described by one more
+ *     line at the end, "body bytes=<n> sha256=<hex>", so a test sees that
+ *     an upload arrived complete.
  *
  * One process per connection (fork); children are reaped by the kernel.
  * SHA-1 and base64 for the handshake come from OpenSSL (static libcrypto).
@@ -33,6 +40,68 @@
 #define HEAD_MAX 16384
 #define FRAME_MAX (1u << 20)
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+/* A buffered reader over the connection, for request bodies. */
+struct rd {
+	int fd;
+	size_t pos, len;
+	unsigned char b[65536];
+};
+
+static int rd_byte(struct rd *r)
+{
+	if (r->pos == r->len) {
+		ssize_t k;
+
+		do
+			k = read(r->fd, r->b, sizeof(r->b));
+		while (k < 0 && errno == EINTR);
+		if (k <= 0)
+			return -1;
+		r->pos = 0;
+		r->len = (size_t)k;
+	}
+	return r->b[r->pos++];
+}
+
+/* One line without its CRLF into out; -1 at EOF or when too long. */
+static int rd_line(struct rd *r, char *out, size_t cap)
+{
+	size_t n = 0;
+	int c;
+
+	while ((c = rd_byte(r)) >= 0 && c != '\n')
+		if (c != '\r') {
+			if (n + 1 >= cap)
+				return -1;
+			out[n++] = (char)c;
+		}
+	out[n] = '\0';
+	return c < 0 ? -1 : 0;
+}
+
+/* Consume n body bytes into the digest. */
+static int rd_take(struct rd *r, uint64_t n, EVP_MD_CTX *md)
+{
+	while (n) {
+		size_t k;
+
+		if (r->pos == r->len) {
+			int c = rd_byte(r);
+
+			if (c < 0)
+				return -1;
+			r->pos--;
+		}
+		k = r->len - r->pos;
+		if (k > n)
+			k = (size_t)n;
+		EVP_DigestUpdate(md, r->b + r->pos, k);
+		r->pos += k;
+		n -= k;
+	}
+	return 0;
+}
 
 static int write_all(int fd, const void *p, size_t n)
 {
@@ -178,21 +247,114 @@ out:
 	free(buf);
 }
 
+/*
+ * Read the request body described by head (Content-Length or chunked;
+ * none for other requests) into a line "body bytes=N sha256=HEX\n".
+ * line is left empty when there is no body; -1 when the body is cut short.
+ */
+static int read_body(struct rd *r, const char *head, char *line, size_t cap)
+{
+	char v[64], size[64];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	uint64_t total = 0;
+	EVP_MD_CTX *ctx;
+	int rc = -1;
+
+	line[0] = '\0';
+	ctx = EVP_MD_CTX_new();
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		goto out;
+	if (header(head, "Transfer-Encoding", v, sizeof(v)) == 0 && strcasestr(v, "chunked")) {
+		for (;;) {
+			char *end;
+			uint64_t n;
+
+			if (rd_line(r, size, sizeof(size)) < 0)
+				goto out;
+			errno = 0;
+			n = strtoull(size, &end, 16);
+			if (errno || end == size)
+				goto out;
+			if (n == 0)
+				break;
+			if (rd_take(r, n, ctx) < 0 || rd_line(r, size, sizeof(size)) < 0)
+				goto out;
+			total += n;
+		}
+		/* Trailers, up to the empty line. */
+		do
+			if (rd_line(r, size, sizeof(size)) < 0)
+				goto out;
+		while (size[0]);
+	} else if (header(head, "Content-Length", v, sizeof(v)) == 0) {
+		char *end;
+
+		errno = 0;
+		total = strtoull(v, &end, 10);
+		if (errno || end == v || *end)
+			goto out;
+		if (rd_take(r, total, ctx) < 0)
+			goto out;
+	} else {
+		rc = 0;
+		goto out;
+	}
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	for (unsigned int i = 0; i < mdlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex[2 * mdlen] = '\0';
+	snprintf(line, cap, "body bytes=%llu sha256=%s\n", (unsigned long long)total, hex);
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+/* Does the request line's path (without the query) end in suffix? */
+static int path_ends(const char *head, const char *suffix)
+{
+	const char *p = strchr(head, ' '), *e;
+	size_t n = strlen(suffix);
+
+	if (!p)
+		return 0;
+	p++;
+	e = p + strcspn(p, "? \r");
+	return (size_t)(e - p) >= n && memcmp(e - n, suffix, n) == 0;
+}
+
+/* The /drip response: a first line now, then hold the connection. */
+static void drip(int fd)
+{
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+				   "Connection: close\r\n\r\nfirst\n";
+	char b[4096];
+
+	if (write_all(fd, resp, sizeof(resp) - 1) < 0)
+		return;
+	alarm(60);
+	while (read(fd, b, sizeof(b)) > 0)
+		;
+}
+
 static void serve(int fd, const char *port)
 {
-	char head[HEAD_MAX + 1], up[64], key[128], line[256];
+	static struct rd r;
+	char head[HEAD_MAX + 1], up[64], key[128], line[256], body[160];
 	const char *id = getenv("KLANGK_WORKSPACE_ID");
 	size_t got = 0;
 	char *end = NULL;
 
 	while (got < HEAD_MAX) {
-		ssize_t r = read(fd, head + got, HEAD_MAX - got);
+		ssize_t k = read(fd, head + got, HEAD_MAX - got);
 
-		if (r < 0 && errno == EINTR)
+		if (k < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (k <= 0)
 			return;
-		got += (size_t)r;
+		got += (size_t)k;
 		head[got] = '\0';
 		end = strstr(head, "\r\n\r\n");
 		if (end)
@@ -200,24 +362,36 @@ static void serve(int fd, const char *port)
 	}
 	if (!end)
 		return;
+	/* What was read past the head is the start of the body. */
+	r.fd = fd;
+	r.pos = 0;
+	r.len = got - (size_t)(end + 4 - head);
+	memcpy(r.b, end + 4, r.len);
 	end[2] = '\0'; /* keep the last header's CRLF */
 	if (header(head, "Upgrade", up, sizeof(up)) == 0 && strcasecmp(up, "websocket") == 0 &&
 	    header(head, "Sec-WebSocket-Key", key, sizeof(key)) == 0) {
 		websocket(fd, key);
 		return;
 	}
+	if (path_ends(head, "/drip")) {
+		drip(fd);
+		return;
+	}
+	if (read_body(&r, head, body, sizeof(body)) < 0)
+		return;
 	{
 		int n = snprintf(line, sizeof(line), "klangk-echo workspace=%s port=%s\n",
 				 id ? id : "unknown", port);
-		size_t hl = strlen(head);
+		size_t hl = strlen(head), bl = strlen(body);
 		char resp[256];
 		int m = snprintf(resp, sizeof(resp),
 				 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
 				 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-				 (size_t)n + hl);
+				 (size_t)n + hl + bl);
 
-		if (write_all(fd, resp, (size_t)m) == 0 && write_all(fd, line, (size_t)n) == 0)
-			write_all(fd, head, hl);
+		if (write_all(fd, resp, (size_t)m) == 0 && write_all(fd, line, (size_t)n) == 0 &&
+		    write_all(fd, head, hl) == 0)
+			write_all(fd, body, bl);
 	}
 }
 

@@ -1,5 +1,6 @@
 /* Unit tests for pgen: which routes exist, and what reaches the config. */
 #include "pgen.h"
+#include "cfg.h"
 #include "t.h"
 
 #include <stdlib.h>
@@ -141,6 +142,17 @@ static void test_modes(void)
 	CHECK_CONTAINS(a.data, "worker_shutdown_timeout 300s;");
 	CHECK_CONTAINS(a.data, "map_hash_max_size 16384;");
 	CHECK(!CONTAINS(a.data, "daemon"));
+	/* WebSockets, long-lived and large requests pass as they are. */
+	CHECK_CONTAINS(a.data, "proxy_http_version 1.1;");
+	CHECK_CONTAINS(a.data, "proxy_set_header Upgrade $http_upgrade;");
+	CHECK_CONTAINS(a.data, "proxy_set_header Connection $klangk_connection;");
+	CHECK_CONTAINS(a.data, "proxy_read_timeout 3600s;");
+	CHECK_CONTAINS(a.data, "proxy_send_timeout 3600s;");
+	CHECK_CONTAINS(a.data, "proxy_buffering off;");
+	CHECK_CONTAINS(a.data, "proxy_request_buffering off;");
+	CHECK_CONTAINS(a.data, "client_max_body_size 0;");
+	/* The raw URI: proxy_pass has no URI part. */
+	CHECK_CONTAINS(a.data, "proxy_pass http://$klangk_upstream;\n");
 	CHECK(pgen_file_generation(a.data, a.len, gen, sizeof(gen)) == 0);
 	CHECK(strcmp(gen, "abcd") == 0);
 	CHECK(pgen_file_generation("# x\n# generation zz, 1", 20, gen, sizeof(gen)) == -ENOENT);
@@ -171,6 +183,54 @@ static void test_modes(void)
 	o.worker_processes = -1;
 	CHECK(pgen_render(&o, routes, 1, "abcd", &a, &e) == -EINVAL);
 	buf_free(&a);
+}
+
+/* However many routes, one location serves them all (the maps route). */
+static void test_one_location(void)
+{
+	struct pgen_opts o = { .dir = "/tmp/x", .listen_addr = "127.0.0.1",
+			       .listen_port = 8995, .base_path = "",
+			       .upstream_host = "127.0.0.1" };
+	struct pgen_route routes[] = { { "3f9c1a2b7d4e", 9000 }, { "3f9c1a2b7d4e", 9001 },
+				       { "aaaaaaaaaaaa", 9002 } };
+
+	for (size_t n = 0; n <= 3; n++) {
+		struct buf a;
+		struct err e;
+		size_t locations = 0;
+
+		buf_init(&a, 0);
+		CHECK(pgen_render(&o, routes, n, "abcd", &a, &e) == 0);
+		for (const char *p = a.data; (p = strstr(p, "location ")) != NULL; p++)
+			locations++;
+		/* hosted, the 404 catch-all, and the status server's two */
+		CHECK(locations == 4);
+		buf_free(&a);
+	}
+}
+
+/* The settings proxy-gen takes from the environment, and their defaults. */
+static void test_settings(void)
+{
+	struct cfg c;
+	struct err e;
+
+	unsetenv("KLANGK_NGINX_PORT");
+	unsetenv("KLANGK_HOSTING_BASE_PATH");
+	unsetenv("KLANGK_PUBLISH_ADDRESS");
+	CHECK(cfg_from_env(&c, &e) == 0);
+	CHECK(c.nginx_port == 8995);
+	CHECK(strcmp(c.hosting_base_path, "") == 0);
+	CHECK(strcmp(c.publish_address, "127.0.0.1") == 0);
+	setenv("KLANGK_NGINX_PORT", "9123", 1);
+	setenv("KLANGK_HOSTING_BASE_PATH", "/klangk", 1);
+	CHECK(cfg_from_env(&c, &e) == 0);
+	CHECK(c.nginx_port == 9123);
+	CHECK(strcmp(c.hosting_base_path, "/klangk") == 0);
+	setenv("KLANGK_NGINX_PORT", "0", 1);
+	CHECK(cfg_from_env(&c, &e) == -EINVAL);
+	unsetenv("KLANGK_NGINX_PORT");
+	unsetenv("KLANGK_HOSTING_BASE_PATH");
 }
 
 /* Render with o into a fresh directory and run the real nginx -t on it. */
@@ -226,6 +286,8 @@ int main(void)
 	test_render();
 	test_modes();
 	test_generation();
+	test_one_location();
+	test_settings();
 	test_nginx_accepts();
 	return T_DONE("pgen");
 }
