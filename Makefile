@@ -18,7 +18,7 @@ SAN     ?=
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
            -Wno-missing-field-initializers -pthread -Ilib $(SAN)
 override LDFLAGS += -pthread $(SAN)
-LDLIBS  += -lcurl -lyaml -ljansson -lcrypto -lmicrohttpd -lm
+LDLIBS  += -lcurl -lyaml -ljansson -lcrypto -lmicrohttpd -larchive -lm
 
 LIB_SRC  := $(wildcard lib/*.c)
 CLI_SRC  := $(wildcard cli/*.c)

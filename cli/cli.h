@@ -55,6 +55,10 @@ int verb_edit(int argc, char **argv);
 int verb_start(int argc, char **argv);
 int verb_stop(int argc, char **argv);
 int verb_restart(int argc, char **argv);
+int verb_exec(int argc, char **argv);
+int verb_export(int argc, char **argv);
+int verb_import(int argc, char **argv);
+int verb_touch(int argc, char **argv);
 int verb_url(int argc, char **argv);
 int verb_share(int argc, char **argv);
 int verb_unshare(int argc, char **argv);
@@ -266,6 +270,12 @@ typedef int (*cli_mutate_fn)(json_t *obj, void *ud, struct err *e);
  */
 int cli_update(struct etcd *c, const char *ns, const char *name,
 	       cli_mutate_fn fn, void *ud, bool *changed, struct err *e);
+
+/* ---- touch.c ---- */
+
+/* Record activity on a workspace (WS_ACTIVITY_PREFIX key = now), only if
+ * it exists (-ENOENT). */
+int cli_touch(struct etcd *c, const char *ns, const char *name, struct err *e);
 
 /* ---- wait.c ---- */
 

@@ -32,9 +32,21 @@ for d in "$home" "$home/work"; do
 		chmod 0755 "$d"
 	fi
 done
+# Files restored by `klangkc import` (which leaves this mark) belong to
+# the workspace user, whatever owners the engine gave them.  -h -P: links
+# themselves, never what they point to.
+if [ -f "$home/.klangk-imported" ] && [ ! -L "$home/.klangk-imported" ]; then
+	chown -R -h -P "$user:$user" "$home"
+	rm -f "$home/.klangk-imported"
+fi
 if [ -z "$(ls -A "$home" | grep -v '^work$' || true)" ]; then
 	setpriv --reuid="$user" --regid="$user" --init-groups \
-		cp -R /etc/skel/. "$home/" 2>/dev/null || true
+		cp -R /etc/skel/. "$home/" || true
 fi
+
+# Ready for terminals (klangk-session waits for this start's mark).
+mkdir -p /run/klangk
+sed 's/^.*) //' /proc/1/stat | cut -d' ' -f20 >/run/klangk/ready.tmp
+mv -f /run/klangk/ready.tmp /run/klangk/ready
 
 exec "$@"
