@@ -130,6 +130,27 @@ static int copy_data(struct archive *r, struct archive *w, int64_t *bytes,
 
 /* ---- export ---- */
 
+/* The rest of an engine's member name after the directory asked for
+ * ("" or "/..."), or NULL when it is not below it.  Engines name members
+ * "<top>/..." (the directory's base name); Podman, reading a stopped
+ * container's volume, names them "/..." instead. */
+static const char *tree_rest(const char *p, const char *top)
+{
+	size_t tl = strlen(top);
+
+	while (p && p[0] == '.' && p[1] == '/')
+		p += 2;
+	if (!p)
+		return NULL;
+	if (p[0] == '/')
+		return p[1] ? p : "";
+	if (strcmp(p, ".") == 0)
+		return "";
+	if (strncmp(p, top, tl) == 0 && (p[tl] == '\0' || p[tl] == '/'))
+		return p + tl;
+	return NULL;
+}
+
 /* Copy the members of the engine's tar at tar_fd, named "<top>" and
  * "<top>/...", into w as "<as>" and "<as>/..."; with skip_work, leave out
  * "<top>/work" and below (the work volume, read on its own). */
@@ -138,7 +159,6 @@ static int copy_tree(struct archive *w, int tar_fd, const char *top,
 {
 	struct archive *r = archive_read_new();
 	struct archive_entry *ent;
-	size_t tl = strlen(top);
 	struct buf name;
 	int64_t bytes = 0;
 	int ret = 0, k;
@@ -154,18 +174,14 @@ static int copy_tree(struct archive *w, int tar_fd, const char *top,
 		goto out;
 	}
 	while ((k = archive_read_next_header(r, &ent)) == ARCHIVE_OK || k == ARCHIVE_WARN) {
-		const char *p = archive_entry_pathname(ent), *hl, *rest;
+		const char *p = archive_entry_pathname(ent), *hl, *rest = tree_rest(p, top);
 
-		while (p && p[0] == '.' && p[1] == '/')
-			p += 2;
-		/* The engine names members after the directory asked for. */
-		if (!p || strncmp(p, top, tl) != 0 || (p[tl] != '\0' && p[tl] != '/')) {
+		if (!rest) {
 			err_set(e, "export: unexpected member \"%s\" in the engine's archive",
 				p ? p : "");
 			ret = -EPROTO;
 			goto out;
 		}
-		rest = p + tl;
 		if (skip_work && strncmp(rest, "/work", 5) == 0 &&
 		    (rest[5] == '\0' || rest[5] == '/'))
 			continue;
@@ -175,12 +191,10 @@ static int copy_tree(struct archive *w, int tar_fd, const char *top,
 			goto out;
 		}
 		archive_entry_set_pathname(ent, name.data);
-		hl = archive_entry_hardlink(ent);
-		while (hl && hl[0] == '.' && hl[1] == '/')
-			hl += 2;
-		if (hl && strncmp(hl, top, tl) == 0 && (hl[tl] == '\0' || hl[tl] == '/')) {
+		hl = tree_rest(archive_entry_hardlink(ent), top);
+		if (hl) {
 			buf_reset(&name);
-			if (buf_printf(&name, "%s%s", as, hl + tl) < 0) {
+			if (buf_printf(&name, "%s%s", as, hl) < 0) {
 				ret = -ENAMETOOLONG;
 				goto out;
 			}
