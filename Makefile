@@ -6,6 +6,8 @@
 #   make run        start a local etcd, Podman's API service, the controller,
 #                   proxy-gen and nginx under ./run/ and apply the hello example
 #   make deps       install missing Debian packages (called by the above)
+#   make image      build the workspace image klangk-workspace (images/workspace)
+#                   with the local engine, making the Debian base first
 #   make fuzz       libFuzzer targets (clang) for FUZZ_SECONDS (60) each
 #   make valgrind   the unit tests under valgrind (leaks are failures)
 #   make ci         what CI runs: test, then asan, valgrind and a short fuzz
@@ -38,11 +40,18 @@ BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 BINS := $(BIN)/klangkc $(BIN)/klangk-controller $(BIN)/klangk-proxy-gen
 
-.PHONY: all deps test unit e2e e2e-docker asan run clean fuzz fuzz-run valgrind ci asan-unit bench
+.PHONY: all deps test unit e2e e2e-docker asan run clean fuzz fuzz-run valgrind ci asan-unit bench image
 all: $(BINS)
 
 deps:
 	@bash scripts/deps.sh
+
+# The workspace image with the local engine (DOCKER_HOST and the docker CLI,
+# else podman; KLANGK_ENGINE=docker|podman picks): the Debian base is made
+# with debootstrap and imported first (no registry needed), then
+# images/workspace/Dockerfile is built as klangk-workspace.
+image: deps
+	@bash scripts/workspace-image.sh
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

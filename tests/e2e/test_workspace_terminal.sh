@@ -156,4 +156,8 @@ rc=$?
 set -e
 assert_eq "terminal-runs-klangk-in-/home/alice" "$out" "spec.command as the terminal"
 assert_eq 3 "$rc" "spec.command's exit status"
+# Deleting the workspace removes its activity key (exec wrote it) too.
+[ -n "$(etcdget /klangk/activity/alice/dev)" ] || fail "exec recorded no activity"
+"$K" delete dev -n alice --wait >/dev/null
+assert_eq "" "$(etcd_keys /klangk/activity/alice/)" "activity key after the delete"
 echo "PASS test_workspace_terminal"
