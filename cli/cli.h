@@ -108,6 +108,12 @@ enum cli_dry { DRY_NONE, DRY_CLIENT, DRY_SERVER };
 /* --dry-run=none|client|server; prints the problem (-1). */
 int cli_parse_dry_run(const char *s, int *out);
 
+/* Write all of p to fd (retrying short writes); 0 or -errno. */
+int cli_write_all(int fd, const char *p, size_t n);
+/* An unnamed temporary file (O_TMPFILE) in dir, gone when closed: the fd
+ * or -errno. */
+int cli_temp_fd(const char *dir);
+
 /* Read a file ("-" = stdin) of at most CLI_MAX_FILE bytes.  data: new. */
 int cli_read_file(const char *path, char **data, size_t *len, struct err *e);
 

@@ -71,26 +71,10 @@ static void on_signal(int sig)
 		got_stop = sig;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 static int demux_out(void *ud, int stream, const char *data, size_t len)
 {
 	(void)ud;
-	return write_all(stream == 2 ? STDERR_FILENO : STDOUT_FILENO, data, len) < 0;
+	return cli_write_all(stream == 2 ? STDERR_FILENO : STDOUT_FILENO, data, len) < 0;
 }
 
 static void resize(struct engine *g, const char *id)
@@ -159,7 +143,7 @@ static int pump(struct session *x, const sigset_t *waitmask, struct err *e)
 			if (n == 0)
 				return 0;
 			if (x->tty)
-				r = write_all(STDOUT_FILENO, buf, n);
+				r = cli_write_all(STDOUT_FILENO, buf, n);
 			else
 				r = engine_demux_feed(&dm, buf, n, demux_out, NULL);
 			if (r < 0) {

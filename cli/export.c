@@ -43,28 +43,7 @@ static json_t *export_object(const json_t *view)
 
 static int to_fd(void *ud, const char *data, size_t len)
 {
-	int fd = *(int *)ud;
-
-	while (len > 0) {
-		ssize_t k = write(fd, data, len);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return 1;
-		}
-		data += k;
-		len -= (size_t)k;
-	}
-	return 0;
-}
-
-/* An unnamed temporary file in dir.  Returns the fd or -errno. */
-static int temp_fd(const char *dir)
-{
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-
-	return fd < 0 ? -errno : fd;
+	return cli_write_all(*(int *)ud, data, len) < 0;
 }
 
 int verb_export(int argc, char **argv)
@@ -145,9 +124,9 @@ int verb_export(int argc, char **argv)
 	 * archive in a temporary file beside FILE, renamed over it when
 	 * complete. */
 	dir = dirname(dircopy);
-	home_fd = temp_fd(dir);
-	work_fd = temp_fd(dir);
-	out_fd = temp_fd(dir);
+	home_fd = cli_temp_fd(dir);
+	work_fd = cli_temp_fd(dir);
+	out_fd = cli_temp_fd(dir);
 	if (home_fd < 0 || work_fd < 0 || out_fd < 0) {
 		fprintf(stderr, "error: export: a temporary file in %s: %s\n", dir,
 			strerror(-(home_fd < 0 ? home_fd : work_fd < 0 ? work_fd : out_fd)));

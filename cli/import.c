@@ -369,11 +369,11 @@ int verb_import(int argc, char **argv)
 	tmpdir = getenv("TMPDIR");
 	if (!tmpdir || !*tmpdir)
 		tmpdir = "/tmp";
-	home_fd = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	work_fd = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	home_fd = cli_temp_fd(tmpdir);
+	work_fd = cli_temp_fd(tmpdir);
 	if (home_fd < 0 || work_fd < 0) {
 		fprintf(stderr, "error: import: a temporary file in %s: %s\n", tmpdir,
-			strerror(errno));
+			strerror(-(home_fd < 0 ? home_fd : work_fd)));
 		goto out;
 	}
 	r = wsarchive_import(fd, home_fd, work_fd, max, &spec, &spec_len, &st, &e);
