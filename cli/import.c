@@ -302,7 +302,7 @@ int verb_import(int argc, char **argv)
 	json_t *obj = NULL, *running = NULL, *view = NULL;
 	char *spec = NULL, hash[65], home[160], work[160], where[4200];
 	size_t spec_len = 0;
-	bool resumed = false;
+	bool resumed = false, podman = false;
 	int opt, r, ret = EXIT_FAIL, fd = -1, home_fd = -1, work_fd = -1;
 	off_t home_len, work_len;
 
@@ -376,7 +376,14 @@ int verb_import(int argc, char **argv)
 			strerror(-(home_fd < 0 ? home_fd : work_fd)));
 		goto out;
 	}
-	r = wsarchive_import(fd, home_fd, work_fd, max, &spec, &spec_len, &st, &e);
+	r = engine_new(engine_default_host(), &g, &e);
+	if (r == 0)
+		r = engine_is_podman(g, &podman, &e);
+	if (r < 0) {
+		fprintf(stderr, "error: import: %s\nerror: nothing was imported\n", e.msg);
+		goto out;
+	}
+	r = wsarchive_import(fd, home_fd, work_fd, podman, max, &spec, &spec_len, &st, &e);
 	if (r < 0) {
 		fprintf(stderr, "error: import: %s: %s\nerror: nothing was imported\n", file,
 			e.msg);
@@ -391,8 +398,7 @@ int verb_import(int argc, char **argv)
 		fprintf(stderr, "error: nothing was imported\n");
 		goto out;
 	}
-	r = engine_new(engine_default_host(), &g, &e);
-	if (r == 0) {
+	{
 		const char *image = json_string_value(json_object_get(json_object_get(obj, "spec"),
 								      "image"));
 
@@ -453,7 +459,7 @@ int verb_import(int argc, char **argv)
 			r = engine_archive_put(g, container, home, read_fd, &home_fd,
 					       (long long)home_len, &e);
 		}
-		if (r == 0)
+		if (r == 0 && podman)
 			r = engine_archive_put(g, container, work, read_fd, &work_fd,
 					       (long long)work_len, &e);
 		if (r < 0) {

@@ -219,6 +219,19 @@ int engine_ping(struct engine *g, struct err *e)
 	return call(g, "engine ping", "GET", "/_ping", NULL, NULL, NULL, e);
 }
 
+int engine_is_podman(struct engine *g, bool *out, struct err *e)
+{
+	long status = 0;
+	int r = call(g, "engine ping", "GET", "/libpod/_ping", NULL, NULL, &status, e);
+
+	if (r == 0 || r == -ENOENT) {
+		err_clear(e);
+		*out = r == 0;
+		return 0;
+	}
+	return r;
+}
+
 int engine_container_inspect(struct engine *g, const char *name,
 			     json_t **out, struct err *e)
 {

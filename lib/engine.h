@@ -29,6 +29,9 @@ int engine_new(const char *host, struct engine **out, struct err *e);
 void engine_free(struct engine *g);
 
 int engine_ping(struct engine *g, struct err *e);
+/* Whether the engine is Podman's API service (it also serves /libpod/...),
+ * for the few places where the two engines differ. */
+int engine_is_podman(struct engine *g, bool *out, struct err *e);
 
 /* Called after every request with its method, HTTP status (0 when no
  * answer) and duration in seconds, for metrics.  fn may be NULL. */

@@ -282,15 +282,15 @@ static bool in_work(const char *rel)
 	return strncmp(rel, "work/", 5) == 0;
 }
 
-static const char *part_name(const char *rel)
+static const char *part_name(const char *rel, bool split)
 {
-	return in_work(rel) ? rel + 5 : rel;
+	return split && in_work(rel) ? rel + 5 : rel;
 }
 
 /* Check one member of the home (rel: its path there) and describe it in
  * out: a fresh entry with only what we restore. */
 static int check_home_member(struct archive_entry *in, const char *name,
-			     const char *rel, json_t *seen,
+			     const char *rel, bool split, json_t *seen,
 			     struct archive_entry *out, struct err *e)
 {
 	unsigned type = archive_entry_filetype(in);
@@ -305,7 +305,7 @@ static int check_home_member(struct archive_entry *in, const char *name,
 		err_set(e, "member \"%s\": below a symbolic link of the archive", name);
 		return -EINVAL;
 	}
-	archive_entry_set_pathname(out, part_name(rel));
+	archive_entry_set_pathname(out, part_name(rel, split));
 	if (hl) {
 		char target[4096];
 		int m = wsarchive_member(hl, target, sizeof(target), e);
@@ -318,7 +318,7 @@ static int check_home_member(struct archive_entry *in, const char *name,
 				   "earlier file of the same directory tree", name, hl);
 			return -EINVAL;
 		}
-		archive_entry_set_hardlink(out, part_name(target));
+		archive_entry_set_hardlink(out, part_name(target, split));
 		kind = SEEN_HARDLINK;
 	} else if (type == AE_IFREG) {
 		archive_entry_set_size(out, archive_entry_size(in));
@@ -395,8 +395,8 @@ static struct archive *restore_writer(int fd, struct err *e)
 	return w;
 }
 
-int wsarchive_import(int in_fd, int home_fd, int work_fd, int64_t max_bytes,
-		     char **spec, size_t *spec_len, struct wsarchive_stats *st,
+int wsarchive_import(int in_fd, int home_fd, int work_fd, bool split_work,
+		     int64_t max_bytes, char **spec, size_t *spec_len, struct wsarchive_stats *st,
 		     struct err *e)
 {
 	struct archive *r = archive_read_new(), *wh = NULL, *ww = NULL;
@@ -464,7 +464,7 @@ int wsarchive_import(int in_fd, int home_fd, int work_fd, int64_t max_bytes,
 			goto out;
 		}
 		archive_entry_clear(out);
-		ret = check_home_member(ent, name, rel, seen, out, e);
+		ret = check_home_member(ent, name, rel, split_work, seen, out, e);
 		if (ret < 0)
 			goto out;
 		if (archive_entry_filetype(out) == AE_IFREG && !archive_entry_hardlink(out) &&
@@ -474,7 +474,7 @@ int wsarchive_import(int in_fd, int home_fd, int work_fd, int64_t max_bytes,
 			ret = -EFBIG;
 			goto out;
 		}
-		w = in_work(rel) ? ww : wh;
+		w = split_work && in_work(rel) ? ww : wh;
 		if (archive_write_header(w, out) != ARCHIVE_OK) {
 			ret = arch_err(e, w, name);
 			goto out;

@@ -71,15 +71,21 @@ struct wsarchive_stats {
 
 /*
  * Import: read the archive at in_fd, checking every member (above).  The
- * home's members go into two plain tars, one per volume: home_fd (names
- * relative to the home, to extract into /home/<ns>; work/ left out, and
- * WSARCHIVE_MARKER added) and work_fd (relative to home/work/, to extract
- * into /home/<ns>/work).  max_bytes caps the contents (uncompressed).
+ * home's members go into plain tars to extract into the container: with
+ * split_work, one per volume: home_fd (names relative to the home, to
+ * extract into /home/<ns>; work/ left out) and work_fd (relative to
+ * home/work/, to extract into /home/<ns>/work); without, all of them to
+ * home_fd (work's as "work/...") and work_fd gets an empty tar.  home_fd
+ * also gets WSARCHIVE_MARKER.  Podman needs the split (writing into a
+ * stopped container it does not see a volume mounted inside another);
+ * Docker refuses it when a link in work/ points into the home (it checks
+ * links against the directory extracted into).  max_bytes caps the
+ * contents (uncompressed).
  * spec: workspace.yaml's text (new, NUL-terminated).  On failure nothing is
  * returned and the two files hold garbage: the caller throws them away.
  */
-int wsarchive_import(int in_fd, int home_fd, int work_fd, int64_t max_bytes,
-		     char **spec, size_t *spec_len, struct wsarchive_stats *st,
+int wsarchive_import(int in_fd, int home_fd, int work_fd, bool split_work,
+		     int64_t max_bytes, char **spec, size_t *spec_len, struct wsarchive_stats *st,
 		     struct err *e);
 
 #endif

@@ -110,6 +110,8 @@ static void list(int fd, char *out, size_t len)
 }
 
 /* Import the members; 0 or the error, with e. */
+static bool split = true;
+
 static int import(const struct m *ms, size_t n, int64_t max, char *home, char *work,
 		  struct err *e)
 {
@@ -119,7 +121,7 @@ static int import(const struct m *ms, size_t n, int64_t max, char *home, char *w
 	int r;
 
 	err_clear(e);
-	r = wsarchive_import(in, h, w, max, &spec, &len, NULL, e);
+	r = wsarchive_import(in, h, w, split, max, &spec, &len, NULL, e);
 	if (r == 0 && home)
 		list(h, home, 4096);
 	if (r == 0 && work)
@@ -220,6 +222,16 @@ static void test_import_good(void)
 	CHECK_CONTAINS(work, "p/up:l:");
 	CHECK_CONTAINS(work, "p/h:h:644:p/main.py|");
 	CHECK(!CONTAINS(work, ".bashrc:f"));
+
+	/* Not split (Docker): one tar, work's members under work/. */
+	split = false;
+	CHECK(import(ms, sizeof(ms) / sizeof(ms[0]), 1 << 20, home, work, &e) == 0);
+	split = true;
+	CHECK_CONTAINS(home, "work/p/main.py:f:644:print(1)|");
+	CHECK_CONTAINS(home, "work/p/h:h:644:work/p/main.py|");
+	CHECK_CONTAINS(home, ".klangk-imported:f:644:|");
+	CHECK(!CONTAINS(home, "|work/:d"));
+	CHECK(work[0] == '\0');
 }
 
 static void refused(const char *what, const struct m *extra, size_t n, int64_t max,
@@ -346,7 +358,7 @@ static void test_import_refused(void)
 
 		CHECK(write(in, "hello, not a tar\n", 17) == 17);
 		lseek(in, 0, SEEK_SET);
-		CHECK(wsarchive_import(in, h, w, 1 << 20, &spec, &len, NULL, &e) < 0);
+		CHECK(wsarchive_import(in, h, w, true, 1 << 20, &spec, &len, NULL, &e) < 0);
 		CHECK(spec == NULL);
 		close(in);
 		close(h);
@@ -377,7 +389,7 @@ static void test_export_roundtrip(void)
 
 	CHECK(wsarchive_export(out, SPEC_OK, strlen(SPEC_OK), h, w, "alice", &e) == 0);
 	lseek(out, 0, SEEK_SET);
-	CHECK(wsarchive_import(out, rh, rw, 1 << 20, &spec, &len, NULL, &e) == 0);
+	CHECK(wsarchive_import(out, rh, rw, true, 1 << 20, &spec, &len, NULL, &e) == 0);
 	CHECK(spec && strcmp(spec, SPEC_OK) == 0);
 	list(rh, home, sizeof(home));
 	list(rw, work, sizeof(work));
