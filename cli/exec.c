@@ -192,8 +192,12 @@ static int ensure_running(struct etcd *c, const char *ns, const char *name,
 	int r, ret = EXIT_OK;
 
 	r = cli_touch(c, ns, name, &e);
-	if (r == 0)
-		r = cli_get_object(c, ns, name, &o, &e);
+	if (r < 0 && r != -ENOENT && r != -EACCES)
+		return cli_fail("exec", r, &e);
+	if (r < 0 && r != -ENOENT)
+		fprintf(stderr, "warning: exec: recording activity: %s\n", e.msg);
+	err_clear(&e);
+	r = cli_get_object(c, ns, name, &o, &e);
 	if (r < 0)
 		return cli_fail("exec", r, &e);
 	st = json_object_get(o, "status");

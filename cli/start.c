@@ -82,9 +82,15 @@ static int run_verb(const char *verb, enum run_op op, int argc, char **argv)
 		int r = cli_update(c, ns, argv[i], mutate, &q, &changed, &e);
 
 		/* A start is activity: it also resumes a workspace that the
-		 * idle timeout stopped while spec.running stayed true. */
-		if (r == 0 && op != OP_STOP)
-			r = cli_touch(c, ns, argv[i], &e);
+		 * idle timeout stopped while spec.running stayed true.  The
+		 * start itself is written: a refused activity is a warning. */
+		if (r == 0 && op != OP_STOP) {
+			struct err te = { "" };
+
+			if (cli_touch(c, ns, argv[i], &te) < 0)
+				fprintf(stderr, "warning: %s: recording activity: %s\n",
+					argv[i], te.msg);
+		}
 
 		if (r < 0) {
 			ret = cli_fail(verb, r, &e);
