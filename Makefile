@@ -114,7 +114,8 @@ valgrind: deps
 	@VALGRIND=1 bash tests/run-unit.sh $(UNIT_BIN)
 
 # libFuzzer targets in tests/fuzz/ (YAML/JSON decoding and validation,
-# the mount policy, proxy rendering), built with clang, ASan and UBSan in
+# the mount policy, proxy rendering, the import archive), built with clang,
+# ASan and UBSan in
 # their own build directory; each runs FUZZ_SECONDS on a working corpus
 # seeded from tests/fuzz/corpus/<target>/.
 FUZZ_SECONDS ?= 60

@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	lseek(in, 0, SEEK_SET);
 	if (wsarchive_import(in, h, w, size & 1, 1 << 20, &spec, &len, NULL, &e) == 0) {
-		if (!spec || strlen(spec) != len)
+		if (!spec || spec[len] != '\0' || len == 0)
 			abort();
 		check_restore(h);
 		check_restore(w);
