@@ -115,8 +115,8 @@ valgrind: deps
 
 # libFuzzer targets in tests/fuzz/ (YAML/JSON decoding and validation,
 # the mount policy, proxy rendering, the import archive), built with clang,
-# ASan and UBSan in
-# their own build directory; each runs FUZZ_SECONDS on a working corpus
+# ASan and UBSan in their own build directory; each runs FUZZ_SECONDS on a
+# working corpus
 # seeded from tests/fuzz/corpus/<target>/.
 FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
