@@ -9,7 +9,8 @@ ARG BASE=debian:bookworm-slim
 FROM ${BASE} AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
         build-essential pkg-config libcurl4-openssl-dev libyaml-dev \
-        libjansson-dev libssl-dev libmicrohttpd-dev && rm -rf /var/lib/apt/lists/*
+        libjansson-dev libssl-dev libmicrohttpd-dev libarchive-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
 COPY lib lib
@@ -28,7 +29,7 @@ RUN make all
 # run it with the host's network.
 FROM ${BASE} AS proxy
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        libcurl4 libyaml-0-2 libjansson4 libssl3 libmicrohttpd12 nginx-light \
+        libcurl4 libyaml-0-2 libjansson4 libssl3 libmicrohttpd12 libarchive13 nginx-light \
         tini ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/bin/klangk-proxy-gen /usr/local/bin/
@@ -40,7 +41,8 @@ CMD ["--supervise"]
 # The default (last) target: the controller.
 FROM ${BASE} AS controller
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        libcurl4 libyaml-0-2 libjansson4 libssl3 libmicrohttpd12 ca-certificates \
+        libcurl4 libyaml-0-2 libjansson4 libssl3 libmicrohttpd12 libarchive13 \
+        ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/bin/klangk-controller /src/bin/klangkc /usr/local/bin/
 USER 65534:65534

@@ -6,6 +6,8 @@
 #   make run        start a local etcd, Podman's API service, the controller,
 #                   proxy-gen and nginx under ./run/ and apply the hello example
 #   make deps       install missing Debian packages (called by the above)
+#   make image      build the workspace image klangk-workspace (images/workspace)
+#                   with the local engine, making the Debian base first
 #   make fuzz       libFuzzer targets (clang) for FUZZ_SECONDS (60) each
 #   make valgrind   the unit tests under valgrind (leaks are failures)
 #   make ci         what CI runs: test, then asan, valgrind and a short fuzz
@@ -18,7 +20,7 @@ SAN     ?=
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
            -Wno-missing-field-initializers -pthread -Ilib $(SAN)
 override LDFLAGS += -pthread $(SAN)
-LDLIBS  += -lcurl -lyaml -ljansson -lcrypto -lmicrohttpd -lm
+LDLIBS  += -lcurl -lyaml -ljansson -lcrypto -lmicrohttpd -larchive -lm
 
 LIB_SRC  := $(wildcard lib/*.c)
 CLI_SRC  := $(wildcard cli/*.c)
@@ -38,11 +40,18 @@ BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 BINS := $(BIN)/klangkc $(BIN)/klangk-controller $(BIN)/klangk-proxy-gen
 
-.PHONY: all deps test unit e2e e2e-docker asan run clean fuzz fuzz-run valgrind ci asan-unit bench
+.PHONY: all deps test unit e2e e2e-docker asan run clean fuzz fuzz-run valgrind ci asan-unit bench image
 all: $(BINS)
 
 deps:
 	@bash scripts/deps.sh
+
+# The workspace image with the local engine (DOCKER_HOST and the docker CLI,
+# else podman; KLANGK_ENGINE=docker|podman picks): the Debian base is made
+# with debootstrap and imported first (no registry needed), then
+# images/workspace/Dockerfile is built as klangk-workspace.
+image: deps
+	@bash scripts/workspace-image.sh
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -105,8 +114,9 @@ valgrind: deps
 	@VALGRIND=1 bash tests/run-unit.sh $(UNIT_BIN)
 
 # libFuzzer targets in tests/fuzz/ (YAML/JSON decoding and validation,
-# the mount policy, proxy rendering), built with clang, ASan and UBSan in
-# their own build directory; each runs FUZZ_SECONDS on a working corpus
+# the mount policy, proxy rendering, the import archive), built with clang,
+# ASan and UBSan in their own build directory; each runs FUZZ_SECONDS on a
+# working corpus
 # seeded from tests/fuzz/corpus/<target>/.
 FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)

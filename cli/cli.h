@@ -55,6 +55,10 @@ int verb_edit(int argc, char **argv);
 int verb_start(int argc, char **argv);
 int verb_stop(int argc, char **argv);
 int verb_restart(int argc, char **argv);
+int verb_exec(int argc, char **argv);
+int verb_export(int argc, char **argv);
+int verb_import(int argc, char **argv);
+int verb_touch(int argc, char **argv);
 int verb_url(int argc, char **argv);
 int verb_share(int argc, char **argv);
 int verb_unshare(int argc, char **argv);
@@ -103,6 +107,12 @@ int cli_selector(const char *text, struct selector **out);
 enum cli_dry { DRY_NONE, DRY_CLIENT, DRY_SERVER };
 /* --dry-run=none|client|server; prints the problem (-1). */
 int cli_parse_dry_run(const char *s, int *out);
+
+/* Write all of p to fd (retrying short writes); 0 or -errno. */
+int cli_write_all(int fd, const char *p, size_t n);
+/* An unnamed temporary file (O_TMPFILE) in dir, gone when closed: the fd
+ * or -errno. */
+int cli_temp_fd(const char *dir);
 
 /* Read a file ("-" = stdin) of at most CLI_MAX_FILE bytes.  data: new. */
 int cli_read_file(const char *path, char **data, size_t *len, struct err *e);
@@ -268,6 +278,12 @@ typedef int (*cli_mutate_fn)(json_t *obj, void *ud, struct err *e);
  */
 int cli_update(struct etcd *c, const char *ns, const char *name,
 	       cli_mutate_fn fn, void *ud, bool *changed, struct err *e);
+
+/* ---- touch.c ---- */
+
+/* Record activity on a workspace (WS_ACTIVITY_PREFIX key = now), only if
+ * it exists (-ENOENT). */
+int cli_touch(struct etcd *c, const char *ns, const char *name, struct err *e);
 
 /* ---- wait.c ---- */
 

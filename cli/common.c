@@ -408,3 +408,26 @@ int cli_txn_if(struct etcd *c, const char *key, int64_t mod, json_t *op,
 	}
 	return etcd_txn(c, cmp, ops, NULL, ok, NULL, e);
 }
+
+int cli_write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = write(fd, p, n);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int cli_temp_fd(const char *dir)
+{
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	return fd < 0 ? -errno : fd;
+}

@@ -96,7 +96,10 @@ static const struct cli_verb verbs[] = {
 	  "  result is validated and written only if the workspace did not change\n"
 	  "  meanwhile (else exit 3); a refused edit keeps the file.\n" },
 	{ "start", verb_start, "Start workspaces (spec.running: true)",
-	  "klangkc start NAME... [-n NS]\n" },
+	  "klangkc start NAME... [-n NS]\n"
+	  "\n"
+	  "  Also records activity, which starts a workspace that its idle timeout\n"
+	  "  stopped.\n" },
 	{ "stop", verb_stop, "Stop workspaces (spec.running: false)",
 	  "klangkc stop NAME... [-n NS]\n"
 	  "\n"
@@ -106,6 +109,49 @@ static const struct cli_verb verbs[] = {
 	  "\n"
 	  "  Sets the annotation klangk.io/restartedAt and spec.running: true; the\n"
 	  "  controller recreates the container (home and work survive).\n" },
+	{ "exec", verb_exec, "Open a terminal in a workspace, or run a command",
+	  "klangkc exec NAME [-n NS] [-t|-T] [--timeout DURATION] [-- CMD [ARG...]]\n"
+	  "\n"
+	  "  Without CMD, the workspace's terminal: spec.command if set, else a tmux\n"
+	  "  session \"main\" with a login shell (attached again by the next exec).\n"
+	  "  It runs as the image's workspace user in the home, /home/NS. With a\n"
+	  "  terminal the session is interactive (raw mode, window size followed);\n"
+	  "  else stdout and stderr stay apart and stdin's end reaches CMD. The exit\n"
+	  "  status is CMD's. Counts as activity; a workspace stopped for idleness\n"
+	  "  is started and waited for (--timeout, default 60s).\n"
+	  "\n"
+	  "  -t, --tty             allocate a terminal even when stdin is not one\n"
+	  "  -T, --no-tty          never allocate a terminal\n" },
+	{ "touch", verb_touch, "Record activity on workspaces (idle timeout)",
+	  "klangkc touch NAME... [-n NS]\n"
+	  "\n"
+	  "  Writes the current time to /klangk/activity/NS/NAME: the idle timeout\n"
+	  "  counts from it, and a workspace stopped for idleness starts again.\n" },
+	{ "export", verb_export, "Write a workspace and its files to an archive",
+	  "klangkc export NAME -o FILE.tar.gz [-n NS]\n"
+	  "\n"
+	  "  The archive holds workspace.yaml (apiVersion, kind, name, namespace,\n"
+	  "  labels, spec) and home/ (the home, with the work directory as\n"
+	  "  home/work/), read through the engine from the workspace's container.\n"
+	  "  FILE appears only once complete. Stop a workspace first for a\n"
+	  "  consistent copy of files that change.\n"
+	  "\n"
+	  "  -o, --output FILE     the archive to write (required)\n" },
+	{ "import", verb_import, "Create a workspace from an export archive",
+	  "klangkc import FILE --name NEW [-n NS] [--max-size SIZE] [--timeout DURATION]\n"
+	  "\n"
+	  "  Checks everything first, and creates nothing when anything is wrong:\n"
+	  "  the size, every member (no absolute path, no .., no link out of the\n"
+	  "  home, no device; set-uid bits dropped), the object by apply's rules\n"
+	  "  (reserved environment variables dropped with a warning) and the image.\n"
+	  "  The workspace is created stopped, its files restored into its new\n"
+	  "  container, then started as the archive says. Interrupted, the same\n"
+	  "  command run again finishes it.\n"
+	  "\n"
+	  "  --name NEW            the new workspace's name (required)\n"
+	  "  --max-size SIZE       the largest archive and unpacked contents\n"
+	  "                        (default 4G; K, M, G, T)\n"
+	  "  --timeout DURATION    how long to wait for the controller (default 2m)\n" },
 	{ "url", verb_url, "Print a workspace's hosted-app URLs",
 	  "klangkc url NAME [PORT] [-n NS]\n"
 	  "\n"

@@ -3,7 +3,9 @@
  * changed with a read-modify-write that compares mod_revision (cli_update).
  * restart sets the annotation klangk.io/restartedAt to the current time
  * (the controller's spec hash includes it, so the container is recreated;
- * home and work survive) and spec.running to true.
+ * home and work survive) and spec.running to true.  start and restart also
+ * record activity (cli_touch), which resumes a workspace stopped by its
+ * idle timeout.
  */
 #include "cli.h"
 
@@ -78,6 +80,17 @@ static int run_verb(const char *verb, enum run_op op, int argc, char **argv)
 		struct err e = { "" };
 		bool changed = false;
 		int r = cli_update(c, ns, argv[i], mutate, &q, &changed, &e);
+
+		/* A start is activity: it also resumes a workspace that the
+		 * idle timeout stopped while spec.running stayed true.  The
+		 * start itself is written: a refused activity is a warning. */
+		if (r == 0 && op != OP_STOP) {
+			struct err te = { "" };
+
+			if (cli_touch(c, ns, argv[i], &te) < 0)
+				fprintf(stderr, "warning: %s: recording activity: %s\n",
+					argv[i], te.msg);
+		}
 
 		if (r < 0) {
 			ret = cli_fail(verb, r, &e);

@@ -92,6 +92,10 @@ int rbac_plan(const char *user, const struct rbac_ws *ws, size_t n,
 		snprintf(key, sizeof(key), WS_STATUS_PREFIX "%s/", user);
 		if ((r = add_prefix(out, key, RBAC_READ)) < 0)
 			goto out;
+		/* klangkc exec, start and touch record activity. */
+		snprintf(key, sizeof(key), WS_ACTIVITY_PREFIX "%s/", user);
+		if ((r = add_prefix(out, key, RBAC_READWRITE)) < 0)
+			goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct ws *w = ws[i].w;
@@ -109,6 +113,14 @@ int rbac_plan(const char *user, const struct rbac_ws *ws, size_t n,
 			    (r = ws_status_key(ws[i].ns, ws[i].name, key, sizeof(key))) < 0 ||
 			    (r = perms_add(out, key, "", RBAC_READ)) < 0)
 				goto out;
+			/* Members who work in it (not spectators) record
+			 * activity, as its terminal's users. */
+			if (strcmp(w->members[m].role, "spectator") != 0) {
+				snprintf(key, sizeof(key), WS_ACTIVITY_PREFIX "%s/%s", ws[i].ns,
+					 ws[i].name);
+				if ((r = perms_add(out, key, "", RBAC_READWRITE)) < 0)
+					goto out;
+			}
 		}
 	}
 	if (out->n)

@@ -666,8 +666,14 @@ static int teardown(struct rec *x, const struct wsref *ref, json_t *st,
 	if (r < 0)
 		return r;
 	if (status_rev) {
+		char akey[512];
 		json_t *cmp = json_pack("[o]", etcd_cmp_mod(ref->status_key, status_rev));
-		json_t *ops = json_pack("[o]", etcd_op_delete(ref->status_key));
+		/* The activity key goes with the status: its writers (proxy-gen,
+		 * klangkc) write it only while the status or spec exists. */
+		json_t *ops = snprintf(akey, sizeof(akey), WS_ACTIVITY_PREFIX "%s", ref->owner) <
+					      (int)sizeof(akey) ?
+				      json_pack("[o,o]", etcd_op_delete(ref->status_key),
+						etcd_op_delete(akey)) : NULL;
 		bool ok = false;
 
 		if (!cmp || !ops) {

@@ -6,8 +6,11 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #define ENGINE_API "/v1.41"
@@ -214,6 +217,19 @@ static int pathf(struct buf *p, const char *fmt, const char *arg)
 int engine_ping(struct engine *g, struct err *e)
 {
 	return call(g, "engine ping", "GET", "/_ping", NULL, NULL, NULL, e);
+}
+
+int engine_is_podman(struct engine *g, bool *out, struct err *e)
+{
+	long status = 0;
+	int r = call(g, "engine ping", "GET", "/libpod/_ping", NULL, NULL, &status, e);
+
+	if (r == 0 || r == -ENOENT) {
+		err_clear(e);
+		*out = r == 0;
+		return 0;
+	}
+	return r;
 }
 
 int engine_container_inspect(struct engine *g, const char *name,
@@ -554,5 +570,501 @@ out:
 	json_decref(f);
 	free(fs);
 	free(fe);
+	return r;
+}
+
+/* ---- exec ---- */
+
+int engine_exec_create(struct engine *g, const char *container,
+		       const struct engine_exec_opts *o, char **id,
+		       struct err *e)
+{
+	json_t *req = json_object(), *cmd = json_array(), *env = json_array();
+	json_t *resp = NULL;
+	char *n = esc(g, container), *body = NULL;
+	const char *s;
+	struct buf p;
+	int r;
+
+	buf_init(&p, 8192);
+	if (!req || !cmd || !env || !n) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < o->n_cmd; i++)
+		json_array_append_new(cmd, json_string(o->cmd[i]));
+	for (size_t i = 0; i < o->n_env; i++)
+		json_array_append_new(env, json_string(o->env[i]));
+	json_object_set_new(req, "AttachStdin", json_boolean(o->attach_stdin));
+	json_object_set_new(req, "AttachStdout", json_true());
+	json_object_set_new(req, "AttachStderr", json_true());
+	json_object_set_new(req, "Tty", json_boolean(o->tty));
+	json_object_set(req, "Cmd", cmd);
+	json_object_set(req, "Env", env);
+	if (o->user)
+		json_object_set_new(req, "User", json_string(o->user));
+	if (o->workdir)
+		json_object_set_new(req, "WorkingDir", json_string(o->workdir));
+	body = json_dumps(req, JSON_COMPACT);
+	if (!body || json_array_size(cmd) != o->n_cmd || json_array_size(env) != o->n_env) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = pathf(&p, "/containers/%s/exec", n);
+	if (r == 0)
+		r = call(g, "create exec", "POST", p.data, body, &resp, NULL, e);
+	if (r < 0) {
+		err_prefix(e, "%s", container);
+		goto out;
+	}
+	s = json_string_value(json_object_get(resp, "Id"));
+	if (!s || !*s) {
+		err_set(e, "create exec: the engine returned no id");
+		r = -EPROTO;
+		goto out;
+	}
+	*id = strdup(s);
+	if (!*id)
+		r = -ENOMEM;
+out:
+	json_decref(resp);
+	json_decref(req);
+	json_decref(cmd);
+	json_decref(env);
+	buf_free(&p);
+	free(body);
+	free(n);
+	return r;
+}
+
+/* The most of a response head (status line and headers) we read. */
+#define STREAM_HEAD_MAX (16u * 1024)
+
+struct engine_stream {
+	CURL *h;
+	curl_socket_t fd;
+	/* Bytes read with the response head that belong to the stream. */
+	char *pend;
+	size_t pend_len, pend_off;
+};
+
+/* Wait until fd is readable (POLLIN) or writable (POLLOUT), or timeout. */
+static int wait_fd(curl_socket_t fd, short events, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int k;
+
+	do {
+		k = poll(&p, 1, timeout_ms);
+	} while (k < 0 && errno == EINTR);
+	if (k < 0)
+		return -errno;
+	return k == 0 ? -ETIMEDOUT : 0;
+}
+
+int engine_stream_send(struct engine_stream *s, const void *data, size_t len,
+		       struct err *e)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		size_t n = 0;
+		CURLcode rc = curl_easy_send(s->h, p, len, &n);
+
+		if (rc == CURLE_AGAIN) {
+			int r = wait_fd(s->fd, POLLOUT, 60000);
+
+			if (r < 0) {
+				err_set(e, "exec stream: cannot send: %s", strerror(-r));
+				return r;
+			}
+			continue;
+		}
+		if (rc != CURLE_OK) {
+			err_set(e, "exec stream: send: %s", curl_easy_strerror(rc));
+			return -EPIPE;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int engine_stream_recv(struct engine_stream *s, void *buf, size_t len,
+		       size_t *n, struct err *e)
+{
+	CURLcode rc;
+
+	if (s->pend_off < s->pend_len) {
+		size_t k = s->pend_len - s->pend_off;
+
+		if (k > len)
+			k = len;
+		memcpy(buf, s->pend + s->pend_off, k);
+		s->pend_off += k;
+		*n = k;
+		return 0;
+	}
+	rc = curl_easy_recv(s->h, buf, len, n);
+	if (rc == CURLE_AGAIN)
+		return -EAGAIN;
+	if (rc != CURLE_OK) {
+		err_set(e, "exec stream: receive: %s", curl_easy_strerror(rc));
+		return -EIO;
+	}
+	return 0;
+}
+
+int engine_stream_fd(const struct engine_stream *s)
+{
+	return (int)s->fd;
+}
+
+bool engine_stream_pending(const struct engine_stream *s)
+{
+	return s->pend_off < s->pend_len;
+}
+
+int engine_stream_close_write(struct engine_stream *s)
+{
+	return shutdown(s->fd, SHUT_WR) < 0 ? -errno : 0;
+}
+
+void engine_stream_free(struct engine_stream *s)
+{
+	if (!s)
+		return;
+	if (s->h)
+		curl_easy_cleanup(s->h);
+	free(s->pend);
+	free(s);
+}
+
+/* Read the response head into b (up to and including the blank line; more
+ * bytes may follow it in b).  *head_len: the head's length. */
+static int read_head(struct engine_stream *s, struct buf *b, size_t *head_len,
+		     struct err *e)
+{
+	char chunk[4096];
+
+	for (;;) {
+		size_t n = 0;
+		int r = engine_stream_recv(s, chunk, sizeof(chunk), &n, e);
+		const char *end;
+
+		if (r == -EAGAIN) {
+			r = wait_fd(s->fd, POLLIN, 30000);
+			if (r < 0) {
+				err_set(e, "start exec: no answer from the engine");
+				return r;
+			}
+			continue;
+		}
+		if (r < 0)
+			return r;
+		if (n == 0) {
+			err_set(e, "start exec: the engine closed the connection");
+			return -ECONNRESET;
+		}
+		if (buf_append(b, chunk, n) < 0) {
+			err_set(e, "start exec: response head over %u bytes", STREAM_HEAD_MAX);
+			return -E2BIG;
+		}
+		end = strstr(b->data, "\r\n\r\n");
+		if (end) {
+			*head_len = (size_t)(end - b->data) + 4;
+			return 0;
+		}
+	}
+}
+
+int engine_exec_start(struct engine *g, const char *id, bool tty,
+		      struct engine_stream **out, struct err *e)
+{
+	struct engine_stream *s = calloc(1, sizeof(*s));
+	struct buf req, head;
+	char body[64], *n = esc(g, id);
+	const char *host = g->socket ? "docker" : g->base + strlen("http://");
+	size_t head_len = 0;
+	long status = 0;
+	curl_socket_t fd = CURL_SOCKET_BAD;
+	CURLcode rc;
+	int r;
+
+	buf_init(&req, 16384);
+	buf_init(&head, STREAM_HEAD_MAX + 4096);
+	if (!s || !n || !(s->h = curl_easy_init())) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* libcurl connects (unix socket or TCP) and hands the connection
+	 * over: the request is written by hand because after the engine's
+	 * answer the connection is no longer HTTP but the process's stream. */
+	curl_easy_setopt(s->h, CURLOPT_URL, g->base);
+	if (g->socket)
+		curl_easy_setopt(s->h, CURLOPT_UNIX_SOCKET_PATH, g->socket);
+	curl_easy_setopt(s->h, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(s->h, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+	curl_easy_setopt(s->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(s->h, CURLOPT_PROTOCOLS_STR, "http");
+	rc = curl_easy_perform(s->h);
+	if (rc != CURLE_OK) {
+		err_set(e, "start exec: cannot connect to the engine: %s",
+			curl_easy_strerror(rc));
+		r = -ECONNREFUSED;
+		goto out;
+	}
+	if (curl_easy_getinfo(s->h, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK ||
+	    fd == CURL_SOCKET_BAD) {
+		err_set(e, "start exec: no socket");
+		r = -EIO;
+		goto out;
+	}
+	s->fd = fd;
+	snprintf(body, sizeof(body), "{\"Detach\":false,\"Tty\":%s}", tty ? "true" : "false");
+	r = buf_printf(&req,
+		       "POST " ENGINE_API "/exec/%s/start HTTP/1.1\r\n"
+		       "Host: %s\r\n"
+		       "User-Agent: klangk\r\n"
+		       "Content-Type: application/json\r\n"
+		       "Connection: Upgrade\r\n"
+		       "Upgrade: tcp\r\n"
+		       "Content-Length: %zu\r\n\r\n%s",
+		       n, host, strlen(body), body);
+	if (r < 0)
+		goto out;
+	r = engine_stream_send(s, req.data, req.len, e);
+	if (r == 0)
+		r = read_head(s, &head, &head_len, e);
+	if (r < 0)
+		goto out;
+	if (sscanf(head.data, "HTTP/1.%*c %ld", &status) != 1) {
+		err_set(e, "start exec: not an HTTP answer from the engine");
+		r = -EPROTO;
+		goto out;
+	}
+	if (status != 101 && status != 200) {
+		/* The engine's explanation follows the head, usually whole. */
+		struct buf msg;
+
+		buf_init(&msg, 0);
+		buf_append(&msg, head.data + head_len, head.len - head_len);
+		set_engine_error(e, "start exec", status, &msg);
+		buf_free(&msg);
+		r = status_errno(status);
+		goto out;
+	}
+	if (head.len > head_len) {
+		s->pend_len = head.len - head_len;
+		s->pend = malloc(s->pend_len);
+		if (!s->pend) {
+			r = -ENOMEM;
+			goto out;
+		}
+		memcpy(s->pend, head.data + head_len, s->pend_len);
+	}
+out:
+	buf_free(&req);
+	buf_free(&head);
+	free(n);
+	if (r < 0) {
+		engine_stream_free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+int engine_exec_resize(struct engine *g, const char *id, unsigned rows,
+		       unsigned cols, struct err *e)
+{
+	char *n = esc(g, id);
+	struct buf p;
+	int r;
+
+	if (!n)
+		return -ENOMEM;
+	buf_init(&p, 8192);
+	r = buf_printf(&p, "/exec/%s/resize?h=%u&w=%u", n, rows, cols);
+	if (r == 0)
+		r = call(g, "resize exec", "POST", p.data, NULL, NULL, NULL, e);
+	buf_free(&p);
+	free(n);
+	return r;
+}
+
+int engine_exec_wait(struct engine *g, const char *id, long timeout_ms,
+		     int *exit_code, struct err *e)
+{
+	char *n = esc(g, id);
+	double deadline = mono_s() + (double)timeout_ms / 1000.0;
+	long delay_ms = 5;
+	struct buf p;
+	int r;
+
+	if (!n)
+		return -ENOMEM;
+	r = pathf(&p, "/exec/%s/json", n);
+	while (r == 0) {
+		json_t *j = NULL;
+		json_t *code;
+
+		r = call(g, "inspect exec", "GET", p.data, NULL, &j, NULL, e);
+		if (r < 0)
+			break;
+		code = json_object_get(j, "ExitCode");
+		if (!json_is_true(json_object_get(j, "Running")) && json_is_integer(code)) {
+			*exit_code = (int)json_integer_value(code);
+			json_decref(j);
+			break;
+		}
+		json_decref(j);
+		/* The stream ends a moment before the engine records the
+		 * exit code; it has no event for an exec we could wait on. */
+		if (mono_s() >= deadline) {
+			err_set(e, "exec %s: still running after its output ended", id);
+			r = -ETIMEDOUT;
+			break;
+		}
+		{
+			struct timespec ts = { 0, delay_ms * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+		if (delay_ms < 200)
+			delay_ms *= 2;
+	}
+	buf_free(&p);
+	free(n);
+	return r;
+}
+
+int engine_demux_feed(struct engine_demux *d, const char *data, size_t len,
+		      engine_demux_fn fn, void *ud)
+{
+	while (len > 0) {
+		if (d->left == 0) {
+			size_t k = sizeof(d->hdr) - d->hlen;
+
+			if (k > len)
+				k = len;
+			memcpy(d->hdr + d->hlen, data, k);
+			d->hlen += k;
+			data += k;
+			len -= k;
+			if (d->hlen < sizeof(d->hdr))
+				return 0;
+			if (d->hdr[0] > 2 || d->hdr[1] || d->hdr[2] || d->hdr[3])
+				return -EPROTO;
+			d->stream = d->hdr[0];
+			d->left = (uint32_t)d->hdr[4] << 24 | (uint32_t)d->hdr[5] << 16 |
+				  (uint32_t)d->hdr[6] << 8 | (uint32_t)d->hdr[7];
+			d->hlen = 0;
+			continue;
+		}
+		{
+			size_t k = len < d->left ? len : d->left;
+
+			if (fn(ud, d->stream, data, k) != 0)
+				return -ECANCELED;
+			d->left -= (uint32_t)k;
+			data += k;
+			len -= k;
+		}
+	}
+	return 0;
+}
+
+/* ---- archive ---- */
+
+static int archive_path(struct engine *g, const char *container,
+			const char *path, const char *extra, struct buf *p)
+{
+	char *n = esc(g, container), *ep = esc(g, path);
+	int r;
+
+	buf_init(p, 16384);
+	r = n && ep ? buf_printf(p, "%s%s/containers/%s/archive?path=%s%s", g->base,
+				 ENGINE_API, n, ep, extra) : -ENOMEM;
+	free(n);
+	free(ep);
+	return r;
+}
+
+/* The end of an archive transfer: an HTTP status other than 2xx is the
+ * engine's error, its message in body. */
+static int archive_done(int r, long status, const char *what,
+			const char *container, const struct buf *body,
+			struct err *e)
+{
+	if (r < 0) {
+		err_prefix(e, "%s %s", what, container);
+		return r;
+	}
+	if (status < 200 || status >= 300) {
+		set_engine_error(e, what, status, body);
+		err_prefix(e, "%s", container);
+		return status_errno(status);
+	}
+	return 0;
+}
+
+int engine_archive_get(struct engine *g, const char *container, const char *path,
+		       http_chunk_fn fn, void *ud, struct err *e)
+{
+	struct buf url, body;
+	long status = 0;
+	int r;
+
+	buf_init(&body, 64 * 1024);
+	r = archive_path(g, container, path, "", &url);
+	if (r == 0) {
+		struct http_request hr = {
+			.method = "GET",
+			.url = url.data,
+			.unix_socket = g->socket,
+			.on_chunk = fn,
+			.ud = ud,
+			.chunk_2xx_only = 1,
+			.max_body = 64 * 1024,
+		};
+
+		r = http_do(g->http, &hr, &status, &body, e);
+		r = archive_done(r, status, "read archive", container, &body, e);
+	}
+	buf_free(&url);
+	buf_free(&body);
+	return r;
+}
+
+int engine_archive_put(struct engine *g, const char *container, const char *path,
+		       http_read_fn fn, void *ud, long long len, struct err *e)
+{
+	struct buf url, body;
+	long status = 0;
+	int r;
+
+	buf_init(&body, 64 * 1024);
+	/* A directory in the archive never replaces a file of the container
+	 * (or the reverse). */
+	r = archive_path(g, container, path, "&noOverwriteDirNonDir=true", &url);
+	if (r == 0) {
+		struct http_request hr = {
+			.method = "PUT",
+			.url = url.data,
+			.unix_socket = g->socket,
+			.content_type = "application/x-tar",
+			.on_read = fn,
+			.ud = ud,
+			.upload_len = len,
+			.max_body = 64 * 1024,
+			.timeout_ms = 0,
+		};
+
+		r = http_do(g->http, &hr, &status, &body, e);
+		r = archive_done(r, status, "write archive", container, &body, e);
+	}
+	buf_free(&url);
+	buf_free(&body);
 	return r;
 }

@@ -12,9 +12,12 @@
 
 #include "buf.h"
 #include "err.h"
+#include "http.h"
 
 #include <jansson.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 struct engine;
 
@@ -26,6 +29,9 @@ int engine_new(const char *host, struct engine **out, struct err *e);
 void engine_free(struct engine *g);
 
 int engine_ping(struct engine *g, struct err *e);
+/* Whether the engine is Podman's API service (it also serves /libpod/...),
+ * for the few places where the two engines differ. */
+int engine_is_podman(struct engine *g, bool *out, struct err *e);
 
 /* Called after every request with its method, path (borrowed, without the
  * API version prefix), HTTP status (0 when no answer) and duration in
@@ -74,6 +80,82 @@ int engine_image_inspect(struct engine *g, const char *name,
 typedef int (*engine_event_fn)(void *ud, const json_t *event);
 int engine_events(struct engine *g, const char *label, engine_event_fn fn,
 		  void *ud, volatile sig_atomic_t *cancel, struct err *e);
+
+/*
+ * Exec: run a process in a running container (POST /containers/{id}/exec,
+ * /exec/{id}/start, /exec/{id}/resize, GET /exec/{id}/json).
+ */
+struct engine_exec_opts {
+	const char *const *cmd;   /* borrowed, n_cmd >= 1 */
+	size_t n_cmd;
+	const char *const *env;   /* borrowed "NAME=value" entries, may be NULL */
+	size_t n_env;
+	const char *user;         /* NULL: the container's user */
+	const char *workdir;      /* NULL: the container's working directory */
+	bool tty;                 /* a pseudo-terminal (stdout and stderr merged) */
+	bool attach_stdin;
+};
+int engine_exec_create(struct engine *g, const char *container,
+		       const struct engine_exec_opts *o, char **id /* new */,
+		       struct err *e);
+
+/*
+ * The exec's input and output: the connection the engine took over
+ * ("hijacked", upgraded) when the exec started.  Without a TTY the output
+ * is multiplexed (engine_demux below); with one it is the raw terminal.
+ */
+struct engine_stream;
+int engine_exec_start(struct engine *g, const char *id, bool tty,
+		      struct engine_stream **out /* new */, struct err *e);
+/* The socket, to poll(2) for input (POLLIN) before engine_stream_recv. */
+int engine_stream_fd(const struct engine_stream *s);
+/* Whether bytes are buffered already (read before poll could see them). */
+bool engine_stream_pending(const struct engine_stream *s);
+/* Send all of data (blocking). */
+int engine_stream_send(struct engine_stream *s, const void *data, size_t len,
+		       struct err *e);
+/* Read what is there: *n > 0 bytes, *n == 0 at the end of the stream, or
+ * -EAGAIN when nothing is there yet. */
+int engine_stream_recv(struct engine_stream *s, void *buf, size_t len,
+		       size_t *n, struct err *e);
+/* End of input: the process reads end of file on its stdin. */
+int engine_stream_close_write(struct engine_stream *s);
+void engine_stream_free(struct engine_stream *s);
+
+/* The TTY's size; only while the exec runs. */
+int engine_exec_resize(struct engine *g, const char *id, unsigned rows,
+		       unsigned cols, struct err *e);
+/* Wait (up to timeout_ms) until the exec is no longer running and give
+ * its exit code. */
+int engine_exec_wait(struct engine *g, const char *id, long timeout_ms,
+		     int *exit_code, struct err *e);
+
+/*
+ * The multiplexed output of an exec without a TTY: frames of an 8-byte
+ * header (stream: 0 stdin, 1 stdout, 2 stderr; three zero bytes; a 32-bit
+ * big-endian length) and the payload.  Feed bytes in any pieces; fn gets
+ * the payload pieces with their stream, and may stop the feed by returning
+ * non-zero (-ECANCELED).  -EPROTO on a malformed header.
+ */
+struct engine_demux {
+	unsigned char hdr[8];
+	size_t hlen;
+	uint32_t left;
+	int stream;
+};
+typedef int (*engine_demux_fn)(void *ud, int stream, const char *data, size_t len);
+int engine_demux_feed(struct engine_demux *d, const char *data, size_t len,
+		      engine_demux_fn fn, void *ud);
+
+/*
+ * The archive API: a tar of `path` in a container (running or not; its
+ * volumes included), streamed to fn; and a tar extracted into the
+ * directory `path`, read from fn (len bytes, or -1 when unknown).
+ */
+int engine_archive_get(struct engine *g, const char *container, const char *path,
+		       http_chunk_fn fn, void *ud, struct err *e);
+int engine_archive_put(struct engine *g, const char *container, const char *path,
+		       http_read_fn fn, void *ud, long long len, struct err *e);
 
 /*
  * Generic request, for the calls above and for tests: path is relative to

@@ -12,9 +12,11 @@ struct http_client {
 
 struct xfer {
 	const struct http_request *req;
+	CURL *h;
 	struct buf *body;
 	int too_big;
 	int stopped;
+	int streaming;  /* -1 unknown yet, 0 collecting, 1 to on_chunk */
 };
 
 int http_global_init(void)
@@ -54,7 +56,14 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 		x->stopped = 1;
 		return 0;
 	}
-	if (x->req->on_chunk) {
+	if (x->streaming < 0) {
+		long code = 0;
+
+		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
+		x->streaming = x->req->on_chunk &&
+			       (!x->req->chunk_2xx_only || (code >= 200 && code < 300));
+	}
+	if (x->streaming) {
 		if (x->req->on_chunk(x->req->ud, ptr, n) != 0) {
 			x->stopped = 1;
 			return 0;
@@ -66,6 +75,23 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 		return 0;
 	}
 	return n;
+}
+
+static size_t on_read(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct xfer *x = ud;
+	long n;
+
+	if (x->req->cancel && *x->req->cancel) {
+		x->stopped = 1;
+		return CURL_READFUNC_ABORT;
+	}
+	n = x->req->on_read(x->req->ud, ptr, size * nmemb);
+	if (n < 0) {
+		x->stopped = 1;
+		return CURL_READFUNC_ABORT;
+	}
+	return (size_t)n;
 }
 
 static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
@@ -101,7 +127,7 @@ int http_do(struct http_client *c, const struct http_request *r, long *status,
 	char errbuf[CURL_ERROR_SIZE] = "";
 	char ctype[128];
 	struct buf scratch;
-	struct xfer x = { .req = r, .body = body };
+	struct xfer x = { .req = r, .h = c->curl, .body = body, .streaming = -1 };
 	CURL *h = c->curl;
 	CURLcode rc;
 	int ret = 0;
@@ -138,7 +164,17 @@ int http_do(struct http_client *c, const struct http_request *r, long *status,
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
 	if (strcmp(r->method, "HEAD") == 0)
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	if (r->body) {
+	if (r->on_read) {
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(h, CURLOPT_READDATA, &x);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->upload_len);
+		/* CURLOPT_UPLOAD means PUT; CUSTOMREQUEST (above) keeps the
+		 * caller's method. */
+		snprintf(ctype, sizeof(ctype), "Content-Type: %s",
+			 r->content_type ? r->content_type : "application/octet-stream");
+		hdrs = curl_slist_append(hdrs, ctype);
+	} else if (r->body) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)r->body_len);

@@ -20,6 +20,10 @@ struct http_client;
  * transfer (http_do then returns -ECANCELED). */
 typedef int (*http_chunk_fn)(void *ud, const char *data, size_t len);
 
+/* Fills buf with up to len bytes of a streamed request body: returns the
+ * count, 0 at its end, or -1 to abort the transfer (-ECANCELED). */
+typedef long (*http_read_fn)(void *ud, char *buf, size_t len);
+
 struct http_tls {
 	const char *cacert;   /* borrowed; PEM CA bundle, or NULL */
 	const char *cert;     /* borrowed; client certificate, or NULL */
@@ -40,6 +44,13 @@ struct http_request {
 	size_t max_body;           /* response cap; 0 = BUF_DEFAULT_MAX */
 	http_chunk_fn on_chunk;    /* stream mode when set */
 	void *ud;
+	/* Stream only a 2xx response to on_chunk; any other status's body
+	 * goes to `body` (bounded by max_body) for the error message. */
+	int chunk_2xx_only;
+	/* A streamed request body (instead of body): read from on_read with
+	 * ud, upload_len bytes (-1: unknown, sent chunked). */
+	http_read_fn on_read;
+	long long upload_len;
 	/* Checked about once a second and on every chunk; when it becomes
 	 * non-zero the transfer is aborted with -ECANCELED. */
 	volatile sig_atomic_t *cancel;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/base-image.sh [IMAGE] — make the Debian bookworm base image
 # (default localhost/debian:bookworm-slim) in the engine at DOCKER_HOST
-# (or the local podman), for machines with no image registry.
+# (or the local podman; KLANGK_ENGINE=docker|podman picks one, see
+# scripts/engine.sh), for machines with no image registry.
 #
 # The root filesystem comes from `debootstrap --variant=minbase` and is kept
 # as a tarball in KLANGK_CACHE_DIR (default /var/cache/klangk, or
@@ -19,20 +20,10 @@ fi
 IMAGE="${1:-localhost/debian:bookworm-slim}"
 MIRROR="${KLANGK_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
-cache_dir="${KLANGK_CACHE_DIR:-/var/cache/klangk}"
-if ! mkdir -p "$cache_dir" 2>/dev/null || [ ! -w "$cache_dir" ]; then
-	cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/klangk"
-	mkdir -p "$cache_dir"
-fi
+# shellcheck source=engine.sh
+source "$(dirname "${BASH_SOURCE[0]}")/engine.sh"
+cache_dir="$(klangk_cache_dir)"
 TARBALL="$cache_dir/debian-bookworm-minbase.tar"
-
-engine() {
-	if [ -n "${DOCKER_HOST:-}" ] && command -v docker >/dev/null; then
-		docker -H "$DOCKER_HOST" "$@"
-	else
-		podman "$@"
-	fi
-}
 
 make_tarball() {
 	[ -s "$TARBALL" ] && return 0

@@ -7,9 +7,12 @@ set -euo pipefail
 PKGS=(
 	build-essential pkg-config
 	libcurl4-openssl-dev libyaml-dev libjansson-dev libssl-dev libmicrohttpd-dev
+	libarchive-dev
 	etcd-server etcd-client
 	podman runc conmon catatonit containernetworking-plugins iptables
 	docker.io tini
+	# the Debian base image (scripts/base-image.sh)
+	debootstrap
 	nginx-light
 	busybox-static
 	curl jq python3 python3-websockets procps iproute2 valgrind

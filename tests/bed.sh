@@ -424,6 +424,35 @@ for a in sys.stdin.read().split():
 	rm -rf "$root" "$BED/image/rootfs.tar"
 }
 
+# _bed_image_script SCRIPT ARGS...: runs scripts/SCRIPT with the bed's engine
+# (KLANGK_ENGINE and, for Podman, the bed's private storage and state).
+_bed_image_script() {
+	local script="$1"
+	shift
+	if [ "$BED_ENGINE" = docker ]; then
+		KLANGK_ENGINE=docker bash "$BED_REPO/scripts/$script" "$@"
+	else
+		env TMPDIR="$BED/tmp" XDG_RUNTIME_DIR="$BED/xdg" KLANGK_ENGINE=podman \
+			bash "$BED_REPO/scripts/$script" "$@"
+	fi
+}
+
+# bed_base_image [IMAGE]: imports the Debian base image (default
+# localhost/debian:bookworm-slim) into the bed's engine from the machine's
+# cached debootstrap tarball (scripts/base-image.sh: the first run on a
+# machine makes it, about a minute; later imports take seconds).
+bed_base_image() {
+	_bed_image_script base-image.sh "$@"
+}
+
+# bed_workspace_image: puts the workspace image klangk-workspace (the
+# default spec.image, images/workspace/) into the bed's engine: loaded from
+# the machine's cache when its sources did not change, else built (minutes)
+# and cached (scripts/workspace-image.sh --cached).
+bed_workspace_image() {
+	_bed_image_script workspace-image.sh --cached
+}
+
 # _bed_on_signal SIG CODE: turns SIG into `exit CODE` so the EXIT trap
 # (bed_down) runs and sees a failure.
 _bed_on_signal() {

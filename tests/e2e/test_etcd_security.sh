@@ -91,6 +91,14 @@ _running() { [ "$(as alice "$KC" get "$1" -n "$2" -o json | jq -r .status.phase)
 as alice "$KC" wait --for=condition=Ready proj -n alice --timeout=60s >/dev/null ||
 	fail "klangkc wait as alice: $(as root "$KC" get proj -n alice -o json)"
 assert_eq Running "$(as alice "$KC" get proj -n alice -o json | jq -r .status.phase)" "alice/proj after wait"
+# Activity (klangkc touch, exec, start): the owner and a coder member may
+# record it; etcd refuses it to a user with no share in the workspace.
+as alice "$KC" touch proj -n alice >/dev/null || fail "alice cannot record activity"
+wait_for "carol's role covers alice/proj" 30 sh -c \
+	'etcdctl role get klangk:user:carol | grep -q /klangk/activity/alice/proj' ||
+	fail "carol's role: $(etcdctl role get klangk:user:carol)"
+as carol "$KC" touch proj -n alice >/dev/null || fail "carol (coder) cannot record activity"
+denied dave "dave recording activity on alice/proj" "$KC" touch proj -n alice
 # get --watch as alice: the same fallback; a stop shows as a new row.
 as alice "$KC" get -n alice --watch >"$BED/watch.out" 2>&1 &
 WATCH_PID=$!

@@ -50,14 +50,16 @@ int main(void)
 	/* alice: her namespace (write) and its status (read); being listed in
 	 * her own workspace adds nothing. */
 	CHECK(rbac_plan("alice", ws, 3, &p) == 0);
-	CHECK(p.n == 2);
+	CHECK(p.n == 3);
+	CHECK(has(&p, "/klangk/activity/alice/", "/klangk/activity/alice0", RBAC_READWRITE));
 	CHECK(has(&p, "/klangk/workspaces/alice/", "/klangk/workspaces/alice0", RBAC_READWRITE));
 	CHECK(has(&p, "/klangk/status/alice/", "/klangk/status/alice0", RBAC_READ));
 	rbac_perms_clear(&p);
 
 	/* bob: his namespace, and write on alice/proj as its owner member. */
 	CHECK(rbac_plan("bob", ws, 3, &p) == 0);
-	CHECK(p.n == 4);
+	CHECK(p.n == 6);
+	CHECK(has(&p, "/klangk/activity/alice/proj", "", RBAC_READWRITE));
 	CHECK(has(&p, "/klangk/workspaces/bob/", "/klangk/workspaces/bob0", RBAC_READWRITE));
 	CHECK(has(&p, "/klangk/workspaces/alice/proj", "", RBAC_READWRITE));
 	CHECK(has(&p, "/klangk/status/alice/proj", "", RBAC_READ));
@@ -69,13 +71,16 @@ int main(void)
 
 	/* carol: read on alice/proj (coder), write on bob/mine (owner). */
 	CHECK(rbac_plan("carol", ws, 3, &p) == 0);
-	CHECK(p.n == 6);
+	CHECK(p.n == 9);
+	CHECK(has(&p, "/klangk/activity/alice/proj", "", RBAC_READWRITE));
+	CHECK(has(&p, "/klangk/activity/bob/mine", "", RBAC_READWRITE));
 	CHECK(has(&p, "/klangk/workspaces/alice/proj", "", RBAC_READ));
 	CHECK(has(&p, "/klangk/workspaces/bob/mine", "", RBAC_READWRITE));
 	CHECK(has(&p, "/klangk/status/bob/mine", "", RBAC_READ));
 	rbac_perms_clear(&p);
 
 	/* An e-mail address is no namespace: only what is shared with it. */
+	/* A spectator records no activity. */
 	CHECK(rbac_plan("dan@example.com", ws, 3, &p) == 0);
 	CHECK(p.n == 2);
 	CHECK(has(&p, "/klangk/workspaces/alice/proj", "", RBAC_READ));
@@ -84,10 +89,10 @@ int main(void)
 
 	/* A stranger: their (empty) namespace only. */
 	CHECK(rbac_plan("zoe", ws, 3, &p) == 0);
-	CHECK(p.n == 2);
+	CHECK(p.n == 3);
 	rbac_perms_clear(&p);
 	CHECK(rbac_plan("zoe", NULL, 0, &p) == 0);
-	CHECK(p.n == 2);
+	CHECK(p.n == 3);
 	rbac_perms_clear(&p);
 	rbac_perms_clear(NULL);
 
