@@ -257,7 +257,20 @@ static void *signals(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	sigwait(&set, &sig);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig != SIGHUP)
+			break;
+		/* A reload (systemctl reload): render again and make sure
+		 * nginx serves it, starting or reloading it if it does not. */
+		log_info("SIGHUP: re-applying the configuration", NULL);
+		pthread_mutex_lock(&p->stop.mu);
+		p->verify = true;
+		mark_dirty_locked(p);
+		pthread_mutex_unlock(&p->stop.mu);
+	}
 	log_info("signal received; stopping", NULL);
 	stopper_stop(&p->stop);
 	return NULL;
@@ -756,6 +769,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	{
