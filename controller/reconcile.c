@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mountpolicy.h"
+#include "placement.h"
 #include "ports.h"
 #include "ws.h"
 
@@ -32,6 +33,7 @@
 #define LABEL_USER "klangk.user-id"
 #define LABEL_HASH "klangk.spec-hash"
 #define LABEL_ID "klangk.id"
+#define LABEL_NODE "klangk.node"
 #define STOP_GRACE_S 10
 
 struct wsref {
@@ -42,6 +44,8 @@ struct wsref {
 	char container[256];
 	char home_vol[256];
 	char work_vol[256];
+	char lease_prefix[128];   /* this node's port leases */
+	char node[PLACE_NODE_MAX];/* with several nodes: the workspace's, or "" */
 };
 
 /* ---- status helpers ---- */
@@ -322,6 +326,8 @@ static int ensure_volume(struct rec *x, const struct wsref *ref,
 			return -ENOMEM;
 		if (per_workspace)
 			json_object_set_new(labels, LABEL_WORKSPACE, json_string(ref->owner));
+		if (x->cfg->node_name[0])
+			json_object_set_new(labels, LABEL_NODE, json_string(x->cfg->node_name));
 		err_clear(e);
 		r = engine_volume_create(x->engine, vol, labels, e);
 		json_decref(labels);
@@ -393,6 +399,8 @@ static json_t *container_config(struct rec *x, const struct wsref *ref,
 		goto fail;
 	if (*restarted)
 		json_object_set_new(labels, "klangk.restarted-at", json_string(restarted));
+	if (cfg->node_name[0])
+		json_object_set_new(labels, LABEL_NODE, json_string(cfg->node_name));
 
 #define ENV(fmt, ...)                                                     \
 	do {                                                              \
@@ -662,42 +670,93 @@ static int teardown(struct rec *x, const struct wsref *ref, json_t *st,
 		if (r < 0)
 			return r;
 	}
-	r = ports_release_all(x->etcd, ref->owner, &released, e);
+	r = ports_release_all(x->etcd, ref->lease_prefix, ref->owner, &released, e);
 	if (r < 0)
 		return r;
-	if (status_rev) {
-		json_t *cmp = json_pack("[o]", etcd_cmp_mod(ref->status_key, status_rev));
-		json_t *ops = json_pack("[o]", etcd_op_delete(ref->status_key));
+	if (status_rev || ref->node[0]) {
+		/* The status key (the finalizer) and the placement go together:
+		 * a placement never outlives its workspace's teardown. */
+		json_t *cmp = json_array(), *ops = json_array();
+		char pkey[256];
 		bool ok = false;
 
-		if (!cmp || !ops) {
+		if (!cmp || !ops || place_key(ref->owner, pkey, sizeof(pkey)) < 0) {
 			json_decref(cmp);
 			json_decref(ops);
 			return -ENOMEM;
 		}
+		if (status_rev) {
+			json_array_append_new(cmp, etcd_cmp_mod(ref->status_key, status_rev));
+			json_array_append_new(ops, etcd_op_delete(ref->status_key));
+		} else {
+			json_array_append_new(cmp, etcd_cmp_value(pkey, ref->node));
+		}
+		if (ref->node[0])
+			json_array_append_new(ops, etcd_op_delete(pkey));
 		r = etcd_txn(x->etcd, cmp, ops, NULL, &ok, NULL, e);
 		if (r < 0)
 			return r;
-		if (!ok) {
+		if (!ok && status_rev) {
 			err_set(e, "status of %s changed during teardown; retrying", ref->owner);
 			return -EAGAIN;
 		}
-		log_info("workspace deleted", "workspace", ref->owner, "reclaimPolicy",
-			 policy ? policy : "Delete", NULL);
+		if (status_rev)
+			log_info("workspace deleted", "workspace", ref->owner, "reclaimPolicy",
+				 policy ? policy : "Delete", NULL);
 	}
 	return 0;
 }
 
 /* ---- the reconcile ---- */
 
+/*
+ * Several nodes: place the workspace unless placed (ref->node gets its
+ * node).  1 when it is this node's; 0 when it is another node's, or when
+ * spec.nodeName asks for another node than the one it is on (reported as
+ * Stalled, nothing touched: a workspace is never moved silently, and
+ * moving it would leave its home behind on the old node's engine).
+ */
+static int rec_place(struct rec *x, struct wsref *ref, const char *wanted,
+		     json_t *st, int64_t gen, const struct etcd_kv *stkv,
+		     int64_t *status_rev, const char **reason, struct err *e)
+{
+	char msg[512];
+	int r;
+
+	if (!ref->node[0]) {
+		r = place_ensure(x->etcd, ref->owner, wanted, ref->node, e);
+		if (r < 0) {
+			*reason = r == -ENOSPC ? "Unschedulable" : "PlacementFailed";
+			return r;
+		}
+	}
+	if (strcmp(ref->node, x->cfg->node_name) != 0)
+		return 0;
+	json_object_set_new(st, "nodeName", json_string(ref->node));
+	if (*wanted && strcmp(wanted, ref->node) != 0) {
+		snprintf(msg, sizeof(msg), "spec.nodeName is \"%s\" but the workspace "
+			 "lives on node \"%s\" and is not moved (its home volume is "
+			 "there): set spec.nodeName back, or delete the workspace "
+			 "and create it anew", wanted, ref->node);
+		json_object_set_new(st, "observedGeneration", json_integer(gen));
+		conditions_stalled(st, gen, "NodeNameMismatch", msg);
+		r = write_status(x, ref, st, stkv->key ? stkv : NULL, status_rev, e);
+		if (r == 1)
+			events_record(x->events, ref->ns, ref->name, "Warning",
+				      "NodeNameMismatch", msg);
+		return r < 0 ? r : 0;
+	}
+	return 1;
+}
+
 /* Parse the stored object (ws_load: JSON or YAML, exactly one document,
  * whose name and namespace match its key). */
 static int parse_desired(const struct wsref *ref, const struct etcd_kv *kv,
 			 struct ws **out, char *restarted, size_t rlen,
-			 struct err *e)
+			 char node_name[PLACE_NODE_MAX], struct err *e)
 {
 	json_t *doc = NULL;
-	const char *ra;
+	const char *ra, *nn;
 	int r = ws_load(kv->value, kv->value_len, ref->ns, ref->name, out, &doc, e);
 
 	if (r < 0)
@@ -707,6 +766,8 @@ static int parse_desired(const struct wsref *ref, const struct etcd_kv *kv,
 	ra = json_string_value(json_object_get(json_object_get(json_object_get(
 		doc, "metadata"), "annotations"), REC_RESTARTED_ANNOTATION));
 	snprintf(restarted, rlen, "%s", ra && strlen(ra) < 64 ? ra : "");
+	nn = json_string_value(json_object_get(json_object_get(doc, "spec"), "nodeName"));
+	snprintf(node_name, PLACE_NODE_MAX, "%s", nn && strlen(nn) < PLACE_NODE_MAX ? nn : "");
 	json_decref(doc);
 	return 0;
 }
@@ -742,7 +803,7 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	int64_t status_rev = 0, gen;
 	json_t *st = NULL, *config = NULL;
 	struct ws *w = NULL;
-	char key[512], id[33], hash[65], restarted[64];
+	char key[512], id[33], hash[65], restarted[64], node_name[PLACE_NODE_MAX];
 	const char *sid;
 	int n_hint = 0, r;
 
@@ -754,7 +815,8 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	    ws_volume_name(x->cfg->instance_id, ns, name, "home", ref.home_vol,
 			   sizeof(ref.home_vol)) < 0 ||
 	    ws_volume_name(x->cfg->instance_id, ns, name, "work", ref.work_vol,
-			   sizeof(ref.work_vol)) < 0)
+			   sizeof(ref.work_vol)) < 0 ||
+	    ports_prefix(x->cfg->node_name, ref.lease_prefix, sizeof(ref.lease_prefix)) < 0)
 		return -ENAMETOOLONG;
 
 	r = etcd_get(x->etcd, key, &spec, NULL, e);
@@ -784,6 +846,17 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 		goto out;
 	}
 
+	/* Several nodes: another node's workspace is not ours to touch. */
+	if (x->cfg->node_name[0]) {
+		r = place_get(x->etcd, ref.owner, ref.node, e);
+		if (r < 0 && r != -ENOENT)
+			goto out;
+		err_clear(e);
+		if (r == 0 && strcmp(ref.node, x->cfg->node_name) != 0) {
+			r = 0;
+			goto out;
+		}
+	}
 	if (!have_spec) {
 		r = teardown(x, &ref, st, have_status ? &stkv : NULL, status_rev, e);
 		goto out;
@@ -791,7 +864,7 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	gen = spec.version;
 
 	/* 1. Validate.  An invalid object is reported and left alone. */
-	r = parse_desired(&ref, &spec, &w, restarted, sizeof(restarted), e);
+	r = parse_desired(&ref, &spec, &w, restarted, sizeof(restarted), node_name, e);
 	if (r == -ENOMEM)
 		goto out;
 	if (r < 0) {
@@ -810,6 +883,16 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 				events_record(x->events, ns, name, "Warning", "InvalidSpec", why);
 		}
 		goto out;
+	}
+
+	/* 1a. Several nodes: place it (once, never moved), then only its
+	 * node goes on. */
+	if (x->cfg->node_name[0]) {
+		r = rec_place(x, &ref, node_name, st, gen, &stkv, &status_rev, &reason, e);
+		if (r < 0)
+			goto failed;
+		if (r == 0)
+			goto out;
 	}
 
 	/* 1b. Bind mounts: resolved on this host and checked against the
@@ -849,7 +932,8 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 			if (n_hint < PORTS_MAX && json_is_integer(json_object_get(p, "host")))
 				hint[n_hint++] = (long)json_integer_value(json_object_get(p, "host"));
 	}
-	r = ports_ensure(x->etcd, ref.owner, w->hosted_ports, x->cfg->port_range_start,
+	r = ports_ensure(x->etcd, ref.lease_prefix, ref.owner, w->hosted_ports,
+			 x->cfg->port_range_start,
 			 x->cfg->port_range_end, hint, n_hint, ports, e);
 	if (r < 0) {
 		reason = r == -ENOSPC ? "NoFreePorts" : "PortLeaseFailed";
