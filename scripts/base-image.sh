@@ -26,9 +26,16 @@ if ! mkdir -p "$cache_dir" 2>/dev/null || [ ! -w "$cache_dir" ]; then
 fi
 TARBALL="$cache_dir/debian-bookworm-minbase.tar"
 
+# The engine's CLI: KLANGK_ENGINE_CLI (docker | podman); by default docker
+# when DOCKER_HOST is set and docker is installed, else podman.
 engine() {
-	if [ -n "${DOCKER_HOST:-}" ] && command -v docker >/dev/null; then
-		docker -H "$DOCKER_HOST" "$@"
+	local cli="${KLANGK_ENGINE_CLI:-}"
+	if [ -z "$cli" ]; then
+		cli=podman
+		[ -z "${DOCKER_HOST:-}" ] || ! command -v docker >/dev/null || cli=docker
+	fi
+	if [ "$cli" = docker ]; then
+		docker ${DOCKER_HOST:+-H "$DOCKER_HOST"} "$@"
 	else
 		podman "$@"
 	fi

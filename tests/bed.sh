@@ -651,6 +651,25 @@ _bed_engine_has_image() {
 	[[ "$out" == *"\"$KLANGK_TEST_IMAGE\""* ]]
 }
 
+# bed_engine_cli CMD [ARGS...]: runs CMD (e.g. scripts/images.sh, which
+# drive the engine's CLI) against the bed's engine: KLANGK_ENGINE_CLI and
+# Podman's private directories set (DOCKER_HOST, CONTAINERS_CONF and
+# CONTAINERS_STORAGE_CONF are exported by bed_up).
+bed_engine_cli() {
+	if [ "$BED_ENGINE" = docker ]; then
+		env KLANGK_ENGINE_CLI=docker "$@"
+	else
+		env KLANGK_ENGINE_CLI=podman TMPDIR="$BED/tmp" XDG_RUNTIME_DIR="$BED/xdg" "$@"
+	fi
+}
+
+# bed_base_image [IMAGE]: imports the Debian base (scripts/base-image.sh:
+# a debootstrap root file system kept once per machine, imported in
+# seconds) into the bed's engine as IMAGE (localhost/debian:bookworm-slim).
+bed_base_image() {
+	bed_engine_cli bash "$BED_REPO/scripts/base-image.sh" "${1:-localhost/debian:bookworm-slim}"
+}
+
 # engine_req METHOD PATH [JSON_BODY]: an HTTP request to the bed's engine
 # socket; prints the response body; fails on an HTTP error (>= 400), still
 # printing the body.
