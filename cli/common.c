@@ -6,9 +6,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *cli_etcd_flag;
@@ -28,16 +30,49 @@ int cli_fail(const char *what, int r, const struct err *e)
 {
 	fprintf(stderr, "error: %s%s%s\n", what ? what : "", what ? ": " : "",
 		e && e->msg[0] ? e->msg : strerror(-r));
-	if (r == -ECONNREFUSED || r == -ETIMEDOUT)
+	if (r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EHOSTUNREACH)
 		return EXIT_UNAVAILABLE;
 	if (r == -ENOENT)
 		return EXIT_NOTFOUND;
+	if (r == -EAGAIN)
+		return EXIT_CONFLICT;
 	return EXIT_FAIL;
 }
 
 const char *cli_namespace(const char *flag)
 {
 	return flag ? flag : WS_DEFAULT_NAMESPACE;
+}
+
+bool cli_check_ns(const char *ns)
+{
+	if (ws_is_dns_label(ns))
+		return true;
+	fprintf(stderr, "error: namespace \"%s\": must be a lowercase DNS label\n", ns);
+	return false;
+}
+
+bool cli_check_name(const char *name)
+{
+	if (ws_is_dns_label(name))
+		return true;
+	fprintf(stderr, "error: \"%s\": a workspace name is a lowercase DNS label\n",
+		name);
+	return false;
+}
+
+int cli_selector(const char *text, struct selector **out)
+{
+	struct err e = { "" };
+	int r;
+
+	*out = NULL;
+	if (!text)
+		return 0;
+	r = selector_parse(text, out, &e);
+	if (r < 0)
+		fprintf(stderr, "error: %s\n", e.msg[0] ? e.msg : strerror(-r));
+	return r;
 }
 
 int cli_read_file(const char *path, char **data, size_t *len, struct err *e)
@@ -68,7 +103,9 @@ int cli_read_file(const char *path, char **data, size_t *len, struct err *e)
 		}
 	}
 	*len = b.len;
-	*data = buf_steal(&b);
+	*data = b.data ? buf_steal(&b) : strdup("");
+	if (!*data)
+		r = -ENOMEM;
 out:
 	if (fd != STDIN_FILENO)
 		close(fd);
@@ -76,46 +113,77 @@ out:
 	return r;
 }
 
-json_t *cli_merge(const struct etcd_kv *spec, const struct etcd_kv *status)
+json_t *cli_parse_stored(const char *value, size_t len)
 {
-	json_error_t jerr;
-	json_t *obj = json_loadb(spec->value, spec->value_len, 0, &jerr);
-	json_t *meta;
+	struct codec_docs docs = { 0 };
+	json_t *obj = json_loadb(value, len, 0, NULL);
+
+	if (json_is_object(obj))
+		return obj;
+	json_decref(obj);
+	obj = NULL;
+	/* Not JSON: someone put YAML straight into etcd (allowed). */
+	if (codec_yaml_load(value, len, &docs, NULL) == 0 && docs.n == 1 &&
+	    json_is_object(docs.docs[0].value))
+		obj = json_incref(docs.docs[0].value);
+	codec_docs_clear(&docs);
+	return obj;
+}
+
+/* cli_view, parsing the stored object only when full. */
+static json_t *view(const char *ns, const char *name, const struct etcd_kv *spec,
+		    const struct etcd_kv *status, bool full)
+{
+	json_t *obj = NULL, *meta, *st;
 	char rv[32];
 
-	if (!json_is_object(obj)) {
-		/* Something that is not JSON was put straight into etcd: show
-		 * it as it is rather than hiding it. */
-		struct codec_docs docs = { 0 };
-
-		json_decref(obj);
-		obj = NULL;
-		if (codec_yaml_load(spec->value, spec->value_len, &docs, NULL) == 0 &&
-		    docs.n == 1 && json_is_object(docs.docs[0].value))
-			obj = json_incref(docs.docs[0].value);
-		codec_docs_clear(&docs);
+	if (spec && full) {
+		obj = cli_parse_stored(spec->value, spec->value_len);
+		/* Something that is not an object: show it as it is rather
+		 * than hiding it. */
 		if (!obj)
-			obj = json_pack("{s:s}", "raw", spec->value);
-		if (!obj)
-			return NULL;
+			obj = json_pack("{s:s%}", "raw", spec->value, spec->value_len);
+	} else {
+		obj = json_pack("{s:s,s:s}", "apiVersion", WS_API_VERSION, "kind",
+				WS_KIND);
 	}
+	if (!obj)
+		return NULL;
 	meta = json_object_get(obj, "metadata");
 	if (!json_is_object(meta)) {
 		meta = json_object();
 		json_object_set_new(obj, "metadata", meta);
 	}
-	snprintf(rv, sizeof(rv), "%lld", (long long)spec->mod_revision);
-	json_object_set_new(meta, "resourceVersion", json_string(rv));
-	json_object_set_new(meta, "generation", json_integer(spec->version));
-	if (status) {
-		json_t *st = json_loadb(status->value, status->value_len, 0, &jerr);
-
-		if (json_is_object(st))
-			json_object_set_new(obj, "status", st);
-		else
-			json_decref(st);
+	if (!json_is_string(json_object_get(meta, "name")))
+		json_object_set_new(meta, "name", json_string(name));
+	if (!json_is_string(json_object_get(meta, "namespace")))
+		json_object_set_new(meta, "namespace", json_string(ns));
+	if (spec) {
+		snprintf(rv, sizeof(rv), "%lld", (long long)spec->mod_revision);
+		json_object_set_new(meta, "resourceVersion", json_string(rv));
+		json_object_set_new(meta, "generation", json_integer(spec->version));
 	}
+	st = status ? json_loadb(status->value, status->value_len, 0, NULL) : NULL;
+	if (!json_is_object(st)) {
+		json_decref(st);
+		st = NULL;
+	}
+	if (!spec) {
+		/* Deleted: only the controller's finalizer (the status key)
+		 * remains until it has torn everything down. */
+		if (!st)
+			st = json_object();
+		json_object_set_new(st, "phase", json_string("Terminating"));
+	}
+	if (st)
+		json_object_set_new(obj, "status", st);
 	return obj;
+}
+
+json_t *cli_view(const char *ns, const char *name, const struct etcd_kv *spec,
+		 const struct etcd_kv *status)
+{
+	return view(ns, name, spec, status, true);
 }
 
 int cli_get_object(struct etcd *c, const char *ns, const char *name,
@@ -123,25 +191,220 @@ int cli_get_object(struct etcd *c, const char *ns, const char *name,
 {
 	char key[512];
 	struct etcd_kv spec = { 0 }, status = { 0 };
-	bool have_status;
+	bool have_spec, have_status;
 	int r;
 
 	if (ws_spec_key(ns, name, key, sizeof(key)) < 0)
 		return -EINVAL;
 	r = etcd_get(c, key, &spec, NULL, e);
-	if (r == -ENOENT)
-		err_set(e, "workspace \"%s\" not found in namespace \"%s\"", name, ns);
-	if (r < 0)
+	if (r < 0 && r != -ENOENT)
 		return r;
+	have_spec = r == 0;
 	ws_status_key(ns, name, key, sizeof(key));
 	r = etcd_get(c, key, &status, NULL, e);
 	if (r < 0 && r != -ENOENT)
 		goto out;
 	have_status = r == 0;
-	*out = cli_merge(&spec, have_status ? &status : NULL);
+	if (!have_spec && !have_status) {
+		err_set(e, "workspace \"%s\" not found in namespace \"%s\"", name, ns);
+		r = -ENOENT;
+		goto out;
+	}
+	*out = cli_view(ns, name, have_spec ? &spec : NULL,
+			have_status ? &status : NULL);
 	r = *out ? 0 : -ENOMEM;
 out:
 	etcd_kv_clear(&spec);
 	etcd_kv_clear(&status);
 	return r;
+}
+
+/* Append the view of (spec, status) for key rest ("ns/name") to list when
+ * it matches sel. */
+static int add_view(json_t *list, const char *rest, const struct etcd_kv *spec,
+		    const struct etcd_kv *status, const struct selector *sel, bool full)
+{
+	char ns[256], name[256];
+	const char *slash = strchr(rest, '/');
+	json_t *o;
+
+	if (!slash || (size_t)(slash - rest) >= sizeof(ns) || strlen(slash + 1) >= sizeof(name))
+		return 0; /* not a workspace key */
+	memcpy(ns, rest, (size_t)(slash - rest));
+	ns[slash - rest] = '\0';
+	snprintf(name, sizeof(name), "%s", slash + 1);
+	o = view(ns, name, spec, status, full || sel);
+	if (!o)
+		return -ENOMEM;
+	if (!selector_match(sel, json_object_get(json_object_get(o, "metadata"),
+						 "labels"))) {
+		json_decref(o);
+		return 0;
+	}
+	return json_array_append_new(list, o) < 0 ? -ENOMEM : 0;
+}
+
+int cli_list_objects(struct etcd *c, const char *ns, const struct selector *sel,
+		     bool full, json_t *list, int64_t *rev, struct err *e)
+{
+	struct etcd_kvs specs = { 0 }, stats = { 0 };
+	const size_t sl = strlen(WS_SPEC_PREFIX), tl = strlen(WS_STATUS_PREFIX);
+	char sp[512], tp[512];
+	size_t i = 0, j = 0;
+	int r;
+
+	snprintf(sp, sizeof(sp), WS_SPEC_PREFIX "%s%s", ns ? ns : "", ns ? "/" : "");
+	snprintf(tp, sizeof(tp), WS_STATUS_PREFIX "%s%s", ns ? ns : "", ns ? "/" : "");
+	r = etcd_list(c, sp, &specs, e);
+	if (r < 0)
+		goto out;
+	r = etcd_list(c, tp, &stats, e);
+	if (r < 0)
+		goto out;
+	if (rev)
+		*rev = specs.revision;
+	/* Both lists are sorted by key: walk them together.  A status
+	 * without its spec is a workspace being torn down. */
+	while (i < specs.n || j < stats.n) {
+		int cmp;
+
+		if (i == specs.n)
+			cmp = 1;
+		else if (j == stats.n)
+			cmp = -1;
+		else
+			cmp = strcmp(specs.kvs[i].key + sl, stats.kvs[j].key + tl);
+		if (cmp < 0) {
+			r = add_view(list, specs.kvs[i].key + sl, &specs.kvs[i], NULL, sel, full);
+			i++;
+		} else if (cmp > 0) {
+			r = add_view(list, stats.kvs[j].key + tl, NULL, &stats.kvs[j], sel, full);
+			j++;
+		} else {
+			r = add_view(list, specs.kvs[i].key + sl, &specs.kvs[i],
+				     &stats.kvs[j], sel, full);
+			i++;
+			j++;
+		}
+		if (r < 0)
+			goto out;
+	}
+out:
+	etcd_kvs_clear(&specs);
+	etcd_kvs_clear(&stats);
+	return r;
+}
+
+void cli_backoff(int attempt, unsigned cap_ms)
+{
+	unsigned limit = attempt < 20 ? 1u << attempt : cap_ms;
+	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL) ^ (unsigned)attempt;
+	struct timespec ts;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	seed ^= (unsigned)ts.tv_nsec;
+	if (limit > cap_ms)
+		limit = cap_ms;
+	ms = 1 + (long)(rand_r(&seed) % limit);
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+}
+
+int cli_parse_dry_run(const char *s, int *out)
+{
+	if (strcmp(s, "client") == 0)
+		*out = DRY_CLIENT;
+	else if (strcmp(s, "server") == 0)
+		*out = DRY_SERVER;
+	else if (strcmp(s, "none") == 0)
+		*out = DRY_NONE;
+	else {
+		fprintf(stderr, "error: --dry-run must be none, client or server\n");
+		return -1;
+	}
+	return 0;
+}
+
+int cli_revision(struct etcd *c, int64_t *rev, struct err *e)
+{
+	struct etcd_kv kv = { 0 };
+	int r;
+
+	/* A read of a key that never exists still carries the revision. */
+	r = etcd_get(c, "/klangk/", &kv, rev, e);
+	etcd_kv_clear(&kv);
+	return r == -ENOENT ? 0 : r;
+}
+
+int cli_name_args(const char *verb, int argc, char **argv, int min, int max,
+		  int n_names, const char **ns, int *first)
+{
+	static const struct option opts[] = {
+		{ "namespace", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *ns_flag = NULL;
+	int opt, n;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'n':
+			ns_flag = optarg;
+			break;
+		case 'h':
+			cli_usage(verb, false);
+			return EXIT_OK;
+		default:
+			cli_usage(verb, true);
+			return EXIT_USAGE;
+		}
+	}
+	n = argc - optind;
+	if (n < min || (max && n > max)) {
+		fprintf(stderr, "error: %s: wrong number of arguments\n", verb);
+		cli_usage(verb, true);
+		return EXIT_USAGE;
+	}
+	*ns = cli_namespace(ns_flag);
+	if (!cli_check_ns(*ns))
+		return EXIT_USAGE;
+	for (int i = 0; i < n && (n_names < 0 || i < n_names); i++)
+		if (!cli_check_name(argv[optind + i]))
+			return EXIT_USAGE;
+	*first = optind;
+	return -1;
+}
+
+void cli_print_problems(const char *where, const char *msg, const char *suffix)
+{
+	const char *p = msg;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+
+		fprintf(stderr, "error: %s: %.*s%s\n", where, len, p, suffix);
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+}
+
+int cli_txn_if(struct etcd *c, const char *key, int64_t mod, json_t *op,
+	       bool *ok, struct err *e)
+{
+	json_t *cmp = json_pack("[o]", etcd_cmp_mod(key, mod));
+	json_t *ops = json_pack("[o]", op);
+
+	*ok = false;
+	if (!cmp || !ops) {
+		json_decref(cmp);
+		json_decref(ops);
+		return -ENOMEM;
+	}
+	return etcd_txn(c, cmp, ops, NULL, ok, NULL, e);
 }

@@ -1,166 +1,150 @@
-/* klangkc get — show workspaces as a table, JSON, YAML or names. */
+/*
+ * klangkc get — show workspaces as a table, JSON, YAML or names; with
+ * --watch, keep printing them as they change (an etcd watch on the spec and
+ * status keys, resumed from the revision of the first list).
+ */
 #include "cli.h"
 
-#include "buf.h"
 #include "ws.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum out_fmt { OUT_TABLE, OUT_WIDE, OUT_JSON, OUT_YAML, OUT_NAME };
+static volatile sig_atomic_t stop_flag;
 
-static const char *jstr(const json_t *o, const char *k, const char *dflt)
+static void on_signal(int sig)
 {
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s && *s ? s : dflt;
+	(void)sig;
+	stop_flag = 1;
 }
 
-static const char *ready_of(const json_t *status)
-{
-	size_t i;
-	json_t *c;
+struct watch_ctx {
+	struct etcd *reader;        /* a second client: the watch holds the first */
+	const char *ns;             /* NULL: all namespaces */
+	char **names;               /* only these (n_names > 0) */
+	int n_names;
+	const struct selector *sel;
+	enum cli_fmt fmt;
+	bool all_ns;
+	int failed;
+};
 
-	json_array_foreach(json_object_get(status, "conditions"), i, c)
-		if (strcmp(jstr(c, "type", ""), "Ready") == 0)
-			return jstr(c, "status", "Unknown");
-	return "Unknown";
+static bool wanted(const struct watch_ctx *w, const char *ns, const char *name)
+{
+	if (w->ns && strcmp(w->ns, ns) != 0)
+		return false;
+	if (w->n_names == 0)
+		return true;
+	for (int i = 0; i < w->n_names; i++)
+		if (strcmp(w->names[i], name) == 0)
+			return true;
+	return false;
 }
 
-static void print_row(const json_t *obj, bool all_ns, bool wide)
+/* Print the current state of each workspace an event batch touched. */
+static int on_events(void *ud, const struct etcd_event *ev, size_t n, int64_t rev)
 {
-	const json_t *meta = json_object_get(obj, "metadata");
-	const json_t *st = json_object_get(obj, "status");
-	struct buf ports;
-	size_t i;
-	json_t *p;
+	struct watch_ctx *w = ud;
+	json_t *seen = json_object();
 
-	buf_init(&ports, 4096);
-	json_array_foreach(json_object_get(st, "ports"), i, p)
-		buf_printf(&ports, "%s%lld", i ? "," : "",
-			   (long long)json_integer_value(json_object_get(p, "host")));
-	if (all_ns)
-		printf("%-20s ", jstr(meta, "namespace", "-"));
-	printf("%-24s %-12s %-7s %-14s %s", jstr(meta, "name", "-"),
-	       jstr(st, "phase", "Pending"), ready_of(st), jstr(st, "id", "-"),
-	       ports.data ? ports.data : "-");
-	if (wide) {
-		const json_t *url = json_array_get(json_object_get(st, "urls"), 0);
+	(void)rev;
+	for (size_t i = 0; i < n; i++) {
+		const char *key = ev[i].kv.key;
+		char ns[256], name[256], id[520];
+		struct err e = { "" };
+		json_t *o = NULL;
+		int r;
 
-		printf("  %s  %s", jstr(json_object_get(obj, "spec"), "image",
-					WS_DEFAULT_IMAGE),
-		       json_string_value(url) ? json_string_value(url) : "-");
+		if (ws_split_key(key, WS_SPEC_PREFIX, ns, sizeof(ns), name, sizeof(name)) < 0 &&
+		    ws_split_key(key, WS_STATUS_PREFIX, ns, sizeof(ns), name, sizeof(name)) < 0)
+			continue;
+		snprintf(id, sizeof(id), "%s/%s", ns, name);
+		if (!wanted(w, ns, name) || json_object_get(seen, id))
+			continue;
+		json_object_set_new(seen, id, json_true());
+		r = cli_get_object(w->reader, ns, name, &o, &e);
+		if (r == -ENOENT) {
+			/* Gone for good: the last line says so. */
+			o = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s}}", "apiVersion",
+				      WS_API_VERSION, "kind", WS_KIND, "metadata", "name",
+				      name, "namespace", ns, "status", "phase", "Deleted");
+		} else if (r < 0) {
+			w->failed = cli_fail("watch", r, &e);
+			json_decref(seen);
+			return 1;
+		}
+		if (o && selector_match(w->sel, json_object_get(json_object_get(o, "metadata"),
+								"labels")))
+			cli_print_row(o, w->fmt, w->all_ns);
+		json_decref(o);
 	}
-	printf("\n");
-	buf_free(&ports);
+	json_decref(seen);
+	fflush(stdout);
+	return stop_flag ? 1 : 0;
 }
 
-static int print_objects(json_t *list, enum out_fmt fmt, bool all_ns, bool single)
+/* After a compaction: list again (printing everything) and go on from
+ * the new revision, as kubectl does. */
+static int relist(struct watch_ctx *w, int64_t *rev)
 {
+	json_t *list = json_array(), *o;
 	struct err e = { "" };
-	json_t *wrapped = NULL;
-	const json_t *v;
 	size_t i;
-	json_t *o;
-	char *s;
-
-	switch (fmt) {
-	case OUT_JSON:
-	case OUT_YAML:
-		if (single)
-			v = json_array_get(list, 0);
-		else
-			v = wrapped = json_pack("{s:s,s:s,s:O}", "apiVersion", "v1",
-						"kind", "List", "items", list);
-		if (fmt == OUT_JSON) {
-			s = json_dumps(v, JSON_INDENT(2));
-			if (!s)
-				return EXIT_FAIL;
-			printf("%s\n", s);
-			free(s);
-		} else {
-			struct buf b;
-
-			buf_init(&b, 0);
-			if (codec_yaml_dump(v, &b, &e) < 0) {
-				fprintf(stderr, "error: %s\n", e.msg);
-				buf_free(&b);
-				json_decref(wrapped);
-				return EXIT_FAIL;
-			}
-			fputs(b.data, stdout);
-			buf_free(&b);
-		}
-		json_decref(wrapped);
-		return EXIT_OK;
-	case OUT_NAME:
-		json_array_foreach(list, i, o)
-			printf("workspace.klangk.io/%s\n",
-			       jstr(json_object_get(o, "metadata"), "name", "-"));
-		return EXIT_OK;
-	default:
-		if (json_array_size(list) == 0) {
-			fprintf(stderr, "No workspaces found.\n");
-			return EXIT_OK;
-		}
-		if (all_ns)
-			printf("%-20s ", "NAMESPACE");
-		printf("%-24s %-12s %-7s %-14s %s%s\n", "NAME", "PHASE", "READY", "ID",
-		       "PORTS", fmt == OUT_WIDE ? "  IMAGE  URL" : "");
-		json_array_foreach(list, i, o)
-			print_row(o, all_ns, fmt == OUT_WIDE);
-		return EXIT_OK;
-	}
-}
-
-/* Every workspace under prefix (a namespace, or all), spec joined with
- * status, read as two ranges. */
-static int list_objects(struct etcd *c, const char *ns, json_t *list,
-			struct err *e)
-{
-	struct etcd_kvs specs = { 0 }, stats = { 0 };
-	char sp[512], tp[512];
-	size_t j = 0;
 	int r;
 
-	snprintf(sp, sizeof(sp), WS_SPEC_PREFIX "%s%s", ns ? ns : "", ns ? "/" : "");
-	snprintf(tp, sizeof(tp), WS_STATUS_PREFIX "%s%s", ns ? ns : "", ns ? "/" : "");
-	r = etcd_list(c, sp, &specs, e);
-	if (r < 0)
-		goto out;
-	r = etcd_list(c, tp, &stats, e);
-	if (r < 0)
-		goto out;
-	/* Both lists are sorted by key; walk them together. */
-	for (size_t i = 0; i < specs.n; i++) {
-		const char *rest = specs.kvs[i].key + strlen(WS_SPEC_PREFIX);
-		const struct etcd_kv *st = NULL;
-		json_t *o;
-
-		while (j < stats.n) {
-			int cmp = strcmp(stats.kvs[j].key + strlen(WS_STATUS_PREFIX), rest);
-
-			if (cmp < 0) {
-				j++;
-				continue;
-			}
-			if (cmp == 0)
-				st = &stats.kvs[j];
-			break;
+	if (!list)
+		return -ENOMEM;
+	if (w->n_names) {
+		r = cli_revision(w->reader, rev, &e);
+		for (int k = 0; r == 0 && k < w->n_names; k++) {
+			if (cli_get_object(w->reader, w->ns, w->names[k], &o, &e) == 0)
+				json_array_append_new(list, o);
 		}
-		o = cli_merge(&specs.kvs[i], st);
-		if (!o || json_array_append_new(list, o) < 0) {
-			r = -ENOMEM;
-			goto out;
-		}
+	} else {
+		r = cli_list_objects(w->reader, w->ns, w->sel, true, list, rev, &e);
 	}
-out:
-	etcd_kvs_clear(&specs);
-	etcd_kvs_clear(&stats);
+	json_array_foreach(list, i, o)
+		cli_print_row(o, w->fmt, w->all_ns);
+	fflush(stdout);
+	json_decref(list);
 	return r;
+}
+
+static int watch(struct etcd *c, struct watch_ctx *w, int64_t rev)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct err e = { "" };
+	int64_t last = rev;
+	int r, failures = 0;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (cli_etcd(&w->reader) < 0)
+		return EXIT_FAIL;
+	while (!stop_flag) {
+		int64_t before = last;
+
+		r = etcd_watch(c, "/klangk/", last + 1, on_events, w, &stop_flag, &last, &e);
+		if (last > before)
+			failures = 0;
+		if (w->failed)
+			return w->failed;
+		if (stop_flag || r == -ECANCELED)
+			break;
+		if (r == -ESTALE && relist(w, &last) == 0) {
+			failures = 0;
+			continue;
+		}
+		/* The stream broke (etcd restarted, a proxy timed out):
+		 * resume where it stopped. */
+		fprintf(stderr, "warning: %s; resuming\n", e.msg);
+		cli_backoff(++failures + 6, CLI_WATCH_CAP_MS);
+	}
+	return EXIT_OK;
 }
 
 int verb_get(int argc, char **argv)
@@ -169,19 +153,23 @@ int verb_get(int argc, char **argv)
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "all-namespaces", no_argument, NULL, 'A' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "selector", required_argument, NULL, 'l' },
+		{ "watch", no_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *ns_flag = NULL;
-	enum out_fmt fmt = OUT_TABLE;
-	bool all_ns = false;
+	const char *ns_flag = NULL, *sel_text = NULL;
+	enum cli_fmt fmt = FMT_TABLE;
+	bool all_ns = false, do_watch = false;
+	struct selector *sel = NULL;
 	struct etcd *c = NULL;
 	json_t *list = NULL;
 	struct err e = { "" };
+	int64_t rev = 0;
 	int opt, r, ret = EXIT_OK;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:Ao:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "n:Ao:l:wh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			ns_flag = optarg;
@@ -190,20 +178,14 @@ int verb_get(int argc, char **argv)
 			all_ns = true;
 			break;
 		case 'o':
-			if (strcmp(optarg, "json") == 0)
-				fmt = OUT_JSON;
-			else if (strcmp(optarg, "yaml") == 0)
-				fmt = OUT_YAML;
-			else if (strcmp(optarg, "wide") == 0)
-				fmt = OUT_WIDE;
-			else if (strcmp(optarg, "name") == 0)
-				fmt = OUT_NAME;
-			else if (strcmp(optarg, "table") == 0)
-				fmt = OUT_TABLE;
-			else {
-				fprintf(stderr, "error: -o must be table, wide, json, yaml or name\n");
+			if (cli_parse_fmt(optarg, &fmt) < 0)
 				return EXIT_USAGE;
-			}
+			break;
+		case 'l':
+			sel_text = optarg;
+			break;
+		case 'w':
+			do_watch = true;
 			break;
 		case 'h':
 			cli_usage("get", false);
@@ -213,17 +195,25 @@ int verb_get(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!ws_is_dns_label(cli_namespace(ns_flag))) {
-		fprintf(stderr, "error: namespace \"%s\": must be a lowercase DNS label\n",
-			cli_namespace(ns_flag));
+	if (!cli_check_ns(cli_namespace(ns_flag)))
 		return EXIT_USAGE;
-	}
 	if (all_ns && optind < argc) {
 		fprintf(stderr, "error: NAME cannot be combined with -A\n");
 		return EXIT_USAGE;
 	}
-	if (cli_etcd(&c) < 0)
+	if (sel_text && optind < argc) {
+		fprintf(stderr, "error: NAME cannot be combined with -l\n");
+		return EXIT_USAGE;
+	}
+	for (int i = optind; i < argc; i++)
+		if (!cli_check_name(argv[i]))
+			return EXIT_USAGE;
+	if (cli_selector(sel_text, &sel) < 0)
+		return EXIT_USAGE;
+	if (cli_etcd(&c) < 0) {
+		selector_free(sel);
 		return EXIT_FAIL;
+	}
 	list = json_array();
 	if (!list) {
 		ret = EXIT_FAIL;
@@ -233,11 +223,9 @@ int verb_get(int argc, char **argv)
 		for (int i = optind; i < argc; i++) {
 			json_t *o = NULL;
 
-			if (!ws_is_dns_label(argv[i])) {
-				fprintf(stderr, "error: \"%s\": a workspace name is a lowercase DNS label\n",
-					argv[i]);
-				ret = EXIT_FAIL;
-				continue;
+			if (i == optind && (r = cli_revision(c, &rev, &e)) < 0) {
+				ret = cli_fail(NULL, r, &e);
+				goto out;
 			}
 			r = cli_get_object(c, cli_namespace(ns_flag), argv[i], &o, &e);
 			if (r < 0) {
@@ -248,22 +236,46 @@ int verb_get(int argc, char **argv)
 			}
 			json_array_append_new(list, o);
 		}
-		if (json_array_size(list) > 0 || ret == EXIT_OK) {
-			int pr = print_objects(list, fmt, false, argc - optind == 1);
-
-			if (ret == EXIT_OK)
-				ret = pr;
+	} else {
+		/* The table shows nothing of the stored object but its name. */
+		r = cli_list_objects(c, all_ns ? NULL : cli_namespace(ns_flag), sel,
+				     fmt != FMT_TABLE && fmt != FMT_NAME, list, &rev, &e);
+		if (r < 0) {
+			ret = cli_fail("list", r, &e);
+			goto out;
 		}
-		goto out;
 	}
-	r = list_objects(c, all_ns ? NULL : cli_namespace(ns_flag), list, &e);
-	if (r < 0) {
-		ret = cli_fail("list", r, &e);
-		goto out;
+	if (do_watch) {
+		/* A stream of objects, each printed as it changes. */
+		size_t i;
+		json_t *o;
+
+		cli_print_header(fmt, all_ns);
+		json_array_foreach(list, i, o)
+			cli_print_row(o, fmt, all_ns);
+	} else if (json_array_size(list) > 0 || ret == EXIT_OK) {
+		int pr = cli_print_list(list, fmt, all_ns, argc - optind == 1);
+
+		if (ret == EXIT_OK)
+			ret = pr;
 	}
-	ret = print_objects(list, fmt, all_ns, false);
+	fflush(stdout);
+	if (do_watch && (ret == EXIT_OK || ret == EXIT_NOTFOUND)) {
+		struct watch_ctx w = {
+			.ns = all_ns ? NULL : cli_namespace(ns_flag),
+			.names = argv + optind,
+			.n_names = argc - optind,
+			.sel = sel,
+			.fmt = fmt,
+			.all_ns = all_ns,
+		};
+
+		ret = watch(c, &w, rev);
+		etcd_free(w.reader);
+	}
 out:
 	json_decref(list);
 	etcd_free(c);
+	selector_free(sel);
 	return ret;
 }

@@ -1,7 +1,9 @@
 /*
  * klangkc — the command-line client for Klangk Workspaces, in kubectl's
- * habits.  This file holds the verb table (the one source of help text) and
- * the global options; each verb lives in its own file.
+ * habits.  This file holds the verb table, the one source of the help
+ * text: `klangkc --help`, `klangkc VERB --help`, `klangkc help --man` (the
+ * man page, docs/klangkc.1, is its output) and `klangkc completion bash`.
+ * Each verb lives in its own file.
  */
 #include "cli.h"
 
@@ -14,40 +16,136 @@
 #define KLANGK_VERSION "0.1.0"
 #endif
 
-struct verb {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *summary;
-	const char *usage;
-};
+#define NS_OPT "  -n, --namespace NS   the namespace (default \"default\")\n"
 
-static const struct verb verbs[] = {
+static const struct cli_verb verbs[] = {
 	{ "apply", verb_apply, "Create or update workspaces from YAML or JSON files",
 	  "klangkc apply -f FILE|DIR|- [-f ...] [-R] [-n NS] [--dry-run=none|client|server]\n"
+	  "              [--prune -l SELECTOR [-A]]\n"
 	  "\n"
-	  "  Every document of every file is validated before anything is written;\n"
-	  "  one invalid document means nothing is written (exit 1). Errors name the\n"
-	  "  file, the document index (from 0) and the field path.\n"
+	  "  A three-way merge with the last applied configuration (the annotation\n"
+	  "  klangk.io/last-applied-configuration): fields the file sets win, fields\n"
+	  "  removed from the file since the last apply are removed, fields only\n"
+	  "  other writers set (start/stop, share) are kept. Lists are replaced whole.\n"
+	  "  Every document of every file, and every merged result, is validated\n"
+	  "  before anything is written; one invalid document means nothing is\n"
+	  "  written. Writes are transactions comparing each object's revision; an\n"
+	  "  object changed meanwhile is read and merged again. A file that sets\n"
+	  "  metadata.resourceVersion is written only over that revision (exit 3).\n"
 	  "\n"
-	  "  -f, --filename   file, directory (*.yaml, *.yml, *.json) or - for stdin\n"
-	  "  -R, --recursive  descend into subdirectories of a directory\n"
-	  "  -n, --namespace  namespace for objects that do not name one\n"
-	  "  --dry-run        client: validate only; server: also read etcd\n" },
+	  "  -f, --filename PATH   file, directory (*.yaml, *.yml, *.json) or - (stdin)\n"
+	  "  -R, --recursive       descend into subdirectories of a directory\n"
+	  NS_OPT
+	  "  --dry-run=client      validate only, without etcd\n"
+	  "  --dry-run=server      also read etcd and merge; write nothing\n"
+	  "  --prune               delete the objects that carry the selector, were\n"
+	  "                        created by apply and are no longer in the files\n"
+	  "  -l, --selector SEL    the prune selector (a=b,c!=d,e,!f,g in (x,y))\n"
+	  "  -A, --all-namespaces  prune in every namespace, not only those applied to\n" },
+	{ "create", verb_create, "Create workspaces from files; existing ones are an error",
+	  "klangkc create -f FILE|DIR|- [-R] [-n NS] [--dry-run=...] [--save-config]\n"
+	  "\n"
+	  "  Nothing is written when any object already exists or is invalid.\n"
+	  "\n"
+	  "  --save-config         record the last-applied configuration, so a later\n"
+	  "                        apply can remove fields removed from the file\n" },
 	{ "get", verb_get, "Show workspaces",
-	  "klangkc get [NAME...] [-n NS | -A] [-o table|wide|json|yaml|name]\n"
+	  "klangkc get [NAME...] [-n NS | -A] [-l SELECTOR] [-o FORMAT] [--watch]\n"
 	  "\n"
-	  "  -n, --namespace       namespace (default \"default\")\n"
+	  NS_OPT
 	  "  -A, --all-namespaces  every namespace\n"
-	  "  -o, --output          output format (default table)\n" },
+	  "  -l, --selector SEL    only workspaces whose labels match\n"
+	  "  -o, --output FORMAT   table (default), wide, json, yaml or name\n"
+	  "  -w, --watch           after the list, print each workspace again\n"
+	  "                        whenever it changes (until interrupted)\n" },
+	{ "describe", verb_describe, "Show a workspace in detail",
+	  "klangkc describe NAME... [-n NS]\n"
+	  "\n"
+	  "  Spec, status, conditions, ports and URLs, the container and volumes it\n"
+	  "  owns (named after KLANGK_INSTANCE_ID; their state from the engine at\n"
+	  "  DOCKER_HOST when it answers), and recent events.\n" },
 	{ "delete", verb_delete, "Delete workspaces",
-	  "klangkc delete NAME... [-n NS] [--ignore-not-found]\n"
+	  "klangkc delete NAME...|-f FILE|-l SELECTOR [-n NS] [--ignore-not-found]\n"
+	  "               [--wait [--timeout=60s]]\n"
 	  "\n"
 	  "  Removes the desired object; the controller then removes the container,\n"
-	  "  volumes (per reclaimPolicy), port leases and status.\n" },
+	  "  volumes (per reclaimPolicy), port leases and finally the status.\n"
+	  "\n"
+	  "  -f, --filename PATH   the objects named in these files\n"
+	  "  -l, --selector SEL    the workspaces whose labels match\n"
+	  "  --ignore-not-found    a missing workspace is not an error\n"
+	  "  --wait                wait until the controller has removed everything\n"
+	  "  --timeout DURATION    how long --wait waits (default 60s)\n" },
+	{ "diff", verb_diff, "Show what apply would change",
+	  "klangkc diff -f FILE|DIR|- [-R] [-n NS]\n"
+	  "\n"
+	  "  A unified diff of the live objects against the objects apply would\n"
+	  "  store. KLANGKC_EXTERNAL_DIFF replaces \"diff -u -N\".\n"
+	  "  Exit 0: no differences; 1: differences; 2 or more: error.\n" },
+	{ "wait", verb_wait, "Wait for a condition or for deletion",
+	  "klangkc wait NAME...|-l SELECTOR --for=condition=TYPE[=VALUE]|delete\n"
+	  "             [--timeout=30s] [-n NS]\n"
+	  "\n"
+	  "  Watches etcd (no polling). A condition counts once the controller has\n"
+	  "  observed the current generation. delete: both the workspace and its\n"
+	  "  status (the controller's finalizer) are gone. Exit 1 on timeout.\n" },
+	{ "edit", verb_edit, "Edit a workspace in $EDITOR",
+	  "klangkc edit NAME [-n NS]\n"
+	  "\n"
+	  "  Opens the stored object as YAML in $KLANGKC_EDITOR, $EDITOR or vi. The\n"
+	  "  result is validated and written only if the workspace did not change\n"
+	  "  meanwhile (else exit 3); a refused edit keeps the file.\n" },
+	{ "start", verb_start, "Start workspaces (spec.running: true)",
+	  "klangkc start NAME... [-n NS]\n" },
+	{ "stop", verb_stop, "Stop workspaces (spec.running: false)",
+	  "klangkc stop NAME... [-n NS]\n"
+	  "\n"
+	  "  The container stops; home, work and the leased ports are kept.\n" },
+	{ "restart", verb_restart, "Restart workspaces (recreate the container)",
+	  "klangkc restart NAME... [-n NS]\n"
+	  "\n"
+	  "  Sets the annotation klangk.io/restartedAt and spec.running: true; the\n"
+	  "  controller recreates the container (home and work survive).\n" },
+	{ "url", verb_url, "Print a workspace's hosted-app URLs",
+	  "klangkc url NAME [PORT] [-n NS]\n"
+	  "\n"
+	  "  PORT: a container port (8000..8004) or a leased host port.\n" },
+	{ "share", verb_share, "Add a member or change a member's role",
+	  "klangkc share NAME USER [--role=owner|collaborator|coder|spectator] [-n NS]\n"
+	  "\n"
+	  "  --role ROLE           default coder; sharing again changes the role\n" },
+	{ "unshare", verb_unshare, "Remove a member",
+	  "klangkc unshare NAME USER [-n NS]\n"
+	  "\n"
+	  "  Exit 4 when USER is not a member.\n" },
+	{ "members", verb_members, "List a workspace's members",
+	  "klangkc members NAME [-n NS] [-o json|yaml]\n" },
 	{ "version", verb_version, "Print the version", "klangkc version\n" },
+	{ "completion", verb_completion, "Print a shell completion script",
+	  "klangkc completion bash\n"
+	  "\n"
+	  "  source <(klangkc completion bash)\n" },
+	{ "help", verb_help, "Help about a verb (help --man: the man page)",
+	  "klangkc help [VERB | --man]\n" },
 };
 
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+const struct cli_verb *cli_verbs(size_t *n)
+{
+	*n = N_VERBS;
+	return verbs;
+}
+
+static const char exit_codes[] =
+	"  0  success\n"
+	"  1  invalid input, or the operation failed (also: wait timed out)\n"
+	"  2  bad command line\n"
+	"  3  conflict: the object changed meanwhile (a stale edit, a stale\n"
+	"     metadata.resourceVersion, or a write that kept losing the race)\n"
+	"  4  not found (workspace, or member for unshare)\n"
+	"  5  etcd unreachable\n"
+	"  diff: 0 no differences, 1 differences, 2 and above errors\n";
 
 void cli_usage(const char *verb, bool to_stderr)
 {
@@ -67,24 +165,112 @@ static void usage(FILE *f)
 		"Usage: klangkc [--etcd-endpoints URLS] VERB [ARGS...]\n\n"
 		"Verbs:\n");
 	for (size_t i = 0; i < N_VERBS; i++)
-		fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+		fprintf(f, "  %-11s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(f,
 		"\nRun 'klangkc VERB --help' for a verb's options.\n\n"
+		"Errors name the file, the document (from 0) and the field:\n"
+		"  error: ws.yaml[2]: spec.mounts[1].target: must be an absolute path\n\n"
 		"Environment:\n"
 		"  KLANGK_ETCD_ENDPOINTS  comma-separated etcd URLs "
 		"(default http://127.0.0.1:2379)\n"
 		"  KLANGK_ETCD_CACERT, KLANGK_ETCD_CERT, KLANGK_ETCD_KEY  TLS to etcd\n"
 		"  KLANGK_ETCD_USERNAME, KLANGK_ETCD_PASSWORD_FILE (or _PASSWORD)\n"
 		"                         your etcd user; etcd decides what you may write\n\n"
-		"Exit codes:\n"
-		"  0 success   1 invalid input or failed operation   2 usage\n"
-		"  3 conflict (the object changed meanwhile)   4 not found\n"
-		"  5 etcd unreachable\n");
+		"Exit codes:\n%s", exit_codes);
+}
+
+/* Print s with troff's special characters escaped. */
+static void troff(const char *s)
+{
+	bool bol = true;
+
+	for (; *s; s++) {
+		if (bol && (*s == '.' || *s == '\''))
+			fputs("\\&", stdout);
+		if (*s == '\\')
+			fputs("\\e", stdout);
+		else if (*s == '-')
+			fputs("\\-", stdout);
+		else
+			putchar(*s);
+		bol = *s == '\n';
+	}
+}
+
+/* The man page, generated from the table (docs/klangkc.1 is this). */
+static void man(void)
+{
+	printf(".\\\" Generated by `klangkc help --man` from the verb table in cli/main.c.\n"
+	       ".TH KLANGKC 1 \"\" \"klangkc " KLANGK_VERSION "\" \"Klangk\"\n"
+	       ".SH NAME\nklangkc \\- manage Klangk workspaces\n"
+	       ".SH SYNOPSIS\n.B klangkc\n[\\-\\-etcd\\-endpoints \\fIURLS\\fR] "
+	       "\\fIVERB\\fR [\\fIARGS\\fR...]\n"
+	       ".SH DESCRIPTION\n"
+	       "klangkc reads and writes Workspace objects (klangk.io/v1alpha1) in etcd,\n"
+	       "in kubectl's habits. Workspaces live at /klangk/workspaces/\\fINS\\fR/"
+	       "\\fINAME\\fR;\nthe controller writes their status at /klangk/status/"
+	       "\\fINS\\fR/\\fINAME\\fR.\nEvery write is an etcd transaction comparing "
+	       "the object's mod_revision,\nshown as metadata.resourceVersion.\n"
+	       ".SH VERBS\n");
+	for (size_t i = 0; i < N_VERBS; i++) {
+		printf(".SS %s\n", verbs[i].name);
+		troff(verbs[i].summary);
+		printf(".\n.PP\n.nf\n");
+		troff(verbs[i].usage);
+		printf(".fi\n");
+	}
+	printf(".SH ERRORS\nEvery problem names the file, the document index "
+	       "(from 0) and the field path:\n.PP\n.nf\n"
+	       "error: ws.yaml[2]: spec.mounts[1].target: must be an absolute path\n"
+	       "error: 1 invalid document; nothing was applied\n.fi\n"
+	       ".SH EXIT STATUS\n.nf\n");
+	troff(exit_codes);
+	printf(".fi\n.SH ENVIRONMENT\n.TP\n.B KLANGK_ETCD_ENDPOINTS\n"
+	       "comma\\-separated etcd URLs (default http://127.0.0.1:2379)\n"
+	       ".TP\n.B KLANGK_ETCD_CACERT, KLANGK_ETCD_CERT, KLANGK_ETCD_KEY\nTLS to etcd\n"
+	       ".TP\n.B KLANGK_ETCD_USERNAME, KLANGK_ETCD_PASSWORD_FILE, KLANGK_ETCD_PASSWORD\n"
+	       "your etcd user (password from the file, or the variable); etcd's roles "
+	       "decide what you may write\n"
+	       ".TP\n.B KLANGK_INSTANCE_ID\nnames of containers and volumes (describe)\n"
+	       ".TP\n.B DOCKER_HOST\nthe engine describe asks for container state\n"
+	       ".TP\n.B KLANGKC_EDITOR, EDITOR\nthe editor of edit\n"
+	       ".TP\n.B KLANGKC_EXTERNAL_DIFF\nthe diff program of diff\n"
+	       ".SH SEE ALSO\ncrds/workspace.yaml (the schema), README.md\n");
+}
+
+int verb_help(int argc, char **argv)
+{
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		cli_usage("help", false);
+		return EXIT_OK;
+	}
+	if (argc > 1 && strcmp(argv[1], "--man") == 0) {
+		man();
+		return EXIT_OK;
+	}
+	if (argc > 1) {
+		for (size_t i = 0; i < N_VERBS; i++)
+			if (strcmp(verbs[i].name, argv[1]) == 0) {
+				cli_usage(argv[1], false);
+				return EXIT_OK;
+			}
+		fprintf(stderr, "klangkc: unknown verb \"%s\"\n", argv[1]);
+		return EXIT_USAGE;
+	}
+	usage(stdout);
+	return EXIT_OK;
 }
 
 int verb_version(int argc, char **argv)
 {
-	(void)argc, (void)argv;
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		cli_usage("version", false);
+		return EXIT_OK;
+	}
+	if (argc > 1) {
+		cli_usage("version", true);
+		return EXIT_USAGE;
+	}
 	printf("klangkc %s\n", KLANGK_VERSION);
 	return EXIT_OK;
 }
@@ -103,6 +289,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return EXIT_OK;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			return verb_version(1, argv);
 		} else {
 			fprintf(stderr, "klangkc: unknown option %s\n", argv[i]);
 			usage(stderr);
@@ -112,13 +300,6 @@ int main(int argc, char **argv)
 	if (i >= argc) {
 		usage(stderr);
 		return EXIT_USAGE;
-	}
-	if (strcmp(argv[i], "help") == 0) {
-		if (i + 1 < argc)
-			cli_usage(argv[i + 1], false);
-		else
-			usage(stdout);
-		return EXIT_OK;
 	}
 	if (http_global_init() < 0) {
 		fprintf(stderr, "klangkc: cannot initialise libcurl\n");

@@ -20,6 +20,8 @@ struct loader {
 	size_t n_anchors;
 	size_t nodes;      /* nodes in the current document, aliases expanded */
 	struct err *e;
+	const char *data;  /* the input, for positions of encoding errors */
+	size_t len;
 };
 
 static void set_mark_error(struct loader *l, const yaml_mark_t *m,
@@ -66,7 +68,20 @@ static int next_event(struct loader *l, yaml_event_t *ev)
 	if (!yaml_parser_parse(&l->parser, ev)) {
 		const char *prob = l->parser.problem ? l->parser.problem : "syntax error";
 
-		if (l->parser.context)
+		if (l->parser.error == YAML_READER_ERROR) {
+			/* The reader (encoding errors) knows only the byte
+			 * offset: turn it into a line and column. */
+			size_t line = 1, col = 1, off = l->parser.problem_offset;
+
+			for (size_t i = 0; i < off && i < l->len; i++) {
+				col++;
+				if (l->data[i] == '\n') {
+					line++;
+					col = 1;
+				}
+			}
+			err_set(l->e, "line %zu column %zu: %s", line, col, prob);
+		} else if (l->parser.context)
 			err_set(l->e, "line %zu column %zu: %s %s",
 				l->parser.problem_mark.line + 1,
 				l->parser.problem_mark.column + 1, prob,
@@ -375,7 +390,7 @@ void codec_docs_clear(struct codec_docs *d)
 int codec_yaml_load(const char *data, size_t len, struct codec_docs *out,
 		    struct err *e)
 {
-	struct loader l = { .e = e };
+	struct loader l = { .e = e, .data = data, .len = len };
 	struct codec_docs acc = { 0 };
 	yaml_event_t ev;
 	int r = 0;

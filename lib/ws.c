@@ -181,6 +181,22 @@ static bool is_user(const char *s)
 	return true;
 }
 
+/* /home, /home/<x> or /home/<x>/work: where the home and work volumes of
+ * some workspace are mounted.  Independent of the namespace, so that the
+ * CRD can say it with a pattern. */
+static bool is_home_or_work(const char *t)
+{
+	const char *rest, *slash;
+
+	if (strncmp(t, "/home", 5) != 0 || (t[5] != '\0' && t[5] != '/'))
+		return false;
+	if (t[5] == '\0')
+		return true;
+	rest = t + 6;
+	slash = strchr(rest, '/');
+	return !slash || strcmp(slash, "/work") == 0;
+}
+
 /* ---- field helpers ---- */
 
 static const char *const top_fields[] = { "apiVersion", "kind", "metadata",
@@ -217,6 +233,18 @@ static void unknown_fields(struct vctx *v, const json_t *obj, const char *path,
 	}
 }
 
+/* Length in characters (Unicode code points), as the CRD's maxLength counts
+ * (jansson strings are valid UTF-8: count the bytes that start one). */
+static size_t utf8_len(const json_t *s)
+{
+	const unsigned char *p = (const unsigned char *)json_string_value(s);
+	size_t n = 0, len = json_string_length(s);
+
+	for (size_t i = 0; i < len; i++)
+		n += (p[i] & 0xc0) != 0x80;
+	return n;
+}
+
 /* A string field: NULL (absent or problem) or the value. */
 static const char *get_string(struct vctx *v, const json_t *obj,
 			      const char *field, const char *path, size_t max,
@@ -239,8 +267,8 @@ static const char *get_string(struct vctx *v, const json_t *obj,
 		return NULL;
 	}
 	s = json_string_value(j);
-	if (json_string_length(j) > max) {
-		problem(v, path, "must be at most %zu bytes", max);
+	if (utf8_len(j) > max) {
+		problem(v, path, "must be at most %zu characters", max);
 		return NULL;
 	}
 	return s;
@@ -266,8 +294,6 @@ static void check_string_map(struct vctx *v, const json_t *m, const char *path,
 		problem(v, path, "must be a map of strings");
 		return;
 	}
-	if (labels && json_object_size(m) > WS_MAX_LABELS)
-		problem(v, path, "must have at most %d entries", WS_MAX_LABELS);
 	json_object_foreach((json_t *)m, k, val) {
 		snprintf(p, sizeof(p), "%s[%s]", path, k);
 		if (!is_label_key(k)) {
@@ -284,13 +310,14 @@ static void check_string_map(struct vctx *v, const json_t *m, const char *path,
 			continue;
 		}
 		total += strlen(k) + json_string_length(val);
-		if (labels && !is_label_value(json_string_value(val)))
+		if (labels && (json_string_length(val) > 63 ||
+			       !is_label_value(json_string_value(val))))
 			problem(v, p, "must be empty or at most 63 alphanumerics, "
 				      "'-', '_', '.', starting and ending "
 				      "alphanumeric");
 	}
-	if (!labels && total > 128 * 1024)
-		problem(v, path, "must total at most 131072 bytes");
+	if (!labels && total > 256 * 1024)
+		problem(v, path, "must total at most 262144 bytes (keys and values)");
 }
 
 static int parse_metadata(struct vctx *v, const json_t *meta,
@@ -328,6 +355,14 @@ static int parse_metadata(struct vctx *v, const json_t *meta,
 	}
 	if ((j = json_object_get(meta, "annotations")) && !json_is_null(j))
 		check_string_map(v, j, "metadata.annotations", false);
+	/* Set by the server; a manifest may carry them back (from get -o
+	 * yaml): they must at least have their types. */
+	get_string(v, meta, "resourceVersion", "metadata.resourceVersion", 64, false);
+	get_string(v, meta, "uid", "metadata.uid", 64, false);
+	get_string(v, meta, "creationTimestamp", "metadata.creationTimestamp", 64, false);
+	if ((j = json_object_get(meta, "generation")) && !json_is_null(j) &&
+	    !json_is_integer(j))
+		problem(v, "metadata.generation", "must be an integer");
 	return 0;
 }
 
@@ -360,11 +395,11 @@ static int parse_command(struct vctx *v, const json_t *j, struct ws *w)
 			problem(v, p, "must not contain a NUL character");
 			continue;
 		}
-		if (json_string_length(a) > WS_MAX_ARG) {
-			problem(v, p, "must be at most %d bytes", WS_MAX_ARG);
+		if (utf8_len(a) > WS_MAX_ARG) {
+			problem(v, p, "must be at most %d characters", WS_MAX_ARG);
 			continue;
 		}
-		if (i == 0 && json_string_length(a) == 0) {
+		if (json_string_length(a) == 0) {
 			problem(v, p, "must not be empty");
 			continue;
 		}
@@ -438,7 +473,7 @@ static int parse_env(struct vctx *v, const json_t *j, struct ws *w)
 static int parse_mounts(struct vctx *v, const json_t *j, struct ws *w)
 {
 	static const char *const fields[] = { "source", "target", "readOnly", NULL };
-	char home[128], work[160], why[MOUNT_WHY_MAX];
+	char why[MOUNT_WHY_MAX];
 	size_t i, n;
 	char p[96], pf[128];
 
@@ -454,8 +489,6 @@ static int parse_mounts(struct vctx *v, const json_t *j, struct ws *w)
 	w->mounts = calloc(n ? n : 1, sizeof(*w->mounts));
 	if (!w->mounts)
 		return -ENOMEM;
-	ws_home_path(w->ns ? w->ns : "", home, sizeof(home));
-	ws_work_path(w->ns ? w->ns : "", work, sizeof(work));
 	for (i = 0; i < n; i++) {
 		const json_t *item = json_array_get(j, i), *ro;
 		const char *src, *tgt;
@@ -496,9 +529,16 @@ static int parse_mounts(struct vctx *v, const json_t *j, struct ws *w)
 		snprintf(pf, sizeof(pf), "%s.target", p);
 		tgt = get_string(v, item, "target", pf, WS_MAX_PATH, true);
 		if (tgt) {
-			if (mount_check_target(tgt, w->ns ? home : NULL, w->ns ? work : NULL,
-					       why, sizeof(why)) < 0) {
+			/* is_home_or_work covers the home and work of every
+			 * namespace, this one's included, so the CRD's pattern
+			 * can say the same without knowing the namespace. */
+			if (mount_check_target(tgt, NULL, NULL, why, sizeof(why)) < 0) {
 				problem(v, pf, "%s", why);
+				ok = false;
+			} else if (is_home_or_work(tgt)) {
+				problem(v, pf, "must not be /home, /home/<user> or "
+					       "/home/<user>/work (the home and work "
+					       "volumes are mounted there)");
 				ok = false;
 			}
 			for (size_t k = 0; ok && k < w->n_mounts; k++)
@@ -597,8 +637,15 @@ static long long get_int(struct vctx *v, const json_t *j, const char *path,
 
 	if (!j || json_is_null(j))
 		return dflt;
-	if (json_is_real(j) && json_real_value(j) == (double)(long long)json_real_value(j))
+	/* 5.0 is an integer in JSON Schema; the range check comes first so
+	 * that the conversion is defined. */
+	if (json_is_real(j) && json_real_value(j) >= -9.0e15 &&
+	    json_real_value(j) <= 9.0e15 &&
+	    json_real_value(j) == (double)(long long)json_real_value(j))
 		n = (long long)json_real_value(j);
+	else if (json_is_real(j) && json_real_value(j) == json_real_value(j) &&
+		 (json_real_value(j) < -9.0e15 || json_real_value(j) > 9.0e15))
+		n = json_real_value(j) < 0 ? min - 1 : max + 1;
 	else if (json_is_integer(j))
 		n = json_integer_value(j);
 	else {

@@ -16,7 +16,13 @@ PKGS=(
 	# make fuzz: clang with libFuzzer (libclang-rt-14-dev); the tests make
 	# etcd's certificates with openssl.
 	clang libclang-rt-14-dev openssl
+	# The CRD agreement test runs ajv (tests/schema, `npm ci`); man-db checks
+	# the man page; diffutils is klangkc diff's default diff.
+	nodejs man-db diffutils
 )
+# Debian's npm, unless an npm is already there (a nodejs package from
+# elsewhere may bundle its own, and Debian's npm would conflict with it).
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 
 missing=()
 for p in "${PKGS[@]}"; do

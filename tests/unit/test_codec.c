@@ -78,6 +78,10 @@ static void test_refusals(void)
 	CHECK(load(laughs, &d, &e) == -E2BIG);
 	CHECK_CONTAINS(e.msg, "alias");
 	CHECK(load("a: \xff\xfe\n", &d, &e) < 0);
+	/* An encoding error says where, like a syntax error. */
+	CHECK(load("a: 1\nb: caf\xe9\n", &d, &e) == -EINVAL);
+	CHECK_CONTAINS(e.msg, "line 2 column");
+	CHECK_CONTAINS(e.msg, "UTF-8");
 	CHECK(load("a: [1, 2\n", &d, &e) == -EINVAL);
 	CHECK(load("? [1, 2]\n: x\n", &d, &e) == -EINVAL);
 	CHECK_CONTAINS(e.msg, "mapping keys must be scalars");

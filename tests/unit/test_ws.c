@@ -84,7 +84,15 @@ static void test_refusals(void)
 	refused("  mounts: [{source: ../a, target: /x}]\n", "spec.mounts[0].source");
 	refused("  mounts: [{source: /a/./b, target: /x}]\n", "spec.mounts[0].source: must be a normalised");
 	refused("  mounts: [{source: /a, target: /proc/x}]\n", "must not be in or over /proc");
-	refused("  mounts: [{source: /a, target: /home}]\n", "must not cover the workspace's home");
+	refused("  mounts: [{source: /a, target: /home}]\n", "must not be /home, /home/<user>");
+	refused("  mounts: [{source: /a, target: /home/bob}]\n", "must not be /home, /home/<user>");
+	refused("  mounts: [{source: /a, target: /home/alice/work}]\n", "spec.mounts[0].target: must not be /home");
+	refused("  mounts: [{source: /a, target: /x//y}]\n", "spec.mounts[0].target: must be a normalised");
+	refused("  mounts: [{source: /a/, target: /x}]\n", "spec.mounts[0].source: must be a normalised");
+	refused("  command: [sh, \"\"]\n", "spec.command[1]: must not be empty");
+	refused("  image: \"" "\"\n", "spec.image: must be an image reference");
+	refused("  idleTimeoutSeconds: 1e30\n", "spec.idleTimeoutSeconds: must be between");
+	refused("  hostedPorts: 2.5\n", "spec.hostedPorts: must be an integer");
 	refused("  mounts: [{source: /a, target: /x}, {source: /b, target: /x}]\n",
 		"spec.mounts[1].target: duplicate target");
 	refused("  mounts: [{source: \"/a\\nb\", target: /x}]\n", "control characters");
@@ -103,6 +111,53 @@ static void test_refusals(void)
 	refused("  image: \"bad image;rm\"\n", "spec.image: must be an image reference");
 	refused("  command: []\n", "spec.command: must have 1 to 64 items");
 	refused("  imgae: typo\n", "spec.imgae: unknown field");
+}
+
+/* Rules that must agree with the CRD's JSON Schema (see tests/schema). */
+static void test_schema_agreement(void)
+{
+	struct ws *w;
+	struct err e;
+	char doc[8192], big[300];
+
+	/* Mounting inside home or work is fine; only the volumes' own
+	 * mount points are refused. */
+	CHECK(parse(HDR "spec:\n  mounts: [{source: /a, target: /home/alice/work/data},"
+		    " {source: v, target: /home/alice/.cache}]\n", &w, &e) == 0);
+	ws_free(w);
+	/* maxLength counts characters, not bytes: 255 two-byte letters. */
+	memset(big, 0, sizeof(big));
+	for (int i = 0; i < 4; i++)
+		strcat(big, "\xc3\xa9");
+	snprintf(doc, sizeof(doc), HDR "spec:\n  members: [{user: a}]\n  env: [{name: A, value: \"%s\"}]\n", big);
+	CHECK(parse(doc, &w, &e) == 0);
+	ws_free(w);
+	/* 5.0 is an integer. */
+	CHECK(parse(HDR "spec: {hostedPorts: 5.0}\n", &w, &e) == 0);
+	ws_free(w);
+	/* Server-set metadata must have its types. */
+	CHECK(parse("apiVersion: klangk.io/v1alpha1\nkind: Workspace\n"
+		    "metadata: {name: w, resourceVersion: 5, generation: x}\n", &w, &e) == -EINVAL);
+	CHECK_CONTAINS(e.msg, "metadata.resourceVersion: must be a string");
+	CHECK_CONTAINS(e.msg, "metadata.generation: must be an integer");
+	/* Many labels are fine (Kubernetes sets no count limit). */
+	{
+		char labels[4096] = "";
+
+		for (int i = 0; i < 100; i++) {
+			char one[32];
+
+			snprintf(one, sizeof(one), "%sl%d: v", i ? ", " : "", i);
+			strcat(labels, one);
+		}
+		snprintf(doc, sizeof(doc), "apiVersion: klangk.io/v1alpha1\nkind: Workspace\n"
+			 "metadata: {name: w, labels: {%s}}\n", labels);
+		CHECK(parse(doc, &w, &e) == 0);
+		ws_free(w);
+	}
+	/* A null is an absent field. */
+	CHECK(parse(HDR "spec: {image: null, command: null, env: null}\n", &w, &e) == 0);
+	ws_free(w);
 }
 
 static void test_names(void)
@@ -272,6 +327,7 @@ int main(void)
 {
 	test_valid_and_defaults();
 	test_refusals();
+	test_schema_agreement();
 	test_names();
 	test_injection_corpus();
 	return T_DONE("ws");
