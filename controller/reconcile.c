@@ -753,10 +753,10 @@ static int rec_place(struct rec *x, struct wsref *ref, const char *wanted,
  * whose name and namespace match its key). */
 static int parse_desired(const struct wsref *ref, const struct etcd_kv *kv,
 			 struct ws **out, char *restarted, size_t rlen,
-			 char node_name[PLACE_NODE_MAX], struct err *e)
+			 struct err *e)
 {
 	json_t *doc = NULL;
-	const char *ra, *nn;
+	const char *ra;
 	int r = ws_load(kv->value, kv->value_len, ref->ns, ref->name, out, &doc, e);
 
 	if (r < 0)
@@ -766,8 +766,6 @@ static int parse_desired(const struct wsref *ref, const struct etcd_kv *kv,
 	ra = json_string_value(json_object_get(json_object_get(json_object_get(
 		doc, "metadata"), "annotations"), REC_RESTARTED_ANNOTATION));
 	snprintf(restarted, rlen, "%s", ra && strlen(ra) < 64 ? ra : "");
-	nn = json_string_value(json_object_get(json_object_get(doc, "spec"), "nodeName"));
-	snprintf(node_name, PLACE_NODE_MAX, "%s", nn && strlen(nn) < PLACE_NODE_MAX ? nn : "");
 	json_decref(doc);
 	return 0;
 }
@@ -803,7 +801,7 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	int64_t status_rev = 0, gen;
 	json_t *st = NULL, *config = NULL;
 	struct ws *w = NULL;
-	char key[512], id[33], hash[65], restarted[64], node_name[PLACE_NODE_MAX];
+	char key[512], id[33], hash[65], restarted[64];
 	const char *sid;
 	int n_hint = 0, r;
 
@@ -864,7 +862,7 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	gen = spec.version;
 
 	/* 1. Validate.  An invalid object is reported and left alone. */
-	r = parse_desired(&ref, &spec, &w, restarted, sizeof(restarted), node_name, e);
+	r = parse_desired(&ref, &spec, &w, restarted, sizeof(restarted), e);
 	if (r == -ENOMEM)
 		goto out;
 	if (r < 0) {
@@ -888,7 +886,8 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	/* 1a. Several nodes: place it (once, never moved), then only its
 	 * node goes on. */
 	if (x->cfg->node_name[0]) {
-		r = rec_place(x, &ref, node_name, st, gen, &stkv, &status_rev, &reason, e);
+		r = rec_place(x, &ref, w->node_name ? w->node_name : "", st, gen, &stkv,
+			      &status_rev, &reason, e);
 		if (r < 0)
 			goto failed;
 		if (r == 0)

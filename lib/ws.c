@@ -208,7 +208,7 @@ static const char *const meta_fields[] = { "name", "namespace", "labels",
 static const char *const spec_fields[] = { "image", "command", "env", "mounts",
 					   "hostedPorts", "idleTimeoutSeconds",
 					   "running", "members", "reclaimPolicy",
-					   NULL };
+					   "nodeName", NULL };
 
 static bool in_list(const char *s, const char *const *list)
 {
@@ -714,6 +714,13 @@ static int parse_spec(struct vctx *v, const json_t *spec, struct ws *w)
 		problem(v, "spec.reclaimPolicy", "must be Delete or Retain");
 	else if (s && dup_into(&w->reclaim_policy, s) < 0)
 		return -ENOMEM;
+	s = get_string(v, spec, "nodeName", "spec.nodeName", WS_NAME_MAX, false);
+	if (s && !ws_is_dns_label(s))
+		problem(v, "spec.nodeName",
+			"must be a lowercase DNS label (a-z, 0-9, '-', at most 63 "
+			"characters, starting and ending with a letter or digit)");
+	else if (s && dup_into(&w->node_name, s) < 0)
+		return -ENOMEM;
 defaults:
 	if (!w->image && dup_into(&w->image, WS_DEFAULT_IMAGE) < 0)
 		return -ENOMEM;
@@ -798,6 +805,7 @@ void ws_free(struct ws *w)
 	}
 	free(w->members);
 	free(w->reclaim_policy);
+	free(w->node_name);
 	free(w);
 }
 
