@@ -698,6 +698,7 @@ static void usage(FILE *f)
 		"                          (e.g. 127.0.0.1:9101; KLANGK_METRICS_ADDRESS; off)\n"
 		"  --log-level LEVEL       debug|info|warn|error (info)\n"
 		"  --log-json              JSON log lines instead of logfmt\n"
+		"  --check                 validate the settings (flags, environment, --config) and exit\n"
 		"Also read: KLANGK_NGINX_PORT, KLANGK_HOSTING_HOSTNAME, KLANGK_HOSTING_PROTO,\n"
 		"KLANGK_HOSTING_BASE_PATH, KLANGK_PUBLISH_ADDRESS (127.0.0.1),\n"
 		"KLANGK_ALLOWED_MOUNT_ROOTS, KLANGK_DATA_DIR, KLANGK_PROTECTED_PATHS,\n"
@@ -724,6 +725,7 @@ int main(int argc, char **argv)
 		{ "metrics-address", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "log-json", no_argument, NULL, 'j' },
+		{ "check", no_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -731,7 +733,7 @@ int main(int argc, char **argv)
 	enum log_level lvl = LOG_INFO;
 	pthread_t inf, act_t, pl_t, eng_t, res_t, el_t, workers[MAX_WORKERS];
 	struct side_watch act_w = { &c, WS_ACTIVITY_PREFIX }, pl_w = { &c, PLACE_PREFIX };
-	bool elect = true, bad = false;
+	bool elect = true, bad = false, check = false;
 	const char *metrics_addr = getenv("KLANGK_METRICS_ADDRESS");
 	long ttl = 15, nw = 0;
 	sigset_t sigs;
@@ -789,6 +791,9 @@ int main(int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'K':
+			check = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -814,6 +819,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "klangk-controller: --node-name needs leader election (the "
 				"node's registration lives on the leader's lease)\n");
 		return 2;
+	}
+	if (check) {
+		printf("klangk-controller: settings are valid\n");
+		return 0;
 	}
 	log_setup(lvl, json);
 	rbac_opts_env(&c.rbac);
