@@ -13,6 +13,9 @@ PKGS=(
 	nginx-light
 	busybox-static
 	curl jq python3 python3-websockets procps iproute2 valgrind
+	# Images and deployment (make images, tests/e2e/test_compose.sh,
+	# test_systemd_units.sh, test_examples.sh).
+	debootstrap docker-compose systemd python3-yaml
 	# make fuzz: clang with libFuzzer (libclang-rt-14-dev); the tests make
 	# etcd's certificates with openssl.
 	clang libclang-rt-14-dev openssl

@@ -99,9 +99,12 @@ if [ "${KLANGK_IMAGES_NO_CACHE:-0}" != 1 ]; then
 	fi
 	if [ -s "$cache_dir/images-$hash.tar" ]; then
 		engine load -i "$cache_dir/images-$hash.tar" >/dev/null
-		# The archive names the images by the hash they were built from.
+		# The archive names the images by the hash they were built from
+		# (Podman qualifies the names with localhost/, Docker does not;
+		# an archive of either loads into both).
 		for t in "${TARGETS[@]}"; do
-			engine tag "klangk-$t:src-$hash" "klangk-$t:$TAG"
+			engine tag "klangk-$t:src-$hash" "klangk-$t:$TAG" 2>/dev/null ||
+				engine tag "localhost/klangk-$t:src-$hash" "klangk-$t:$TAG"
 		done
 		if up_to_date; then
 			log "loaded $(names "$TAG" | xargs) from $cache_dir/images-$hash.tar"
@@ -130,8 +133,9 @@ if [ "$cli" = docker ]; then
 	engine save -o "$tmp" $(names "src-$hash")
 else
 	# shellcheck disable=SC2046
-	engine save -m --format docker-archive -o "$tmp" $(names "src-$hash")
+	engine save -q -m --format docker-archive -o "$tmp" $(names "src-$hash")
 fi
 find "$cache_dir" -maxdepth 1 -name 'images-*.tar' ! -name "images-$hash.tar" -delete
 mv -f "$tmp" "$cache_dir/images-$hash.tar"
 trap - EXIT
+log "saved them as $cache_dir/images-$hash.tar"
