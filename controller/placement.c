@@ -61,12 +61,8 @@ int place_get(struct etcd *c, const char *owner, char node[PLACE_NODE_MAX],
 	return r;
 }
 
-/*
- * The registered node with the most free capacity, from the node records
- * and the placements (counted per node).  -ENOSPC when none has room.
- */
-static int pick_node(const struct etcd_kvs *nodes, const struct etcd_kvs *placed,
-		     char node[PLACE_NODE_MAX], struct err *e)
+int place_pick(const struct etcd_kvs *nodes, const struct etcd_kvs *placed,
+	       char node[PLACE_NODE_MAX], struct err *e)
 {
 	long best_free = 0;
 	bool found = false;
@@ -119,7 +115,7 @@ static int try_place(struct etcd *c, const char *key, const char *wanted,
 	} else {
 		if ((r = etcd_list(c, PLACE_NODE_PREFIX, &nodes, e)) < 0 ||
 		    (r = etcd_list(c, PLACE_PREFIX, &placed, e)) < 0 ||
-		    (r = pick_node(&nodes, &placed, choice, e)) < 0)
+		    (r = place_pick(&nodes, &placed, choice, e)) < 0)
 			goto out;
 		place_node_key(choice, nkey, sizeof(nkey));
 		/* Not placed yet, nothing placed since we counted (deletions

@@ -53,6 +53,15 @@ int place_get(struct etcd *c, const char *owner, char node[PLACE_NODE_MAX],
 int place_ensure(struct etcd *c, const char *owner, const char *wanted,
 		 char node[PLACE_NODE_MAX], struct err *e);
 
+/*
+ * The choice place_ensure makes without spec.nodeName, from the listings of
+ * PLACE_NODE_PREFIX (the registered nodes, sorted by key) and PLACE_PREFIX
+ * (placements, counted per node): the node with the most free capacity,
+ * ties to the lowest name.  -ENOSPC when none has room.  Both borrowed.
+ */
+int place_pick(const struct etcd_kvs *nodes, const struct etcd_kvs *placed,
+	       char node[PLACE_NODE_MAX], struct err *e);
+
 /* The placement's key of owner, in buf. */
 int place_key(const char *owner, char *buf, size_t len);
 
