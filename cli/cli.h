@@ -132,8 +132,10 @@ int cli_get_object(struct etcd *c, const char *ns, const char *name,
 int cli_list_objects(struct etcd *c, const char *ns, const struct selector *sel,
 		     bool full, json_t *list, int64_t *rev, struct err *e);
 
-/* The store's current revision (to watch from revision + 1). */
-int cli_revision(struct etcd *c, int64_t *rev, struct err *e);
+/* The store's current revision (to watch from revision + 1), read with a
+ * get of `key` (borrowed), which need not exist: pick one the user may
+ * read (a workspace's spec key), since etcd's roles may refuse others. */
+int cli_revision(struct etcd *c, const char *key, int64_t *rev, struct err *e);
 
 /* Sleep a random while, up to 2^attempt ms but at most cap_ms, before
  * attempt `attempt` (from 1) of a retry. */

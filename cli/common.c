@@ -327,13 +327,13 @@ int cli_parse_dry_run(const char *s, int *out)
 	return 0;
 }
 
-int cli_revision(struct etcd *c, int64_t *rev, struct err *e)
+int cli_revision(struct etcd *c, const char *key, int64_t *rev, struct err *e)
 {
 	struct etcd_kv kv = { 0 };
 	int r;
 
-	/* A read of a key that never exists still carries the revision. */
-	r = etcd_get(c, "/klangk/", &kv, rev, e);
+	/* A read of a missing key still carries the revision. */
+	r = etcd_get(c, key, &kv, rev, e);
 	etcd_kv_clear(&kv);
 	return r == -ENOENT ? 0 : r;
 }

@@ -9,6 +9,11 @@
  * so `apply` then `wait --for=condition=Ready` never reads the Ready of
  * the previous spec.  "Gone" means both keys deleted: the spec (the user's
  * delete) and the status (the controller's finalizer, removed last).
+ *
+ * Under etcd's roles (docs/security.md) a user may read only their own
+ * namespace's keys, so a watch of /klangk/ is refused.  wait then watches
+ * the namespace's status keys alone — the controller answers every spec
+ * change there — and reads the spec again on each status change.
  */
 #include "cli.h"
 
@@ -54,6 +59,7 @@ struct wctx {
 	const char *type, *value;
 	size_t left;
 	bool quiet;
+	struct etcd *reader;  /* status-only watch: reads the specs (owned) */
 };
 
 long cli_parse_duration(const char *s)
@@ -133,6 +139,30 @@ static void set_status(struct wstate *s, const char *value, size_t len)
 	}
 }
 
+/* Read one target's spec key (whether it exists, its generation). */
+static int read_spec_e(struct etcd *c, struct wstate *s, struct err *e)
+{
+	struct etcd_kv kv = { 0 };
+	char key[512];
+	int r;
+
+	ws_spec_key(s->t->ns, s->t->name, key, sizeof(key));
+	r = etcd_get(c, key, &kv, NULL, e);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	s->spec = r == 0;
+	s->generation = kv.version;
+	etcd_kv_clear(&kv);
+	return 0;
+}
+
+static int read_spec(struct etcd *c, struct wstate *s)
+{
+	struct err e = { "" };
+
+	return read_spec_e(c, s, &e);
+}
+
 static int on_events(void *ud, const struct etcd_event *ev, size_t n, int64_t rev)
 {
 	struct wctx *w = ud;
@@ -161,6 +191,8 @@ static int on_events(void *ud, const struct etcd_event *ev, size_t n, int64_t re
 			} else {
 				set_status(s, ev[i].type == ETCD_PUT ? ev[i].kv.value : NULL,
 					   ev[i].kv.value_len);
+				if (w->reader && read_spec(w->reader, s) < 0)
+					return -EIO;
 			}
 		}
 	}
@@ -174,13 +206,8 @@ static int read_target(struct etcd *c, struct wstate *s, struct err *e)
 	char key[512];
 	int r;
 
-	ws_spec_key(s->t->ns, s->t->name, key, sizeof(key));
-	r = etcd_get(c, key, &kv, NULL, e);
-	if (r < 0 && r != -ENOENT)
+	if ((r = read_spec_e(c, s, e)) < 0)
 		return r;
-	s->spec = r == 0;
-	s->generation = kv.version;
-	etcd_kv_clear(&kv);
 	ws_status_key(s->t->ns, s->t->name, key, sizeof(key));
 	r = etcd_get(c, key, &kv, NULL, e);
 	if (r < 0 && r != -ENOENT)
@@ -188,6 +215,14 @@ static int read_target(struct etcd *c, struct wstate *s, struct err *e)
 	set_status(s, r == 0 ? kv.value : NULL, kv.value_len);
 	etcd_kv_clear(&kv);
 	return 0;
+}
+
+static bool one_namespace(const struct cli_wait_target *t, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(t[i].ns, t[0].ns) != 0)
+			return false;
+	return n > 0;
 }
 
 int cli_wait(struct etcd *c, const struct cli_wait_target *t, size_t n,
@@ -200,12 +235,15 @@ int cli_wait(struct etcd *c, const struct cli_wait_target *t, size_t n,
 	struct itimerval it = { 0 };
 	struct err e = { "" };
 	int64_t rev = 0;
+	char key[512], ns_prefix[512];
+	const char *prefix = "/klangk/";
 	int r, failures = 0, ret = EXIT_OK;
 
 	w.s = calloc(n ? n : 1, sizeof(*w.s));
 	if (!w.s)
 		return cli_fail(NULL, -ENOMEM, NULL);
-	if ((r = cli_revision(c, &rev, &e)) < 0) {
+	ws_spec_key(t[0].ns, t[0].name, key, sizeof(key));
+	if ((r = cli_revision(c, key, &rev, &e)) < 0) {
 		ret = cli_fail("wait", r, &e);
 		goto out;
 	}
@@ -236,12 +274,25 @@ int cli_wait(struct etcd *c, const struct cli_wait_target *t, size_t n,
 	else
 		setitimer(ITIMER_REAL, &it, NULL);
 	while (!cancel_flag) {
-		r = etcd_watch(c, "/klangk/", rev + 1, on_events, &w, &cancel_flag, &rev, &e);
+		r = etcd_watch(c, prefix, rev + 1, on_events, &w, &cancel_flag, &rev, &e);
 		if (w.left == 0 || cancel_flag)
+			break;
+		if (r == -EACCES && !w.reader && one_namespace(t, n)) {
+			/* Refused by etcd's roles: the namespace's statuses. */
+			snprintf(ns_prefix, sizeof(ns_prefix), WS_STATUS_PREFIX "%s/", t[0].ns);
+			prefix = ns_prefix;
+			if (cli_etcd(&w.reader) < 0) {
+				r = -EIO;
+				break;
+			}
+			err_clear(&e);
+			continue;
+		}
+		if (r == -EACCES)
 			break;
 		if (r == -ESTALE) {
 			/* Compacted past our revision: read again, go on. */
-			if ((r = cli_revision(c, &rev, &e)) < 0)
+			if ((r = cli_revision(c, key, &rev, &e)) < 0)
 				break;
 			for (size_t i = 0; i < n && r == 0; i++)
 				r = read_target(c, &w.s[i], &e);
@@ -271,6 +322,7 @@ out:
 	for (size_t i = 0; i < n; i++)
 		json_decref(w.s[i].status);
 	free(w.s);
+	etcd_free(w.reader);
 	return ret;
 }
 

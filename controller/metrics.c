@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include "httpd.h"
+#include "log.h"
 #include "prom.h"
 #include "wq.h"
 
@@ -135,12 +136,20 @@ void metrics_port_leases(struct metrics *m, long n)
 		prom_set(m->leases, "", (double)n);
 }
 
-void metrics_engine_request(void *ud, const char *method, long status,
-			    double seconds)
+void metrics_engine_request(void *ud, const char *method, const char *path,
+			    long status, double seconds)
 {
 	struct metrics *m = ud;
 
-	(void)status;
+	/* Every engine call at debug level: where a reconcile's time goes. */
+	if (log_enabled(LOG_DEBUG)) {
+		char st[16], ms[32];
+
+		snprintf(st, sizeof(st), "%ld", status);
+		snprintf(ms, sizeof(ms), "%.1f", seconds * 1000);
+		log_debug("engine request", "method", method, "path", path, "status", st,
+			  "ms", ms, NULL);
+	}
 	if (m)
 		prom_observe(m->engine, method, seconds);
 }

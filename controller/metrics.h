@@ -36,7 +36,7 @@ void metrics_stop(struct metrics *m);
 void metrics_reconcile(struct metrics *m, bool ok, double seconds);
 void metrics_port_leases(struct metrics *m, long n);
 /* An engine_observer_fn (lib/engine.h) with m as ud. */
-void metrics_engine_request(void *m, const char *method, long status,
+void metrics_engine_request(void *m, const char *method, const char *path, long status,
 			    double seconds);
 
 #endif

@@ -151,7 +151,7 @@ int engine_request(struct engine *g, const char *method, const char *path,
 		*status = 0;
 		r = http_do(g->http, &hr, status, out, e);
 		if (g->observer)
-			g->observer(g->observer_ud, method, r < 0 ? 0 : *status,
+			g->observer(g->observer_ud, method, path, r < 0 ? 0 : *status,
 				    mono_s() - t0);
 	}
 out:

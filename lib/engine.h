@@ -27,10 +27,11 @@ void engine_free(struct engine *g);
 
 int engine_ping(struct engine *g, struct err *e);
 
-/* Called after every request with its method, HTTP status (0 when no
- * answer) and duration in seconds, for metrics.  fn may be NULL. */
-typedef void (*engine_observer_fn)(void *ud, const char *method, long status,
-				   double seconds);
+/* Called after every request with its method, path (borrowed, without the
+ * API version prefix), HTTP status (0 when no answer) and duration in
+ * seconds, for metrics and debug logs.  fn may be NULL. */
+typedef void (*engine_observer_fn)(void *ud, const char *method, const char *path,
+				   long status, double seconds);
 void engine_set_observer(struct engine *g, engine_observer_fn fn, void *ud);
 
 /* Containers.  `name` may be a name or an id. */

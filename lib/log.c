@@ -75,6 +75,11 @@ static void put_pair(struct buf *b, const char *k, const char *v, int first)
 	put_value(b, v ? v : "");
 }
 
+int log_enabled(enum log_level lvl)
+{
+	return lvl >= log_min;
+}
+
 void log_emit(enum log_level lvl, const char *msg, ...)
 {
 	char ts[64];

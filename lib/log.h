@@ -16,6 +16,9 @@ void log_setup(enum log_level min, int json);
 /* Parse "debug|info|warn|error"; returns 0 or -EINVAL. */
 int log_parse_level(const char *s, enum log_level *out);
 
+/* Would a line at lvl be written?  For callers whose values cost work. */
+int log_enabled(enum log_level lvl);
+
 void log_emit(enum log_level lvl, const char *msg, ...)
 	__attribute__((sentinel));
 

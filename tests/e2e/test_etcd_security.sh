@@ -19,7 +19,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../bed.sh"
 source "$HERE/assert.sh"
-trap bed_down EXIT
+trap 'kill "${WATCH_PID:-}" 2>/dev/null || true; bed_down' EXIT
 TTL=3
 BED_ETCD_TLS=1 BED_ETCD_ARGS="--auth-token-ttl $TTL" bed_up
 
@@ -86,7 +86,25 @@ etcdctl role list | grep -q 'klangk:user:root\|klangk:user:klangk-controller' &&
 wsdoc alice proj '[{"user":"bob","role":"owner"},{"user":"carol","role":"coder"}]' >"$BED/proj.yaml"
 as alice "$KC" apply -f "$BED/proj.yaml" >/dev/null || fail "alice cannot apply in her namespace"
 _running() { [ "$(as alice "$KC" get "$1" -n "$2" -o json | jq -r .status.phase)" = Running ]; }
-wait_for "alice/proj Running" 30 _running proj alice || fail "not Running: $(as root "$KC" get proj -n alice -o json)"
+# klangkc wait as alice: her role refuses a watch of /klangk/, so wait
+# watches her namespace's statuses (cli/wait.c); it must not hang.
+as alice "$KC" wait --for=condition=Ready proj -n alice --timeout=60s >/dev/null ||
+	fail "klangkc wait as alice: $(as root "$KC" get proj -n alice -o json)"
+assert_eq Running "$(as alice "$KC" get proj -n alice -o json | jq -r .status.phase)" "alice/proj after wait"
+# get --watch as alice: the same fallback; a stop shows as a new row.
+as alice "$KC" get -n alice --watch >"$BED/watch.out" 2>&1 &
+WATCH_PID=$!
+wait_for "alice's watch lists proj" 20 grep -q '^proj ' "$BED/watch.out" || fail "watch: $(cat "$BED/watch.out")"
+as alice "$KC" stop proj -n alice >/dev/null || fail "alice cannot stop proj"
+wait_for "alice's watch shows proj stopped" 60 grep -q '^proj .*Stopped' "$BED/watch.out" ||
+	fail "watch: $(cat "$BED/watch.out")"
+kill "$WATCH_PID"
+wait "$WATCH_PID" 2>/dev/null || true
+WATCH_PID=
+as alice "$KC" start proj -n alice >/dev/null || fail "alice cannot start proj"
+as alice "$KC" wait --for=condition=Ready proj -n alice --timeout=60s >/dev/null ||
+	fail "proj did not come back"
+wait_for "alice/proj Running again" 60 _running proj alice || fail "not Running again"
 id="$(as alice "$KC" get proj -n alice -o json | jq -r .status.id)"
 port="$(as alice "$KC" get proj -n alice -o json | jq -r '.status.ports[0].host')"
 url="http://127.0.0.1:$KLANGK_NGINX_PORT/hosted/$id/$port/"
