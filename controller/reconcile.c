@@ -796,7 +796,7 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	struct etcd_kv spec = { 0 }, stkv = { 0 };
 	bool have_spec, have_status, running = false;
 	const char *reason = "Reconciling";
-	bool want_running = true, was_running = false;
+	bool want_running = true, was_running = false, adopted = false;
 	long ports[PORTS_MAX] = { 0 }, hint[PORTS_MAX];
 	int64_t status_rev = 0, gen;
 	json_t *st = NULL, *config = NULL;
@@ -886,6 +886,10 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	/* 1a. Several nodes: place it (once, never moved), then only its
 	 * node goes on. */
 	if (x->cfg->node_name[0]) {
+		/* A status with an id and no node was written by a controller
+		 * without a node name: this node adopts the workspace (docs/
+		 * operations.md), and its leases move under the node's prefix. */
+		adopted = json_object_get(st, "id") && !json_object_get(st, "nodeName");
 		r = rec_place(x, &ref, w->node_name ? w->node_name : "", st, gen, &stkv,
 			      &status_rev, &reason, e);
 		if (r < 0)
@@ -937,6 +941,13 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	if (r < 0) {
 		reason = r == -ENOSPC ? "NoFreePorts" : "PortLeaseFailed";
 		goto failed;
+	}
+	if (adopted) {
+		r = ports_release_all(x->etcd, WS_LEASE_PREFIX, ref.owner, NULL, e);
+		if (r < 0) {
+			reason = "PortLeaseFailed";
+			goto failed;
+		}
 	}
 	set_ports_urls(x, st, id, ports, w->hosted_ports);
 
