@@ -1,9 +1,12 @@
 # Builds the three binaries and yields the controller image (the default,
-# last target) and the nginx sidecar with proxy-gen (--target proxy).
+# last target) and the nginx sidecar with proxy-gen (--target proxy); and
+# Debian's etcd (--target etcd) for compose where no registry image of etcd
+# is at hand.
 #   docker build -t klangk-controller .
 #   docker build --target proxy -t klangk-proxy .
-# Where no registry is reachable, import a Debian base first and build with
-# --build-arg BASE=localhost/debian:bookworm (see README).
+# Where no registry is reachable, `make images` (scripts/images.sh) imports
+# a Debian base made by debootstrap and builds with
+# --build-arg BASE=localhost/debian:bookworm-slim --network host.
 ARG BASE=debian:bookworm-slim
 
 FROM ${BASE} AS build
@@ -19,6 +22,13 @@ COPY controller controller
 COPY proxy-gen proxy-gen
 RUN make all
 
+# What the binaries link, shared by the proxy and controller images.
+FROM ${BASE} AS runtime
+RUN apt-get update && apt-get install -y --no-install-recommends \
+        libcurl4 libyaml-0-2 libjansson4 libssl3 libmicrohttpd12 libarchive13 \
+        ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+
 # The nginx sidecar: proxy-gen and nginx in one image.  By default proxy-gen
 # runs nginx as its supervised child (--supervise) under tini, which reaps
 # what nginx's master leaves.  The same image runs the split layout too: a
@@ -27,10 +37,8 @@ RUN make all
 # single-file bind mount, the file is replaced by rename) and the PID
 # namespace.  The workspaces' ports are published on the host's loopback:
 # run it with the host's network.
-FROM ${BASE} AS proxy
-RUN apt-get update && apt-get install -y --no-install-recommends \
-        libcurl4 libyaml-0-2 libjansson4 libssl3 libmicrohttpd12 libarchive13 nginx-light \
-        tini ca-certificates \
+FROM runtime AS proxy
+RUN apt-get update && apt-get install -y --no-install-recommends nginx-light tini \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/bin/klangk-proxy-gen /usr/local/bin/
 VOLUME /run/klangk-nginx
@@ -38,12 +46,20 @@ ENV KLANGK_NGINX_DIR=/run/klangk-nginx
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/klangk-proxy-gen"]
 CMD ["--supervise"]
 
-# The default (last) target: the controller.
-FROM ${BASE} AS controller
-RUN apt-get update && apt-get install -y --no-install-recommends \
-        libcurl4 libyaml-0-2 libjansson4 libssl3 libmicrohttpd12 libarchive13 \
-        ca-certificates \
+# etcd from Debian's package, as manifests/compose/ runs it (any etcd 3.4+
+# image does: KLANGK_ETCD_IMAGE).
+FROM ${BASE} AS etcd
+RUN apt-get update && apt-get install -y --no-install-recommends etcd-server \
     && rm -rf /var/lib/apt/lists/*
+# The package's etcd user owns /var/lib/etcd (mode 700); a named volume
+# mounted there starts with that ownership.
+USER etcd
+WORKDIR /var/lib/etcd
+VOLUME /var/lib/etcd
+ENTRYPOINT ["/usr/bin/etcd"]
+
+# The default (last) target: the controller.
+FROM runtime AS controller
 COPY --from=build /src/bin/klangk-controller /src/bin/klangkc /usr/local/bin/
 USER 65534:65534
 ENTRYPOINT ["/usr/local/bin/klangk-controller"]

@@ -11,6 +11,9 @@
 #   make fuzz       libFuzzer targets (clang) for FUZZ_SECONDS (60) each
 #   make valgrind   the unit tests under valgrind (leaks are failures)
 #   make ci         what CI runs: test, then asan, valgrind and a short fuzz
+#   make images     the controller, nginx-sidecar and etcd images (Dockerfile) in
+#                   the engine at DOCKER_HOST, from a local Debian base
+#   make install    the binaries into $(DESTDIR)$(PREFIX)/bin (/usr/local/bin)
 
 BUILD   ?= build
 BIN     ?= bin
@@ -40,7 +43,8 @@ BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 BINS := $(BIN)/klangkc $(BIN)/klangk-controller $(BIN)/klangk-proxy-gen
 
-.PHONY: all deps test unit e2e e2e-docker asan run clean fuzz fuzz-run valgrind ci asan-unit bench image
+.PHONY: all deps test unit e2e e2e-docker asan run clean fuzz fuzz-run valgrind ci asan-unit bench \
+	image images install
 all: $(BINS)
 
 deps:
@@ -152,6 +156,17 @@ asan-unit: deps
 
 run: deps all
 	@bash scripts/run.sh
+
+# The images of the Dockerfile, built from a Debian base that debootstrap
+# makes once per machine (no registry needed); skipped when the engine has
+# them for this source tree.  docs/operations.md.
+images: deps
+	@bash scripts/images.sh $(IMAGE_TAG)
+
+PREFIX  ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
 	rm -rf build build-asan build-fuzz bin bin-asan bin-fuzz

@@ -49,7 +49,7 @@ void cli_print_header(enum cli_fmt fmt, bool all_ns)
 	if (all_ns)
 		printf("%-20s ", "NAMESPACE");
 	printf("%-24s %-12s %-7s %-14s %s%s\n", "NAME", "PHASE", "READY", "ID",
-	       "PORTS", fmt == FMT_WIDE ? "  IMAGE  URL" : "");
+	       "PORTS", fmt == FMT_WIDE ? "  NODE  IMAGE  URL" : "");
 }
 
 int cli_print_value(const json_t *v, bool json)
@@ -110,8 +110,8 @@ void cli_print_row(const json_t *obj, enum cli_fmt fmt, bool all_ns)
 	if (fmt == FMT_WIDE) {
 		const json_t *url = json_array_get(json_object_get(st, "urls"), 0);
 
-		printf("  %s  %s", cli_jstr(json_object_get(obj, "spec"), "image",
-					    WS_DEFAULT_IMAGE),
+		printf("  %s  %s  %s", cli_jstr(st, "nodeName", "-"),
+		       cli_jstr(json_object_get(obj, "spec"), "image", WS_DEFAULT_IMAGE),
 		       json_string_value(url) ? json_string_value(url) : "-");
 	}
 	printf("\n");

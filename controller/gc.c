@@ -2,6 +2,7 @@
 #include "gc.h"
 
 #include "log.h"
+#include "ports.h"
 #include "reconcile.h"
 #include "ws.h"
 
@@ -24,9 +25,9 @@ static bool owned(const struct etcd_kvs *specs, const struct etcd_kvs *stats,
 	return false;
 }
 
-static int gc_leases(struct etcd *etcd, const struct etcd_kvs *leases,
-		     const struct etcd_kvs *specs, const struct etcd_kvs *stats,
-		     int *n, struct err *e)
+static int gc_leases(struct etcd *etcd, const char *prefix,
+		     const struct etcd_kvs *leases, const struct etcd_kvs *specs,
+		     const struct etcd_kvs *stats, int *n, struct err *e)
 {
 	int r = 0;
 
@@ -35,7 +36,7 @@ static int gc_leases(struct etcd *etcd, const struct etcd_kvs *leases,
 		json_t *cmp, *ops;
 		bool ok = false;
 
-		if (owned(specs, stats, kv->value))
+		if (ports_key_port(prefix, kv->key) < 0 || owned(specs, stats, kv->value))
 			continue;
 		/* Only if it still names the same owner: it may have been
 		 * leased again since we listed. */
@@ -95,14 +96,15 @@ static int gc_volumes(struct etcd *etcd, struct engine *eng,
 	return r;
 }
 
-int gc_run(struct etcd *etcd, struct engine *eng, const struct etcd_kvs *leases,
-	   const json_t *volumes, const struct etcd_kvs *specs,
-	   const struct etcd_kvs *stats, struct gc_stats *out, struct err *e)
+int gc_run(struct etcd *etcd, struct engine *eng, const char *lease_prefix,
+	   const struct etcd_kvs *leases, const json_t *volumes,
+	   const struct etcd_kvs *specs, const struct etcd_kvs *stats,
+	   struct gc_stats *out, struct err *e)
 {
 	struct gc_stats s = { 0 };
 	int r;
 
-	r = gc_leases(etcd, leases, specs, stats, &s.leases, e);
+	r = gc_leases(etcd, lease_prefix, leases, specs, stats, &s.leases, e);
 	if (r == 0)
 		r = gc_volumes(etcd, eng, volumes, specs, stats, &s.volumes, e);
 	if (r == 0 && out)

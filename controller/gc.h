@@ -30,8 +30,12 @@ struct gc_stats {
  * status exists before its leases, a spec before its volumes) and a
  * workspace created in between is never mistaken for an orphan's owner.
  */
-int gc_run(struct etcd *etcd, struct engine *eng, const struct etcd_kvs *leases,
-	   const json_t *volumes, const struct etcd_kvs *specs,
-	   const struct etcd_kvs *stats, struct gc_stats *out, struct err *e);
+/* leases: the listing of lease_prefix (ports.h); keys under it that are
+ * not this node's leases (another node's, in the single-node layout) are
+ * left alone. */
+int gc_run(struct etcd *etcd, struct engine *eng, const char *lease_prefix,
+	   const struct etcd_kvs *leases, const json_t *volumes,
+	   const struct etcd_kvs *specs, const struct etcd_kvs *stats,
+	   struct gc_stats *out, struct err *e);
 
 #endif

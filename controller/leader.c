@@ -23,6 +23,9 @@ struct leader {
 	unsigned long transitions;
 	void (*elected)(void *);
 	void *elected_ud;
+	char *record_key;        /* under stop->mu; NULL = none */
+	char *record_value;
+	bool record_dirty;       /* a new value to write while leading */
 };
 
 static long long now_ms(void)
@@ -33,8 +36,8 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int leader_new(const struct etcd_opts *o, const char *instance, long ttl_s,
-	       struct stopper *stop, struct leader **out, struct err *e)
+int leader_new(const struct etcd_opts *o, const char *instance, const char *node,
+	       long ttl_s, struct stopper *stop, struct leader **out, struct err *e)
 {
 	struct leader *l = calloc(1, sizeof(*l));
 	char host[128] = "unknown";
@@ -43,7 +46,10 @@ int leader_new(const struct etcd_opts *o, const char *instance, long ttl_s,
 	if (!l)
 		return -ENOMEM;
 	gethostname(host, sizeof(host) - 1);
-	snprintf(l->key, sizeof(l->key), "/klangk/leader/%s", instance);
+	if (node && *node)
+		snprintf(l->key, sizeof(l->key), "/klangk/leader/%s/%s", instance, node);
+	else
+		snprintf(l->key, sizeof(l->key), "/klangk/leader/%s", instance);
 	snprintf(l->identity, sizeof(l->identity), "%s:%ld:%08lx", host,
 		 (long)getpid(), (unsigned long)random());
 	l->ttl_s = ttl_s;
@@ -62,7 +68,68 @@ void leader_free(struct leader *l)
 	if (!l)
 		return;
 	etcd_free(l->etcd);
+	free(l->record_key);
+	free(l->record_value);
 	free(l);
+}
+
+int leader_set_record(struct leader *l, const char *key, const char *value)
+{
+	char *k = strdup(key), *v = strdup(value);
+
+	if (!k || !v) {
+		free(k);
+		free(v);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&l->stop->mu);
+	free(l->record_key);
+	free(l->record_value);
+	l->record_key = k;
+	l->record_value = v;
+	l->record_dirty = true;
+	pthread_mutex_unlock(&l->stop->mu);
+	return 0;
+}
+
+/* The record's put on our lease (new), or NULL when there is none.  Clears
+ * the dirty mark: the caller writes it. */
+static json_t *record_op(struct leader *l)
+{
+	json_t *op = NULL;
+
+	pthread_mutex_lock(&l->stop->mu);
+	if (l->record_key)
+		op = etcd_op_put(l->record_key, l->record_value,
+				 strlen(l->record_value), l->lease);
+	l->record_dirty = false;
+	pthread_mutex_unlock(&l->stop->mu);
+	return op;
+}
+
+/* A record changed while leading: write it (on our lease). */
+static void record_refresh(struct leader *l)
+{
+	json_t *ops;
+	bool dirty, ok = false;
+	struct err e = { "" };
+
+	pthread_mutex_lock(&l->stop->mu);
+	dirty = l->record_dirty;
+	pthread_mutex_unlock(&l->stop->mu);
+	if (!dirty)
+		return;
+	ops = json_array();
+	if (!ops || json_array_append_new(ops, record_op(l)) < 0) {
+		json_decref(ops);
+		return;
+	}
+	if (etcd_txn(l->etcd, NULL, ops, NULL, &ok, NULL, &e) < 0) {
+		log_warn("could not update the node record", "error", e.msg, NULL);
+		pthread_mutex_lock(&l->stop->mu);
+		l->record_dirty = true;
+		pthread_mutex_unlock(&l->stop->mu);
+	}
 }
 
 void leader_on_elected(struct leader *l, void (*fn)(void *), void *ud)
@@ -129,6 +196,14 @@ static int campaign(struct leader *l, bool *won, int64_t *rev, struct err *e)
 	ops = json_pack("[o]", etcd_op_put(l->key, l->identity, strlen(l->identity),
 					   l->lease));
 	fail = json_pack("[o]", etcd_op_get(l->key));
+	if (ops) {
+		json_t *rec = record_op(l);
+
+		if (rec && json_array_append_new(ops, rec) < 0) {
+			json_decref(ops);
+			ops = NULL;
+		}
+	}
 	if (!cmp || !ops || !fail) {
 		json_decref(cmp);
 		json_decref(ops);
@@ -178,6 +253,7 @@ static void lead(struct leader *l)
 
 		if (r == 0) {
 			renewed = now_ms();
+			record_refresh(l);
 			continue;
 		}
 		log_warn("leader lease renewal failed", "error", e.msg, NULL);

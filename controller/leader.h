@@ -8,6 +8,12 @@
  * replicas never both believe they lead (beyond the small clock margin
  * etcd's TTL accounting leaves).  Followers watch the key and campaign as
  * soon as it is deleted (lease expiry or a leader that resigned).
+ *
+ * With several nodes the replicas of each node elect their own leader:
+ * the key is /klangk/leader/<instance>/<node>.  A record (the node's
+ * registration, placement.h) can ride on the leader's lease: it is put in
+ * the same transaction that takes the key, so it exists exactly while the
+ * node has a leader.
  */
 #ifndef KLANGK_LEADER_H
 #define KLANGK_LEADER_H
@@ -19,9 +25,13 @@
 
 struct leader;
 
-/* new; etcd_opts borrowed for the duration of the call. */
-int leader_new(const struct etcd_opts *o, const char *instance, long ttl_s,
-	       struct stopper *stop, struct leader **out, struct err *e);
+/* new; etcd_opts borrowed for the duration of the call.  node: NULL or ""
+ * for one node. */
+int leader_new(const struct etcd_opts *o, const char *instance, const char *node,
+	       long ttl_s, struct stopper *stop, struct leader **out, struct err *e);
+/* Put key = value (copied) on the leader's lease while leading; a new
+ * value is written at the next renewal.  Any thread. */
+int leader_set_record(struct leader *l, const char *key, const char *value);
 /* Run the election until stop; resigns (revokes the lease) on the way out. */
 void leader_run(struct leader *l);
 void leader_free(struct leader *l);

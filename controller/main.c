@@ -4,6 +4,9 @@
  *
  * Threads:
  *   informer  list + watch /klangk/workspaces/, feeding keys to the queue;
+ *   activity  watch /klangk/activity/ (idle timeouts), and with several
+ *             nodes placements  /klangk/placements/ (a workspace placed on
+ *             this node by another node's controller);
  *   engine    the engine's /events stream for our containers, feeding the
  *             owners of changed containers to the queue (drift is found
  *             within a moment, not at the next resync);
@@ -26,6 +29,8 @@
 #include "leader.h"
 #include "log.h"
 #include "metrics.h"
+#include "placement.h"
+#include "ports.h"
 #include "rbac.h"
 #include "prom.h"
 #include "reconcile.h"
@@ -63,15 +68,15 @@ struct ctl {
 	struct rbac_opts rbac;      /* etcd roles from workspaces (rbac.h) */
 };
 
-/* "ns/name" from a spec or status key; 0 or -EINVAL. */
+/* "ns/name" from a spec, status, activity or placement key; 0 or -EINVAL. */
 static int key_to_item(const char *key, char *item, size_t len)
 {
 	static const char *const prefixes[] = { WS_SPEC_PREFIX, WS_STATUS_PREFIX,
-						WS_ACTIVITY_PREFIX };
+						WS_ACTIVITY_PREFIX, PLACE_PREFIX };
 	const char *prefix = WS_STATUS_PREFIX;
 	char ns[64], name[64];
 
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < 4; i++)
 		if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0)
 			prefix = prefixes[i];
 
@@ -165,24 +170,33 @@ static void *informer_thread(void *arg)
 	return NULL;
 }
 
-/* Activity (hosted traffic, klangkc start/exec/touch) may end an idle
- * stop: watch it too.  Its list is not a reason to reconcile everything. */
-static void on_activity_list(void *ud, const struct etcd_kvs *kvs)
+/* Watches beside the workspaces': their lists are not a reason to
+ * reconcile everything (resync covers those), their changes are.
+ *   activity (hosted traffic, klangkc start/exec/touch) may end an idle stop;
+ *   placements: another node's controller may place a workspace here. */
+static void on_side_list(void *ud, const struct etcd_kvs *kvs)
 {
 	(void)ud, (void)kvs;
 }
 
-static void *activity_thread(void *arg)
+struct side_watch {
+	struct ctl *c;
+	const char *prefix;
+};
+
+static void *side_watch_thread(void *arg)
 {
-	struct ctl *c = arg;
+	struct side_watch *sw = arg;
+	struct ctl *c = sw->c;
 	struct etcd_opts o = etcd_opts_env(c->cfg.etcd_endpoints);
-	struct informer inf = { .prefix = WS_ACTIVITY_PREFIX, .stop = &c->stop,
-				.on_list = on_activity_list, .on_events = on_events,
+	struct informer inf = { .prefix = sw->prefix, .stop = &c->stop,
+				.on_list = on_side_list, .on_events = on_events,
 				.ud = c };
 	struct err e = { "" };
 
 	if (etcd_new(&o, &inf.etcd, &e) < 0) {
-		log_error("activity watch: cannot create etcd client", "error", e.msg, NULL);
+		log_error("watch: cannot create etcd client", "prefix", sw->prefix,
+			  "error", e.msg, NULL);
 		stopper_stop(&c->stop);
 		return NULL;
 	}
@@ -395,26 +409,30 @@ static bool needs_reconcile(const struct etcd_kv *spec, const json_t *st,
 static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 {
 	bool force;
-	struct etcd_kvs specs = { 0 }, stats = { 0 }, leases = { 0 };
+	struct etcd_kvs specs = { 0 }, stats = { 0 }, leases = { 0 }, placed = { 0 };
 	json_t *clist = NULL, *vlist = NULL, *containers = json_object(),
-	       *volumes = json_object(), *statuses = json_object(), *it;
+	       *volumes = json_object(), *statuses = json_object(),
+	       *foreign = json_object(), *it;
 	struct err e = { "" };
 	struct gc_stats gs = { 0 };
 	struct cfg cfg;
-	char label[128];
+	char label[128], lease_prefix[128];
 	size_t i, queued = 0;
+	long n_leases = 0;
 
 	cfg_snapshot(c, &cfg, NULL);
+	ports_prefix(cfg.node_name, lease_prefix, sizeof(lease_prefix));
 	pthread_mutex_lock(&c->stop.mu);
 	force = c->resync_force;
 	c->resync_force = false;
 	pthread_mutex_unlock(&c->stop.mu);
 	snprintf(label, sizeof(label), "klangk.instance=%s", cfg.instance_id);
-	if (!containers || !volumes || !statuses)
+	if (!containers || !volumes || !statuses || !foreign)
 		goto out;
 	/* Owned things first, owners after: see gc.h. */
 	if (engine_volume_list(eng, label, &vlist, &e) < 0 ||
-	    etcd_list(etcd, WS_LEASE_PREFIX, &leases, &e) < 0 ||
+	    etcd_list(etcd, lease_prefix, &leases, &e) < 0 ||
+	    (cfg.node_name[0] && etcd_list(etcd, PLACE_PREFIX, &placed, &e) < 0) ||
 	    /* Specs are the largest values (each carries its
 	     * last-applied copy); resync needs only their versions. */
 	    etcd_list_keys(etcd, WS_SPEC_PREFIX, &specs, &e) < 0 ||
@@ -446,10 +464,23 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 		json_object_set_new(statuses, stats.kvs[i].key + strlen(WS_STATUS_PREFIX),
 				    st ? st : json_null());
 	}
+	/* Several nodes: another node's workspaces are its business (a
+	 * placement listed before the specs exists for each of them). */
+	for (i = 0; i < placed.n; i++) {
+		const char *owner = placed.kvs[i].key + strlen(PLACE_PREFIX);
+
+		if (strcmp(placed.kvs[i].value, cfg.node_name) != 0)
+			json_object_set_new(foreign, owner, json_true());
+	}
 	for (i = 0; i < specs.n; i++) {
 		const char *owner = specs.kvs[i].key + strlen(WS_SPEC_PREFIX);
 		const json_t *st = json_object_get(statuses, owner);
 
+		if (json_object_get(foreign, owner)) {
+			json_object_del(statuses, owner);
+			json_object_del(containers, owner);
+			continue;
+		}
 		if (force || needs_reconcile(&specs.kvs[i], json_is_object(st) ? st : NULL,
 					     containers, volumes, owner)) {
 			enqueue_key(c, specs.kvs[i].key);
@@ -465,6 +496,8 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 		char key[256];
 
 		json_object_foreach(statuses, owner, v) {
+			if (json_object_get(foreign, owner))
+				continue;
 			snprintf(key, sizeof(key), WS_STATUS_PREFIX "%s", owner);
 			enqueue_key(c, key);
 			json_object_del(containers, owner);
@@ -477,9 +510,11 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 		}
 	}
 	enqueue_rbac(c);  /* etcd users are not watched: new ones appear here */
-	if (gc_run(etcd, eng, &leases, vlist, &specs, &stats, &gs, &e) < 0)
+	if (gc_run(etcd, eng, lease_prefix, &leases, vlist, &specs, &stats, &gs, &e) < 0)
 		log_warn("garbage collection failed", "error", e.msg, NULL);
-	metrics_port_leases(c->metrics, (long)(leases.n - (size_t)gs.leases));
+	for (i = 0; i < leases.n; i++)
+		n_leases += ports_key_port(lease_prefix, leases.kvs[i].key) > 0;
+	metrics_port_leases(c->metrics, n_leases - gs.leases);
 	{
 		char q[32], t[32];
 
@@ -491,6 +526,8 @@ out:
 	etcd_kvs_clear(&specs);
 	etcd_kvs_clear(&stats);
 	etcd_kvs_clear(&leases);
+	etcd_kvs_clear(&placed);
+	json_decref(foreign);
 	json_decref(clist);
 	json_decref(vlist);
 	json_decref(containers);
@@ -587,6 +624,19 @@ out:
 	return NULL;
 }
 
+/* Several nodes: this node's registration rides on the leader's lease
+ * (placement.h), with its capacity for placements. */
+static int register_node(struct ctl *c, const struct cfg *cfg)
+{
+	char key[128], *rec = place_node_record(cfg->node_capacity);
+	int r = -ENOMEM;
+
+	if (rec && place_node_key(cfg->node_name, key, sizeof(key)) == 0)
+		r = leader_set_record(c->leader, key, rec);
+	free(rec);
+	return r;
+}
+
 /* SIGHUP: build the new settings, validate them, then swap. */
 static void reload(struct ctl *c)
 {
@@ -606,9 +656,16 @@ static void reload(struct ctl *c)
 	/* These are bound at start: clients, names and labels use them. */
 	if (strcmp(next.etcd_endpoints, c->cfg.etcd_endpoints) != 0 ||
 	    strcmp(next.docker_host, c->cfg.docker_host) != 0 ||
-	    strcmp(next.instance_id, c->cfg.instance_id) != 0) {
-		log_error("configuration reload refused: etcd endpoints, engine and "
-			  "instance id need a restart; keeping the old settings", NULL);
+	    strcmp(next.instance_id, c->cfg.instance_id) != 0 ||
+	    strcmp(next.node_name, c->cfg.node_name) != 0) {
+		log_error("configuration reload refused: etcd endpoints, engine, "
+			  "instance id and node name need a restart; keeping the old "
+			  "settings", NULL);
+		return;
+	}
+	if (next.node_name[0] && next.node_capacity != c->cfg.node_capacity &&
+	    register_node(c, &next) < 0) {
+		log_error("configuration reload refused: out of memory", NULL);
 		return;
 	}
 	pthread_mutex_lock(&c->stop.mu);
@@ -636,6 +693,10 @@ static void usage(FILE *f)
 		"  --instance-id ID        KLANGK_INSTANCE_ID (default)\n"
 		"  --port-range-start N    KLANGK_PORT_RANGE_START (9000)\n"
 		"  --port-range-end N      KLANGK_PORT_RANGE_END (start + 999)\n"
+		"  --node-name NAME        KLANGK_NODE_NAME: this node, when several share etcd\n"
+		"                          (unset: this controller owns every workspace)\n"
+		"  --node-capacity N       KLANGK_NODE_CAPACITY: workspaces placed here at most\n"
+		"                          (port range size / 5)\n"
 		"  --workers N             reconcile workers (4)\n"
 		"  --resync-seconds N      full resync period (30)\n"
 		"  --no-leader-elect       reconcile without leader election (one replica only)\n"
@@ -644,6 +705,7 @@ static void usage(FILE *f)
 		"                          (e.g. 127.0.0.1:9101; KLANGK_METRICS_ADDRESS; off)\n"
 		"  --log-level LEVEL       debug|info|warn|error (info)\n"
 		"  --log-json              JSON log lines instead of logfmt\n"
+		"  --check                 validate the settings (flags, environment, --config) and exit\n"
 		"Also read: KLANGK_NGINX_PORT, KLANGK_HOSTING_HOSTNAME, KLANGK_HOSTING_PROTO,\n"
 		"KLANGK_HOSTING_BASE_PATH, KLANGK_PUBLISH_ADDRESS (127.0.0.1),\n"
 		"KLANGK_ALLOWED_MOUNT_ROOTS, KLANGK_DATA_DIR, KLANGK_PROTECTED_PATHS,\n"
@@ -661,6 +723,8 @@ int main(int argc, char **argv)
 		{ "instance-id", required_argument, NULL, 'i' },
 		{ "port-range-start", required_argument, NULL, 's' },
 		{ "port-range-end", required_argument, NULL, 'E' },
+		{ "node-name", required_argument, NULL, 'n' },
+		{ "node-capacity", required_argument, NULL, 'C' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "resync-seconds", required_argument, NULL, 'r' },
 		{ "no-leader-elect", no_argument, NULL, 'N' },
@@ -668,13 +732,15 @@ int main(int argc, char **argv)
 		{ "metrics-address", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "log-json", no_argument, NULL, 'j' },
+		{ "check", no_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct ctl c = { .workers = 4, .resync_s = 30 };
 	enum log_level lvl = LOG_INFO;
-	pthread_t inf, act_t, eng_t, res_t, el_t, workers[MAX_WORKERS];
-	bool elect = true, bad = false;
+	pthread_t inf, act_t, pl_t, eng_t, res_t, el_t, workers[MAX_WORKERS];
+	struct side_watch act_w = { &c, WS_ACTIVITY_PREFIX }, pl_w = { &c, PLACE_PREFIX };
+	bool elect = true, bad = false, check = false;
 	const char *metrics_addr = getenv("KLANGK_METRICS_ADDRESS");
 	long ttl = 15, nw = 0;
 	sigset_t sigs;
@@ -710,6 +776,12 @@ int main(int argc, char **argv)
 		case 'E':
 			bad = cfg_parse_long(optarg, 1024, 65535, &c.cfg.port_range_end) < 0;
 			break;
+		case 'n':
+			bad = cfg_copy(c.cfg.node_name, sizeof(c.cfg.node_name), optarg) < 0;
+			break;
+		case 'C':
+			bad = cfg_parse_long(optarg, 1, 1000000, &c.cfg.node_capacity) < 0;
+			break;
 		case 'w':
 			bad = cfg_parse_long(optarg, 1, MAX_WORKERS, &c.workers) < 0;
 			break;
@@ -731,6 +803,9 @@ int main(int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'K':
+			check = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -751,6 +826,15 @@ int main(int argc, char **argv)
 	if (cfg_check(&c.cfg, &e) < 0) {
 		fprintf(stderr, "klangk-controller: %s\n", e.msg);
 		return 2;
+	}
+	if (c.cfg.node_name[0] && !elect) {
+		fprintf(stderr, "klangk-controller: --node-name needs leader election (the "
+				"node's registration lives on the leader's lease)\n");
+		return 2;
+	}
+	if (check) {
+		printf("klangk-controller: settings are valid\n");
+		return 0;
 	}
 	log_setup(lvl, json);
 	rbac_opts_env(&c.rbac);
@@ -786,12 +870,15 @@ int main(int argc, char **argv)
 	if (elect) {
 		struct etcd_opts o = etcd_opts_env(c.cfg.etcd_endpoints);
 
-		if (leader_new(&o, c.cfg.instance_id, ttl, &c.stop, &c.leader, &e) < 0) {
+		if (leader_new(&o, c.cfg.instance_id, c.cfg.node_name, ttl, &c.stop,
+			       &c.leader, &e) < 0) {
 			log_error("bad configuration", "error", e.msg, NULL);
 			ret = 2;
 			goto out;
 		}
 		leader_on_elected(c.leader, on_elected, &c);
+		if (c.cfg.node_name[0] && register_node(&c, &c.cfg) < 0)
+			goto out;
 	}
 	{
 		char ports[64], wk[16];
@@ -800,12 +887,15 @@ int main(int argc, char **argv)
 			 c.cfg.port_range_end);
 		snprintf(wk, sizeof(wk), "%ld", c.workers);
 		log_info("klangk-controller starting", "instance", c.cfg.instance_id,
+			 "node", c.cfg.node_name[0] ? c.cfg.node_name : "(single)",
 			 "etcd", c.cfg.etcd_endpoints, "engine", c.cfg.docker_host,
 			 "ports", ports, "workers", wk, "leader_election",
 			 elect ? "on" : "off", NULL);
 	}
 	if (pthread_create(&inf, NULL, informer_thread, &c) != 0 ||
-	    pthread_create(&act_t, NULL, activity_thread, &c) != 0 ||
+	    pthread_create(&act_t, NULL, side_watch_thread, &act_w) != 0 ||
+	    (c.cfg.node_name[0] &&
+	     pthread_create(&pl_t, NULL, side_watch_thread, &pl_w) != 0) ||
 	    pthread_create(&eng_t, NULL, engine_thread, &c) != 0 ||
 	    pthread_create(&res_t, NULL, resync_thread, &c) != 0 ||
 	    (elect && pthread_create(&el_t, NULL, election_thread, &c) != 0)) {
@@ -833,6 +923,8 @@ int main(int argc, char **argv)
 		pthread_join(workers[i], NULL);
 	pthread_join(inf, NULL);
 	pthread_join(act_t, NULL);
+	if (c.cfg.node_name[0])
+		pthread_join(pl_t, NULL);
 	pthread_join(eng_t, NULL);
 	pthread_join(res_t, NULL);
 	if (elect)

@@ -9,19 +9,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void lease_key(long port, char *buf, size_t len)
+int ports_prefix(const char *node, char *buf, size_t len)
 {
-	snprintf(buf, len, WS_LEASE_PREFIX "%ld", port);
+	int n = node && *node ? snprintf(buf, len, WS_LEASE_PREFIX "%s/", node) :
+				snprintf(buf, len, WS_LEASE_PREFIX);
+
+	return n >= 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 
-static long key_port(const char *key)
+static void lease_key(const char *prefix, long port, char *buf, size_t len)
 {
+	snprintf(buf, len, "%s%ld", prefix, port);
+}
+
+long ports_key_port(const char *prefix, const char *key)
+{
+	const char *s = key + strlen(prefix);
 	char *end;
 	long p;
 
-	if (strncmp(key, WS_LEASE_PREFIX, strlen(WS_LEASE_PREFIX)) != 0)
+	if (strncmp(key, prefix, strlen(prefix)) != 0 || *s < '1' || *s > '9')
 		return -1;
-	p = strtol(key + strlen(WS_LEASE_PREFIX), &end, 10);
+	p = strtol(s, &end, 10);
 	return *end || p <= 0 || p > 65535 ? -1 : p;
 }
 
@@ -42,8 +51,8 @@ static int cmp_long(const void *a, const void *b)
 }
 
 /* Do the hinted ports all carry our name?  One read-only transaction. */
-static int verify_hint(struct etcd *c, const char *owner, const long *hint,
-		       int n, bool *held, struct err *e)
+static int verify_hint(struct etcd *c, const char *prefix, const char *owner,
+		       const long *hint, int n, bool *held, struct err *e)
 {
 	json_t *cmp = json_array();
 	char key[128];
@@ -51,7 +60,7 @@ static int verify_hint(struct etcd *c, const char *owner, const long *hint,
 	if (!cmp)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
-		lease_key(hint[i], key, sizeof(key));
+		lease_key(prefix, hint[i], key, sizeof(key));
 		if (append(cmp, etcd_cmp_value(key, owner)) < 0) {
 			json_decref(cmp);
 			return -ENOMEM;
@@ -60,9 +69,9 @@ static int verify_hint(struct etcd *c, const char *owner, const long *hint,
 	return etcd_txn(c, cmp, NULL, NULL, held, NULL, e);
 }
 
-int ports_ensure(struct etcd *c, const char *owner, int want, long start,
-		 long end, const long *hint, int n_hint, long ports[PORTS_MAX],
-		 struct err *e)
+int ports_ensure(struct etcd *c, const char *prefix, const char *owner, int want,
+		 long start, long end, const long *hint, int n_hint,
+		 long ports[PORTS_MAX], struct err *e)
 {
 	int r;
 
@@ -71,7 +80,7 @@ int ports_ensure(struct etcd *c, const char *owner, int want, long start,
 	if (hint && n_hint == want && want > 0) {
 		bool held = false;
 
-		r = verify_hint(c, owner, hint, n_hint, &held, e);
+		r = verify_hint(c, prefix, owner, hint, n_hint, &held, e);
 		if (r < 0)
 			return r;
 		if (held) {
@@ -91,13 +100,13 @@ int ports_ensure(struct etcd *c, const char *owner, int want, long start,
 		char key[128];
 		size_t k = 0;
 
-		r = etcd_list(c, WS_LEASE_PREFIX, &kvs, e);
+		r = etcd_list(c, prefix, &kvs, e);
 		if (r < 0)
 			return r;
 		for (size_t i = 0; i < kvs.n && n_mine < 64; i++)
 			if (strcmp(kvs.kvs[i].value, owner) == 0 &&
-			    key_port(kvs.kvs[i].key) > 0)
-				mine[n_mine++] = key_port(kvs.kvs[i].key);
+			    ports_key_port(prefix, kvs.kvs[i].key) > 0)
+				mine[n_mine++] = ports_key_port(prefix, kvs.kvs[i].key);
 		qsort(mine, (size_t)n_mine, sizeof(long), cmp_long);
 		cmp = json_array();
 		ops = json_array();
@@ -108,14 +117,14 @@ int ports_ensure(struct etcd *c, const char *owner, int want, long start,
 		/* Release the ones we hold beyond what we want (highest first
 		 * go), only if they are still ours. */
 		for (int i = want; i < n_mine; i++) {
-			lease_key(mine[i], key, sizeof(key));
+			lease_key(prefix, mine[i], key, sizeof(key));
 			bad |= append(cmp, etcd_cmp_value(key, owner));
 			bad |= append(ops, etcd_op_delete(key));
 		}
 		for (int i = 0; i < n_mine && i < want; i++) {
 			ports[i] = mine[i];
 			/* Keep what we hold: the transaction must still see it. */
-			lease_key(mine[i], key, sizeof(key));
+			lease_key(prefix, mine[i], key, sizeof(key));
 			bad |= append(cmp, etcd_cmp_value(key, owner));
 		}
 		/* Lowest free ports in the range; kvs are sorted by key as
@@ -131,8 +140,8 @@ int ports_ensure(struct etcd *c, const char *owner, int want, long start,
 				goto next;
 			}
 			for (size_t i = 0; i < kvs.n; i++)
-				if (key_port(kvs.kvs[i].key) > 0)
-					taken[nt++] = key_port(kvs.kvs[i].key);
+				if (ports_key_port(prefix, kvs.kvs[i].key) > 0)
+					taken[nt++] = ports_key_port(prefix, kvs.kvs[i].key);
 			qsort(taken, nt, sizeof(long), cmp_long);
 			for (long p = start; p <= end && need > 0; p++) {
 				while (k < nt && taken[k] < p)
@@ -140,7 +149,7 @@ int ports_ensure(struct etcd *c, const char *owner, int want, long start,
 				if (k < nt && taken[k] == p)
 					continue;
 				ports[want - need] = p;
-				lease_key(p, key, sizeof(key));
+				lease_key(prefix, p, key, sizeof(key));
 				bad |= append(cmp, etcd_cmp_absent(key));
 				bad |= append(ops, etcd_op_put(key, owner, strlen(owner), 0));
 				need--;
@@ -179,20 +188,22 @@ next:
 	return -EAGAIN;
 }
 
-int ports_release_all(struct etcd *c, const char *owner, int *released,
-		      struct err *e)
+int ports_release_all(struct etcd *c, const char *prefix, const char *owner,
+		      int *released, struct err *e)
 {
 	struct etcd_kvs kvs = { 0 };
 	int r, n = 0;
 
-	r = etcd_list(c, WS_LEASE_PREFIX, &kvs, e);
+	r = etcd_list(c, prefix, &kvs, e);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < kvs.n; i++) {
 		json_t *cmp, *ops;
 		bool ok = false;
 
-		if (strcmp(kvs.kvs[i].value, owner) != 0)
+		/* (Only this prefix's own leases: not another node's.) */
+		if (strcmp(kvs.kvs[i].value, owner) != 0 ||
+		    ports_key_port(prefix, kvs.kvs[i].key) < 0)
 			continue;
 		/* Delete only if it is still ours. */
 		cmp = json_pack("[o]", etcd_cmp_value(kvs.kvs[i].key, owner));

@@ -1,5 +1,7 @@
 /*
- * ports — host port leases in etcd (/klangk/leases/ports/<port>).
+ * ports — host port leases in etcd: /klangk/leases/ports/<port>, or with
+ * several nodes /klangk/leases/ports/<node>/<port> (each node has its own
+ * engine, so its own host ports).
  *
  * A lease key's value is its owner, "<ns>/<name>".  Leases are created in
  * one transaction that fails if any of the keys exists, so a workspace gets
@@ -15,6 +17,12 @@
 
 #define PORTS_MAX 5
 
+/* The lease prefix of node (NULL or "" = the single-node layout), in buf. */
+int ports_prefix(const char *node, char *buf, size_t len);
+
+/* The port of a lease key directly under prefix; -1 if key is not one. */
+long ports_key_port(const char *prefix, const char *key);
+
 /*
  * Make `owner` hold exactly `want` ports in [start, end]: keep the ones it
  * holds (lowest first), release extras, lease missing ones.  `hint` (may be
@@ -22,12 +30,12 @@
  * case be one read-only transaction.  On success ports[0..want) are sorted.
  * -ENOSPC when the range has no room.
  */
-int ports_ensure(struct etcd *c, const char *owner, int want, long start,
-		 long end, const long *hint, int n_hint, long ports[PORTS_MAX],
-		 struct err *e);
+int ports_ensure(struct etcd *c, const char *prefix, const char *owner, int want,
+		 long start, long end, const long *hint, int n_hint,
+		 long ports[PORTS_MAX], struct err *e);
 
-/* Release every lease held by owner.  *released counts them. */
-int ports_release_all(struct etcd *c, const char *owner, int *released,
-		      struct err *e);
+/* Release every lease under prefix held by owner.  *released counts them. */
+int ports_release_all(struct etcd *c, const char *prefix, const char *owner,
+		      int *released, struct err *e);
 
 #endif

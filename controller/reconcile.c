@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mountpolicy.h"
+#include "placement.h"
 #include "ports.h"
 #include "ws.h"
 
@@ -32,6 +33,7 @@
 #define LABEL_USER "klangk.user-id"
 #define LABEL_HASH "klangk.spec-hash"
 #define LABEL_ID "klangk.id"
+#define LABEL_NODE "klangk.node"
 #define STOP_GRACE_S 10
 
 struct wsref {
@@ -42,6 +44,8 @@ struct wsref {
 	char container[256];
 	char home_vol[256];
 	char work_vol[256];
+	char lease_prefix[128];   /* this node's port leases */
+	char node[PLACE_NODE_MAX];/* with several nodes: the workspace's, or "" */
 };
 
 /* ---- status helpers ---- */
@@ -322,6 +326,8 @@ static int ensure_volume(struct rec *x, const struct wsref *ref,
 			return -ENOMEM;
 		if (per_workspace)
 			json_object_set_new(labels, LABEL_WORKSPACE, json_string(ref->owner));
+		if (x->cfg->node_name[0])
+			json_object_set_new(labels, LABEL_NODE, json_string(x->cfg->node_name));
 		err_clear(e);
 		r = engine_volume_create(x->engine, vol, labels, e);
 		json_decref(labels);
@@ -393,6 +399,8 @@ static json_t *container_config(struct rec *x, const struct wsref *ref,
 		goto fail;
 	if (*restarted)
 		json_object_set_new(labels, "klangk.restarted-at", json_string(restarted));
+	if (cfg->node_name[0])
+		json_object_set_new(labels, LABEL_NODE, json_string(cfg->node_name));
 
 #define ENV(fmt, ...)                                                     \
 	do {                                                              \
@@ -662,39 +670,91 @@ static int teardown(struct rec *x, const struct wsref *ref, json_t *st,
 		if (r < 0)
 			return r;
 	}
-	r = ports_release_all(x->etcd, ref->owner, &released, e);
+	r = ports_release_all(x->etcd, ref->lease_prefix, ref->owner, &released, e);
 	if (r < 0)
 		return r;
-	if (status_rev) {
-		char akey[512];
-		json_t *cmp = json_pack("[o]", etcd_cmp_mod(ref->status_key, status_rev));
-		/* The activity key goes with the status: its writers (proxy-gen,
-		 * klangkc) write it only while the status or spec exists. */
-		json_t *ops = snprintf(akey, sizeof(akey), WS_ACTIVITY_PREFIX "%s", ref->owner) <
-					      (int)sizeof(akey) ?
-				      json_pack("[o,o]", etcd_op_delete(ref->status_key),
-						etcd_op_delete(akey)) : NULL;
+	if (status_rev || ref->node[0]) {
+		/* The status key (the finalizer) and the placement go together:
+		 * a placement never outlives its workspace's teardown. */
+		json_t *cmp = json_array(), *ops = json_array();
+		char pkey[256];
 		bool ok = false;
 
-		if (!cmp || !ops) {
+		if (!cmp || !ops || place_key(ref->owner, pkey, sizeof(pkey)) < 0) {
 			json_decref(cmp);
 			json_decref(ops);
 			return -ENOMEM;
 		}
+		if (status_rev) {
+			char akey[512];
+
+			json_array_append_new(cmp, etcd_cmp_mod(ref->status_key, status_rev));
+			json_array_append_new(ops, etcd_op_delete(ref->status_key));
+			/* The activity key goes with the status: its writers
+			 * (proxy-gen, klangkc) write it only while the status
+			 * or spec exists. */
+			snprintf(akey, sizeof(akey), WS_ACTIVITY_PREFIX "%s", ref->owner);
+			json_array_append_new(ops, etcd_op_delete(akey));
+		} else {
+			json_array_append_new(cmp, etcd_cmp_value(pkey, ref->node));
+		}
+		if (ref->node[0])
+			json_array_append_new(ops, etcd_op_delete(pkey));
 		r = etcd_txn(x->etcd, cmp, ops, NULL, &ok, NULL, e);
 		if (r < 0)
 			return r;
-		if (!ok) {
+		if (!ok && status_rev) {
 			err_set(e, "status of %s changed during teardown; retrying", ref->owner);
 			return -EAGAIN;
 		}
-		log_info("workspace deleted", "workspace", ref->owner, "reclaimPolicy",
-			 policy ? policy : "Delete", NULL);
+		if (status_rev)
+			log_info("workspace deleted", "workspace", ref->owner, "reclaimPolicy",
+				 policy ? policy : "Delete", NULL);
 	}
 	return 0;
 }
 
 /* ---- the reconcile ---- */
+
+/*
+ * Several nodes: place the workspace unless placed (ref->node gets its
+ * node).  1 when it is this node's; 0 when it is another node's, or when
+ * spec.nodeName asks for another node than the one it is on (reported as
+ * Stalled, nothing touched: a workspace is never moved silently, and
+ * moving it would leave its home behind on the old node's engine).
+ */
+static int rec_place(struct rec *x, struct wsref *ref, const char *wanted,
+		     json_t *st, int64_t gen, const struct etcd_kv *stkv,
+		     int64_t *status_rev, const char **reason, struct err *e)
+{
+	char msg[512];
+	int r;
+
+	if (!ref->node[0]) {
+		r = place_ensure(x->etcd, ref->owner, wanted, ref->node, e);
+		if (r < 0) {
+			*reason = r == -ENOSPC ? "Unschedulable" : "PlacementFailed";
+			return r;
+		}
+	}
+	if (strcmp(ref->node, x->cfg->node_name) != 0)
+		return 0;
+	json_object_set_new(st, "nodeName", json_string(ref->node));
+	if (*wanted && strcmp(wanted, ref->node) != 0) {
+		snprintf(msg, sizeof(msg), "spec.nodeName is \"%s\" but the workspace "
+			 "lives on node \"%s\" and is not moved (its home volume is "
+			 "there): set spec.nodeName back, or delete the workspace "
+			 "and create it anew", wanted, ref->node);
+		json_object_set_new(st, "observedGeneration", json_integer(gen));
+		conditions_stalled(st, gen, "NodeNameMismatch", msg);
+		r = write_status(x, ref, st, stkv->key ? stkv : NULL, status_rev, e);
+		if (r == 1)
+			events_record(x->events, ref->ns, ref->name, "Warning",
+				      "NodeNameMismatch", msg);
+		return r < 0 ? r : 0;
+	}
+	return 1;
+}
 
 /* Parse the stored object (ws_load: JSON or YAML, exactly one document,
  * whose name and namespace match its key). */
@@ -743,7 +803,7 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	struct etcd_kv spec = { 0 }, stkv = { 0 };
 	bool have_spec, have_status, running = false;
 	const char *reason = "Reconciling";
-	bool want_running = true, was_running = false;
+	bool want_running = true, was_running = false, adopted = false;
 	long ports[PORTS_MAX] = { 0 }, hint[PORTS_MAX];
 	int64_t status_rev = 0, gen;
 	json_t *st = NULL, *config = NULL;
@@ -760,7 +820,8 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	    ws_volume_name(x->cfg->instance_id, ns, name, "home", ref.home_vol,
 			   sizeof(ref.home_vol)) < 0 ||
 	    ws_volume_name(x->cfg->instance_id, ns, name, "work", ref.work_vol,
-			   sizeof(ref.work_vol)) < 0)
+			   sizeof(ref.work_vol)) < 0 ||
+	    ports_prefix(x->cfg->node_name, ref.lease_prefix, sizeof(ref.lease_prefix)) < 0)
 		return -ENAMETOOLONG;
 
 	r = etcd_get(x->etcd, key, &spec, NULL, e);
@@ -790,6 +851,17 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 		goto out;
 	}
 
+	/* Several nodes: another node's workspace is not ours to touch. */
+	if (x->cfg->node_name[0]) {
+		r = place_get(x->etcd, ref.owner, ref.node, e);
+		if (r < 0 && r != -ENOENT)
+			goto out;
+		err_clear(e);
+		if (r == 0 && strcmp(ref.node, x->cfg->node_name) != 0) {
+			r = 0;
+			goto out;
+		}
+	}
 	if (!have_spec) {
 		r = teardown(x, &ref, st, have_status ? &stkv : NULL, status_rev, e);
 		goto out;
@@ -816,6 +888,21 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 				events_record(x->events, ns, name, "Warning", "InvalidSpec", why);
 		}
 		goto out;
+	}
+
+	/* 1a. Several nodes: place it (once, never moved), then only its
+	 * node goes on. */
+	if (x->cfg->node_name[0]) {
+		/* A status with an id and no node was written by a controller
+		 * without a node name: this node adopts the workspace (docs/
+		 * operations.md), and its leases move under the node's prefix. */
+		adopted = json_object_get(st, "id") && !json_object_get(st, "nodeName");
+		r = rec_place(x, &ref, w->node_name ? w->node_name : "", st, gen, &stkv,
+			      &status_rev, &reason, e);
+		if (r < 0)
+			goto failed;
+		if (r == 0)
+			goto out;
 	}
 
 	/* 1b. Bind mounts: resolved on this host and checked against the
@@ -855,11 +942,19 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 			if (n_hint < PORTS_MAX && json_is_integer(json_object_get(p, "host")))
 				hint[n_hint++] = (long)json_integer_value(json_object_get(p, "host"));
 	}
-	r = ports_ensure(x->etcd, ref.owner, w->hosted_ports, x->cfg->port_range_start,
+	r = ports_ensure(x->etcd, ref.lease_prefix, ref.owner, w->hosted_ports,
+			 x->cfg->port_range_start,
 			 x->cfg->port_range_end, hint, n_hint, ports, e);
 	if (r < 0) {
 		reason = r == -ENOSPC ? "NoFreePorts" : "PortLeaseFailed";
 		goto failed;
+	}
+	if (adopted) {
+		r = ports_release_all(x->etcd, WS_LEASE_PREFIX, ref.owner, NULL, e);
+		if (r < 0) {
+			reason = "PortLeaseFailed";
+			goto failed;
+		}
 	}
 	set_ports_urls(x, st, id, ports, w->hosted_ports);
 

@@ -108,6 +108,8 @@ static const struct field fields[] = {
 	S("KLANGK_DATA_DIR", data_dir),
 	S("KLANGK_ALLOWED_MOUNT_ROOTS", allowed_mount_roots),
 	S("KLANGK_PROTECTED_PATHS", protected_paths),
+	S("KLANGK_NODE_NAME", node_name),
+	L("KLANGK_NODE_CAPACITY", node_capacity, 0, 1000000),
 };
 #undef S
 #undef L
@@ -245,7 +247,11 @@ int cfg_from_env(struct cfg *c, struct err *e)
 	    (r = env_str("KLANGK_ALLOWED_MOUNT_ROOTS", "", c->allowed_mount_roots,
 			 sizeof(c->allowed_mount_roots), e)) < 0 ||
 	    (r = env_str("KLANGK_PROTECTED_PATHS", "", c->protected_paths,
-			 sizeof(c->protected_paths), e)) < 0)
+			 sizeof(c->protected_paths), e)) < 0 ||
+	    (r = env_str("KLANGK_NODE_NAME", "", c->node_name, sizeof(c->node_name),
+			 e)) < 0 ||
+	    (r = env_long("KLANGK_NODE_CAPACITY", 0, 1000000, 0, &c->node_capacity,
+			  e)) < 0)
 		return r;
 	return 0;
 }
@@ -265,6 +271,16 @@ int cfg_check(struct cfg *c, struct err *e)
 			c->port_range_end);
 		return -EINVAL;
 	}
+	if (c->node_name[0] && !ws_is_dns_label(c->node_name)) {
+		err_set(e, "node name \"%s\": must be a lowercase DNS label", c->node_name);
+		return -EINVAL;
+	}
+	/* A workspace takes up to WS_MAX_HOSTED_PORTS ports of the range. */
+	if (c->node_capacity == 0)
+		c->node_capacity = (c->port_range_end - c->port_range_start + 1) /
+				   WS_MAX_HOSTED_PORTS;
+	if (c->node_capacity == 0)
+		c->node_capacity = 1;
 	if (c->hosting_hostname[0] == '\0')
 		snprintf(c->hosting_hostname, sizeof(c->hosting_hostname),
 			 "localhost:%ld", c->nginx_port);

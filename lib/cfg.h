@@ -26,6 +26,8 @@ struct cfg {
 	char data_dir[4096];       /* KLANGK_DATA_DIR */
 	char allowed_mount_roots[8192]; /* KLANGK_ALLOWED_MOUNT_ROOTS */
 	char protected_paths[8192];  /* KLANGK_PROTECTED_PATHS (lib/mountpolicy.h) */
+	char node_name[64];        /* KLANGK_NODE_NAME, "" = one node owns all */
+	long node_capacity;        /* KLANGK_NODE_CAPACITY, 0 = ports / 5 */
 };
 
 /* Fill from the environment with defaults; validates each value. */

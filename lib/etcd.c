@@ -724,6 +724,21 @@ json_t *etcd_cmp_value(const char *key, const char *value)
 			 etcd_bytes(value, strlen(value)));
 }
 
+json_t *etcd_cmp_prefix_unchanged(const char *prefix, int64_t revision)
+{
+	/* A range compare holds when every key in the range satisfies it
+	 * (and an empty range compares as one absent key: mod 0). */
+	char *end = etcd_range_end(prefix);
+	json_t *c = end ? json_pack("{s:s,s:s,s:o,s:o,s:I}", "result", "LESS",
+				    "target", "MOD", "key",
+				    etcd_bytes(prefix, strlen(prefix)), "range_end",
+				    etcd_bytes(end, strlen(end)), "mod_revision",
+				    (json_int_t)revision + 1) : NULL;
+
+	free(end);
+	return c;
+}
+
 json_t *etcd_op_put(const char *key, const char *value, size_t len,
 		    int64_t lease)
 {

@@ -113,6 +113,9 @@ json_t *etcd_cmp_mod(const char *key, int64_t mod_revision); /* 0 = absent */
 json_t *etcd_cmp_absent(const char *key);
 json_t *etcd_cmp_exists(const char *key);
 json_t *etcd_cmp_value(const char *key, const char *value);
+/* No key under prefix was created or changed after revision (keys
+ * deleted since are not seen: use it where a deletion cannot hurt). */
+json_t *etcd_cmp_prefix_unchanged(const char *prefix, int64_t revision);
 json_t *etcd_op_put(const char *key, const char *value, size_t len,
 		    int64_t lease);
 json_t *etcd_op_delete(const char *key);

@@ -199,6 +199,9 @@ static bool is_home_or_work(const char *t)
 
 /* ---- field helpers ---- */
 
+#define DNS_LABEL_RULE "must be a lowercase DNS label (a-z, 0-9, '-', at most 63 " \
+		       "characters, starting and ending with a letter or digit)"
+
 static const char *const top_fields[] = { "apiVersion", "kind", "metadata",
 					  "spec", "status", NULL };
 static const char *const meta_fields[] = { "name", "namespace", "labels",
@@ -208,7 +211,7 @@ static const char *const meta_fields[] = { "name", "namespace", "labels",
 static const char *const spec_fields[] = { "image", "command", "env", "mounts",
 					   "hostedPorts", "idleTimeoutSeconds",
 					   "running", "members", "reclaimPolicy",
-					   NULL };
+					   "nodeName", NULL };
 
 static bool in_list(const char *s, const char *const *list)
 {
@@ -333,9 +336,7 @@ static int parse_metadata(struct vctx *v, const json_t *meta,
 	unknown_fields(v, meta, "metadata", meta_fields);
 	name = get_string(v, meta, "name", "metadata.name", 253, true);
 	if (name && !ws_is_dns_label(name))
-		problem(v, "metadata.name",
-			"must be a lowercase DNS label (a-z, 0-9, '-', at most 63 "
-			"characters, starting and ending with a letter or digit)");
+		problem(v, "metadata.name", "%s", DNS_LABEL_RULE);
 	else if (name && dup_into(&w->name, name) < 0)
 		return -ENOMEM;
 	ns = get_string(v, meta, "namespace", "metadata.namespace", 253, false);
@@ -714,6 +715,11 @@ static int parse_spec(struct vctx *v, const json_t *spec, struct ws *w)
 		problem(v, "spec.reclaimPolicy", "must be Delete or Retain");
 	else if (s && dup_into(&w->reclaim_policy, s) < 0)
 		return -ENOMEM;
+	s = get_string(v, spec, "nodeName", "spec.nodeName", WS_NAME_MAX, false);
+	if (s && !ws_is_dns_label(s))
+		problem(v, "spec.nodeName", "%s", DNS_LABEL_RULE);
+	else if (s && dup_into(&w->node_name, s) < 0)
+		return -ENOMEM;
 defaults:
 	if (!w->image && dup_into(&w->image, WS_DEFAULT_IMAGE) < 0)
 		return -ENOMEM;
@@ -798,6 +804,7 @@ void ws_free(struct ws *w)
 	}
 	free(w->members);
 	free(w->reclaim_policy);
+	free(w->node_name);
 	free(w);
 }
 

@@ -80,6 +80,8 @@ struct ws {
 	struct ws_member *members;
 	size_t n_members;
 	char *reclaim_policy;  /* Delete | Retain */
+	char *node_name;       /* the node it must run on; NULL = placed by the
+				* controllers (docs/operations.md) */
 };
 
 /*

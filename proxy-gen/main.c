@@ -104,12 +104,21 @@ static void mark_dirty_locked(struct pg *p)
 	pthread_cond_broadcast(&p->stop.cv);
 }
 
-static json_t *parse_status(const struct etcd_kv *kv)
+/* A status object (new), or NULL when it is not one or, with several
+ * nodes (KLANGK_NODE_NAME), when its workspace is on another node: its
+ * ports are published there, and that node's nginx routes it. */
+static json_t *parse_status(const struct pg *p, const struct etcd_kv *kv)
 {
 	json_error_t jerr;
 	json_t *j = json_loadb(kv->value, kv->value_len, 0, &jerr);
+	const char *node;
 
 	if (!json_is_object(j)) {
+		json_decref(j);
+		return NULL;
+	}
+	node = json_string_value(json_object_get(j, "nodeName"));
+	if (p->cfg.node_name[0] && (!node || strcmp(node, p->cfg.node_name) != 0)) {
 		json_decref(j);
 		return NULL;
 	}
@@ -159,7 +168,7 @@ static void on_list(void *ud, const struct etcd_kvs *kvs)
 	p->cache = fresh;
 	p->ids = ids;
 	for (size_t i = 0; i < kvs->n; i++) {
-		json_t *st = parse_status(&kvs->kvs[i]);
+		json_t *st = parse_status(p, &kvs->kvs[i]);
 
 		if (!st)
 			continue;
@@ -179,7 +188,7 @@ static void on_events(void *ud, const struct etcd_event *ev, size_t n)
 
 	pthread_mutex_lock(&p->stop.mu);
 	for (size_t i = 0; i < n; i++) {
-		json_t *st = ev[i].type == ETCD_DELETE ? NULL : parse_status(&ev[i].kv);
+		json_t *st = ev[i].type == ETCD_DELETE ? NULL : parse_status(p, &ev[i].kv);
 
 		unindex_locked(p, ev[i].kv.key);
 		if (st) {
@@ -258,7 +267,20 @@ static void *signals(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	sigwait(&set, &sig);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig != SIGHUP)
+			break;
+		/* A reload (systemctl reload): render again and make sure
+		 * nginx serves it, starting or reloading it if it does not. */
+		log_info("SIGHUP: re-applying the configuration", NULL);
+		pthread_mutex_lock(&p->stop.mu);
+		p->verify = true;
+		mark_dirty_locked(p);
+		pthread_mutex_unlock(&p->stop.mu);
+	}
 	log_info("signal received; stopping", NULL);
 	stopper_stop(&p->stop);
 	return NULL;
@@ -578,6 +600,7 @@ static void usage(FILE *f)
 		"Options (each overrides its environment variable):\n"
 		"  --dir DIR                  nginx prefix directory, shared with nginx (KLANGK_NGINX_DIR)\n"
 		"  --etcd-endpoints URLS      KLANGK_ETCD_ENDPOINTS\n"
+		"  --node-name NAME           KLANGK_NODE_NAME: route only this node's workspaces\n"
 		"  --listen ADDR              IPv4 address nginx listens on (127.0.0.1)\n"
 		"  --port N                   KLANGK_NGINX_PORT (8995)\n"
 		"  --base-path PATH           KLANGK_HOSTING_BASE_PATH (\"\")\n"
@@ -613,6 +636,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'D' },
 		{ "etcd-endpoints", required_argument, NULL, 'e' },
+		{ "node-name", required_argument, NULL, 'O' },
 		{ "listen", required_argument, NULL, 'L' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "base-path", required_argument, NULL, 'b' },
@@ -662,6 +686,9 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			bad |= cfg_copy(p.cfg.etcd_endpoints, sizeof(p.cfg.etcd_endpoints), optarg) < 0;
+			break;
+		case 'O':
+			bad |= cfg_copy(p.cfg.node_name, sizeof(p.cfg.node_name), optarg) < 0;
 			break;
 		case 'L':
 			listen = optarg;
@@ -786,6 +813,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	{

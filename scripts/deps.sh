@@ -18,6 +18,9 @@ PKGS=(
 	curl jq python3 python3-websockets procps iproute2 valgrind
 	# test_proxy_reload watches proxy-gen's apply pipeline with strace.
 	strace
+	# Images and deployment (make images, tests/e2e/test_compose.sh,
+	# test_systemd_units.sh, test_examples.sh).
+	debootstrap docker-compose systemd python3-yaml
 	# make fuzz: clang with libFuzzer (libclang-rt-14-dev); the tests make
 	# etcd's certificates with openssl.
 	clang libclang-rt-14-dev openssl

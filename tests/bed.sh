@@ -429,12 +429,7 @@ for a in sys.stdin.read().split():
 _bed_image_script() {
 	local script="$1"
 	shift
-	if [ "$BED_ENGINE" = docker ]; then
-		KLANGK_ENGINE=docker bash "$BED_REPO/scripts/$script" "$@"
-	else
-		env TMPDIR="$BED/tmp" XDG_RUNTIME_DIR="$BED/xdg" KLANGK_ENGINE=podman \
-			bash "$BED_REPO/scripts/$script" "$@"
-	fi
+	bed_engine_cli bash "$BED_REPO/scripts/$script" "$@"
 }
 
 # bed_base_image [IMAGE]: imports the Debian base image (default
@@ -679,6 +674,19 @@ _bed_engine_has_image() {
 	out="$(engine_get /v1.41/images/json)" || return 1
 	[[ "$out" == *"\"$KLANGK_TEST_IMAGE\""* ]]
 }
+
+# bed_engine_cli CMD [ARGS...]: runs CMD (e.g. scripts/images.sh, which
+# drive the engine's CLI) against the bed's engine: KLANGK_ENGINE and
+# Podman's private directories set (DOCKER_HOST, CONTAINERS_CONF and
+# CONTAINERS_STORAGE_CONF are exported by bed_up).
+bed_engine_cli() {
+	if [ "$BED_ENGINE" = docker ]; then
+		env KLANGK_ENGINE=docker "$@"
+	else
+		env KLANGK_ENGINE=podman TMPDIR="$BED/tmp" XDG_RUNTIME_DIR="$BED/xdg" "$@"
+	fi
+}
+
 
 # engine_req METHOD PATH [JSON_BODY]: an HTTP request to the bed's engine
 # socket; prints the response body; fails on an HTTP error (>= 400), still

@@ -49,7 +49,9 @@ static void test_valid_and_defaults(void)
 		    "  idleTimeoutSeconds: 0\n"
 		    "  running: false\n"
 		    "  members: [{user: bob@example.com}]\n"
-		    "  reclaimPolicy: Retain\n", &w, &e) == 0);
+		    "  reclaimPolicy: Retain\n"
+		    "  nodeName: node-a\n", &w, &e) == 0);
+	CHECK(w && w->node_name && strcmp(w->node_name, "node-a") == 0);
 	CHECK(w && w->hosted_ports == 3 && !w->running && w->idle_timeout == 0);
 	CHECK(w && w->n_mounts == 2 && w->mounts[0].bind && w->mounts[0].read_only &&
 	      !w->mounts[1].bind);
@@ -61,7 +63,7 @@ static void test_valid_and_defaults(void)
 		    &w, &e) == 0);
 	CHECK(w && strcmp(w->ns, "default") == 0 && w->hosted_ports == 5 && w->running &&
 	      w->idle_timeout == -1 && strcmp(w->image, WS_DEFAULT_IMAGE) == 0 &&
-	      strcmp(w->reclaim_policy, "Delete") == 0 && !w->command);
+	      strcmp(w->reclaim_policy, "Delete") == 0 && !w->command && !w->node_name);
 	ws_free(w);
 }
 
@@ -106,6 +108,8 @@ static void test_refusals(void)
 	refused("  idleTimeoutSeconds: -1\n", "spec.idleTimeoutSeconds");
 	refused("  running: yes\n", "spec.running: must be true or false");
 	refused("  reclaimPolicy: Keep\n", "spec.reclaimPolicy: must be Delete or Retain");
+	refused("  nodeName: Node-A\n", "spec.nodeName: must be a lowercase DNS label");
+	refused("  nodeName: 1\n", "spec.nodeName: must be a string");
 	refused("  members: [{user: \"a b\"}]\n", "spec.members[0].user");
 	refused("  members: [{user: a, role: admin}]\n", "spec.members[0].role");
 	refused("  image: \"bad image;rm\"\n", "spec.image: must be an image reference");
