@@ -6,8 +6,9 @@
 #
 # --cached: keep the built image as an archive in the machine's cache
 # (scripts/engine.sh: klangk_cache_dir), named after a hash of the image's
-# sources, the base and the engine, and load that archive instead of
-# building when it exists. Test beds use it: each bed has its own storage,
+# sources and the base, and load that archive instead of building when it
+# exists. An archive either engine saved loads into the other, so a machine
+# that tests on Podman and on dockerd builds the image once. Test beds use it: each bed has its own storage,
 # and a load takes seconds where a build (apt-get inside) takes minutes.
 set -euo pipefail
 cached=0
@@ -41,19 +42,22 @@ fi
 cache="$(klangk_cache_dir)"
 base="$(bash "$HERE/base-image.sh" --tarball)"
 key="$({
-	engine_name
 	echo "$IMAGE"
 	stat -c '%s %Y' "$base"
 	cat "$SRC"/*
 } | sha256sum | cut -c1-16)"
-archive="$cache/klangk-workspace-$(engine_name)-$key.tar"
+archive="$cache/klangk-workspace-$key.tar"
 if [ -s "$archive" ]; then
 	engine load -q -i "$archive" >/dev/null
+	# Podman's archive names the image localhost/NAME, which Docker does
+	# not take for NAME; give it the name spec.image uses.
+	engine image inspect "$IMAGE" >/dev/null 2>&1 ||
+		engine tag "localhost/$IMAGE" "$IMAGE"
 	exit 0
 fi
 build
 engine save -o "$archive.tmp.$$" "$IMAGE" >/dev/null
 mv -f "$archive.tmp.$$" "$archive"
 # Older archives (other sources) are of no further use.
-find "$cache" -maxdepth 1 -name "klangk-workspace-$(engine_name)-*.tar" ! -name "${archive##*/}" -delete
+find "$cache" -maxdepth 1 -name "klangk-workspace-*.tar" ! -name "${archive##*/}" -delete
 echo "workspace-image: built $IMAGE (cached as $archive)" >&2
