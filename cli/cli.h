@@ -108,6 +108,11 @@ enum cli_dry { DRY_NONE, DRY_CLIENT, DRY_SERVER };
 /* --dry-run=none|client|server; prints the problem (-1). */
 int cli_parse_dry_run(const char *s, int *out);
 
+/* A mkstemp/mkdtemp template in $TMPDIR (default /tmp):
+ * DIR/<name>XXXXXX<suffix>, in out (len bytes).  -ENAMETOOLONG when it does
+ * not fit. */
+int cli_temp_template(const char *name, const char *suffix, char *out, size_t len);
+
 /* Write all of p to fd (retrying short writes); 0 or -errno. */
 int cli_write_all(int fd, const char *p, size_t n);
 /* An unnamed temporary file (O_TMPFILE) in dir, gone when closed: the fd

@@ -425,6 +425,17 @@ int cli_write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+int cli_temp_template(const char *name, const char *suffix, char *out, size_t len)
+{
+	const char *dir = getenv("TMPDIR");
+	int n;
+
+	if (!dir || !*dir)
+		dir = "/tmp";
+	n = snprintf(out, len, "%s/%sXXXXXX%s", dir, name, suffix);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 int cli_temp_fd(const char *dir)
 {
 	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);

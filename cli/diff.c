@@ -12,6 +12,7 @@
 #include "merge.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <spawn.h>
@@ -94,7 +95,7 @@ int verb_diff(int argc, char **argv)
 	struct cli_paths written = { 0 };
 	struct cli_items items = { 0 };
 	struct cli_plan plan = { 0 };
-	char dir[] = "/tmp/klangkc-diff-XXXXXX", live[64], merged[64];
+	char dir[256] = "", live[272], merged[272];
 	bool have_dir = false;
 	struct etcd *c = NULL;
 	int opt, r, ret = 2;
@@ -126,7 +127,9 @@ int verb_diff(int argc, char **argv)
 		ret = r > 2 ? r : 2;
 		goto out;
 	}
-	if (!mkdtemp(dir)) {
+	if ((r = cli_temp_template("klangkc-diff-", "", dir, sizeof(dir))) < 0)
+		errno = -r;
+	if (r < 0 || !mkdtemp(dir)) {
 		fprintf(stderr, "error: %s: %s\n", dir, strerror(errno));
 		goto out;
 	}
@@ -137,7 +140,7 @@ int verb_diff(int argc, char **argv)
 		goto out;
 	for (size_t i = 0; i < plan.n; i++) {
 		const struct cli_plan_entry *pe = &plan.v[i];
-		char path[512];
+		char path[PATH_MAX];
 
 		snprintf(path, sizeof(path), "%s/%s.%s.yaml", merged, pe->it->ns, pe->it->name);
 		if (cli_paths_add(&written, path) < 0 || write_yaml(path, pe->next) < 0)

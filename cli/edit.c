@@ -15,6 +15,7 @@
 #include "ws.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +71,7 @@ int verb_edit(int argc, char **argv)
 	struct etcd *c = NULL;
 	struct err e = { "" };
 	struct buf yaml;
-	char path[] = "/tmp/klangkc-edit-XXXXXX.yaml", key[512], *data = NULL, *text = NULL;
+	char path[PATH_MAX] = "", key[512], *data = NULL, *text = NULL;
 	bool keep = false, ok = false, created = false;
 	size_t len = 0;
 	int opt, first, fd = -1, r, ret = EXIT_FAIL;
@@ -93,7 +94,8 @@ int verb_edit(int argc, char **argv)
 	orig = cli_parse_stored(kv.value, kv.value_len);
 	if (!orig)
 		orig = json_object(); /* not an object: start from nothing */
-	fd = mkstemps(path, 5);
+	fd = cli_temp_template("klangkc-edit-", ".yaml", path, sizeof(path)) < 0 ? -1 :
+	     mkstemps(path, 5);
 	created = fd >= 0;
 	if (!orig || fd < 0 || buf_puts(&yaml, header) < 0 ||
 	    codec_yaml_dump(orig, &yaml, &e) < 0 ||
