@@ -103,7 +103,7 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
-	@$(MAKE) --no-print-directory e2e-docker
+	@E2E_ENGINE_TESTS_ONLY=1 $(MAKE) --no-print-directory e2e-docker
 
 # The whole suite with AddressSanitizer and UndefinedBehaviorSanitizer, in
 # its own build and bin directories so the normal build is untouched.

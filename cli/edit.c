@@ -135,7 +135,7 @@ int verb_edit(int argc, char **argv)
 		r = -EINVAL;
 	}
 	if (r < 0) {
-		char where[64];
+		char where[PATH_MAX + 8];
 
 		snprintf(where, sizeof(where), "%s[0]", path);
 		cli_print_problems(where, e.msg, "");

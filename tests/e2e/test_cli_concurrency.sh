@@ -8,6 +8,7 @@
 # (apply's semantics: the last applied file wins, the earlier files' labels
 # were removed by the later applies), and etcd's version of the key counts
 # exactly the writes the processes reported.
+# e2e: engine-independent
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../bed.sh"

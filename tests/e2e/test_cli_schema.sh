@@ -7,6 +7,7 @@
 #     (file, document index, field path, message) and exit status 1, and
 #     leaves etcd untouched (same revision, no keys);
 #  3. every good manifest is stored.
+# e2e: engine-independent
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"

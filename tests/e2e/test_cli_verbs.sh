@@ -3,6 +3,7 @@
 # merge, create, get (formats, selectors, --watch), diff, edit (and its
 # conflict), start/stop/restart, share/unshare/members, url, delete,
 # apply --prune, stale writes (exit 3), help, the man page and completion.
+# e2e: engine-independent
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"

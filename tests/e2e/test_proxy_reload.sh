@@ -22,6 +22,7 @@
 #      stage="confirm", the old generation keeps serving;
 #   8. the periodic resync starts again an nginx that died, without any
 #      change in etcd.
+# e2e: engine-independent
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../bed.sh"

@@ -9,6 +9,7 @@
 #      is replaced (its orphaned workers killed, the route served again); a
 #      SIGTERM to proxy-gen stops nginx; a SIGKILLed proxy-gen takes its
 #      nginx along.
+# e2e: engine-independent
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../bed.sh"

@@ -6,6 +6,7 @@
 # that reload do it with SIGHUP; and the example settings file is one the
 # controller accepts (klangk-controller --check), a bad one is refused.
 # No systemd needs to run: verify works offline.
+# e2e: engine-independent
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
