@@ -10,19 +10,33 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Is key (under prefix) for owner ("<ns>/<name>") in kvs?  etcd lists keys
+ * in byte order and all of them share the prefix, so the owners are in
+ * order too: a binary search. */
+static bool listed(const struct etcd_kvs *kvs, const char *prefix, const char *owner)
+{
+	size_t lo = 0, hi = kvs->n, pl = strlen(prefix);
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(kvs->kvs[mid].key + pl, owner);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 /* Does "<ns>/<name>" have a spec or a status key?  Keys are looked up in
- * the two listings (sorted by key), so no extra round trips. */
+ * the two listings, so no extra round trips. */
 static bool owned(const struct etcd_kvs *specs, const struct etcd_kvs *stats,
 		  const char *owner)
 {
-	const struct etcd_kvs *sets[] = { specs, stats };
-	const char *prefixes[] = { WS_SPEC_PREFIX, WS_STATUS_PREFIX };
-
-	for (int s = 0; s < 2; s++)
-		for (size_t i = 0; i < sets[s]->n; i++)
-			if (strcmp(sets[s]->kvs[i].key + strlen(prefixes[s]), owner) == 0)
-				return true;
-	return false;
+	return listed(specs, WS_SPEC_PREFIX, owner) || listed(stats, WS_STATUS_PREFIX, owner);
 }
 
 static int gc_leases(struct etcd *etcd, const char *prefix,

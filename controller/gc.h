@@ -32,7 +32,8 @@ struct gc_stats {
  */
 /* leases: the listing of lease_prefix (ports.h); keys under it that are
  * not this node's leases (another node's, in the single-node layout) are
- * left alone. */
+ * left alone.  volumes: the engine's listing, or NULL to leave volumes
+ * alone this time.  specs and stats: as etcd lists them (sorted by key). */
 int gc_run(struct etcd *etcd, struct engine *eng, const char *lease_prefix,
 	   const struct etcd_kvs *leases, const json_t *volumes,
 	   const struct etcd_kvs *specs, const struct etcd_kvs *stats,
