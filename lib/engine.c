@@ -513,6 +513,15 @@ static int event_value(void *ud, json_t *v)
 	return 0;
 }
 
+/* The engine accepted the stream: fn(ud, NULL) says so (see engine.h). */
+static void events_response(void *ud, long status)
+{
+	struct events_state *s = ud;
+
+	if (status >= 200 && status < 300 && !s->result && s->fn(s->ud, NULL) != 0)
+		s->result = -ECANCELED;
+}
+
 static int events_chunk(void *ud, const char *data, size_t len)
 {
 	struct events_state *s = ud;
@@ -549,6 +558,7 @@ int engine_events(struct engine *g, const char *label, engine_event_fn fn,
 			.url = url.data,
 			.unix_socket = g->socket,
 			.on_chunk = events_chunk,
+			.on_response = events_response,
 			.ud = &s,
 			.cancel = cancel,
 		};

@@ -72,7 +72,9 @@ int engine_image_inspect(struct engine *g, const char *name,
 
 /*
  * Follow the engine's event stream (GET /events) for containers carrying
- * `label` ("k=v"), calling fn with each event object (borrowed).  Runs until
+ * `label` ("k=v"), calling fn with each event object (borrowed), and once
+ * with NULL first, as soon as the engine has accepted the stream (its
+ * headers are in): from then on no change is missed.  Runs until
  * *cancel is set (-ECANCELED), fn returns non-zero (-ECANCELED) or the
  * stream breaks (another negative errno).  Never returns 0.  Note that the
  * engines name events differently (Podman "remove", Docker "destroy").

@@ -77,6 +77,23 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+/* The blank line that ends a header block: tell on_response about the
+ * final (non-1xx) response. */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct xfer *x = ud;
+	size_t n = size * nmemb;
+
+	if ((n == 2 && ptr[0] == '\r' && ptr[1] == '\n') || (n == 1 && ptr[0] == '\n')) {
+		long code = 0;
+
+		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
+		if (code >= 200)
+			x->req->on_response(x->req->ud, code);
+	}
+	return n;
+}
+
 static size_t on_read(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct xfer *x = ud;
@@ -198,6 +215,10 @@ int http_do(struct http_client *c, const struct http_request *r, long *status,
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+	if (r->on_response) {
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+	}
 	if (r->cancel) {
 		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);

@@ -51,6 +51,10 @@ struct http_request {
 	 * ud, upload_len bytes (-1: unknown, sent chunked). */
 	http_read_fn on_read;
 	long long upload_len;
+	/* Called once, when the final response's headers are in (before any
+	 * of its body): a stream's consumer learns that the server has
+	 * accepted the request even when no chunk follows for a while. */
+	void (*on_response)(void *ud, long status);
 	/* Checked about once a second and on every chunk; when it becomes
 	 * non-zero the transfer is aborted with -ECANCELED. */
 	volatile sig_atomic_t *cancel;
