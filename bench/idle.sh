@@ -35,12 +35,21 @@ engine_writes() {
 }
 resyncs() { grep -c 'msg=resync ' "$BED/controller.log" || true; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$BED_CONTROLLER_PID/stat"; }
+# thread_ticks: "NAME TICKS" per thread (the controller names its threads).
+thread_ticks() {
+	local t
+	for t in /proc/"$BED_CONTROLLER_PID"/task/*; do
+		printf '%s %s\n' "$(cat "$t/comm")" "$(awk '{print $14 + $15}' "$t/stat")"
+	done 2>/dev/null | sort
+}
 # Let our own creations' engine events drain, then measure.
 n0=$(resyncs)
 wait_for "a quiet resync" 120 sh -c "[ \$(grep -c 'msg=resync ' '$BED/controller.log') -gt $n0 ]" >/dev/null
 rev0=$(revision); w0=$(engine_writes); r0=$(resyncs); c0=$(cpu_ticks); t0=$(date +%s.%N)
+thread_ticks >"$BED/threads0"
 python3 -c "import time; time.sleep($WINDOW)"   # the measurement window itself
 rev1=$(revision); w1=$(engine_writes); r1=$(resyncs); c1=$(cpu_ticks); t1=$(date +%s.%N)
+thread_ticks >"$BED/threads1"
 hz=$(getconf CLK_TCK)
 cpu=$(echo "($c1 - $c0) / $hz / ($t1 - $t0) * 100" | bc -l | xargs printf '%.2f')
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$BED_CONTROLLER_PID/status")
@@ -55,4 +64,8 @@ Engine: $BED_ENGINE; N = $N workspaces (containers created, not started); resync
 | engine writes in the window (POST/DELETE) | $((w1 - w0)) | 0 |
 | controller CPU over the window | ${cpu} % | < 1 % |
 | controller RSS | $((rss / 1024)) MiB | < 20 MB |
+
+CPU by thread over the window (ms):
+$(join -a2 -e0 -o 2.1,1.2,2.2 "$BED/threads0" "$BED/threads1" |
+	awk -v hz="$hz" '{d[$1] += ($3 - $2) * 1000 / hz} END {for (n in d) if (d[n] > 0) printf "- %s: %d\n", n, d[n]}' | sort)
 MD

@@ -9,17 +9,20 @@
  *             this node by another node's controller);
  *   engine    the engine's /events stream for our containers, feeding the
  *             owners of changed containers to the queue (drift is found
- *             within a moment, not at the next resync);
+ *             within a moment, not at the next resync) and marking them
+ *             stale in the engine cache (ecache.h);
  *   election  leader election (only the leader reconciles);
  *   resync    every --resync-seconds (with jitter), and right after being
- *             elected: every key in etcd, every container with our label,
- *             and garbage collection;
+ *             elected: every key in etcd against the engine cache (which
+ *             lists the engine only when it cannot be trusted, and every
+ *             10th time), and garbage collection;
  *   workers   --workers of them, draining the queue;
  *   main      waits for signals: TERM/INT stop (in-flight work finishes,
  *             leadership is resigned, exit 0); HUP reloads --config
  *             (build, validate, swap; a bad file keeps the old settings).
  */
 #include "cfg.h"
+#include "ecache.h"
 #include "engine.h"
 #include "etcd.h"
 #include "events.h"
@@ -66,6 +69,7 @@ struct ctl {
 	struct metrics *metrics;
 	struct informer *inf;       /* set by the informer thread */
 	struct rbac_opts rbac;      /* etcd roles from workspaces (rbac.h) */
+	struct ecache *ecache;      /* the engine's objects between resyncs */
 };
 
 /* "ns/name" from a spec, status, activity or placement key; 0 or -EINVAL. */
@@ -217,27 +221,29 @@ static int on_engine_event(void *ud, const json_t *ev)
 
 	if (c->stop.stopping)
 		return 1;
+	if (!ev) {
+		/* The stream is up: from now on the cache misses nothing. */
+		ecache_stream_up(c->ecache);
+		return 0;
+	}
 	/* exec_* and the like say nothing about the container's state. */
 	if (!owner || !action || strncmp(action, "exec_", 5) == 0)
 		return 0;
+	ecache_touch(c->ecache, owner);
 	snprintf(key, sizeof(key), WS_SPEC_PREFIX "%s", owner);
 	enqueue_key(c, key);
 	return 0;
 }
 
-static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng);
-
 static void *engine_thread(void *arg)
 {
 	struct ctl *c = arg;
-	struct etcd_opts o = etcd_opts_env(c->cfg.etcd_endpoints);
 	struct engine *eng = NULL;
-	struct etcd *etcd = NULL;
 	struct err e = { "" };
 	char label[128];
 	int failures = 0;
 
-	if (engine_new(c->cfg.docker_host, &eng, &e) < 0 || etcd_new(&o, &etcd, &e) < 0) {
+	if (engine_new(c->cfg.docker_host, &eng, &e) < 0) {
 		log_error("engine events: cannot create clients", "error", e.msg, NULL);
 		stopper_stop(&c->stop);
 		goto out;
@@ -246,6 +252,7 @@ static void *engine_thread(void *arg)
 	while (!c->stop.stopping) {
 		int r = engine_events(eng, label, on_engine_event, c, &c->stop.stopping, &e);
 
+		ecache_stream_down(c->ecache);
 		if (c->stop.stopping)
 			break;
 		log_warn("engine event stream broken; reconnecting", "error", e.msg, NULL);
@@ -253,13 +260,17 @@ static void *engine_thread(void *arg)
 			break;
 		if (failures > 8)
 			failures = 8;
-		/* Events may have been missed while disconnected. */
-		if (r != -ECANCELED && leading(c))
-			resync(c, etcd, eng);
+		/* Events may have been missed while disconnected: the resync
+		 * thread relists (the cache is invalid now). */
+		if (r != -ECANCELED) {
+			pthread_mutex_lock(&c->stop.mu);
+			c->resync_now = true;
+			pthread_cond_broadcast(&c->stop.cv);
+			pthread_mutex_unlock(&c->stop.mu);
+		}
 	}
 out:
 	engine_free(eng);
-	etcd_free(etcd);
 	return NULL;
 }
 
@@ -374,8 +385,8 @@ out:
  * listings only: its status must describe the current generation, a
  * container with the recorded spec-hash must exist in the state the phase
  * says, and its home and work volumes must exist.  Anything else (and
- * every status without a spec) is enqueued.  This keeps an idle resync to
- * four list calls, with no writes.
+ * every status without a spec) is enqueued.  cont is the engine cache's
+ * entry ({"running", "hash"}, ecache.h).
  */
 static bool needs_reconcile(const struct etcd_kv *spec, const json_t *st,
 			    const json_t *containers, const json_t *volumes,
@@ -385,8 +396,7 @@ static bool needs_reconcile(const struct etcd_kv *spec, const json_t *st,
 	const char *hash = json_string_value(json_object_get(st, "specHash"));
 	const json_t *cont = json_object_get(containers, owner);
 	const json_t *vols = json_object_get(volumes, owner);
-	const char *state, *chash;
-	bool running;
+	const char *chash;
 
 	if (!st || !phase || !hash ||
 	    json_integer_value(json_object_get(st, "observedGeneration")) != spec->version)
@@ -395,30 +405,30 @@ static bool needs_reconcile(const struct etcd_kv *spec, const json_t *st,
 		return true;
 	if (!cont || json_integer_value(vols) != 2)
 		return true;
-	state = json_string_value(json_object_get(cont, "State"));
-	chash = json_string_value(json_object_get(json_object_get(cont, "Labels"),
-						  "klangk.spec-hash"));
-	running = state && strcmp(state, "running") == 0;
+	chash = json_string_value(json_object_get(cont, "hash"));
 	if (!chash || strcmp(chash, hash) != 0)
 		return true;
-	return running != (strcmp(phase, "Running") == 0);
+	return json_is_true(json_object_get(cont, "running")) != (strcmp(phase, "Running") == 0);
 }
 
-/* Every workspace that needs it, from etcd's and the engine's listings;
- * then garbage collection. */
+/*
+ * Every workspace that needs it, from etcd's listings and the engine
+ * cache (ecache.h: idle, a resync asks the engine nothing); then garbage
+ * collection.  Only the resync thread calls this.
+ */
 static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 {
 	bool force;
 	struct etcd_kvs specs = { 0 }, stats = { 0 }, leases = { 0 }, placed = { 0 };
-	json_t *clist = NULL, *vlist = NULL, *containers = json_object(),
-	       *volumes = json_object(), *statuses = json_object(),
-	       *foreign = json_object(), *it;
+	struct ecache_view view = { 0 };
+	json_t *statuses = json_object(), *foreign = json_object(), *containers;
 	struct err e = { "" };
 	struct gc_stats gs = { 0 };
 	struct cfg cfg;
-	char label[128], lease_prefix[128];
+	char lease_prefix[128];
 	size_t i, queued = 0;
 	long n_leases = 0;
+	double t[5] = { 0 };
 
 	cfg_snapshot(c, &cfg, NULL);
 	ports_prefix(cfg.node_name, lease_prefix, sizeof(lease_prefix));
@@ -426,37 +436,23 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 	force = c->resync_force;
 	c->resync_force = false;
 	pthread_mutex_unlock(&c->stop.mu);
-	snprintf(label, sizeof(label), "klangk.instance=%s", cfg.instance_id);
-	if (!containers || !volumes || !statuses || !foreign)
+	if (!statuses || !foreign)
 		goto out;
-	/* Owned things first, owners after: see gc.h. */
-	if (engine_volume_list(eng, label, &vlist, &e) < 0 ||
-	    etcd_list(etcd, lease_prefix, &leases, &e) < 0 ||
+	/* Owned things first, owners after: see gc.h.  A forced resync
+	 * (SIGHUP) also relists the engine. */
+	t[0] = prom_now();
+	if (ecache_refresh(c->ecache, eng, cfg.instance_id, force, &view, &e) < 0)
+		goto list_failed;
+	containers = view.containers;
+	t[1] = prom_now();
+	if (etcd_list(etcd, lease_prefix, &leases, &e) < 0 ||
 	    (cfg.node_name[0] && etcd_list(etcd, PLACE_PREFIX, &placed, &e) < 0) ||
 	    /* Specs are the largest values (each carries its
 	     * last-applied copy); resync needs only their versions. */
 	    etcd_list_keys(etcd, WS_SPEC_PREFIX, &specs, &e) < 0 ||
-	    etcd_list(etcd, WS_STATUS_PREFIX, &stats, &e) < 0 ||
-	    engine_container_list(eng, label, &clist, &e) < 0) {
-		log_warn("resync: listing failed", "error", e.msg, NULL);
-		goto out;
-	}
-	/* Index the engine's objects by owner ("ns/name"). */
-	json_array_foreach(clist, i, it) {
-		const char *w = json_string_value(json_object_get(
-			json_object_get(it, "Labels"), "klangk.workspace"));
-
-		if (w)
-			json_object_set(containers, w, it);
-	}
-	json_array_foreach(vlist, i, it) {
-		const char *w = json_string_value(json_object_get(
-			json_object_get(it, "Labels"), "klangk.workspace"));
-
-		if (w)
-			json_object_set_new(volumes, w, json_integer(
-				json_integer_value(json_object_get(volumes, w)) + 1));
-	}
+	    etcd_list(etcd, WS_STATUS_PREFIX, &stats, &e) < 0)
+		goto list_failed;
+	t[2] = prom_now();
 	for (i = 0; i < stats.n; i++) {
 		json_error_t jerr;
 		json_t *st = json_loadb(stats.kvs[i].value, stats.kvs[i].value_len, 0, &jerr);
@@ -482,7 +478,7 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 			continue;
 		}
 		if (force || needs_reconcile(&specs.kvs[i], json_is_object(st) ? st : NULL,
-					     containers, volumes, owner)) {
+					     containers, view.volumes, owner)) {
 			enqueue_key(c, specs.kvs[i].key);
 			queued++;
 		}
@@ -510,33 +506,61 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 		}
 	}
 	enqueue_rbac(c);  /* etcd users are not watched: new ones appear here */
-	if (gc_run(etcd, eng, lease_prefix, &leases, vlist, &specs, &stats, &gs, &e) < 0)
+	t[3] = prom_now();
+	/* Orphaned volumes only when the engine was listed this time (gc.h
+	 * needs a listing made before the specs'). */
+	if (gc_run(etcd, eng, lease_prefix, &leases, view.vlist, &specs, &stats, &gs, &e) < 0)
 		log_warn("garbage collection failed", "error", e.msg, NULL);
 	for (i = 0; i < leases.n; i++)
 		n_leases += ports_key_port(lease_prefix, leases.kvs[i].key) > 0;
 	metrics_port_leases(c->metrics, n_leases - gs.leases);
-	{
-		char q[32], t[32];
+	if (log_enabled(LOG_DEBUG)) {
+		char q[32], n[32], ins[32], ms[4][16];
 
+		t[4] = prom_now();
+		for (i = 0; i < 4; i++)
+			snprintf(ms[i], sizeof(ms[i]), "%.1f", (t[i + 1] - t[i]) * 1e3);
 		snprintf(q, sizeof(q), "%zu", queued);
-		snprintf(t, sizeof(t), "%zu", specs.n);
-		log_debug("resync", "workspaces", t, "enqueued", q, NULL);
+		snprintf(n, sizeof(n), "%zu", specs.n);
+		snprintf(ins, sizeof(ins), "%zu", view.inspected);
+		/* Where a resync's time goes: the engine (a listing, or the
+		 * inspection of what its events touched), etcd's listings,
+		 * the comparison, garbage collection. */
+		log_debug("resync", "workspaces", n, "enqueued", q,
+			  "engine", view.listed ? "listed" : "cached", "inspected", ins,
+			  "engine_ms", ms[0], "etcd_ms", ms[1], "compare_ms", ms[2],
+			  "gc_ms", ms[3], NULL);
 	}
+	goto out;
+list_failed:
+	log_warn("resync: listing failed", "error", e.msg, NULL);
 out:
 	etcd_kvs_clear(&specs);
 	etcd_kvs_clear(&stats);
 	etcd_kvs_clear(&leases);
 	etcd_kvs_clear(&placed);
+	ecache_view_clear(&view);
 	json_decref(foreign);
-	json_decref(clist);
-	json_decref(vlist);
-	json_decref(containers);
-	json_decref(volumes);
 	json_decref(statuses);
 	/* A resync parses megabytes of listings at 1,000 workspaces and frees
 	 * them all; hand the pages back rather than keep the peak resident
 	 * while idle. */
 	malloc_trim(0);
+}
+
+/* pthread_create, and the thread named (at most 15 characters) so that
+ * `top -H`, `ps -L` and /proc/PID/task/TID/comm tell the threads apart. */
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg, const char *name)
+{
+	int r = pthread_create(t, NULL, fn, arg);
+
+	if (r == 0) {
+		char n[16];
+
+		snprintf(n, sizeof(n), "%s", name);
+		pthread_setname_np(*t, n);
+	}
+	return r;
 }
 
 /* ---- probes for /metrics and /readyz ---- */
@@ -567,6 +591,7 @@ static void on_elected(void *ud)
 	struct ctl *c = ud;
 
 	/* Followers ignored the world; look at all of it now. */
+	ecache_invalidate(c->ecache);
 	pthread_mutex_lock(&c->stop.mu);
 	c->resync_now = true;
 	pthread_cond_broadcast(&c->stop.cv);
@@ -594,6 +619,9 @@ static void *resync_thread(void *arg)
 		stopper_stop(&c->stop);
 		goto out;
 	}
+	/* Its engine requests (listings, inspections, garbage collection)
+	 * count in /metrics like the workers'. */
+	engine_set_observer(eng, metrics_engine_request, c->metrics);
 	for (;;) {
 		/* Jitter of +-10% keeps replicas and restarts from aligning. */
 		long period = c->resync_s * 1000, jitter = period / 10;
@@ -619,8 +647,8 @@ static void *resync_thread(void *arg)
 			break;
 	}
 out:
-	etcd_free(etcd);
 	engine_free(eng);
+	etcd_free(etcd);
 	return NULL;
 }
 
@@ -853,7 +881,8 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (stopper_init(&c.stop) < 0 || wq_new(200, 60000, &c.q) < 0)
+	if (stopper_init(&c.stop) < 0 || wq_new(200, 60000, &c.q) < 0 ||
+	    ecache_new(&c.ecache) < 0)
 		return 1;
 	{
 		struct metrics_probe probe = { .queue = c.q, .is_leader = probe_leader,
@@ -892,19 +921,23 @@ int main(int argc, char **argv)
 			 "ports", ports, "workers", wk, "leader_election",
 			 elect ? "on" : "off", NULL);
 	}
-	if (pthread_create(&inf, NULL, informer_thread, &c) != 0 ||
-	    pthread_create(&act_t, NULL, side_watch_thread, &act_w) != 0 ||
+	if (start_thread(&inf, informer_thread, &c, "informer") != 0 ||
+	    start_thread(&act_t, side_watch_thread, &act_w, "activity") != 0 ||
 	    (c.cfg.node_name[0] &&
-	     pthread_create(&pl_t, NULL, side_watch_thread, &pl_w) != 0) ||
-	    pthread_create(&eng_t, NULL, engine_thread, &c) != 0 ||
-	    pthread_create(&res_t, NULL, resync_thread, &c) != 0 ||
-	    (elect && pthread_create(&el_t, NULL, election_thread, &c) != 0)) {
+	     start_thread(&pl_t, side_watch_thread, &pl_w, "placements") != 0) ||
+	    start_thread(&eng_t, engine_thread, &c, "engine-events") != 0 ||
+	    start_thread(&res_t, resync_thread, &c, "resync") != 0 ||
+	    (elect && start_thread(&el_t, election_thread, &c, "election") != 0)) {
 		log_error("cannot start threads", NULL);
 		goto out;
 	}
-	for (nw = 0; nw < c.workers; nw++)
-		if (pthread_create(&workers[nw], NULL, worker, &c) != 0)
+	for (nw = 0; nw < c.workers; nw++) {
+		char name[32];  /* the name is cut to 15 characters */
+
+		snprintf(name, sizeof(name), "worker-%ld", nw + 1);
+		if (start_thread(&workers[nw], worker, &c, name) != 0)
 			break;
+	}
 	while (!c.stop.stopping) {
 		int sig = 0;
 
@@ -935,6 +968,7 @@ out:
 	metrics_stop(c.metrics);
 	leader_free(c.leader);
 	wq_free(c.q);
+	ecache_free(c.ecache);
 	stopper_destroy(&c.stop);
 	return ret;
 }

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # A converged installation is quiet: resyncs (every 2 s here) cause no etcd
 # write (the store's revision does not move) and no engine write (no POST or
-# DELETE to the engine), and enqueue nothing.
+# DELETE to the engine), and enqueue nothing.  They do not even read the
+# engine: the engine cache (controller/ecache.h) answers, and only every
+# 10th resync lists the containers and volumes again.  A container stopped
+# behind the controller's back is put right (its event), the cache learns
+# it by inspecting that one workspace, and resyncs are quiet again.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../bed.sh"
@@ -39,4 +43,52 @@ assert_eq "$rev" "$(revision)" "etcd revision across idle resyncs"
 assert_eq "$writes" "$(engine_writes)" "engine writes across idle resyncs"
 last="$(grep 'msg=resync ' "$BED/controller.log" | tail -1)"
 assert_contains "$last" "enqueued=0" "last idle resync"
+
+# Engine reads: none at a cached resync, two (volumes, containers) at a
+# listing one.  Counted over whole resyncs: from just after one resync's
+# line to just after another's.
+engine_reads() {
+	curl -sf "http://127.0.0.1:$MPORT/metrics" |
+		awk '/^klangk_engine_request_duration_seconds_count\{method="GET"\}/ {n += $2} END {print n + 0}'
+}
+n0="$(resyncs)"
+wait_for "a resync" 15 sh -c "[ \$(grep -c 'msg=resync ' '$BED/controller.log') -gt $n0 ]" || fail "no resync seen"
+n0="$(resyncs)"
+reads="$(engine_reads)"
+wait_for "four more resyncs" 30 sh -c "[ \$(grep -c 'msg=resync ' '$BED/controller.log') -ge $((n0 + 4)) ]" ||
+	fail "resyncs did not happen"
+reads1="$(engine_reads)"
+n1="$(resyncs)"
+window="$(grep 'msg=resync ' "$BED/controller.log" | sed -n "$((n0 + 1)),${n1}p")"
+listed="$(grep -c 'engine=listed' <<<"$window" || true)"
+cached="$(grep -c 'engine=cached inspected=0 ' <<<"$window" || true)"
+assert_eq "$((n1 - n0))" "$((listed + cached))" "idle resyncs: listed or cached with nothing inspected"
+[ "$cached" -ge 2 ] || fail "only $cached of $((n1 - n0)) idle resyncs used the cache"
+assert_eq "$((2 * listed))" "$((reads1 - reads))" "engine reads over $((n1 - n0)) idle resyncs ($listed listing)"
+
+# Drift behind the controller's back: the event puts it right, a resync
+# inspects that workspace alone, and then all is quiet again.  (A listing
+# resync, every 10th, learns it without an inspection; then try again.)
+restarted() {
+	[ "$(engine_get "/v1.41/containers/klangk_${KLANGK_INSTANCE_ID}_idle_a/json" | jq -r .State.Status)" = running ]
+}
+ok=0
+for attempt in 1 2 3; do
+	before="$(resyncs)"
+	engine_post "/v1.41/containers/klangk_${KLANGK_INSTANCE_ID}_idle_a/stop?t=0" >/dev/null
+	wait_for "a running again" 30 restarted || fail "a was not restarted"
+	wait_for "two resyncs after the stop" 15 sh -c "[ \$(grep -c 'msg=resync ' '$BED/controller.log') -ge $((before + 2)) ]" ||
+		fail "resyncs did not happen"
+	if grep 'msg=resync ' "$BED/controller.log" | tail -n "+$((before + 1))" |
+		grep -q 'engine=cached inspected=[1-9]'; then
+		ok=1
+		break
+	fi
+done
+[ "$ok" = 1 ] || fail "no resync inspected the stopped workspace: $(grep 'msg=resync ' "$BED/controller.log" | tail -4)"
+n0="$(resyncs)"
+wait_for "two more resyncs" 15 sh -c "[ \$(grep -c 'msg=resync ' '$BED/controller.log') -ge $((n0 + 2)) ]" ||
+	fail "resyncs did not happen"
+last="$(grep 'msg=resync ' "$BED/controller.log" | tail -1)"
+assert_contains "$last" "enqueued=0" "resync after the drift was put right"
 echo "PASS: test_controller_idle"
