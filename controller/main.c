@@ -70,6 +70,7 @@ struct ctl {
 	struct informer *inf;       /* set by the informer thread */
 	struct rbac_opts rbac;      /* etcd roles from workspaces (rbac.h) */
 	struct ecache *ecache;      /* the engine's objects between resyncs */
+	struct rbac_cache *rbac_cache; /* parsed specs between role syncs */
 };
 
 /* "ns/name" from a spec, status, activity or placement key; 0 or -EINVAL. */
@@ -314,7 +315,7 @@ static void *worker(void *arg)
 		}
 		if (strcmp(item, RBAC_QUEUE_KEY) == 0) {
 			err_clear(&e);
-			r = rbac_sync(x.etcd, &c->rbac, NULL, &e);
+			r = rbac_sync(x.etcd, &c->rbac, c->rbac_cache, NULL, &e);
 			if (r < 0) {
 				char ds[32];
 
@@ -322,6 +323,10 @@ static void *worker(void *arg)
 				log_warn("etcd role sync failed; will retry", "error", e.msg,
 					 "retry_ms", ds, NULL);
 			} else {
+				char loads[32];
+
+				snprintf(loads, sizeof(loads), "%lu", rbac_cache_loads(c->rbac_cache));
+				log_debug("etcd roles in step", "spec_loads", loads, NULL);
 				wq_forget(c->q, item);
 			}
 			wq_done(c->q, item);
@@ -882,7 +887,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (stopper_init(&c.stop) < 0 || wq_new(200, 60000, &c.q) < 0 ||
-	    ecache_new(&c.ecache) < 0)
+	    ecache_new(&c.ecache) < 0 || rbac_cache_new(&c.rbac_cache) < 0)
 		return 1;
 	{
 		struct metrics_probe probe = { .queue = c.q, .is_leader = probe_leader,
@@ -969,6 +974,7 @@ out:
 	leader_free(c.leader);
 	wq_free(c.q);
 	ecache_free(c.ecache);
+	rbac_cache_free(c.rbac_cache);
 	stopper_destroy(&c.stop);
 	return ret;
 }

@@ -356,12 +356,87 @@ out:
 	return r;
 }
 
-int rbac_sync(struct etcd *c, const struct rbac_opts *o,
+struct rbac_cache {
+	struct loaded l;
+	bool valid;
+	size_t n;            /* the specs' count ... */
+	int64_t max_rev;     /* ... and highest mod_revision when loaded */
+	unsigned long loads;
+};
+
+int rbac_cache_new(struct rbac_cache **out)
+{
+	struct rbac_cache *rc = calloc(1, sizeof(*rc));
+
+	if (!rc)
+		return -ENOMEM;
+	*out = rc;
+	return 0;
+}
+
+void rbac_cache_free(struct rbac_cache *rc)
+{
+	if (!rc)
+		return;
+	loaded_clear(&rc->l);
+	free(rc);
+}
+
+unsigned long rbac_cache_loads(const struct rbac_cache *rc)
+{
+	return rc ? rc->loads : 0;
+}
+
+/*
+ * The parsed workspaces into *out (borrowed from rc, or *own when there is
+ * no cache).  A keys-only listing tells whether any spec changed since the
+ * cache was loaded: any put raises the highest mod_revision, a delete alone
+ * lowers the count.  It is taken before the full listing, so what is
+ * loaded is at least as new as what the fingerprint says.
+ */
+static int load_cached(struct etcd *c, struct rbac_cache *rc, struct loaded *own,
+		       const struct loaded **out, struct err *e)
+{
+	struct etcd_kvs keys = { 0 };
+	int64_t max_rev = 0;
+	int r;
+
+	if (!rc) {
+		r = load(c, own, e);
+		if (r == 0)
+			*out = own;
+		return r;
+	}
+	r = etcd_list_keys(c, WS_SPEC_PREFIX, &keys, e);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < keys.n; i++)
+		if (keys.kvs[i].mod_revision > max_rev)
+			max_rev = keys.kvs[i].mod_revision;
+	if (!rc->valid || rc->n != keys.n || rc->max_rev != max_rev) {
+		rc->valid = false;
+		loaded_clear(&rc->l);
+		r = load(c, &rc->l, e);
+		if (r == 0) {
+			rc->valid = true;
+			rc->n = keys.n;
+			rc->max_rev = max_rev;
+			rc->loads++;
+		}
+	}
+	etcd_kvs_clear(&keys);
+	if (r == 0)
+		*out = &rc->l;
+	return r;
+}
+
+int rbac_sync(struct etcd *c, const struct rbac_opts *o, struct rbac_cache *rc,
 	      struct rbac_stats *stats, struct err *e)
 {
 	struct rbac_stats st = { 0 };
 	json_t *users = NULL, *roles = NULL, *tenants = json_array(), *u, *rl;
-	struct loaded l = { 0 };
+	struct loaded own = { 0 };
+	const struct loaded *lp = &own;
 	char role[512];
 	size_t i;
 	int r;
@@ -370,7 +445,7 @@ int rbac_sync(struct etcd *c, const struct rbac_opts *o,
 		return -ENOMEM;
 	if ((r = call(c, "/v3/auth/user/list", json_object(), &users, e)) < 0 ||
 	    (r = call(c, "/v3/auth/role/list", json_object(), &roles, e)) < 0 ||
-	    (r = load(c, &l, e)) < 0)
+	    (r = load_cached(c, rc, &own, &lp, e)) < 0)
 		goto out;
 	json_array_foreach(json_object_get(users, "users"), i, u) {
 		const char *name = json_string_value(u);
@@ -403,7 +478,7 @@ int rbac_sync(struct etcd *c, const struct rbac_opts *o,
 			st.roles_created++;
 			log_info("etcd role created", "role", role, NULL);
 		}
-		r = rbac_plan(name, l.ws, l.n, &want);
+		r = rbac_plan(name, lp->ws, lp->n, &want);
 		if (r == 0)
 			r = converge_role(c, role, exists, &want, &st, e);
 		rbac_perms_clear(&want);
@@ -438,7 +513,7 @@ out:
 		err_prefix(e, "etcd roles");
 	if (stats)
 		*stats = st;
-	loaded_clear(&l);
+	loaded_clear(&own);
 	json_decref(users);
 	json_decref(roles);
 	json_decref(tenants);

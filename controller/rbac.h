@@ -79,9 +79,24 @@ struct rbac_stats {
 		 perms_granted, perms_revoked;
 };
 
+/*
+ * The parsed workspaces of the last sync, reused while no spec changed: a
+ * sync runs on every workspace change and at every resync, and parsing
+ * every spec (each with its last-applied copy) each time is most of its
+ * cost at 1,000 workspaces.  Users, roles and permissions are read every
+ * time, so drift there is still put right at once.  Used by one sync at a
+ * time (the work queue never hands its key to two workers).
+ */
+struct rbac_cache;
+int rbac_cache_new(struct rbac_cache **out);   /* new */
+void rbac_cache_free(struct rbac_cache *rc);   /* NULL is fine */
+/* How many times the specs were loaded (for the tests). */
+unsigned long rbac_cache_loads(const struct rbac_cache *rc);
+
 /* One full sync through c (which must be allowed to administer etcd's
- * auth: the root role).  stats may be NULL. */
-int rbac_sync(struct etcd *c, const struct rbac_opts *o,
+ * auth: the root role).  rc (borrowed) may be NULL: load every time.
+ * stats may be NULL. */
+int rbac_sync(struct etcd *c, const struct rbac_opts *o, struct rbac_cache *rc,
 	      struct rbac_stats *stats, struct err *e);
 
 #endif

@@ -12,7 +12,8 @@
 #      read it; every denied write is denied by etcd (its message, also for
 #      etcdctl, which does not go through klangkc); status and leases are
 #      the controller's alone; removing a member, deleting the workspace or
-#      the etcd user takes the rights away;
+#      the etcd user takes the rights away; role syncs at resyncs with no
+#      spec change reuse the parsed specs (rbac.h's cache);
 #   4. tokens are renewed: after they expire (--auth-token-ttl), and after an
 #      etcd restart that forgets them all and breaks every watch.
 set -euo pipefail
@@ -74,7 +75,7 @@ as root "$KC" get -A >/dev/null 2>&1 || fail "root over TLS with auth"
 
 # 2. The daemons, each as its own user.
 KLANGK_RBAC_SERVICE_USERS=klangk-proxy-gen as klangk-controller \
-	bed_start_controller --resync-seconds 2
+	bed_start_controller --resync-seconds 2 --log-level debug
 as klangk-proxy-gen bed_start_proxygen
 _role_is_granted() { etcdctl user get "$1" | grep -q "klangk:user:$1"; }
 for u in alice bob carol dave; do
@@ -150,6 +151,19 @@ wsdoc alice proj '[{"user":"carol","role":"coder"}]' 4 | as alice "$KC" apply -f
 _lacks_key() { ! _has_key "$1" "$2"; }
 wait_for "bob's grant revoked" 30 _lacks_key bob /klangk/workspaces/alice/proj || fail "bob keeps his grant"
 denied bob "bob after removal" "$KC" apply -f "$BED/proj.yaml"
+
+# Role syncs (one per resync, every 2 s) reload the specs only when one
+# changed: over three syncs with no change, the count of loads stays put.
+syncs() { grep -c 'msg="etcd roles in step"' "$BED/controller.log" || true; }
+loads() { grep 'msg="etcd roles in step"' "$BED/controller.log" | tail -1 | sed 's/.*spec_loads=//'; }
+n0="$(syncs)"
+wait_for "a role sync" 15 sh -c "[ \$(grep -c 'msg=\"etcd roles in step\"' '$BED/controller.log') -gt $n0 ]" ||
+	fail "no role sync logged"
+l0="$(loads)"
+n0="$(syncs)"
+wait_for "three role syncs" 20 sh -c "[ \$(grep -c 'msg=\"etcd roles in step\"' '$BED/controller.log') -ge $((n0 + 3)) ]" ||
+	fail "role syncs did not happen"
+assert_eq "$l0" "$(loads)" "spec loads over three role syncs without a spec change"
 
 # 4. Token renewal.  Let every token of the daemons expire ...
 t_end=$(($(date +%s) + TTL + 1))
