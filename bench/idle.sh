@@ -42,9 +42,11 @@ thread_ticks() {
 		printf '%s %s\n' "$(cat "$t/comm")" "$(awk '{print $14 + $15}' "$t/stat")"
 	done 2>/dev/null | sort
 }
-# Let our own creations' engine events drain, then measure.
-n0=$(resyncs)
-wait_for "a quiet resync" 120 sh -c "[ \$(grep -c 'msg=resync ' '$BED/controller.log') -gt $n0 ]" >/dev/null
+# Let our own creations drain (their engine events, the reconciles they
+# cause), then measure: wait for a quiet resync, one that enqueued nothing
+# and had nothing of the engine's to inspect.
+quiet() { grep 'msg=resync ' "$BED/controller.log" | tail -n 1 | grep -q 'enqueued=0 engine=[a-z]* inspected=0 '; }
+wait_for "a quiet resync" 600 quiet >/dev/null
 rev0=$(revision); w0=$(engine_writes); r0=$(resyncs); c0=$(cpu_ticks); t0=$(date +%s.%N)
 thread_ticks >"$BED/threads0"
 python3 -c "import time; time.sleep($WINDOW)"   # the measurement window itself

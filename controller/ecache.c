@@ -259,7 +259,18 @@ int ecache_refresh(struct ecache *c, struct engine *eng, const char *instance,
 	const char *owner;
 	int r;
 
-	if (relist || ecache_must_list(c, instance)) {
+	if (!relist && !ecache_must_list(c, instance)) {
+		stale = ecache_take_stale(c);
+		if (!stale) {
+			r = -ENOMEM;
+			goto out;
+		}
+		/* After a burst (an apply of many, an engine restarting
+		 * them all), one listing costs the engine less than three
+		 * requests per workspace. */
+		relist = json_object_size(stale) > ECACHE_INSPECT_MAX;
+	}
+	if (relist || !stale) {
 		unsigned long gen = ecache_begin_list(c);
 		bool trusted;
 
@@ -272,11 +283,6 @@ int ecache_refresh(struct ecache *c, struct engine *eng, const char *instance,
 			goto out;
 		v.listed = true;
 	} else {
-		stale = ecache_take_stale(c);
-		if (!stale) {
-			r = -ENOMEM;
-			goto out;
-		}
 		json_object_foreach(stale, owner, it) {
 			if ((r = inspect_owner(c, eng, instance, owner, e)) < 0)
 				goto out;

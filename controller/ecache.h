@@ -30,6 +30,8 @@
 #include <stdbool.h>
 
 #define ECACHE_RELIST_EVERY 10
+/* More stale workspaces than this at a refresh: list instead. */
+#define ECACHE_INSPECT_MAX 64
 
 struct ecache;
 
@@ -69,7 +71,7 @@ struct ecache_view {
  * the containers and volumes labelled klangk.instance=<instance> when the
  * cache is invalid, when relist is set, or every ECACHE_RELIST_EVERY-th
  * call; otherwise an inspection of the workspaces touched since the last
- * refresh.  On failure the cache is invalidated (the next call lists) and
+ * refresh (or a listing, when more than ECACHE_INSPECT_MAX were).  On failure the cache is invalidated (the next call lists) and
  * *out is untouched.
  */
 int ecache_refresh(struct ecache *c, struct engine *eng, const char *instance,

@@ -35,6 +35,7 @@
 #include "placement.h"
 #include "ports.h"
 #include "rbac.h"
+#include "scache.h"
 #include "prom.h"
 #include "reconcile.h"
 #include "stopper.h"
@@ -71,6 +72,7 @@ struct ctl {
 	struct rbac_opts rbac;      /* etcd roles from workspaces (rbac.h) */
 	struct ecache *ecache;      /* the engine's objects between resyncs */
 	struct rbac_cache *rbac_cache; /* parsed specs between role syncs */
+	struct scache *scache;      /* parsed statuses between resyncs */
 };
 
 /* "ns/name" from a spec, status, activity or placement key; 0 or -EINVAL. */
@@ -426,12 +428,12 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 	bool force;
 	struct etcd_kvs specs = { 0 }, stats = { 0 }, leases = { 0 }, placed = { 0 };
 	struct ecache_view view = { 0 };
-	json_t *statuses = json_object(), *foreign = json_object(), *containers;
+	json_t *statuses = NULL, *foreign = json_object(), *containers;
 	struct err e = { "" };
 	struct gc_stats gs = { 0 };
 	struct cfg cfg;
 	char lease_prefix[128];
-	size_t i, queued = 0;
+	size_t i, queued = 0, reads = 0;
 	long n_leases = 0;
 	double t[5] = { 0 };
 
@@ -441,7 +443,7 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 	force = c->resync_force;
 	c->resync_force = false;
 	pthread_mutex_unlock(&c->stop.mu);
-	if (!statuses || !foreign)
+	if (!foreign)
 		goto out;
 	/* Owned things first, owners after: see gc.h.  A forced resync
 	 * (SIGHUP) also relists the engine. */
@@ -455,16 +457,10 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 	    /* Specs are the largest values (each carries its
 	     * last-applied copy); resync needs only their versions. */
 	    etcd_list_keys(etcd, WS_SPEC_PREFIX, &specs, &e) < 0 ||
-	    etcd_list(etcd, WS_STATUS_PREFIX, &stats, &e) < 0)
+	    /* Statuses: only those whose mod_revision moved are read. */
+	    scache_refresh(c->scache, etcd, WS_STATUS_PREFIX, &stats, &statuses, &reads, &e) < 0)
 		goto list_failed;
 	t[2] = prom_now();
-	for (i = 0; i < stats.n; i++) {
-		json_error_t jerr;
-		json_t *st = json_loadb(stats.kvs[i].value, stats.kvs[i].value_len, 0, &jerr);
-
-		json_object_set_new(statuses, stats.kvs[i].key + strlen(WS_STATUS_PREFIX),
-				    st ? st : json_null());
-	}
 	/* Several nodes: another node's workspaces are its business (a
 	 * placement listed before the specs exists for each of them). */
 	for (i = 0; i < placed.n; i++) {
@@ -520,7 +516,7 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 		n_leases += ports_key_port(lease_prefix, leases.kvs[i].key) > 0;
 	metrics_port_leases(c->metrics, n_leases - gs.leases);
 	if (log_enabled(LOG_DEBUG)) {
-		char q[32], n[32], ins[32], ms[4][16];
+		char q[32], n[32], ins[32], rd[32], ms[4][16];
 
 		t[4] = prom_now();
 		for (i = 0; i < 4; i++)
@@ -528,11 +524,13 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 		snprintf(q, sizeof(q), "%zu", queued);
 		snprintf(n, sizeof(n), "%zu", specs.n);
 		snprintf(ins, sizeof(ins), "%zu", view.inspected);
+		snprintf(rd, sizeof(rd), "%zu", reads);
 		/* Where a resync's time goes: the engine (a listing, or the
 		 * inspection of what its events touched), etcd's listings,
 		 * the comparison, garbage collection. */
 		log_debug("resync", "workspaces", n, "enqueued", q,
 			  "engine", view.listed ? "listed" : "cached", "inspected", ins,
+			  "status_reads", rd,
 			  "engine_ms", ms[0], "etcd_ms", ms[1], "compare_ms", ms[2],
 			  "gc_ms", ms[3], NULL);
 	}
@@ -887,7 +885,8 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (stopper_init(&c.stop) < 0 || wq_new(200, 60000, &c.q) < 0 ||
-	    ecache_new(&c.ecache) < 0 || rbac_cache_new(&c.rbac_cache) < 0)
+	    ecache_new(&c.ecache) < 0 || rbac_cache_new(&c.rbac_cache) < 0 ||
+	    scache_new(&c.scache) < 0)
 		return 1;
 	{
 		struct metrics_probe probe = { .queue = c.q, .is_leader = probe_leader,
@@ -975,6 +974,7 @@ out:
 	wq_free(c.q);
 	ecache_free(c.ecache);
 	rbac_cache_free(c.rbac_cache);
+	scache_free(c.scache);
 	stopper_destroy(&c.stop);
 	return ret;
 }
