@@ -32,14 +32,27 @@ void scache_free(struct scache *c)
 	free(c);
 }
 
-/* {"r", "s"} for one key-value (the status parsed, or null). */
+/* {"r", "s"} for one key-value: the summary of the status (null when it
+ * does not parse).  Only what a resync compares is kept: a parsed status
+ * is several kilobytes of jansson objects, and 1,000 of them would be a
+ * quarter of the controller's memory. */
 static json_t *cached(const struct etcd_kv *kv)
 {
+	static const char *const keep[] = { "phase", "specHash", "observedGeneration" };
 	json_error_t jerr;
 	json_t *st = json_loadb(kv->value ? kv->value : "", kv->value_len, 0, &jerr);
+	json_t *sum = json_is_object(st) ? json_object() : json_null();
 
-	return json_pack("{s:I,s:o}", "r", (json_int_t)kv->mod_revision,
-			 "s", st ? st : json_null());
+	for (size_t i = 0; sum && json_is_object(st) && i < 3; i++) {
+		json_t *v = json_object_get(st, keep[i]);
+
+		if (v && json_object_set(sum, keep[i], v) < 0) {
+			json_decref(sum);
+			sum = NULL;
+		}
+	}
+	json_decref(st);
+	return sum ? json_pack("{s:I,s:o}", "r", (json_int_t)kv->mod_revision, "s", sum) : NULL;
 }
 
 int scache_refresh(struct scache *c, struct etcd *etcd, const char *prefix,

@@ -32,7 +32,8 @@ void scache_free(struct scache *c);
 /*
  * The statuses under prefix as of now.  *keys (caller-initialised, cleared
  * by the caller): the keys-only listing, in key order.  *statuses (new):
- * "<ns>/<name>" -> the parsed status (null when it does not parse); a key
+ * "<ns>/<name>" -> the status's phase, specHash and observedGeneration
+ * (what a resync compares; null when it does not parse); a key
  * deleted between the listing and its read is left out.  *reads (may be
  * NULL): how many values were read (0 when nothing changed).  On failure
  * the cache is emptied (the next call lists everything) and the outputs
