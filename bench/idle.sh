@@ -35,6 +35,9 @@ engine_writes() {
 }
 resyncs() { grep -c 'msg=resync ' "$BED/controller.log" || true; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$BED_CONTROLLER_PID/stat"; }
+# The engine service's own CPU (Podman's service or dockerd): what our
+# requests cost it.
+engine_ticks() { awk '{print $14 + $15}' "/proc/$BED_PODMAN_PID/stat"; }
 # thread_ticks: "NAME TICKS" per thread (the controller names its threads).
 thread_ticks() {
 	local t
@@ -45,15 +48,20 @@ thread_ticks() {
 # Let our own creations drain (their engine events, the reconciles they
 # cause), then measure: wait for a quiet resync, one that enqueued nothing
 # and had nothing of the engine's to inspect.
-quiet() { grep 'msg=resync ' "$BED/controller.log" | tail -n 1 | grep -q 'enqueued=0 engine=[a-z]* inspected=0 '; }
+quiet() {
+	local last
+	last="$(grep 'msg=resync ' "$BED/controller.log" | tail -n 1)"
+	grep -q ' enqueued=0 ' <<<"$last" && ! grep -q ' inspected=[1-9]' <<<"$last"
+}
 wait_for "a quiet resync" 600 quiet >/dev/null
-rev0=$(revision); w0=$(engine_writes); r0=$(resyncs); c0=$(cpu_ticks); t0=$(date +%s.%N)
+rev0=$(revision); w0=$(engine_writes); r0=$(resyncs); c0=$(cpu_ticks); e0=$(engine_ticks); t0=$(date +%s.%N)
 thread_ticks >"$BED/threads0"
 python3 -c "import time; time.sleep($WINDOW)"   # the measurement window itself
-rev1=$(revision); w1=$(engine_writes); r1=$(resyncs); c1=$(cpu_ticks); t1=$(date +%s.%N)
+rev1=$(revision); w1=$(engine_writes); r1=$(resyncs); c1=$(cpu_ticks); e1=$(engine_ticks); t1=$(date +%s.%N)
 thread_ticks >"$BED/threads1"
 hz=$(getconf CLK_TCK)
 cpu=$(echo "($c1 - $c0) / $hz / ($t1 - $t0) * 100" | bc -l | xargs printf '%.2f')
+ecpu=$(echo "($e1 - $e0) / $hz / ($t1 - $t0) * 100" | bc -l | xargs printf '%.2f')
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$BED_CONTROLLER_PID/status")
 cat <<MD
 Engine: $BED_ENGINE; N = $N workspaces (containers created, not started); resync every ${RESYNC} s; window ${WINDOW} s.
@@ -66,6 +74,7 @@ Engine: $BED_ENGINE; N = $N workspaces (containers created, not started); resync
 | engine writes in the window (POST/DELETE) | $((w1 - w0)) | 0 |
 | controller CPU over the window | ${cpu} % | < 1 % |
 | controller RSS | $((rss / 1024)) MiB | < 20 MB |
+| engine service CPU over the window | ${ecpu} % | |
 
 CPU by thread over the window (ms):
 $(join -a2 -e0 -o 2.1,1.2,2.2 "$BED/threads0" "$BED/threads1" |
