@@ -51,7 +51,7 @@ thread_ticks() {
 quiet() {
 	local last
 	last="$(grep 'msg=resync ' "$BED/controller.log" | tail -n 1)"
-	grep -q ' enqueued=0 ' <<<"$last" && ! grep -q ' inspected=[1-9]' <<<"$last"
+	grep -Eq ' enqueued=0( |$)' <<<"$last" && ! grep -q ' inspected=[1-9]' <<<"$last"
 }
 wait_for "a quiet resync" 600 quiet >/dev/null
 rev0=$(revision); w0=$(engine_writes); r0=$(resyncs); c0=$(cpu_ticks); e0=$(engine_ticks); t0=$(date +%s.%N)
