@@ -250,6 +250,30 @@ out:
 	return r;
 }
 
+int ecache_plan(struct ecache *c, const char *instance, bool relist,
+		bool *list, json_t **stale)
+{
+	json_t *s = NULL;
+
+	if (!relist && !ecache_must_list(c, instance)) {
+		if (!(s = ecache_take_stale(c)))
+			return -ENOMEM;
+		/* After a burst (an apply of many, an engine restarting
+		 * them all), one listing costs the engine less than three
+		 * requests per workspace. */
+		relist = json_object_size(s) > ECACHE_INSPECT_MAX;
+	} else {
+		relist = true;
+	}
+	if (relist) {
+		json_decref(s);
+		s = NULL;
+	}
+	*list = relist;
+	*stale = s;
+	return 0;
+}
+
 int ecache_refresh(struct ecache *c, struct engine *eng, const char *instance,
 		   bool relist, struct ecache_view *out, struct err *e)
 {
@@ -259,18 +283,9 @@ int ecache_refresh(struct ecache *c, struct engine *eng, const char *instance,
 	const char *owner;
 	int r;
 
-	if (!relist && !ecache_must_list(c, instance)) {
-		stale = ecache_take_stale(c);
-		if (!stale) {
-			r = -ENOMEM;
-			goto out;
-		}
-		/* After a burst (an apply of many, an engine restarting
-		 * them all), one listing costs the engine less than three
-		 * requests per workspace. */
-		relist = json_object_size(stale) > ECACHE_INSPECT_MAX;
-	}
-	if (relist || !stale) {
+	if ((r = ecache_plan(c, instance, relist, &relist, &stale)) < 0)
+		goto out;
+	if (relist) {
 		unsigned long gen = ecache_begin_list(c);
 		bool trusted;
 

@@ -71,8 +71,9 @@ struct ecache_view {
  * the containers and volumes labelled klangk.instance=<instance> when the
  * cache is invalid, when relist is set, or every ECACHE_RELIST_EVERY-th
  * call; otherwise an inspection of the workspaces touched since the last
- * refresh (or a listing, when more than ECACHE_INSPECT_MAX were).  On failure the cache is invalidated (the next call lists) and
- * *out is untouched.
+ * refresh (or a listing, when more than ECACHE_INSPECT_MAX were).  On
+ * failure the cache is invalidated (the next call lists) and *out is
+ * untouched.
  */
 int ecache_refresh(struct ecache *c, struct engine *eng, const char *instance,
 		   bool relist, struct ecache_view *out, struct err *e);
@@ -95,5 +96,9 @@ int ecache_install_inspect(struct ecache *c, const char *owner,
  * owner -> true, taken: the cache's set is emptied). */
 bool ecache_must_list(struct ecache *c, const char *instance);
 json_t *ecache_take_stale(struct ecache *c);
+/* What a refresh will do: list (*list true, *stale NULL) or inspect the
+ * stale owners, which it takes (*stale new, possibly empty). */
+int ecache_plan(struct ecache *c, const char *instance, bool relist,
+		bool *list, json_t **stale);
 
 #endif

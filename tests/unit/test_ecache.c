@@ -178,11 +178,55 @@ static void test_relist_period(void)
 	ecache_free(c);
 }
 
+/* A few stale workspaces are inspected one by one; more than
+ * ECACHE_INSPECT_MAX of them (an apply of many, an engine restart) are
+ * cheaper to list. */
+static void test_burst(void)
+{
+	struct ecache *c;
+	json_t *cs = containers(), *vs = volumes(), *stale = NULL;
+	unsigned long gen;
+	bool trusted, list = true;
+	char owner[32];
+	int i;
+
+	CHECK(ecache_new(&c) == 0);
+	ecache_stream_up(c);
+	gen = ecache_begin_list(c);
+	CHECK(ecache_install_list(c, gen, "i", cs, vs, &trusted) == 0 && trusted);
+	for (i = 0; i < ECACHE_INSPECT_MAX; i++) {
+		snprintf(owner, sizeof(owner), "ns/w%d", i);
+		ecache_touch(c, owner);
+	}
+	CHECK(ecache_plan(c, "i", false, &list, &stale) == 0);
+	CHECK(!list && json_object_size(stale) == ECACHE_INSPECT_MAX);
+	json_decref(stale);
+	stale = NULL;
+	/* Taken: the next plan has nothing to inspect. */
+	CHECK(ecache_plan(c, "i", false, &list, &stale) == 0);
+	CHECK(!list && json_object_size(stale) == 0);
+	json_decref(stale);
+	stale = NULL;
+	for (i = 0; i <= ECACHE_INSPECT_MAX; i++) {
+		snprintf(owner, sizeof(owner), "ns/w%d", i);
+		ecache_touch(c, owner);
+	}
+	CHECK(ecache_plan(c, "i", false, &list, &stale) == 0);
+	CHECK(list && stale == NULL);
+	/* Asked to relist, or for another instance: a listing. */
+	CHECK(ecache_plan(c, "i", true, &list, &stale) == 0 && list && !stale);
+	CHECK(ecache_plan(c, "j", false, &list, &stale) == 0 && list && !stale);
+	json_decref(cs);
+	json_decref(vs);
+	ecache_free(c);
+}
+
 int main(void)
 {
 	test_trust();
 	test_stale();
 	test_entries();
 	test_relist_period();
+	test_burst();
 	return T_DONE("ecache");
 }
