@@ -8,6 +8,7 @@
 #   raw loop    the same engine API calls made one after another with curl
 #               (2 volume creates, container create, start per workspace);
 # and one workspace: apply -> Ready against the engine's own create + start.
+# The peers are also timed until every first port answers, as ours are.
 # KLANGK_E2E_ENGINE=docker runs it on dockerd instead of Podman;
 # BENCH_WORKERS sets the controller's --workers (4).
 # Prints a Markdown table (BENCHMARKS.md has the figures).
@@ -45,9 +46,23 @@ since() { echo "$(now) - $1" | bc -l | xargs printf '%.2f\n'; }
 	echo "volumes:"
 	for i in $(seq 1 "$N"); do echo "  home$i: {}"; echo "  work$i: {}"; done
 } >"$BED/compose.yml"
+# answering FILE: every URL in FILE answers with a 2xx.  The peers' figures
+# stop when their last request returns (compose up -d, the last start); the
+# "answering" rows also wait for every first port to serve, as ours do.
+answering() {
+	local u
+	while read -r u; do
+		curl -sf --max-time 2 "$u" >/dev/null || return 1
+	done <"$1"
+}
+for i in $(seq 1 "$N"); do
+	echo "http://127.0.0.1:$((KLANGK_PORT_RANGE_START + 5 * (i - 1)))/"
+done >"$BED/peer-urls"
 t=$(now)
 DOCKER_HOST="unix://$SOCK" docker-compose -p kbench -f "$BED/compose.yml" up -d >/dev/null 2>&1
 compose_s=$(since "$t")
+wait_for "compose's services answering" 60 answering "$BED/peer-urls" >/dev/null
+compose_up_s=$(since "$t")
 DOCKER_HOST="unix://$SOCK" docker-compose -p kbench -f "$BED/compose.yml" down -v >/dev/null 2>&1
 
 # ---- peer: the raw engine API loop ----
@@ -78,6 +93,8 @@ raw_clean() {
 t=$(now)
 for i in $(seq 1 "$N"); do raw_one "$i" $((KLANGK_PORT_RANGE_START + 5 * (i - 1))); done
 raw_s=$(since "$t")
+wait_for "the raw containers answering" 60 answering "$BED/peer-urls" >/dev/null
+raw_up_s=$(since "$t")
 raw_clean "$N"
 
 # ---- klangk ----
@@ -87,13 +104,6 @@ wait_for "controller ready" 20 grep -q "elected leader" "$BED/controller.log" >/
 for i in $(seq 1 "$N"); do
 	printf -- '---\napiVersion: klangk.io/v1alpha1\nkind: Workspace\nmetadata: {name: w%02d, namespace: bench}\nspec: {image: %s}\n' "$i" "$KLANGK_TEST_IMAGE"
 done >"$BED/all.yaml"
-routed_all() {
-	local u
-	for u in $("$BIN/klangkc" get -n bench -o json | jq -r '.items[].status.urls[0] // empty'); do
-		curl -sf --max-time 2 "$u" >/dev/null || return 1
-	done
-	[ "$("$BIN/klangkc" get -n bench -o json | jq '[.items[].status.urls[0] // empty] | length')" = "$N" ]
-}
 # klangkc wait watches etcd, so Ready is seen when the controller writes it,
 # not at the next tick of a polling loop.
 t=$(now)
@@ -101,7 +111,10 @@ t=$(now)
 "$BIN/klangkc" wait -n bench --for=condition=Ready --timeout=300s \
 	$(seq -f 'w%02g' 1 "$N") >/dev/null
 ours_ready_s=$(since "$t")
-wait_for "all routed" 60 routed_all >/dev/null
+# A Ready workspace's status already carries its URLs.
+"$BIN/klangkc" get -n bench -o json | jq -r '.items[].status.urls[0] // empty' >"$BED/urls"
+[ "$(wc -l <"$BED/urls")" = "$N" ] || { echo "bench: Ready without URLs" >&2; exit 1; }
+wait_for "all routed" 60 answering "$BED/urls" >/dev/null
 ours_s=$(since "$t")
 "$BIN/klangkc" delete -n bench $(seq -f 'w%02g' 1 "$N") >/dev/null
 wait_for "all gone" 120 sh -c '[ -z "$(etcdctl get --prefix --keys-only /klangk/status/)" ]' >/dev/null
@@ -136,6 +149,8 @@ Engine: $BED_ENGINE; N = $N; $(nproc) cores.
 | klangk: apply -> all Ready and routed | $ours_s | $(ratio "$ours_s" "$compose_s") | $(ratio "$ours_s" "$raw_s") |
 | docker-compose up -d | $compose_s | 1.00 | $(ratio "$compose_s" "$raw_s") |
 | raw engine API loop | $raw_s | $(ratio "$raw_s" "$compose_s") | 1.00 |
+| docker-compose up -d, then every first port answering | $compose_up_s | $(ratio "$compose_up_s" "$compose_s") | $(ratio "$compose_up_s" "$raw_s") |
+| raw loop, then every first port answering | $raw_up_s | $(ratio "$raw_up_s" "$compose_s") | $(ratio "$raw_up_s" "$raw_s") |
 | one workspace: apply -> Ready (median of ${ROUNDS:-5}) | $one_s | | $(ratio "$one_s" "$raw1_s") |
 | one container: raw volumes + create + start (median) | $raw1_s | | 1.00 |
 
