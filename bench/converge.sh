@@ -10,7 +10,8 @@
 # and one workspace: apply -> Ready against the engine's own create + start.
 # The peers are also timed until every first port answers, as ours are.
 # KLANGK_E2E_ENGINE=docker runs it on dockerd instead of Podman;
-# BENCH_WORKERS sets the controller's --workers (4).
+# BENCH_WORKERS sets the controller's --workers (4); BENCH_PGEN_ARGS adds
+# klangk-proxy-gen flags (e.g. --min-reload-interval-ms 250).
 # Prints a Markdown table (BENCHMARKS.md has the figures).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -99,7 +100,8 @@ raw_clean "$N"
 
 # ---- klangk ----
 bed_start_controller --workers "${BENCH_WORKERS:-4}"
-bed_start_proxygen --debounce-ms 100
+# shellcheck disable=SC2086 # BENCH_PGEN_ARGS is a list of flags
+bed_start_proxygen --debounce-ms 100 ${BENCH_PGEN_ARGS:-}
 wait_for "controller ready" 20 grep -q "elected leader" "$BED/controller.log" >/dev/null
 for i in $(seq 1 "$N"); do
 	printf -- '---\napiVersion: klangk.io/v1alpha1\nkind: Workspace\nmetadata: {name: w%02d, namespace: bench}\nspec: {image: %s}\n' "$i" "$KLANGK_TEST_IMAGE"
