@@ -253,23 +253,25 @@ out:
 int ecache_plan(struct ecache *c, const char *instance, bool relist,
 		bool *list, json_t **stale)
 {
-	json_t *s = NULL;
+	json_t *s;
 
-	if (!relist && !ecache_must_list(c, instance)) {
-		if (!(s = ecache_take_stale(c)))
-			return -ENOMEM;
-		/* After a burst (an apply of many, an engine restarting
-		 * them all), one listing costs the engine less than three
-		 * requests per workspace. */
-		relist = json_object_size(s) > ECACHE_INSPECT_MAX;
-	} else {
-		relist = true;
+	if (relist || ecache_must_list(c, instance)) {
+		*list = true;
+		*stale = NULL;
+		return 0;
 	}
-	if (relist) {
+	if (!(s = ecache_take_stale(c)))
+		return -ENOMEM;
+	/* After a burst (an apply of many, an engine restarting them all),
+	 * one listing costs the engine less than three requests per
+	 * workspace. */
+	if (json_object_size(s) > ECACHE_INSPECT_MAX) {
 		json_decref(s);
-		s = NULL;
+		*list = true;
+		*stale = NULL;
+		return 0;
 	}
-	*list = relist;
+	*list = false;
 	*stale = s;
 	return 0;
 }

@@ -128,6 +128,15 @@ static void enqueue_rbac(struct ctl *c)
 		wq_add(c->q, RBAC_QUEUE_KEY);
 }
 
+/* Wake the resync thread for a resync now (it is the one that lists). */
+static void request_resync(struct ctl *c)
+{
+	pthread_mutex_lock(&c->stop.mu);
+	c->resync_now = true;
+	pthread_cond_broadcast(&c->stop.cv);
+	pthread_mutex_unlock(&c->stop.mu);
+}
+
 static void on_list(void *ud, const struct etcd_kvs *kvs)
 {
 	struct ctl *c = ud;
@@ -138,10 +147,7 @@ static void on_list(void *ud, const struct etcd_kvs *kvs)
 	log_info("listed workspaces", NULL);
 	/* A (re)list may follow a gap in the watch: workspaces deleted in
 	 * the gap are known only by their status keys, which resync lists. */
-	pthread_mutex_lock(&c->stop.mu);
-	c->resync_now = true;
-	pthread_cond_broadcast(&c->stop.cv);
-	pthread_mutex_unlock(&c->stop.mu);
+	request_resync(c);
 }
 
 static void on_events(void *ud, const struct etcd_event *ev, size_t n)
@@ -265,12 +271,8 @@ static void *engine_thread(void *arg)
 			failures = 8;
 		/* Events may have been missed while disconnected: the resync
 		 * thread relists (the cache is invalid now). */
-		if (r != -ECANCELED) {
-			pthread_mutex_lock(&c->stop.mu);
-			c->resync_now = true;
-			pthread_cond_broadcast(&c->stop.cv);
-			pthread_mutex_unlock(&c->stop.mu);
-		}
+		if (r != -ECANCELED)
+			request_resync(c);
 	}
 out:
 	engine_free(eng);
@@ -595,10 +597,7 @@ static void on_elected(void *ud)
 
 	/* Followers ignored the world; look at all of it now. */
 	ecache_invalidate(c->ecache);
-	pthread_mutex_lock(&c->stop.mu);
-	c->resync_now = true;
-	pthread_cond_broadcast(&c->stop.cv);
-	pthread_mutex_unlock(&c->stop.mu);
+	request_resync(c);
 }
 
 static void *election_thread(void *arg)

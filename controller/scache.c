@@ -1,4 +1,5 @@
-/* scache — statuses parsed once per change, by mod_revision (see scache.h). */
+/* scache — status summaries read once per change, by mod_revision (see
+ * scache.h). */
 #include "scache.h"
 
 #include <errno.h>
@@ -6,7 +7,7 @@
 #include <string.h>
 
 struct scache {
-	json_t *map;   /* owner -> {"r": mod_revision, "s": parsed status} */
+	json_t *map;   /* owner -> {"r": mod_revision, "s": summary (cached()) } */
 };
 
 int scache_new(struct scache **out)
@@ -43,7 +44,7 @@ static json_t *cached(const struct etcd_kv *kv)
 	json_t *st = json_loadb(kv->value ? kv->value : "", kv->value_len, 0, &jerr);
 	json_t *sum = json_is_object(st) ? json_object() : json_null();
 
-	for (size_t i = 0; sum && json_is_object(st) && i < 3; i++) {
+	for (size_t i = 0; sum && json_is_object(st) && i < sizeof(keep) / sizeof(keep[0]); i++) {
 		json_t *v = json_object_get(st, keep[i]);
 
 		if (v && json_object_set(sum, keep[i], v) < 0) {

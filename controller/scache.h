@@ -1,5 +1,5 @@
 /*
- * scache — the workspaces' statuses, kept parsed between resyncs.
+ * scache — summaries of the workspaces' statuses, kept between resyncs.
  *
  * A resync needs every status (phase, specHash, observedGeneration) to
  * tell which workspaces need a reconcile.  Listing them with their values
@@ -9,7 +9,7 @@
  * which changed since the last resync, and only those are read (one get
  * each, or one full listing when more than SCACHE_GET_MAX changed).  etcd's
  * revisions make this exact: a status whose mod_revision did not move is
- * the one already parsed.
+ * the one already summarised.
  *
  * One caller at a time (the resync thread).
  */
