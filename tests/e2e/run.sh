@@ -14,9 +14,9 @@
 # they test never talks to the container engine (klangkc without the
 # controller, proxy-gen and nginx, whose backends are only test fixtures),
 # so a second engine's pass would only repeat them; `make test` sets it for
-# its dockerd pass), and whatever
-# tests/bed.sh reads (BED_KEEP=1, BED_SHOW_LOGS=1). A bed that a killed test left up is torn
-# down by the runner and fails the test.
+# its dockerd pass), and whatever tests/bed.sh reads (BED_KEEP=1,
+# BED_SHOW_LOGS=1). A bed that a killed test left up is torn down by the
+# runner and fails the test.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

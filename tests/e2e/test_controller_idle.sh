@@ -32,13 +32,14 @@ engine_writes() {
 		awk '/^klangk_engine_request_duration_seconds_count\{method="(POST|DELETE)"\}/ {n += $2} END {print n + 0}'
 }
 resyncs() { grep -c 'msg=resync ' "$BED/controller.log" || true; }
+resyncs_reach() { [ "$(resyncs)" -ge "$1" ]; }
 # Let the engine events of our own creations drain: one quiet resync first.
 n0="$(resyncs)"
-wait_for "a resync" 15 sh -c "[ \$(grep -c 'msg=resync ' '$BED/controller.log') -gt $n0 ]" || fail "no resync seen"
+wait_for "a resync" 15 resyncs_reach $((n0 + 1)) || fail "no resync seen"
 rev="$(revision)"
 writes="$(engine_writes)"
 n0="$(resyncs)"
-wait_for "three more resyncs" 30 sh -c "[ \$(grep -c 'msg=resync ' '$BED/controller.log') -ge $((n0 + 3)) ]" ||
+wait_for "three more resyncs" 30 resyncs_reach $((n0 + 3)) ||
 	fail "resyncs did not happen"
 assert_eq "$rev" "$(revision)" "etcd revision across idle resyncs"
 assert_eq "$writes" "$(engine_writes)" "engine writes across idle resyncs"
@@ -53,10 +54,10 @@ engine_reads() {
 		awk '/^klangk_engine_request_duration_seconds_count\{method="GET"\}/ {n += $2} END {print n + 0}'
 }
 n0="$(resyncs)"
-wait_for "a resync" 15 sh -c "[ \$(grep -c 'msg=resync ' '$BED/controller.log') -gt $n0 ]" || fail "no resync seen"
+wait_for "a resync" 15 resyncs_reach $((n0 + 1)) || fail "no resync seen"
 n0="$(resyncs)"
 reads="$(engine_reads)"
-wait_for "four more resyncs" 30 sh -c "[ \$(grep -c 'msg=resync ' '$BED/controller.log') -ge $((n0 + 4)) ]" ||
+wait_for "four more resyncs" 30 resyncs_reach $((n0 + 4)) ||
 	fail "resyncs did not happen"
 reads1="$(engine_reads)"
 n1="$(resyncs)"
@@ -80,7 +81,7 @@ for attempt in 1 2 3; do
 	before="$(resyncs)"
 	engine_post "/v1.41/containers/klangk_${KLANGK_INSTANCE_ID}_idle_a/stop?t=0" >/dev/null
 	wait_for "a running again" 30 restarted || fail "a was not restarted"
-	wait_for "two resyncs after the stop" 15 sh -c "[ \$(grep -c 'msg=resync ' '$BED/controller.log') -ge $((before + 2)) ]" ||
+	wait_for "two resyncs after the stop" 15 resyncs_reach $((before + 2)) ||
 		fail "resyncs did not happen"
 	if grep 'msg=resync ' "$BED/controller.log" | tail -n "+$((before + 1))" |
 		grep -q 'engine=cached inspected=[1-9]'; then
@@ -90,7 +91,7 @@ for attempt in 1 2 3; do
 done
 [ "$ok" = 1 ] || fail "no resync inspected the stopped workspace: $(grep 'msg=resync ' "$BED/controller.log" | tail -4)"
 n0="$(resyncs)"
-wait_for "two more resyncs" 15 sh -c "[ \$(grep -c 'msg=resync ' '$BED/controller.log') -ge $((n0 + 2)) ]" ||
+wait_for "two more resyncs" 15 resyncs_reach $((n0 + 2)) ||
 	fail "resyncs did not happen"
 last="$(grep 'msg=resync ' "$BED/controller.log" | tail -1)"
 assert_contains "$last" "enqueued=0" "resync after the drift was put right"

@@ -155,13 +155,14 @@ denied bob "bob after removal" "$KC" apply -f "$BED/proj.yaml"
 # Role syncs (one per resync, every 2 s) reload the specs only when one
 # changed: over three syncs with no change, the count of loads stays put.
 syncs() { grep -c 'msg="etcd roles in step"' "$BED/controller.log" || true; }
+syncs_reach() { [ "$(syncs)" -ge "$1" ]; }
 loads() { grep 'msg="etcd roles in step"' "$BED/controller.log" | tail -1 | sed 's/.*spec_loads=//'; }
 n0="$(syncs)"
-wait_for "a role sync" 15 sh -c "[ \$(grep -c 'msg=\"etcd roles in step\"' '$BED/controller.log') -gt $n0 ]" ||
+wait_for "a role sync" 15 syncs_reach $((n0 + 1)) ||
 	fail "no role sync logged"
 l0="$(loads)"
 n0="$(syncs)"
-wait_for "three role syncs" 20 sh -c "[ \$(grep -c 'msg=\"etcd roles in step\"' '$BED/controller.log') -ge $((n0 + 3)) ]" ||
+wait_for "three role syncs" 20 syncs_reach $((n0 + 3)) ||
 	fail "role syncs did not happen"
 assert_eq "$l0" "$(loads)" "spec loads over three role syncs without a spec change"
 
