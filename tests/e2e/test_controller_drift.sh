@@ -21,7 +21,14 @@ wait_for "readyz" 10 curl -sf "$M/readyz" || fail "/readyz never ready"
 
 cname() { echo "klangk_${KLANGK_INSTANCE_ID}_alice_$1"; }
 running() { [ "$(engine_get "/v1.41/containers/$(cname "$1")/json" 2>/dev/null | jq -r .State.Running)" = true ]; }
-cid() { engine_get "/v1.41/containers/$(cname "$1")/json" | jq -r .Id; }
+# cid NAME: the container's id.  Podman may answer 500 ("does not exist in
+# database") for a name whose container is being replaced at that moment:
+# ask again until it answers (with a deadline).
+cid_once() { engine_get "/v1.41/containers/$(cname "$1")/json" 2>/dev/null | jq -er .Id >"$BED/cid"; }
+cid() {
+	wait_for "inspect $1" 10 cid_once "$1" >/dev/null || fail "cannot inspect $(cname "$1")"
+	cat "$BED/cid"
+}
 # remove NAME: force-remove behind the controller's back.  Podman may answer
 # 500 while the controller is inspecting the same container: retry until the
 # removal is accepted (with a deadline).
@@ -72,7 +79,8 @@ assert_eq 404 "$(http_code "$M/nope")" "unknown metrics path"
 old="$(cid one)"
 remove one
 wait_for "one recreated after removal" 20 running one || fail "removed container not recreated"
-[ "$(cid one)" != "$old" ] || fail "container id did not change"
+new="$(cid one)"
+[ "$new" != "$old" ] || fail "container id did not change"
 
 # Stopped behind its back: started again.
 engine_post "/v1.41/containers/$(cname one)/stop?t=1" >/dev/null
