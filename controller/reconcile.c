@@ -777,6 +777,13 @@ static int parse_desired(const struct wsref *ref, const struct etcd_kv *kv,
 	return 0;
 }
 
+static bool is_phase(const json_t *st, const char *phase)
+{
+	const char *p = json_string_value(json_object_get(st, "phase"));
+
+	return p && strcmp(p, phase) == 0;
+}
+
 static void set_ports_urls(struct rec *x, json_t *st, const char *id,
 			   const long *ports, int n)
 {
@@ -810,6 +817,7 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	struct ws *w = NULL;
 	char key[512], id[33], hash[65], restarted[64];
 	const char *sid;
+	bool fresh_id = false, ports_changed;
 	int n_hint = 0, r;
 
 	snprintf(ref.owner, sizeof(ref.owner), "%s/%s", ns, name);
@@ -914,7 +922,10 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 		goto failed;
 	}
 
-	/* 2. The id, written once before anything uses it. */
+	/* 2. The id.  A new one is only drawn here; it is written with the
+	 * ports below, before anything outside this function uses it (the
+	 * leases are keyed by the workspace's name, not its id, so a crash
+	 * before that write just draws another). */
 	sid = json_string_value(json_object_get(st, "id"));
 	if (sid && ws_is_id(sid)) {
 		snprintf(id, sizeof(id), "%s", sid);
@@ -922,14 +933,7 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 		r = new_id(id);
 		if (r < 0)
 			goto out;
-		json_object_set_new(st, "id", json_string(id));
-		json_object_set_new(st, "phase", json_string("Pending"));
-		json_object_set_new(st, "observedGeneration", json_integer(gen));
-		conditions_progressing(st, gen, "Creating", "assigning ports and volumes");
-		r = write_status(x, &ref, st, have_status ? &stkv : NULL, &status_rev, e);
-		if (r < 0)
-			goto out;
-		log_info("workspace id assigned", "workspace", ref.owner, "id", id, NULL);
+		fresh_id = true;
 	}
 	json_object_set_new(st, "reclaimPolicy", json_string(w->reclaim_policy));
 
@@ -956,7 +960,33 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 			goto failed;
 		}
 	}
-	set_ports_urls(x, st, id, ports, w->hosted_ports);
+	{
+		json_t *before = json_incref(json_object_get(st, "ports"));
+
+		set_ports_urls(x, st, id, ports, w->hosted_ports);
+		ports_changed = !json_equal(before, json_object_get(st, "ports"));
+		json_decref(before);
+	}
+
+	/* 3a. A workspace being created is written as Pending with its id,
+	 * ports and URLs before its volumes and container (and a Pending one
+	 * again when its ports change).  proxy-gen routes
+	 * Pending workspaces (docs/proxy-gen.md), so the route is in nginx
+	 * by the time the container starts instead of one reload after it. */
+	if (fresh_id) {
+		json_object_set_new(st, "id", json_string(id));
+		json_object_set_new(st, "phase", json_string("Pending"));
+	}
+	if (fresh_id || (ports_changed && is_phase(st, "Pending"))) {
+		json_object_set_new(st, "observedGeneration", json_integer(gen));
+		conditions_progressing(st, gen, "Creating", "creating volumes and the container");
+		r = write_status(x, &ref, st, have_status ? &stkv : NULL, &status_rev, e);
+		if (r < 0)
+			goto out;
+		if (fresh_id)
+			log_info("workspace id assigned", "workspace", ref.owner, "id", id,
+				 NULL);
+	}
 
 	/* 4. Volumes. */
 	r = ensure_volume(x, &ref, ref.home_vol, true, e);
@@ -981,8 +1011,7 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 		reason = "ActivityUnreadable";
 		goto failed;
 	}
-	was_running = json_is_string(json_object_get(st, "phase")) &&
-		      strcmp(json_string_value(json_object_get(st, "phase")), "Running") == 0;
+	was_running = is_phase(st, "Running");
 	r = ensure_container(x, &ref, config, hash, want_running, &running, &reason, e);
 	if (r < 0)
 		goto failed;

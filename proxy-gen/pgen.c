@@ -105,7 +105,11 @@ int pgen_routes_from_status(const json_t *statuses, struct pgen_route **routes,
 		json_t *ports = json_object_get(st, "ports"), *p;
 		size_t i;
 
-		if (!phase || strcmp(phase, "Running") != 0)
+		/* Pending is a workspace being created: routing it now puts
+		 * the route in nginx before its app can answer, rather than
+		 * one reload after.  Its ports are leased to it alone, so the
+		 * route leads nowhere else meanwhile (nginx answers 502). */
+		if (!phase || (strcmp(phase, "Running") != 0 && strcmp(phase, "Pending") != 0))
 			continue;
 		if (!id || !ws_is_id(id)) {
 			bad++;

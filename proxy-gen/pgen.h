@@ -48,8 +48,10 @@ struct pgen_opts {
 #define PGEN_DIR_MAX 90
 
 /*
- * Collect the routes of running workspaces from a JSON object mapping
- * status keys to status objects.  Entries that fail validation are skipped
+ * Collect the routes of routable workspaces (phase Running, or Pending: the
+ * controller is starting it and its ports are leased to it alone, see
+ * docs/proxy-gen.md) from a JSON object mapping status keys to status
+ * objects.  Entries that fail validation are skipped
  * (and counted in *skipped).  routes: new array, free().
  */
 int pgen_routes_from_status(const json_t *statuses, struct pgen_route **routes,

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # proxy-gen's routing on a real nginx, with status keys written directly and
 # test-image containers as the hosted apps:
-#   - each (id, port) of a Running workspace reaches its own container port;
+#   - each (id, port) of a Running workspace reaches its own container port,
+#     and so does a Pending one's (being created: routed ahead of Ready);
 #   - 404 for an unknown id, another workspace's port, a loopback port not
 #     leased (etcd's), an unleased port, an upper-case id, a path outside the
-#     base, a Stopped workspace, a workspace with hostedPorts 0;
+#     base, a Stopped, Terminating or Failed workspace, a workspace with
+#     hostedPorts 0;
 #   - the raw URI and query pass unchanged; the slash-less URL redirects to
 #     <base>/hosted/<id>/<port>/, but a WebSocket handshake on it is proxied;
 #   - no body size limit (a 3 MB upload, with a length and chunked) and no
@@ -26,21 +28,31 @@ A=aaaa00000000000a # workspace ids (lowercase hex, 12..32)
 B=bbbb00000000000b
 C=cccc00000000000c
 D=dddd00000000000d
+E=eeee00000000000e
+F=ffff00000000000f
+G=abcd00000000000a
 read -ra PA <<<"$(px_new_ports 5)"
 read -ra PB <<<"$(px_new_ports 5)"
 read -ra PD <<<"$(px_new_ports 5)"
+read -ra PF <<<"$(px_new_ports 2)"
+PE="$(px_new_ports 1)"
+PG="$(px_new_ports 1)"
 UNLEASED="$(px_new_ports 1)"
 
 px_container px-a "$A" "${PA[@]}" >/dev/null || fail "container a"
 px_container px-b "$B" "${PB[@]}" >/dev/null || fail "container b"
+px_container px-e "$E" "$PE" >/dev/null || fail "container e"
 px_status alice a "$A" Running "${PA[@]}"
 px_status bob b "$B" Running "${PB[@]}"
 px_status carol c "$C" Running            # hostedPorts: 0
 px_status dave d "$D" Stopped "${PD[@]}"
+px_status erin e "$E" Pending "$PE"
+px_status frank f "$F" Terminating "${PF[@]}"
+px_status grace g "$G" Failed "$PG"
 etcdput /klangk/status/eve/bad '{"id": "AB;} evil", "phase": "Running", "ports": [{"container": 8000, "host": 80}]}'
 
 px_start_proxygen
-wait_for "routes of a and b" 20 px_metric_is klangk_proxygen_routes 10 ||
+wait_for "routes of a, b and e" 20 px_metric_is klangk_proxygen_routes 11 ||
 	fail "routes: $(px_metric klangk_proxygen_routes)"
 assert_eq 1 "$(px_metric klangk_proxygen_invalid_status)" "invalid status entries skipped"
 ! grep -q "evil" "$NGINX_DIR/nginx.conf" || fail "an invalid status value reached nginx.conf"
@@ -50,6 +62,7 @@ assert_contains "$(curl -sf "$NGX/hosted/$A/${PA[0]}/")" "workspace=$A container
 assert_contains "$(curl -sf "$NGX/hosted/$A/${PA[3]}/")" "workspace=$A container-port=8003 host-port=${PA[3]}" "a:8003"
 assert_contains "$(curl -sf "$NGX/hosted/$B/${PB[1]}/index.html")" "workspace=$B container-port=8001" "b:8001"
 assert_contains "$(curl -sf "$NGX/hosted/$A/${PA[4]}/x")" "klangk-echo workspace=$A port=8004" "a:8004 echo server"
+assert_contains "$(curl -sf "$NGX/hosted/$E/$PE/")" "workspace=$E container-port=8000 host-port=$PE" "a Pending workspace is routed"
 
 echo "== 404s"
 assert_eq 404 "$(http_code "$NGX/hosted/0123456789ab/${PA[0]}/")" "unknown id"
@@ -62,6 +75,8 @@ assert_eq 404 "$(http_code "$NGX/hosted/$A/")" "no port"
 assert_eq 404 "$(http_code "$NGX/other/hosted/$A/${PA[0]}/")" "path outside the base"
 assert_eq 404 "$(http_code "$NGX/")" "root"
 assert_eq 404 "$(http_code "$NGX/hosted/$D/${PD[0]}/")" "a Stopped workspace"
+assert_eq 404 "$(http_code "$NGX/hosted/$F/${PF[0]}/")" "a Terminating workspace"
+assert_eq 404 "$(http_code "$NGX/hosted/$G/$PG/")" "a Failed workspace"
 for p in "${PA[@]}" 8000 80; do
 	assert_eq 404 "$(http_code "$NGX/hosted/$C/$p/")" "hostedPorts 0 workspace, port $p"
 done

@@ -3,7 +3,8 @@
 # a running container, with its ports leased in etcd and published, its
 # volumes labelled, and its hosted app reachable through nginx at
 # /hosted/<id>/<port>/; anything not leased to it is a 404; deleting it
-# removes container, volumes, leases, status and route.
+# removes container, volumes, leases, status and route.  A workspace being
+# created is Pending with its ports and URLs and already routed.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../bed.sh"
@@ -44,6 +45,14 @@ for h in "${hosts[@]}"; do
 	[ "$h" -ge "$KLANGK_PORT_RANGE_START" ] && [ "$h" -lt $((KLANGK_PORT_RANGE_START + 1000)) ] ||
 		fail "port $h outside the range starting at $KLANGK_PORT_RANGE_START"
 done
+
+# The status's first version, written before the volumes and the container,
+# already has the id, the ports and the URLs (so proxy-gen routes the
+# workspace while its container is created and started).
+first="$(etcdctl get --rev="$(etcdctl get /klangk/status/alice/hello -w json | jq -r '.kvs[0].create_revision')" \
+	/klangk/status/alice/hello --print-value-only)"
+assert_eq "Pending $id 5 5" "$(jq -r '[.phase, .id, (.ports | length), (.urls | length)] | join(" ")' <<<"$first")" \
+	"the status's first version"
 
 # Leases: one key per port, owned by alice/hello, nothing else.
 assert_eq 5 "$(etcd_keys /klangk/leases/ports/ | wc -l)" "lease keys"
@@ -124,4 +133,35 @@ remaining="$(engine_get /v1.41/volumes | jq -r '.Volumes[]?.Name' | grep "^klang
 assert_eq "" "$remaining" "workspace volumes after delete"
 wait_for "route gone" 15 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' '$url')\" = 404 ]" ||
 	fail "route still served after delete"
+# A workspace being created is Pending with its id, ports and URLs before
+# its container exists, and proxy-gen routes it already: here its image is
+# missing, so it stays Pending, and its URL is routed (nginx's 502, nothing
+# listens yet) rather than unknown (404).  Once the image exists the same
+# URL serves the app.
+cat >"$BED/later.yaml" <<YAML
+apiVersion: klangk.io/v1alpha1
+kind: Workspace
+metadata: {name: later, namespace: alice}
+spec: {image: localhost/klangk-later:v1}
+YAML
+"$BIN/klangkc" apply -f "$BED/later.yaml" >/dev/null
+wait_for "Pending workspace with ports" 30 \
+	sh -c '[ "$("$BIN/klangkc" get later -n alice -o json | jq -r "[.status.phase, (.status.ports | length), (.status.urls | length)] | join(\" \")")" = "Pending 5 5" ]' ||
+	fail "no Pending status with ports: $(ws_json later alice)"
+lid="$(ws_field later alice .status.id)"
+lport="$(ws_field later alice '.status.ports[0].host')"
+assert_contains "$(ws_field later alice '.status.urls[0]')" "/hosted/$lid/$lport/" "Pending workspace's URL"
+assert_eq "" "$(engine_get '/v1.41/containers/json?all=1' | jq -r '.[].Names[]' | grep later || true)" "no container yet"
+lurl="$NGX/hosted/$lid/$lport/"
+wait_for "the Pending workspace routed" 15 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' '$lurl')\" = 502 ]" ||
+	fail "Pending workspace not routed: $(http_code "$lurl")"
+engine_post "/v1.41/images/$KLANGK_TEST_IMAGE/tag?repo=localhost/klangk-later&tag=v1" >/dev/null
+wait_for "the workspace Running once its image exists" 60 \
+	sh -c '[ "$("$BIN/klangkc" get later -n alice -o json | jq -r .status.phase)" = Running ]' ||
+	fail "never Running: $(ws_json later alice)"
+assert_eq "$lid" "$(ws_field later alice .status.id)" "id kept from Pending to Running"
+wait_for "the app at the URL it had while Pending" 30 sh -c "curl -sf --max-time 5 '$lurl' | grep -q 'workspace=$lid'" ||
+	fail "GET $lurl: $(curl -s "$lurl")"
+"$BIN/klangkc" delete later -n alice --wait --timeout=60s >/dev/null
+assert_eq 0 "$(etcd_keys /klangk/leases/ | wc -l)" "leases after deleting the second workspace"
 echo "PASS: test_workspace"

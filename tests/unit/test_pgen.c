@@ -18,7 +18,15 @@ static json_t *statuses(void)
 		" \"/klangk/status/b/evil\": {\"id\": \"AB;}#\", \"phase\": \"Running\","
 		"   \"ports\": [{\"container\": 8000, \"host\": 9003}]},"
 		" \"/klangk/status/b/badport\": {\"id\": \"bbbbbbbbbbbb\", \"phase\": \"Running\","
-		"   \"ports\": [{\"container\": 8000, \"host\": 65536}, {\"container\": 8001, \"host\": \"9\"}]}}",
+		"   \"ports\": [{\"container\": 8000, \"host\": 65536}, {\"container\": 8001, \"host\": \"9\"}]},"
+		" \"/klangk/status/c/starting\": {\"id\": \"cccccccccccc\", \"phase\": \"Pending\","
+		"   \"ports\": [{\"container\": 8000, \"host\": 9010}]},"
+		" \"/klangk/status/c/going\": {\"id\": \"dddddddddddd\", \"phase\": \"Terminating\","
+		"   \"ports\": [{\"container\": 8000, \"host\": 9011}]},"
+		" \"/klangk/status/c/failed\": {\"id\": \"eeeeeeeeeeee\", \"phase\": \"Failed\","
+		"   \"ports\": [{\"container\": 8000, \"host\": 9012}]},"
+		" \"/klangk/status/c/nophase\": {\"id\": \"ffffffffffff\","
+		"   \"ports\": [{\"container\": 8000, \"host\": 9013}]}}",
 		0, &je);
 }
 
@@ -28,10 +36,13 @@ static void test_routes(void)
 	size_t n = 0, skipped = 0;
 	json_t *s = statuses();
 
+	/* Running and Pending (being created) are routed; Stopped,
+	 * Terminating, Failed and a status without a phase are not. */
 	CHECK(pgen_routes_from_status(s, &r, &n, &skipped) == 0);
-	CHECK(n == 2);
-	CHECK(n == 2 && strcmp(r[0].id, "3f9c1a2b7d4e") == 0 && r[0].port == 9000 &&
+	CHECK(n == 3);
+	CHECK(n == 3 && strcmp(r[0].id, "3f9c1a2b7d4e") == 0 && r[0].port == 9000 &&
 	      r[1].port == 9001);
+	CHECK(n == 3 && strcmp(r[2].id, "cccccccccccc") == 0 && r[2].port == 9010);
 	CHECK(skipped == 3);
 	free(r);
 	json_decref(s);
