@@ -58,7 +58,7 @@ answering() {
 	while read -r u; do
 		curl -sf --max-time 2 "$u" >/dev/null || left+=("$u")
 	done <"$1"
-	printf '%s\n' "${left[@]+"${left[@]}"}" | sed '/^$/d' >"$1.left"
+	{ [ "${#left[@]}" = 0 ] || printf '%s\n' "${left[@]}"; } >"$1.left"
 	mv "$1.left" "$1"
 	[ "${#left[@]}" = 0 ]
 }

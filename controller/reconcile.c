@@ -970,9 +970,9 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 
 	/* 3a. A workspace being created is written as Pending with its id,
 	 * ports and URLs before its volumes and container (and a Pending one
-	 * again when its ports change).  proxy-gen routes
-	 * Pending workspaces (docs/proxy-gen.md), so the route is in nginx
-	 * by the time the container starts instead of one reload after it. */
+	 * again when its ports change).  proxy-gen routes Pending workspaces
+	 * (docs/proxy-gen.md), so the route is in nginx by the time the
+	 * container starts instead of one reload after it. */
 	if (fresh_id) {
 		json_object_set_new(st, "id", json_string(id));
 		json_object_set_new(st, "phase", json_string("Pending"));

@@ -29,33 +29,28 @@ cid() {
 	wait_for "inspect $1" 10 cid_once "$1" >/dev/null || fail "cannot inspect $(cname "$1")"
 	cat "$BED/cid"
 }
-# remove NAME: force-remove behind the controller's back.  Podman may answer
-# 500 while the controller is inspecting the same container: retry until the
-# removal is accepted (with a deadline).
-remove_once() { # accepted (204) or already gone (404)
-	case "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
-		--unix-socket "${DOCKER_HOST#unix://}" -X DELETE \
-		"http://d/v1.41/containers/$(cname "$1")?force=true")" in
-	204 | 404) return 0 ;;
-	*) return 1 ;;
-	esac
+# engine_accepts METHOD PATH CODE...: the engine answers METHOD PATH with
+# one of the CODEs.  Podman may answer 500 to a remove or a stop made while
+# the controller inspects the same container (CI runs saw both), so the
+# changes made behind the controller's back below are retried until accepted
+# (with a deadline).
+engine_accepts() {
+	local method="$1" path="$2" code c
+	shift 2
+	code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+		--unix-socket "${DOCKER_HOST#unix://}" -X "$method" "http://d$path")"
+	for c in "$@"; do [ "$code" = "$c" ] && return 0; done
+	return 1
 }
+# remove NAME: force-remove; accepted (204) or already gone (404).
 remove() {
-	wait_for "remove $1" 20 remove_once "$1" || fail "could not remove $1"
+	wait_for "remove $1" 20 engine_accepts DELETE "/v1.41/containers/$(cname "$1")?force=true" 204 404 ||
+		fail "could not remove $1"
 }
-# stop NAME: stop behind the controller's back, retried the same way (a CI
-# run saw Podman answer 500 to a stop while the controller was inspecting
-# the container it had just recreated).
-stop_once() { # stopped (204) or already stopped (304)
-	case "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
-		--unix-socket "${DOCKER_HOST#unix://}" -X POST \
-		"http://d/v1.41/containers/$(cname "$1")/stop?t=1")" in
-	204 | 304) return 0 ;;
-	*) return 1 ;;
-	esac
-}
+# stop NAME: stopped (204) or already stopped (304).
 stop() {
-	wait_for "stop $1" 20 stop_once "$1" || fail "could not stop $1"
+	wait_for "stop $1" 20 engine_accepts POST "/v1.41/containers/$(cname "$1")/stop?t=1" 204 304 ||
+		fail "could not stop $1"
 }
 apply_ws() {
 	"$BIN/klangkc" apply -f - >/dev/null <<YAML
