@@ -26,6 +26,7 @@
 #include "engine.h"
 #include "etcd.h"
 #include "events.h"
+#include "expect.h"
 #include "gc.h"
 #include "http.h"
 #include "informer.h"
@@ -71,6 +72,7 @@ struct ctl {
 	struct informer *inf;       /* set by the informer thread */
 	struct rbac_opts rbac;      /* etcd roles from workspaces (rbac.h) */
 	struct ecache *ecache;      /* the engine's objects between resyncs */
+	struct expect *expect;      /* engine events of the workers' own actions */
 	struct rbac_cache *rbac_cache; /* parsed specs between role syncs */
 	struct scache *scache;      /* parsed statuses between resyncs */
 };
@@ -239,6 +241,18 @@ static int on_engine_event(void *ud, const json_t *ev)
 	if (!owner || !action || strncmp(action, "exec_", 5) == 0)
 		return 0;
 	ecache_touch(c->ecache, owner);
+	/* The echo of a worker's own create or start: that reconcile has
+	 * converged the workspace already (expect.h). */
+	if (expect_echo(c->expect, json_string_value(json_object_get(attrs, "name")),
+			json_string_value(json_object_get(json_object_get(ev, "Actor"), "ID")),
+			action)) {
+		log_debug("engine event of our own action", "workspace", owner,
+			  "action", action, NULL);
+		metrics_engine_event(c->metrics, true);
+		return 0;
+	}
+	log_debug("engine event", "workspace", owner, "action", action, NULL);
+	metrics_engine_event(c->metrics, false);
 	snprintf(key, sizeof(key), WS_SPEC_PREFIX "%s", owner);
 	enqueue_key(c, key);
 	return 0;
@@ -286,7 +300,7 @@ static void *worker(void *arg)
 	struct ctl *c = arg;
 	struct etcd_opts o = etcd_opts_env(c->cfg.etcd_endpoints);
 	struct cfg cfg;
-	struct rec x = { .cfg = &cfg };
+	struct rec x = { .cfg = &cfg, .expect = c->expect };
 	struct err e = { "" };
 	unsigned gen = 0;
 	char *item;
@@ -885,6 +899,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (stopper_init(&c.stop) < 0 || wq_new(200, 60000, &c.q) < 0 ||
 	    ecache_new(&c.ecache) < 0 || rbac_cache_new(&c.rbac_cache) < 0 ||
+	    expect_new(&c.expect) < 0 ||
 	    scache_new(&c.scache) < 0)
 		return 1;
 	{
@@ -972,6 +987,7 @@ out:
 	leader_free(c.leader);
 	wq_free(c.q);
 	ecache_free(c.ecache);
+	expect_free(c.expect);
 	rbac_cache_free(c.rbac_cache);
 	scache_free(c.scache);
 	stopper_destroy(&c.stop);

@@ -43,8 +43,19 @@ static int copy_node(const char *v, char node[PLACE_NODE_MAX])
 	return 0;
 }
 
-int place_get(struct etcd *c, const char *owner, char node[PLACE_NODE_MAX],
-	      struct err *e)
+int place_parse(const struct etcd_kv *kv, char node[PLACE_NODE_MAX], struct err *e)
+{
+	if (!kv->value || copy_node(kv->value, node) < 0) {
+		err_set(e, "placement %s names no valid node (\"%.64s\")", kv->key,
+			kv->value ? kv->value : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The node of owner, read from etcd; -ENOENT when it is not placed. */
+static int place_get(struct etcd *c, const char *owner, char node[PLACE_NODE_MAX],
+		     struct err *e)
 {
 	struct etcd_kv kv = { 0 };
 	char key[256];
@@ -53,10 +64,8 @@ int place_get(struct etcd *c, const char *owner, char node[PLACE_NODE_MAX],
 	if (place_key(owner, key, sizeof(key)) < 0)
 		return -ENAMETOOLONG;
 	r = etcd_get(c, key, &kv, NULL, e);
-	if (r == 0 && copy_node(kv.value, node) < 0) {
-		err_set(e, "placement %s names no valid node (\"%.64s\")", key, kv.value);
-		r = -EINVAL;
-	}
+	if (r == 0)
+		r = place_parse(&kv, node, e);
 	etcd_kv_clear(&kv);
 	return r;
 }

@@ -37,11 +37,10 @@ char *place_node_record(long capacity);
 int place_node_key(const char *name, char *buf, size_t len);
 
 /*
- * The node of owner ("ns/name"), in node (PLACE_NODE_MAX bytes).  -ENOENT
- * when it is not placed.
+ * The node a placement key's kv (borrowed, as read) names, in node
+ * (PLACE_NODE_MAX bytes).  -EINVAL when it names no valid node.
  */
-int place_get(struct etcd *c, const char *owner, char node[PLACE_NODE_MAX],
-	      struct err *e);
+int place_parse(const struct etcd_kv *kv, char node[PLACE_NODE_MAX], struct err *e);
 
 /*
  * Place owner unless it is placed: on wanted (spec.nodeName) when not

@@ -1,5 +1,7 @@
 /*
- * reconcile — one workspace's convergence (see reconcile.h).
+ * reconcile — one workspace's convergence (see reconcile.h), as a pipeline
+ * of named steps over one struct pass (rec_reconcile at the end of this
+ * file lists them).
  *
  * Order matters for crash safety:
  *   1. status.id is written before anything uses it, so it never changes;
@@ -11,7 +13,8 @@
  */
 #include "reconcile.h"
 
-#include "buf.h"
+#include "ctrcfg.h"
+#include "expect.h"
 #include "log.h"
 #include "mountpolicy.h"
 #include "placement.h"
@@ -20,33 +23,54 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define LABEL_MANAGED "klangk.managed"
-#define LABEL_INSTANCE "klangk.instance"
-#define LABEL_WORKSPACE "klangk.workspace"
-#define LABEL_USER "klangk.user-id"
-#define LABEL_HASH "klangk.spec-hash"
-#define LABEL_ID "klangk.id"
-#define LABEL_NODE "klangk.node"
 #define STOP_GRACE_S 10
 
 struct wsref {
 	const char *ns;
 	const char *name;
 	char owner[160];          /* "ns/name" */
+	char spec_key[512];
 	char status_key[512];
+	char activity_key[512];
+	char place_key[256];
 	char container[256];
 	char home_vol[256];
 	char work_vol[256];
 	char lease_prefix[128];   /* this node's port leases */
 	char node[PLACE_NODE_MAX];/* with several nodes: the workspace's, or "" */
 };
+
+/*
+ * One reconcile's state, handed from step to step.  The kvs are what the
+ * first step read (key NULL when absent); st is the status being built.
+ */
+struct pass {
+	struct wsref ref;
+	struct etcd_kv spec, stkv, place, activity;
+	json_t *st;               /* new */
+	int64_t status_rev;       /* st's mod_revision in etcd; 0 = absent */
+	int64_t gen;              /* the spec's version */
+	struct ws *w;             /* the validated spec; new */
+	char restarted[CTRCFG_RESTARTED_MAX];
+	bool adopted;             /* a status from a controller without node */
+	char id[33];
+	long ports[PORTS_MAX];
+	json_t *config;           /* the container we want; new */
+	char hash[CTRCFG_HASH_LEN];
+	bool want_running;
+	bool running;
+	const char *reason;       /* set by a step whose failure is reported */
+	long requeue_ms;
+};
+
+/* What a step returns besides a negative errno. */
+enum { STEP_NEXT = 0, STEP_DONE = 1 };
 
 /* ---- status helpers ---- */
 
@@ -85,35 +109,27 @@ static time_t parse_rfc3339(const char *s)
 
 /*
  * The idle timeout.  Activity comes from /klangk/activity/<ns>/<name>
- * (hosted traffic, klangkc start/exec/touch) and from every start of the
- * container.  A running workspace idle for its timeout is stopped and
- * status.idleSince set; activity newer than that starts it again.
- * *want_running is the run state to converge to; *requeue_ms the time to
- * the next idle deadline.
+ * (hosted traffic, klangkc start/exec/touch; read with the spec) and from
+ * every start of the container.  A running workspace idle for its timeout
+ * is stopped and status.idleSince set; activity newer than that starts it
+ * again.  Sets p->want_running, and p->requeue_ms to the time to the next
+ * idle deadline.
  */
-static int idle_decide(struct rec *x, const struct wsref *ref, const struct ws *w,
-		       json_t *st, bool *want_running, long *requeue_ms,
-		       struct err *e)
+static void idle_decide(struct rec *x, struct pass *p)
 {
+	const struct ws *w = p->w;
+	json_t *st = p->st;
 	long long timeout = w->idle_timeout >= 0 ? w->idle_timeout : x->cfg->idle_timeout;
 	time_t now = time(NULL), act = 0, last, idle_since;
-	struct etcd_kv kv = { 0 };
-	char key[512], ts[32];
-	int r;
+	char ts[32];
 
-	*want_running = w->running;
+	p->want_running = w->running;
 	if (!w->running || timeout <= 0) {
 		json_object_del(st, "idleSince");
-		return 0;
+		return;
 	}
-	snprintf(key, sizeof(key), WS_ACTIVITY_PREFIX "%s", ref->owner);
-	r = etcd_get(x->etcd, key, &kv, NULL, e);
-	if (r < 0 && r != -ENOENT)
-		return r;
-	if (r == 0)
-		act = parse_rfc3339(kv.value);
-	etcd_kv_clear(&kv);
-	err_clear(e);
+	if (p->activity.key)
+		act = parse_rfc3339(p->activity.value);
 	last = parse_rfc3339(json_string_value(json_object_get(st, "lastActivity")));
 	idle_since = parse_rfc3339(json_string_value(json_object_get(st, "idleSince")));
 	if (act > last)
@@ -128,12 +144,12 @@ static int idle_decide(struct rec *x, const struct wsref *ref, const struct ws *
 			json_object_del(st, "idleSince");
 			fmt_rfc3339(act, ts, sizeof(ts));
 			json_object_set_new(st, "lastActivity", json_string(ts));
-			events_record(x->events, ref->ns, ref->name, "Normal", "Resumed",
+			events_record(x->events, p->ref.ns, p->ref.name, "Normal", "Resumed",
 				      "activity after an idle stop; starting the container");
-			return 0;
+			return;
 		}
-		*want_running = false;
-		return 0;
+		p->want_running = false;
+		return;
 	}
 	if (!last) {
 		/* Never active: the clock starts now. */
@@ -147,17 +163,16 @@ static int idle_decide(struct rec *x, const struct wsref *ref, const struct ws *
 	if (now - last >= timeout) {
 		char msg[128];
 
-		*want_running = false;
+		p->want_running = false;
 		fmt_rfc3339(now, ts, sizeof(ts));
 		json_object_set_new(st, "idleSince", json_string(ts));
 		snprintf(msg, sizeof(msg), "no activity for %lld seconds; stopping the "
 					   "container (files and ports are kept)", timeout);
-		events_record(x->events, ref->ns, ref->name, "Normal", "IdleTimeout", msg);
-		log_info("stopping idle workspace", "workspace", ref->owner, NULL);
-		return 0;
+		events_record(x->events, p->ref.ns, p->ref.name, "Normal", "IdleTimeout", msg);
+		log_info("stopping idle workspace", "workspace", p->ref.owner, NULL);
+		return;
 	}
-	*requeue_ms = (long)(last + timeout - now) * 1000 + 500;
-	return 0;
+	p->requeue_ms = (long)(last + timeout - now) * 1000 + 500;
 }
 
 /*
@@ -319,15 +334,15 @@ static int ensure_volume(struct rec *x, const struct wsref *ref,
 
 	r = engine_volume_inspect(x->engine, vol, &v, e);
 	if (r == -ENOENT) {
-		labels = json_pack("{s:s,s:s,s:s}", LABEL_MANAGED, "true",
-				   LABEL_INSTANCE, x->cfg->instance_id, LABEL_USER,
+		labels = json_pack("{s:s,s:s,s:s}", CTRCFG_LABEL_MANAGED, "true",
+				   CTRCFG_LABEL_INSTANCE, x->cfg->instance_id, CTRCFG_LABEL_USER,
 				   ref->ns);
 		if (!labels)
 			return -ENOMEM;
 		if (per_workspace)
-			json_object_set_new(labels, LABEL_WORKSPACE, json_string(ref->owner));
+			json_object_set_new(labels, CTRCFG_LABEL_WORKSPACE, json_string(ref->owner));
 		if (x->cfg->node_name[0])
-			json_object_set_new(labels, LABEL_NODE, json_string(x->cfg->node_name));
+			json_object_set_new(labels, CTRCFG_LABEL_NODE, json_string(x->cfg->node_name));
 		err_clear(e);
 		r = engine_volume_create(x->engine, vol, labels, e);
 		json_decref(labels);
@@ -342,12 +357,12 @@ static int ensure_volume(struct rec *x, const struct wsref *ref,
 	if (r < 0)
 		return r;
 	labels = json_object_get(v, "Labels");
-	if (strcmp(label_of(labels, LABEL_INSTANCE), x->cfg->instance_id) != 0 ||
-	    strcmp(label_of(labels, LABEL_USER), ref->ns) != 0) {
+	if (strcmp(label_of(labels, CTRCFG_LABEL_INSTANCE), x->cfg->instance_id) != 0 ||
+	    strcmp(label_of(labels, CTRCFG_LABEL_USER), ref->ns) != 0) {
 		err_set(e, "volume %s belongs to %s (instance \"%s\", user \"%s\"), not "
 			   "to user \"%s\" of instance \"%s\"", vol,
 			json_object_size(labels) ? "someone else" : "nobody known",
-			label_of(labels, LABEL_INSTANCE), label_of(labels, LABEL_USER),
+			label_of(labels, CTRCFG_LABEL_INSTANCE), label_of(labels, CTRCFG_LABEL_USER),
 			ref->ns, x->cfg->instance_id);
 		r = -EPERM;
 	}
@@ -355,265 +370,167 @@ static int ensure_volume(struct rec *x, const struct wsref *ref,
 	return r;
 }
 
-static int sha256_hex(const char *s, char out[65])
-{
-	unsigned char md[32];
-	unsigned int n = 0;
-	static const char hex[] = "0123456789abcdef";
+/* What the engine holds under the workspace's container name. */
+struct observed {
+	bool exists;
+	bool running;
+	char id[80];              /* "" when unknown */
+};
 
-	if (EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL) != 1 || n != 32)
-		return -EIO;
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
+/*
+ * Inspect the container.  One that is not ours is refused; one being
+ * removed (by someone else) is waited for: it cannot be started or
+ * recreated until it is gone, and its removal event brings us back.
+ */
+static int observe_container(struct rec *x, struct pass *p, json_t **info,
+			     struct observed *o, struct err *e)
+{
+	const json_t *labels, *state;
+	const char *status, *id;
+	int r = engine_container_inspect(x->engine, p->ref.container, info, e);
+
+	if (r == -ENOENT) {
+		err_clear(e);
+		return 0;
 	}
-	out[64] = '\0';
+	if (r < 0) {
+		p->reason = "EngineUnavailable";
+		return r;
+	}
+	labels = json_object_get(json_object_get(*info, "Config"), "Labels");
+	if (strcmp(label_of(labels, CTRCFG_LABEL_INSTANCE), x->cfg->instance_id) != 0 ||
+	    strcmp(label_of(labels, CTRCFG_LABEL_MANAGED), "true") != 0) {
+		err_set(e, "a container named %s exists and is not managed by "
+			   "instance %s", p->ref.container, x->cfg->instance_id);
+		p->reason = "ContainerNameTaken";
+		return -EPERM;
+	}
+	state = json_object_get(*info, "State");
+	status = json_string_value(json_object_get(state, "Status"));
+	if (status && strcmp(status, "removing") == 0) {
+		err_set(e, "container %s is being removed", p->ref.container);
+		p->reason = "ContainerRemoving";
+		return -EAGAIN;
+	}
+	o->exists = true;
+	o->running = json_is_true(json_object_get(state, "Running"));
+	id = json_string_value(json_object_get(*info, "Id"));
+	snprintf(o->id, sizeof(o->id), "%s", id ? id : "");
 	return 0;
 }
 
-/* The container we want, with its spec-hash label.  new. */
-static json_t *container_config(struct rec *x, const struct wsref *ref,
-				const struct ws *w, const char *id,
-				const long *ports, const char *restarted,
-				char hash[65])
+/* Remove a container whose spec-hash or environment is not what we want
+ * (someone recreated it behind our back with our labels); the volumes
+ * are kept. */
+static int remove_changed(struct rec *x, struct pass *p, const json_t *info,
+			  struct observed *o, struct err *e)
 {
-	const struct cfg *cfg = x->cfg;
-	json_t *c, *env, *exposed, *bindings, *mounts, *labels;
-	char home[128], work[160], kv[512];
-	struct buf map;
-	char *canon = NULL;
+	int r;
 
-	buf_init(&map, 4096);
-	for (int i = 0; i < w->hosted_ports; i++)
-		buf_printf(&map, "%s%d:%ld", i ? "," : "", WS_CONTAINER_PORT_BASE + i,
-			   ports[i]);
-	env = json_array();
-	exposed = json_object();
-	bindings = json_object();
-	mounts = json_array();
-	labels = json_pack("{s:s,s:s,s:s,s:s,s:s}", LABEL_MANAGED, "true",
-			   LABEL_INSTANCE, cfg->instance_id, LABEL_WORKSPACE,
-			   ref->owner, LABEL_USER, ref->ns, LABEL_ID, id);
-	c = json_object();
-	if (!env || !exposed || !bindings || !mounts || !labels || !c)
-		goto fail;
-	if (*restarted)
-		json_object_set_new(labels, "klangk.restarted-at", json_string(restarted));
-	if (cfg->node_name[0])
-		json_object_set_new(labels, LABEL_NODE, json_string(cfg->node_name));
-
-#define ENV(fmt, ...)                                                     \
-	do {                                                              \
-		snprintf(kv, sizeof(kv), fmt, __VA_ARGS__);               \
-		json_array_append_new(env, json_string(kv));             \
-	} while (0)
-	ENV("KLANGK_WORKSPACE_ID=%s", id);
-	ENV("KLANGK_PORT_MAPPINGS=%s", map.data ? map.data : "");
-	ENV("KLANGK_HOSTING_HOSTNAME=%s", cfg->hosting_hostname);
-	ENV("KLANGK_HOSTING_PROTO=%s", cfg->hosting_proto);
-	ENV("KLANGK_HOSTING_BASE_PATH=%s", cfg->hosting_base_path);
-	ENV("KLANGK_USER=%s", ref->ns);
-#undef ENV
-	for (size_t i = 0; i < w->n_env; i++) {
-		struct buf b;
-
-		buf_init(&b, WS_MAX_ENV_NAME + WS_MAX_ENV_VALUE + 2);
-		if (buf_printf(&b, "%s=%s", w->env[i].name, w->env[i].value) < 0) {
-			buf_free(&b);
-			goto fail;
-		}
-		json_array_append_new(env, json_string(b.data));
-		buf_free(&b);
+	if (!o->exists || ctrcfg_matches(info, p->config, p->hash))
+		return 0;
+	log_info("recreating container: configuration changed",
+		 "workspace", p->ref.owner, "container", p->ref.container, NULL);
+	events_record(x->events, p->ref.ns, p->ref.name, "Normal", "Recreating",
+		      "the container's configuration changed; recreating it "
+		      "(home and work volumes are kept)");
+	r = engine_container_remove(x->engine, p->ref.container, e);
+	if (r < 0) {
+		p->reason = "ContainerRemoveFailed";
+		return r;
 	}
-
-	for (int i = 0; i < w->hosted_ports; i++) {
-		char cport[16], hport[16];
-
-		snprintf(cport, sizeof(cport), "%d/tcp", WS_CONTAINER_PORT_BASE + i);
-		snprintf(hport, sizeof(hport), "%ld", ports[i]);
-		json_object_set_new(exposed, cport, json_object());
-		json_object_set_new(bindings, cport,
-				    json_pack("[{s:s,s:s}]", "HostIp",
-					      cfg->publish_address, "HostPort", hport));
-	}
-
-	ws_home_path(ref->ns, home, sizeof(home));
-	ws_work_path(ref->ns, work, sizeof(work));
-	json_array_append_new(mounts, json_pack("{s:s,s:s,s:s}", "Type", "volume",
-						"Source", ref->home_vol, "Target", home));
-	json_array_append_new(mounts, json_pack("{s:s,s:s,s:s}", "Type", "volume",
-						"Source", ref->work_vol, "Target", work));
-	for (size_t i = 0; i < w->n_mounts; i++)
-		json_array_append_new(mounts,
-				      json_pack("{s:s,s:s,s:s,s:b}", "Type",
-						w->mounts[i].bind ? "bind" : "volume",
-						"Source", w->mounts[i].source, "Target",
-						w->mounts[i].target, "ReadOnly",
-						w->mounts[i].read_only));
-
-	json_object_set_new(c, "Image", json_string(w->image));
-	json_object_set_new(c, "Hostname", json_string(ref->name));
-	json_object_set_new(c, "Env", env);
-	json_object_set_new(c, "ExposedPorts", exposed);
-	json_object_set_new(c, "Labels", labels);
-	json_object_set_new(c, "HostConfig",
-			    json_pack("{s:b,s:o,s:o,s:{s:s}}", "Init", 1,
-				      "PortBindings", bindings, "Mounts", mounts,
-				      "RestartPolicy", "Name", "no"));
-	env = exposed = bindings = mounts = labels = NULL;
-
-	/* The hash covers everything but itself, canonically ordered. */
-	canon = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
-	if (!canon || sha256_hex(canon, hash) < 0)
-		goto fail;
-	free(canon);
-	json_object_set_new(json_object_get(c, "Labels"), LABEL_HASH, json_string(hash));
-	buf_free(&map);
-	return c;
-fail:
-	free(canon);
-	json_decref(env);
-	json_decref(exposed);
-	json_decref(bindings);
-	json_decref(mounts);
-	json_decref(labels);
-	json_decref(c);
-	buf_free(&map);
-	return NULL;
+	*o = (struct observed){ 0 };
+	return 0;
 }
 
-/* Does the container carry every environment entry we want?  The engine
- * adds the image's own entries, so this is inclusion, not equality. */
-static bool env_matches(const json_t *info, const json_t *config)
+/* Create it.  The engine's create event is ours: expected, so it does
+ * not wake another reconcile (expect.h). */
+static int create_container(struct rec *x, struct pass *p, struct observed *o,
+			    struct err *e)
 {
-	const json_t *have = json_object_get(json_object_get(info, "Config"), "Env");
-	const json_t *want = json_object_get(config, "Env");
-	size_t i, j;
-	json_t *w, *h;
+	char *id = NULL;
+	int r;
 
-	json_array_foreach(want, i, w) {
-		bool found = false;
-
-		json_array_foreach(have, j, h)
-			if (json_equal(w, h)) {
-				found = true;
-				break;
-			}
-		if (!found)
-			return false;
+	expect_action(x->expect, p->ref.container, NULL, "create");
+	r = engine_container_create(x->engine, p->ref.container, p->config, &id, e);
+	if (r < 0) {
+		expect_cancel(x->expect, p->ref.container, "create");
+		p->reason = r == -ENOENT ? "ImageNotFound" : "ContainerCreateFailed";
+		return r;
 	}
-	return true;
+	expect_bind(x->expect, p->ref.container, id);
+	snprintf(o->id, sizeof(o->id), "%s", id ? id : "");
+	free(id);
+	o->exists = true;
+	log_info("container created", "workspace", p->ref.owner, "container",
+		 p->ref.container, NULL);
+	events_record(x->events, p->ref.ns, p->ref.name, "Normal", "Created",
+		      "created container");
+	return 0;
+}
+
+/* Start or stop it to match p->want_running; a start is expected as the
+ * create is. */
+static int run_container(struct rec *x, struct pass *p, struct observed *o,
+			 struct err *e)
+{
+	int r;
+
+	if (p->want_running && !o->running) {
+		expect_action(x->expect, p->ref.container, o->id, "start");
+		r = engine_container_start(x->engine, p->ref.container, e);
+		if (r < 0) {
+			expect_cancel(x->expect, p->ref.container, "start");
+			p->reason = "ContainerStartFailed";
+			return r;
+		}
+		log_info("container started", "workspace", p->ref.owner, NULL);
+		events_record(x->events, p->ref.ns, p->ref.name, "Normal", "Started",
+			      "started container");
+		o->running = true;
+	} else if (!p->want_running && o->running) {
+		r = engine_container_stop(x->engine, p->ref.container, STOP_GRACE_S, e);
+		if (r < 0) {
+			p->reason = "ContainerStopFailed";
+			return r;
+		}
+		log_info("container stopped", "workspace", p->ref.owner, NULL);
+		events_record(x->events, p->ref.ns, p->ref.name, "Normal", "Stopped",
+			      "stopped container");
+		o->running = false;
+	}
+	return 0;
 }
 
 /*
- * Converge the container: create it if missing, recreate it when its
- * spec-hash differs or its environment is not what the hash promises
- * (someone recreated it behind our back with our labels), keeping the
- * volumes; start or stop it to match running.
- * *running gets the resulting state.
+ * Converge the container to p->config: create it if missing, recreate it
+ * when its configuration changed, start or stop it to match
+ * p->want_running.  p->running gets the resulting state.
  */
-static int ensure_container(struct rec *x, const struct wsref *ref,
-			    const json_t *config, const char *hash, bool want_running,
-			    bool *running, const char **reason, struct err *e)
+static int ensure_container(struct rec *x, struct pass *p, struct err *e)
 {
+	struct observed o = { 0 };
 	json_t *info = NULL;
-	bool exists, is_running = false;
-	int r;
+	int r = observe_container(x, p, &info, &o, e);
 
-	r = engine_container_inspect(x->engine, ref->container, &info, e);
-	if (r < 0 && r != -ENOENT) {
-		*reason = "EngineUnavailable";
-		return r;
-	}
-	exists = r == 0;
-	if (exists) {
-		const json_t *labels = json_object_get(json_object_get(info, "Config"), "Labels");
-
-		if (strcmp(label_of(labels, LABEL_INSTANCE), x->cfg->instance_id) != 0 ||
-		    strcmp(label_of(labels, LABEL_MANAGED), "true") != 0) {
-			err_set(e, "a container named %s exists and is not managed by "
-				   "instance %s", ref->container, x->cfg->instance_id);
-			*reason = "ContainerNameTaken";
-			json_decref(info);
-			return -EPERM;
-		}
-		is_running = json_is_true(json_object_get(json_object_get(info, "State"),
-							  "Running"));
-		{
-			const char *st = json_string_value(json_object_get(
-				json_object_get(info, "State"), "Status"));
-
-			/* Being removed (by someone else): it cannot be started
-			 * or recreated until it is gone; its removal event
-			 * brings us back. */
-			if (st && strcmp(st, "removing") == 0) {
-				err_set(e, "container %s is being removed", ref->container);
-				*reason = "ContainerRemoving";
-				json_decref(info);
-				return -EAGAIN;
-			}
-		}
-		if (strcmp(label_of(labels, LABEL_HASH), hash) != 0 ||
-		    !env_matches(info, config)) {
-			log_info("recreating container: configuration changed",
-				 "workspace", ref->owner, "container", ref->container, NULL);
-			events_record(x->events, ref->ns, ref->name, "Normal", "Recreating",
-				      "the container's configuration changed; recreating it "
-				      "(home and work volumes are kept)");
-			r = engine_container_remove(x->engine, ref->container, e);
-			if (r < 0) {
-				*reason = "ContainerRemoveFailed";
-				json_decref(info);
-				return r;
-			}
-			exists = false;
-			is_running = false;
-		}
-	}
+	if (r == 0)
+		r = remove_changed(x, p, info, &o, e);
 	json_decref(info);
 	/* The mount policy, once more on the exact configuration the engine
 	 * gets, right before it mounts anything: at a creation, and at a
 	 * start too, since the engine resolves bind sources again then. */
-	if ((!exists || (want_running && !is_running)) &&
-	    (r = mount_check_config(x->cfg, x->engine, config, e)) < 0) {
-		*reason = "MountRefused";
-		return r;
+	if (r == 0 && (!o.exists || (p->want_running && !o.running))) {
+		r = mount_check_config(x->cfg, x->engine, p->config, e);
+		if (r < 0)
+			p->reason = "MountRefused";
 	}
-	if (!exists) {
-		err_clear(e);
-		r = engine_container_create(x->engine, ref->container, config, NULL, e);
-		if (r < 0) {
-			*reason = r == -ENOENT ? "ImageNotFound" : "ContainerCreateFailed";
-			return r;
-		}
-		log_info("container created", "workspace", ref->owner, "container",
-			 ref->container, NULL);
-		events_record(x->events, ref->ns, ref->name, "Normal", "Created",
-			      "created container");
-	}
-	if (want_running && !is_running) {
-		r = engine_container_start(x->engine, ref->container, e);
-		if (r < 0) {
-			*reason = "ContainerStartFailed";
-			return r;
-		}
-		log_info("container started", "workspace", ref->owner, NULL);
-		events_record(x->events, ref->ns, ref->name, "Normal", "Started",
-			      "started container");
-		is_running = true;
-	} else if (!want_running && is_running) {
-		r = engine_container_stop(x->engine, ref->container, STOP_GRACE_S, e);
-		if (r < 0) {
-			*reason = "ContainerStopFailed";
-			return r;
-		}
-		log_info("container stopped", "workspace", ref->owner, NULL);
-		events_record(x->events, ref->ns, ref->name, "Normal", "Stopped",
-			      "stopped container");
-		is_running = false;
-	}
-	*running = is_running;
-	return 0;
+	if (r == 0 && !o.exists)
+		r = create_container(x, p, &o, e);
+	if (r == 0)
+		r = run_container(x, p, &o, e);
+	if (r == 0)
+		p->running = o.running;
+	return r;
 }
 
 /* ---- teardown ---- */
@@ -714,47 +631,7 @@ static int teardown(struct rec *x, const struct wsref *ref, json_t *st,
 	return 0;
 }
 
-/* ---- the reconcile ---- */
-
-/*
- * Several nodes: place the workspace unless placed (ref->node gets its
- * node).  1 when it is this node's; 0 when it is another node's, or when
- * spec.nodeName asks for another node than the one it is on (reported as
- * Stalled, nothing touched: a workspace is never moved silently, and
- * moving it would leave its home behind on the old node's engine).
- */
-static int rec_place(struct rec *x, struct wsref *ref, const char *wanted,
-		     json_t *st, int64_t gen, const struct etcd_kv *stkv,
-		     int64_t *status_rev, const char **reason, struct err *e)
-{
-	char msg[512];
-	int r;
-
-	if (!ref->node[0]) {
-		r = place_ensure(x->etcd, ref->owner, wanted, ref->node, e);
-		if (r < 0) {
-			*reason = r == -ENOSPC ? "Unschedulable" : "PlacementFailed";
-			return r;
-		}
-	}
-	if (strcmp(ref->node, x->cfg->node_name) != 0)
-		return 0;
-	json_object_set_new(st, "nodeName", json_string(ref->node));
-	if (*wanted && strcmp(wanted, ref->node) != 0) {
-		snprintf(msg, sizeof(msg), "spec.nodeName is \"%s\" but the workspace "
-			 "lives on node \"%s\" and is not moved (its home volume is "
-			 "there): set spec.nodeName back, or delete the workspace "
-			 "and create it anew", wanted, ref->node);
-		json_object_set_new(st, "observedGeneration", json_integer(gen));
-		conditions_stalled(st, gen, "NodeNameMismatch", msg);
-		r = write_status(x, ref, st, stkv->key ? stkv : NULL, status_rev, e);
-		if (r == 1)
-			events_record(x->events, ref->ns, ref->name, "Warning",
-				      "NodeNameMismatch", msg);
-		return r < 0 ? r : 0;
-	}
-	return 1;
-}
+/* ---- the steps ---- */
 
 /* Parse the stored object (ws_load: JSON or YAML, exactly one document,
  * whose name and namespace match its key). */
@@ -803,265 +680,371 @@ static void set_ports_urls(struct rec *x, json_t *st, const char *id,
 	json_object_set_new(st, "urls", ju);
 }
 
-int rec_reconcile(struct rec *x, const char *ns, const char *name,
-		  long *requeue_ms, struct err *e)
+/* Write p->st if it changed (write_status); 1 when it wrote. */
+static int pass_write_status(struct rec *x, struct pass *p, struct err *e)
 {
-	struct wsref ref = { .ns = ns, .name = name };
-	struct etcd_kv spec = { 0 }, stkv = { 0 };
-	bool have_spec, have_status, running = false;
-	const char *reason = "Reconciling";
-	bool want_running = true, was_running = false, adopted = false;
-	long ports[PORTS_MAX] = { 0 }, hint[PORTS_MAX];
-	int64_t status_rev = 0, gen;
-	json_t *st = NULL, *config = NULL;
-	struct ws *w = NULL;
-	char key[512], id[33], hash[65], restarted[64];
-	const char *sid;
-	bool fresh_id = false, ports_changed;
-	int n_hint = 0, r;
+	return write_status(x, &p->ref, p->st, p->stkv.key ? &p->stkv : NULL,
+			    &p->status_rev, e);
+}
 
-	snprintf(ref.owner, sizeof(ref.owner), "%s/%s", ns, name);
-	if (ws_status_key(ns, name, ref.status_key, sizeof(ref.status_key)) < 0 ||
-	    ws_spec_key(ns, name, key, sizeof(key)) < 0 ||
-	    ws_container_name(x->cfg->instance_id, ns, name, ref.container,
-			      sizeof(ref.container)) < 0 ||
-	    ws_volume_name(x->cfg->instance_id, ns, name, "home", ref.home_vol,
-			   sizeof(ref.home_vol)) < 0 ||
-	    ws_volume_name(x->cfg->instance_id, ns, name, "work", ref.work_vol,
-			   sizeof(ref.work_vol)) < 0 ||
-	    ports_prefix(x->cfg->node_name, ref.lease_prefix, sizeof(ref.lease_prefix)) < 0)
+/* The names and keys of the workspace ns/name (borrowed). */
+static int pass_init(struct rec *x, struct pass *p, const char *ns, const char *name)
+{
+	struct wsref *ref = &p->ref;
+	const char *inst = x->cfg->instance_id;
+
+	ref->ns = ns;
+	ref->name = name;
+	p->reason = NULL;
+	if ((size_t)snprintf(ref->owner, sizeof(ref->owner), "%s/%s", ns, name) >=
+		    sizeof(ref->owner) ||
+	    (size_t)snprintf(ref->activity_key, sizeof(ref->activity_key), "%s%s",
+			     WS_ACTIVITY_PREFIX, ref->owner) >= sizeof(ref->activity_key) ||
+	    ws_spec_key(ns, name, ref->spec_key, sizeof(ref->spec_key)) < 0 ||
+	    ws_status_key(ns, name, ref->status_key, sizeof(ref->status_key)) < 0 ||
+	    place_key(ref->owner, ref->place_key, sizeof(ref->place_key)) < 0 ||
+	    ws_container_name(inst, ns, name, ref->container, sizeof(ref->container)) < 0 ||
+	    ws_volume_name(inst, ns, name, "home", ref->home_vol, sizeof(ref->home_vol)) < 0 ||
+	    ws_volume_name(inst, ns, name, "work", ref->work_vol, sizeof(ref->work_vol)) < 0 ||
+	    ports_prefix(x->cfg->node_name, ref->lease_prefix, sizeof(ref->lease_prefix)) < 0)
 		return -ENAMETOOLONG;
+	return 0;
+}
 
-	r = etcd_get(x->etcd, key, &spec, NULL, e);
-	if (r < 0 && r != -ENOENT)
+static void pass_clear(struct pass *p)
+{
+	json_decref(p->config);
+	json_decref(p->st);
+	ws_free(p->w);
+	etcd_kv_clear(&p->spec);
+	etcd_kv_clear(&p->stkv);
+	etcd_kv_clear(&p->place);
+	etcd_kv_clear(&p->activity);
+}
+
+/*
+ * read: the spec, the status, the placement and the activity, in one etcd
+ * transaction (so at one revision).  A status that does not parse is
+ * rebuilt: it is ours alone.
+ */
+static int step_read(struct rec *x, struct pass *p, struct err *e)
+{
+	const char *keys[] = { p->ref.spec_key, p->ref.status_key, p->ref.place_key,
+			       p->ref.activity_key };
+	struct etcd_kv kv[4] = { { 0 } };
+	int r = etcd_get_many(x->etcd, keys, 4, kv, e);
+
+	if (r < 0)
 		return r;
-	have_spec = r == 0;
-	r = etcd_get(x->etcd, ref.status_key, &stkv, NULL, e);
-	if (r < 0 && r != -ENOENT)
-		goto out;
-	have_status = r == 0;
-	err_clear(e);
-	if (have_status) {
-		json_error_t jerr;
-
-		status_rev = stkv.mod_revision;
-		st = json_loadb(stkv.value, stkv.value_len, 0, &jerr);
-		if (!json_is_object(st)) {
-			/* Status is ours alone; a broken one is rebuilt. */
-			json_decref(st);
-			st = NULL;
+	p->spec = kv[0];
+	p->stkv = kv[1];
+	p->place = kv[2];
+	p->activity = kv[3];
+	if (p->stkv.key) {
+		p->status_rev = p->stkv.mod_revision;
+		p->st = json_loadb(p->stkv.value, p->stkv.value_len, 0, NULL);
+		if (!json_is_object(p->st)) {
+			json_decref(p->st);
+			p->st = NULL;
 		}
 	}
-	if (!st)
-		st = json_object();
-	if (!st) {
-		r = -ENOMEM;
-		goto out;
-	}
+	if (!p->st)
+		p->st = json_object();
+	return p->st ? STEP_NEXT : -ENOMEM;
+}
 
-	/* Several nodes: another node's workspace is not ours to touch. */
-	if (x->cfg->node_name[0]) {
-		r = place_get(x->etcd, ref.owner, ref.node, e);
-		if (r < 0 && r != -ENOENT)
-			goto out;
-		err_clear(e);
-		if (r == 0 && strcmp(ref.node, x->cfg->node_name) != 0) {
-			r = 0;
-			goto out;
+/* ours: with several nodes, another node's workspace is not ours to touch
+ * (ref.node gets its placement, "" when not placed yet). */
+static int step_ours(struct rec *x, struct pass *p, struct err *e)
+{
+	int r;
+
+	if (!x->cfg->node_name[0] || !p->place.key)
+		return STEP_NEXT;
+	r = place_parse(&p->place, p->ref.node, e);
+	if (r < 0)
+		return r;
+	return strcmp(p->ref.node, x->cfg->node_name) == 0 ? STEP_NEXT : STEP_DONE;
+}
+
+/* teardown: the spec is gone; the status key is the finalizer. */
+static int step_teardown(struct rec *x, struct pass *p, struct err *e)
+{
+	int r;
+
+	if (p->spec.key)
+		return STEP_NEXT;
+	r = teardown(x, &p->ref, p->st, p->stkv.key ? &p->stkv : NULL, p->status_rev, e);
+	return r < 0 ? r : STEP_DONE;
+}
+
+/* validate: an invalid object is reported (Stalled) and left alone. */
+static int step_validate(struct rec *x, struct pass *p, struct err *e)
+{
+	char why[ERR_MSG_MAX];
+	int r;
+
+	p->gen = p->spec.version;
+	r = parse_desired(&p->ref, &p->spec, &p->w, p->restarted, sizeof(p->restarted), e);
+	if (r == 0 || r == -ENOMEM)
+		return r;
+	log_warn("invalid workspace", "workspace", p->ref.owner, "reason", e->msg, NULL);
+	if (!json_object_get(p->st, "phase"))
+		json_object_set_new(p->st, "phase", json_string("Failed"));
+	json_object_set_new(p->st, "observedGeneration", json_integer(p->gen));
+	conditions_stalled(p->st, p->gen, "InvalidSpec", e->msg);
+	snprintf(why, sizeof(why), "%s", e->msg);
+	r = pass_write_status(x, p, e);
+	if (r == 1)
+		events_record(x->events, p->ref.ns, p->ref.name, "Warning", "InvalidSpec", why);
+	return r < 0 ? r : STEP_DONE;
+}
+
+/*
+ * place: with several nodes, place the workspace unless placed (once,
+ * never moved); then only its node goes on.  A spec.nodeName that asks
+ * for another node than the one it is on is reported as Stalled and
+ * nothing is touched: moving it would leave its home behind on the old
+ * node's engine.
+ */
+static int step_place(struct rec *x, struct pass *p, struct err *e)
+{
+	struct wsref *ref = &p->ref;
+	const char *wanted = p->w->node_name ? p->w->node_name : "";
+	char msg[512];
+	int r;
+
+	if (!x->cfg->node_name[0])
+		return STEP_NEXT;
+	/* A status with an id and no node was written by a controller
+	 * without a node name: this node adopts the workspace (docs/
+	 * operations.md), and its leases move under the node's prefix. */
+	p->adopted = json_object_get(p->st, "id") && !json_object_get(p->st, "nodeName");
+	if (!ref->node[0]) {
+		r = place_ensure(x->etcd, ref->owner, wanted, ref->node, e);
+		if (r < 0) {
+			p->reason = r == -ENOSPC ? "Unschedulable" : "PlacementFailed";
+			return r;
 		}
 	}
-	if (!have_spec) {
-		r = teardown(x, &ref, st, have_status ? &stkv : NULL, status_rev, e);
-		goto out;
-	}
-	gen = spec.version;
+	if (strcmp(ref->node, x->cfg->node_name) != 0)
+		return STEP_DONE;
+	json_object_set_new(p->st, "nodeName", json_string(ref->node));
+	if (!*wanted || strcmp(wanted, ref->node) == 0)
+		return STEP_NEXT;
+	snprintf(msg, sizeof(msg), "spec.nodeName is \"%s\" but the workspace "
+		 "lives on node \"%s\" and is not moved (its home volume is "
+		 "there): set spec.nodeName back, or delete the workspace "
+		 "and create it anew", wanted, ref->node);
+	json_object_set_new(p->st, "observedGeneration", json_integer(p->gen));
+	conditions_stalled(p->st, p->gen, "NodeNameMismatch", msg);
+	r = pass_write_status(x, p, e);
+	if (r == 1)
+		events_record(x->events, ref->ns, ref->name, "Warning", "NodeNameMismatch", msg);
+	return r < 0 ? r : STEP_DONE;
+}
 
-	/* 1. Validate.  An invalid object is reported and left alone. */
-	r = parse_desired(&ref, &spec, &w, restarted, sizeof(restarted), e);
-	if (r == -ENOMEM)
-		goto out;
+/* mounts: bind sources resolved on this host and checked against the
+ * mount policy (lib/mountpolicy.h); the container gets the resolved
+ * paths, so what the engine mounts is what was checked. */
+static int step_mounts(struct rec *x, struct pass *p, struct err *e)
+{
+	int r = mount_apply_ws(x->cfg, x->engine, p->w, e);
+
+	if (r < 0)
+		p->reason = r == -EPERM || r == -ENOENT ? "MountRefused" : "MountCheckFailed";
+	return r;
+}
+
+/* The port leases: the ones status says we hold are the hint.  An adopted
+ * workspace's leases move from the node-less prefix to this node's. */
+static int lease_ports(struct rec *x, struct pass *p, struct err *e)
+{
+	long hint[PORTS_MAX];
+	int n_hint = 0, r;
+	size_t i;
+	json_t *jp;
+
+	json_array_foreach(json_object_get(p->st, "ports"), i, jp)
+		if (n_hint < PORTS_MAX && json_is_integer(json_object_get(jp, "host")))
+			hint[n_hint++] = (long)json_integer_value(json_object_get(jp, "host"));
+	r = ports_ensure(x->etcd, p->ref.lease_prefix, p->ref.owner, p->w->hosted_ports,
+			 x->cfg->port_range_start, x->cfg->port_range_end, hint, n_hint,
+			 p->ports, e);
 	if (r < 0) {
-		log_warn("invalid workspace", "workspace", ref.owner, "reason", e->msg, NULL);
-		if (!json_object_get(st, "phase"))
-			json_object_set_new(st, "phase", json_string("Failed"));
-		json_object_set_new(st, "observedGeneration", json_integer(gen));
-		conditions_stalled(st, gen, "InvalidSpec", e->msg);
-		{
-			char why[ERR_MSG_MAX];
-
-			snprintf(why, sizeof(why), "%s", e->msg);
-			r = write_status(x, &ref, st, have_status ? &stkv : NULL,
-					 &status_rev, e);
-			if (r == 1)
-				events_record(x->events, ns, name, "Warning", "InvalidSpec", why);
-		}
-		goto out;
+		p->reason = r == -ENOSPC ? "NoFreePorts" : "PortLeaseFailed";
+		return r;
 	}
-
-	/* 1a. Several nodes: place it (once, never moved), then only its
-	 * node goes on. */
-	if (x->cfg->node_name[0]) {
-		/* A status with an id and no node was written by a controller
-		 * without a node name: this node adopts the workspace (docs/
-		 * operations.md), and its leases move under the node's prefix. */
-		adopted = json_object_get(st, "id") && !json_object_get(st, "nodeName");
-		r = rec_place(x, &ref, w->node_name ? w->node_name : "", st, gen, &stkv,
-			      &status_rev, &reason, e);
+	if (p->adopted) {
+		r = ports_release_all(x->etcd, WS_LEASE_PREFIX, p->ref.owner, NULL, e);
 		if (r < 0)
-			goto failed;
-		if (r == 0)
-			goto out;
+			p->reason = "PortLeaseFailed";
 	}
+	return r;
+}
 
-	/* 1b. Bind mounts: resolved on this host and checked against the
-	 * mount policy (lib/mountpolicy.h); the container gets the resolved
-	 * paths, so what the engine mounts is what was checked. */
-	r = mount_apply_ws(x->cfg, x->engine, w, e);
-	if (r < 0) {
-		reason = r == -EPERM || r == -ENOENT ? "MountRefused" : "MountCheckFailed";
-		goto failed;
-	}
+/*
+ * identity: the id and the port leases.  A new id is only drawn here and
+ * written with the ports before anything outside this reconcile uses it
+ * (the leases are keyed by the workspace's name, not its id, so a crash
+ * before that write just draws another).  A workspace being created is
+ * written as Pending with its id, ports and URLs before its volumes and
+ * container (and a Pending one again when its ports change): proxy-gen
+ * routes Pending workspaces (docs/proxy-gen.md), so the route is in nginx
+ * by the time the container starts instead of one reload after it.
+ */
+static int step_identity(struct rec *x, struct pass *p, struct err *e)
+{
+	const char *sid = json_string_value(json_object_get(p->st, "id"));
+	bool fresh_id = false, ports_changed;
+	json_t *before;
+	int r;
 
-	/* 2. The id.  A new one is only drawn here; it is written with the
-	 * ports below, before anything outside this function uses it (the
-	 * leases are keyed by the workspace's name, not its id, so a crash
-	 * before that write just draws another). */
-	sid = json_string_value(json_object_get(st, "id"));
 	if (sid && ws_is_id(sid)) {
-		snprintf(id, sizeof(id), "%s", sid);
+		snprintf(p->id, sizeof(p->id), "%s", sid);
 	} else {
-		r = new_id(id);
+		r = new_id(p->id);
 		if (r < 0)
-			goto out;
+			return r;
 		fresh_id = true;
 	}
-	json_object_set_new(st, "reclaimPolicy", json_string(w->reclaim_policy));
-
-	/* 3. Ports: the ones status says we hold are the hint. */
-	{
-		size_t i;
-		json_t *p;
-
-		json_array_foreach(json_object_get(st, "ports"), i, p)
-			if (n_hint < PORTS_MAX && json_is_integer(json_object_get(p, "host")))
-				hint[n_hint++] = (long)json_integer_value(json_object_get(p, "host"));
-	}
-	r = ports_ensure(x->etcd, ref.lease_prefix, ref.owner, w->hosted_ports,
-			 x->cfg->port_range_start,
-			 x->cfg->port_range_end, hint, n_hint, ports, e);
-	if (r < 0) {
-		reason = r == -ENOSPC ? "NoFreePorts" : "PortLeaseFailed";
-		goto failed;
-	}
-	if (adopted) {
-		r = ports_release_all(x->etcd, WS_LEASE_PREFIX, ref.owner, NULL, e);
-		if (r < 0) {
-			reason = "PortLeaseFailed";
-			goto failed;
-		}
-	}
-	{
-		json_t *before = json_incref(json_object_get(st, "ports"));
-
-		set_ports_urls(x, st, id, ports, w->hosted_ports);
-		ports_changed = !json_equal(before, json_object_get(st, "ports"));
-		json_decref(before);
-	}
-
-	/* 3a. A workspace being created is written as Pending with its id,
-	 * ports and URLs before its volumes and container (and a Pending one
-	 * again when its ports change).  proxy-gen routes Pending workspaces
-	 * (docs/proxy-gen.md), so the route is in nginx by the time the
-	 * container starts instead of one reload after it. */
-	if (fresh_id) {
-		json_object_set_new(st, "id", json_string(id));
-		json_object_set_new(st, "phase", json_string("Pending"));
-	}
-	if (fresh_id || (ports_changed && is_phase(st, "Pending"))) {
-		json_object_set_new(st, "observedGeneration", json_integer(gen));
-		conditions_progressing(st, gen, "Creating", "creating volumes and the container");
-		r = write_status(x, &ref, st, have_status ? &stkv : NULL, &status_rev, e);
-		if (r < 0)
-			goto out;
-		if (fresh_id)
-			log_info("workspace id assigned", "workspace", ref.owner, "id", id,
-				 NULL);
-	}
-
-	/* 4. Volumes. */
-	r = ensure_volume(x, &ref, ref.home_vol, true, e);
-	if (r == 0)
-		r = ensure_volume(x, &ref, ref.work_vol, true, e);
-	for (size_t i = 0; r == 0 && i < w->n_mounts; i++)
-		if (!w->mounts[i].bind)
-			r = ensure_volume(x, &ref, w->mounts[i].source, false, e);
-	if (r < 0) {
-		reason = r == -EPERM ? "VolumeNotOwned" : "VolumeFailed";
-		goto failed;
-	}
-
-	/* 5. The container. */
-	config = container_config(x, &ref, w, id, ports, restarted, hash);
-	if (!config) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = idle_decide(x, &ref, w, st, &want_running, requeue_ms, e);
-	if (r < 0) {
-		reason = "ActivityUnreadable";
-		goto failed;
-	}
-	was_running = is_phase(st, "Running");
-	r = ensure_container(x, &ref, config, hash, want_running, &running, &reason, e);
+	json_object_set_new(p->st, "reclaimPolicy", json_string(p->w->reclaim_policy));
+	r = lease_ports(x, p, e);
 	if (r < 0)
-		goto failed;
-	if (running && !was_running) {
+		return r;
+	before = json_incref(json_object_get(p->st, "ports"));
+	set_ports_urls(x, p->st, p->id, p->ports, p->w->hosted_ports);
+	ports_changed = !json_equal(before, json_object_get(p->st, "ports"));
+	json_decref(before);
+	if (fresh_id) {
+		json_object_set_new(p->st, "id", json_string(p->id));
+		json_object_set_new(p->st, "phase", json_string("Pending"));
+	}
+	if (!fresh_id && !(ports_changed && is_phase(p->st, "Pending")))
+		return STEP_NEXT;
+	json_object_set_new(p->st, "observedGeneration", json_integer(p->gen));
+	conditions_progressing(p->st, p->gen, "Creating", "creating volumes and the container");
+	r = pass_write_status(x, p, e);
+	if (r < 0)
+		return r;
+	if (fresh_id)
+		log_info("workspace id assigned", "workspace", p->ref.owner, "id", p->id, NULL);
+	return STEP_NEXT;
+}
+
+/* volumes: home, work, and the spec's named volumes. */
+static int step_volumes(struct rec *x, struct pass *p, struct err *e)
+{
+	int r = ensure_volume(x, &p->ref, p->ref.home_vol, true, e);
+
+	if (r == 0)
+		r = ensure_volume(x, &p->ref, p->ref.work_vol, true, e);
+	for (size_t i = 0; r == 0 && i < p->w->n_mounts; i++)
+		if (!p->w->mounts[i].bind)
+			r = ensure_volume(x, &p->ref, p->w->mounts[i].source, false, e);
+	if (r < 0)
+		p->reason = r == -EPERM ? "VolumeNotOwned" : "VolumeFailed";
+	return r;
+}
+
+/* container: the configuration we want (ctrcfg.h), the run state the idle
+ * timeout leaves (idle_decide), and the engine made to match. */
+static int step_container(struct rec *x, struct pass *p, struct err *e)
+{
+	const struct ctrcfg_in in = { .cfg = x->cfg, .ws = p->w, .id = p->id,
+				      .ports = p->ports, .restarted = p->restarted };
+	bool was_running = is_phase(p->st, "Running");
+	int r = ctrcfg_build(&in, &p->config, p->hash);
+
+	if (r < 0)
+		return r;
+	idle_decide(x, p);
+	r = ensure_container(x, p, e);
+	if (r == 0 && p->running && !was_running) {
 		/* A start counts as activity. */
 		char ts[32];
 
 		now_rfc3339(ts, sizeof(ts));
-		json_object_set_new(st, "lastActivity", json_string(ts));
+		json_object_set_new(p->st, "lastActivity", json_string(ts));
 	}
+	return r;
+}
 
-	/* 6. Status. */
-	json_object_set_new(st, "phase", json_string(running ? "Running" : "Stopped"));
-	json_object_set_new(st, "observedGeneration", json_integer(gen));
-	json_object_set_new(st, "container", json_string(ref.container));
+/* status: phase, generation and conditions of what the engine now runs. */
+static int step_status(struct rec *x, struct pass *p, struct err *e)
+{
+	json_t *st = p->st;
+	int r;
+
+	json_object_set_new(st, "phase", json_string(p->running ? "Running" : "Stopped"));
+	json_object_set_new(st, "observedGeneration", json_integer(p->gen));
+	json_object_set_new(st, "container", json_string(p->ref.container));
 	/* Lets resync tell, from one container listing, that the container
 	 * still is the one this status describes. */
-	json_object_set_new(st, "specHash", json_string(hash));
-	if (running)
-		conditions_ready(st, gen, "ContainerRunning", "the container is running");
-	else if (w->running)
-		conditions_idle(st, gen);
+	json_object_set_new(st, "specHash", json_string(p->hash));
+	if (p->running)
+		conditions_ready(st, p->gen, "ContainerRunning", "the container is running");
+	else if (p->w->running)
+		conditions_idle(st, p->gen);
 	else
-		conditions_ready(st, gen, "Stopped", "the workspace is stopped (spec.running is false)");
-	r = write_status(x, &ref, st, &stkv, &status_rev, e);
-	goto out;
+		conditions_ready(st, p->gen, "Stopped",
+				 "the workspace is stopped (spec.running is false)");
+	r = pass_write_status(x, p, e);
+	return r < 0 ? r : STEP_DONE;
+}
 
-failed:
-	/* Report, then let the caller retry with backoff.  A refused volume
-	 * cannot fix itself, so it is Stalled rather than Reconciling. */
-	{
-		struct err werr = { "" };
+/*
+ * A step failed with a reason: report it (log, event, status), then let
+ * the caller retry with backoff.  A refused volume or mount cannot fix
+ * itself, so it is Stalled rather than Reconciling.
+ */
+static void report_failure(struct rec *x, struct pass *p, int r, const struct err *e)
+{
+	struct err werr = { "" };
 
-		log_warn("reconcile failed", "workspace", ref.owner, "reason", reason,
-			 "error", e->msg, NULL);
-		events_record(x->events, ns, name, "Warning", reason, e->msg);
-		if (!json_object_get(st, "phase"))
-			json_object_set_new(st, "phase", json_string("Pending"));
-		json_object_set_new(st, "observedGeneration", json_integer(gen));
-		if (r == -EPERM || strcmp(reason, "MountRefused") == 0)
-			conditions_stalled(st, gen, reason, e->msg);
-		else
-			conditions_progressing(st, gen, reason, e->msg);
-		write_status(x, &ref, st, &stkv, &status_rev, &werr);
-	}
-out:
-	json_decref(config);
-	json_decref(st);
-	ws_free(w);
-	etcd_kv_clear(&spec);
-	etcd_kv_clear(&stkv);
-	return r > 0 ? 0 : r;
+	log_warn("reconcile failed", "workspace", p->ref.owner, "reason", p->reason,
+		 "error", e->msg, NULL);
+	events_record(x->events, p->ref.ns, p->ref.name, "Warning", p->reason, e->msg);
+	if (!json_object_get(p->st, "phase"))
+		json_object_set_new(p->st, "phase", json_string("Pending"));
+	json_object_set_new(p->st, "observedGeneration", json_integer(p->gen));
+	if (r == -EPERM || strcmp(p->reason, "MountRefused") == 0)
+		conditions_stalled(p->st, p->gen, p->reason, e->msg);
+	else
+		conditions_progressing(p->st, p->gen, p->reason, e->msg);
+	pass_write_status(x, p, &werr);
+}
+
+typedef int (*step_fn)(struct rec *x, struct pass *p, struct err *e);
+
+/* The pipeline.  Each step returns STEP_NEXT, STEP_DONE (converged, or
+ * nothing to do until something changes) or a negative errno; one that
+ * sets p->reason before failing is reported in the status. */
+static const step_fn steps[] = {
+	step_read,      /* spec, status, placement, activity: one transaction */
+	step_ours,      /* another node's workspace: done */
+	step_teardown,  /* no spec: tear down, done */
+	step_validate,  /* invalid: Stalled, done */
+	step_place,     /* several nodes: place it */
+	step_mounts,    /* resolve and check bind mounts */
+	step_identity,  /* assign the id, lease ports, Pending */
+	step_volumes,
+	step_container, /* configuration, idle timeout, engine */
+	step_status,    /* status, conditions */
+};
+
+int rec_reconcile(struct rec *x, const char *ns, const char *name,
+		  long *requeue_ms, struct err *e)
+{
+	struct pass p = { 0 };
+	int r = pass_init(x, &p, ns, name);
+
+	for (size_t i = 0; r == STEP_NEXT && i < sizeof(steps) / sizeof(steps[0]); i++)
+		r = steps[i](x, &p, e);
+	if (r < 0 && p.reason)
+		report_failure(x, &p, r, e);
+	if (r >= 0)
+		*requeue_ms = p.requeue_ms;
+	pass_clear(&p);
+	return r < 0 ? r : 0;
 }

@@ -123,6 +123,14 @@ json_t *etcd_op_get(const char *key);
 int etcd_txn(struct etcd *c, json_t *compare, json_t *success,
 	     json_t *failure, bool *succeeded, json_t **resp, struct err *e);
 
+/*
+ * Read n keys in one transaction, so all at one revision: out[i] (caller's
+ * array of n) gets keys[i]'s kv, or stays zeroed (key NULL) when it is
+ * absent.  The outputs are written only on success.
+ */
+int etcd_get_many(struct etcd *c, const char *const *keys, size_t n,
+		  struct etcd_kv *out, struct err *e);
+
 /* Leases: grant (ttl seconds) returns the id; keepalive renews once. */
 int etcd_lease_grant(struct etcd *c, int64_t ttl, int64_t *id, struct err *e);
 int etcd_lease_keepalive(struct etcd *c, int64_t id, int64_t *ttl,
