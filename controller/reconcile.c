@@ -12,6 +12,7 @@
 #include "reconcile.h"
 
 #include "buf.h"
+#include "keys.h"
 #include "log.h"
 #include "mountpolicy.h"
 #include "placement.h"
@@ -106,7 +107,7 @@ static int idle_decide(struct rec *x, const struct wsref *ref, const struct ws *
 		json_object_del(st, "idleSince");
 		return 0;
 	}
-	snprintf(key, sizeof(key), WS_ACTIVITY_PREFIX "%s", ref->owner);
+	keys_of_owner(KEYS_ACTIVITY, ref->owner, key, sizeof(key));
 	r = etcd_get(x->etcd, key, &kv, NULL, e);
 	if (r < 0 && r != -ENOENT)
 		return r;
@@ -628,7 +629,7 @@ static int retain_mark(struct rec *x, const struct wsref *ref, bool set,
 		char key[512];
 		int r;
 
-		snprintf(key, sizeof(key), REC_RETAINED_PREFIX "%s", vols[i]);
+		keys_retained(vols[i], key, sizeof(key));
 		r = set ? etcd_put(x->etcd, key, ref->owner, strlen(ref->owner), e) :
 			  etcd_delete(x->etcd, key, NULL, e);
 		if (r < 0)
@@ -693,7 +694,7 @@ static int teardown(struct rec *x, const struct wsref *ref, json_t *st,
 			/* The activity key goes with the status: its writers
 			 * (proxy-gen, klangkc) write it only while the status
 			 * or spec exists. */
-			snprintf(akey, sizeof(akey), WS_ACTIVITY_PREFIX "%s", ref->owner);
+			keys_of_owner(KEYS_ACTIVITY, ref->owner, akey, sizeof(akey));
 			json_array_append_new(ops, etcd_op_delete(akey));
 		} else {
 			json_array_append_new(cmp, etcd_cmp_value(pkey, ref->node));
@@ -821,8 +822,8 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	int n_hint = 0, r;
 
 	snprintf(ref.owner, sizeof(ref.owner), "%s/%s", ns, name);
-	if (ws_status_key(ns, name, ref.status_key, sizeof(ref.status_key)) < 0 ||
-	    ws_spec_key(ns, name, key, sizeof(key)) < 0 ||
+	if (keys_ws(KEYS_STATUS, ns, name, ref.status_key, sizeof(ref.status_key)) < 0 ||
+	    keys_ws(KEYS_SPEC, ns, name, key, sizeof(key)) < 0 ||
 	    ws_container_name(x->cfg->instance_id, ns, name, ref.container,
 			      sizeof(ref.container)) < 0 ||
 	    ws_volume_name(x->cfg->instance_id, ns, name, "home", ref.home_vol,
@@ -954,7 +955,7 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 		goto failed;
 	}
 	if (adopted) {
-		r = ports_release_all(x->etcd, WS_LEASE_PREFIX, ref.owner, NULL, e);
+		r = ports_release_all(x->etcd, KEYS_LEASE_PREFIX, ref.owner, NULL, e);
 		if (r < 0) {
 			reason = "PortLeaseFailed";
 			goto failed;
