@@ -20,6 +20,7 @@
  * user+system, the master's during a reload) do much less.
  */
 #include "buf.h"
+#include "keys.h"
 #include "nginx.h"
 #include "pgen.h"
 
@@ -142,13 +143,14 @@ static json_t *statuses(const struct pgen_route *r, size_t n)
 
 	for (size_t i = 0; i < n; i += 5) {
 		json_t *ports = json_array();
-		char key[64];
+		char key[64], name[32];
 
 		for (size_t j = i; j < n && j < i + 5; j++)
 			json_array_append_new(ports, json_pack("{s:i,s:i}", "container",
 							       (int)(8000 + j - i), "host",
 							       (int)r[j].port));
-		snprintf(key, sizeof(key), "/klangk/status/bench/w%zu", i / 5);
+		snprintf(name, sizeof(name), "w%zu", i / 5);
+		keys_ws(KEYS_STATUS, "bench", name, key, sizeof(key));
 		json_object_set_new(all, key, json_pack("{s:s,s:s,s:o}", "id", r[i].id,
 							"phase", "Running", "ports", ports));
 	}

@@ -11,6 +11,7 @@
  */
 #include "cli.h"
 
+#include "keys.h"
 #include "merge.h"
 #include "ws.h"
 
@@ -35,7 +36,7 @@ static int prune_one(struct etcd *c, const json_t *o, bool dry)
 		printf("workspace.klangk.io/%s pruned (dry run)\n", name);
 		return EXIT_OK;
 	}
-	if (ws_spec_key(ns, name, key, sizeof(key)) < 0)
+	if (keys_ws(KEYS_SPEC, ns, name, key, sizeof(key)) < 0)
 		return EXIT_FAIL;
 	r = cli_txn_if(c, key, mod, etcd_op_delete(key), &ok, &e);
 	if (r < 0)

@@ -10,6 +10,7 @@
 
 #include "codec.h"
 #include "etcd.h"
+#include "keys.h"
 #include "selector.h"
 
 #include <jansson.h>
@@ -286,7 +287,7 @@ int cli_update(struct etcd *c, const char *ns, const char *name,
 
 /* ---- touch.c ---- */
 
-/* Record activity on a workspace (WS_ACTIVITY_PREFIX key = now), only if
+/* Record activity on a workspace (KEYS_ACTIVITY_PREFIX key = now), only if
  * it exists (-ENOENT). */
 int cli_touch(struct etcd *c, const char *ns, const char *name, struct err *e);
 

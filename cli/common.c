@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "buf.h"
+#include "keys.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -194,13 +195,13 @@ int cli_get_object(struct etcd *c, const char *ns, const char *name,
 	bool have_spec, have_status;
 	int r;
 
-	if (ws_spec_key(ns, name, key, sizeof(key)) < 0)
+	if (keys_ws(KEYS_SPEC, ns, name, key, sizeof(key)) < 0)
 		return -EINVAL;
 	r = etcd_get(c, key, &spec, NULL, e);
 	if (r < 0 && r != -ENOENT)
 		return r;
 	have_spec = r == 0;
-	ws_status_key(ns, name, key, sizeof(key));
+	keys_ws(KEYS_STATUS, ns, name, key, sizeof(key));
 	r = etcd_get(c, key, &status, NULL, e);
 	if (r < 0 && r != -ENOENT)
 		goto out;
@@ -248,13 +249,14 @@ int cli_list_objects(struct etcd *c, const char *ns, const struct selector *sel,
 		     bool full, json_t *list, int64_t *rev, struct err *e)
 {
 	struct etcd_kvs specs = { 0 }, stats = { 0 };
-	const size_t sl = strlen(WS_SPEC_PREFIX), tl = strlen(WS_STATUS_PREFIX);
+	const size_t sl = strlen(KEYS_SPEC_PREFIX), tl = strlen(KEYS_STATUS_PREFIX);
 	char sp[512], tp[512];
 	size_t i = 0, j = 0;
 	int r;
 
-	snprintf(sp, sizeof(sp), WS_SPEC_PREFIX "%s%s", ns ? ns : "", ns ? "/" : "");
-	snprintf(tp, sizeof(tp), WS_STATUS_PREFIX "%s%s", ns ? ns : "", ns ? "/" : "");
+	if (keys_ns_prefix(KEYS_SPEC, ns, sp, sizeof(sp)) < 0 ||
+	    keys_ns_prefix(KEYS_STATUS, ns, tp, sizeof(tp)) < 0)
+		return -ENAMETOOLONG;
 	r = etcd_list(c, sp, &specs, e);
 	if (r < 0)
 		goto out;

@@ -7,6 +7,8 @@
  */
 #include "cli.h"
 
+#include "keys.h"
+
 #include "engine.h"
 #include "merge.h"
 #include "ws.h"
@@ -175,8 +177,8 @@ static void describe_events(struct etcd *c, const char *ns, const char *name)
 	char prefix[512];
 
 	printf("Events:\n");
-	snprintf(prefix, sizeof(prefix), "/klangk/events/%s/%s/", ns, name);
-	if (etcd_list(c, prefix, &kvs, &e) < 0 || kvs.n == 0) {
+	if (keys_events_prefix(ns, name, prefix, sizeof(prefix)) < 0 ||
+	    etcd_list(c, prefix, &kvs, &e) < 0 || kvs.n == 0) {
 		printf("  <none>\n");
 		etcd_kvs_clear(&kvs);
 		return;

@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include "keys.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -59,8 +60,8 @@ static int on_events(void *ud, const struct etcd_event *ev, size_t n, int64_t re
 		json_t *o = NULL;
 		int r;
 
-		if (ws_split_key(key, WS_SPEC_PREFIX, ns, sizeof(ns), name, sizeof(name)) < 0 &&
-		    ws_split_key(key, WS_STATUS_PREFIX, ns, sizeof(ns), name, sizeof(name)) < 0)
+		if (keys_split(KEYS_SPEC, key, ns, sizeof(ns), name, sizeof(name)) < 0 &&
+		    keys_split(KEYS_STATUS, key, ns, sizeof(ns), name, sizeof(name)) < 0)
 			continue;
 		snprintf(id, sizeof(id), "%s/%s", ns, name);
 		if (!wanted(w, ns, name) || json_object_get(seen, id))
@@ -101,7 +102,7 @@ static int relist(struct watch_ctx *w, int64_t *rev)
 	if (w->n_names) {
 		char key[512];
 
-		ws_spec_key(w->ns, w->names[0], key, sizeof(key));
+		keys_ws(KEYS_SPEC, w->ns, w->names[0], key, sizeof(key));
 		r = cli_revision(w->reader, key, rev, &e);
 		for (int k = 0; r == 0 && k < w->n_names; k++) {
 			if (cli_get_object(w->reader, w->ns, w->names[k], &o, &e) == 0)
@@ -123,7 +124,7 @@ static int watch(struct etcd *c, struct watch_ctx *w, int64_t rev)
 	struct err e = { "" };
 	int64_t last = rev;
 	char ns_prefix[512];
-	const char *prefix = "/klangk/";
+	const char *prefix = KEYS_ROOT;
 	int r, failures = 0;
 
 	sigaction(SIGINT, &sa, NULL);
@@ -141,11 +142,11 @@ static int watch(struct etcd *c, struct watch_ctx *w, int64_t rev)
 		if (stop_flag || r == -ECANCELED)
 			break;
 		if (r == -EACCES && prefix != ns_prefix && w->ns) {
-			/* etcd's roles refuse /klangk/ to a user limited to
+			/* etcd's roles refuse the whole tree to a user limited to
 			 * their namespace (docs/security.md): watch its
 			 * statuses, which the controller rewrites after every
 			 * spec change; each event reads the object anew. */
-			snprintf(ns_prefix, sizeof(ns_prefix), WS_STATUS_PREFIX "%s/", w->ns);
+			keys_ns_prefix(KEYS_STATUS, w->ns, ns_prefix, sizeof(ns_prefix));
 			prefix = ns_prefix;
 			continue;
 		}
@@ -243,7 +244,7 @@ int verb_get(int argc, char **argv)
 
 			char key[512];
 
-			ws_spec_key(cli_namespace(ns_flag), argv[i], key, sizeof(key));
+			keys_ws(KEYS_SPEC, cli_namespace(ns_flag), argv[i], key, sizeof(key));
 			if (i == optind && (r = cli_revision(c, key, &rev, &e)) < 0) {
 				ret = cli_fail(NULL, r, &e);
 				goto out;

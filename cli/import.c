@@ -25,6 +25,7 @@
 #include "cli.h"
 
 #include "engine.h"
+#include "keys.h"
 #include "ws.h"
 #include "wsarchive.h"
 
@@ -230,7 +231,7 @@ static int create_or_resume(struct etcd *c, const char *ns, const char *name,
 	char *text = json_dumps(obj, JSON_COMPACT);
 	int ret = EXIT_FAIL;
 
-	if (!text || ws_spec_key(ns, name, key, sizeof(key)) < 0)
+	if (!text || keys_ws(KEYS_SPEC, ns, name, key, sizeof(key)) < 0)
 		goto out;
 	for (int attempt = 1; attempt <= CLI_MAX_ATTEMPTS; attempt++) {
 		struct etcd_kv kv = { 0 };

@@ -8,6 +8,7 @@
  */
 #include "cli.h"
 
+#include "keys.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -24,9 +25,8 @@ int cli_touch(struct etcd *c, const char *ns, const char *name, struct err *e)
 	bool ok = false;
 	int r;
 
-	if (ws_spec_key(ns, name, spec, sizeof(spec)) < 0 ||
-	    snprintf(key, sizeof(key), WS_ACTIVITY_PREFIX "%s/%s", ns, name) >=
-		    (int)sizeof(key))
+	if (keys_ws(KEYS_SPEC, ns, name, spec, sizeof(spec)) < 0 ||
+	    keys_ws(KEYS_ACTIVITY, ns, name, key, sizeof(key)) < 0)
 		return -ENAMETOOLONG;
 	if (!gmtime_r(&t, &tm) || strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		return -EINVAL;

@@ -17,6 +17,7 @@
  */
 #include "cli.h"
 
+#include "keys.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -146,7 +147,7 @@ static int read_spec_e(struct etcd *c, struct wstate *s, struct err *e)
 	char key[512];
 	int r;
 
-	ws_spec_key(s->t->ns, s->t->name, key, sizeof(key));
+	keys_ws(KEYS_SPEC, s->t->ns, s->t->name, key, sizeof(key));
 	r = etcd_get(c, key, &kv, NULL, e);
 	if (r < 0 && r != -ENOENT)
 		return r;
@@ -172,10 +173,10 @@ static int on_events(void *ud, const struct etcd_event *ev, size_t n, int64_t re
 		char ns[256], name[256];
 		bool is_spec = true;
 
-		if (ws_split_key(ev[i].kv.key, WS_SPEC_PREFIX, ns, sizeof(ns), name,
+		if (keys_split(KEYS_SPEC, ev[i].kv.key, ns, sizeof(ns), name,
 				 sizeof(name)) < 0) {
 			is_spec = false;
-			if (ws_split_key(ev[i].kv.key, WS_STATUS_PREFIX, ns, sizeof(ns),
+			if (keys_split(KEYS_STATUS, ev[i].kv.key, ns, sizeof(ns),
 					 name, sizeof(name)) < 0)
 				continue;
 		}
@@ -208,7 +209,7 @@ static int read_target(struct etcd *c, struct wstate *s, struct err *e)
 
 	if ((r = read_spec_e(c, s, e)) < 0)
 		return r;
-	ws_status_key(s->t->ns, s->t->name, key, sizeof(key));
+	keys_ws(KEYS_STATUS, s->t->ns, s->t->name, key, sizeof(key));
 	r = etcd_get(c, key, &kv, NULL, e);
 	if (r < 0 && r != -ENOENT)
 		return r;
@@ -236,13 +237,13 @@ int cli_wait(struct etcd *c, const struct cli_wait_target *t, size_t n,
 	struct err e = { "" };
 	int64_t rev = 0;
 	char key[512], ns_prefix[512];
-	const char *prefix = "/klangk/";
+	const char *prefix = KEYS_ROOT;
 	int r, failures = 0, ret = EXIT_OK;
 
 	w.s = calloc(n ? n : 1, sizeof(*w.s));
 	if (!w.s)
 		return cli_fail(NULL, -ENOMEM, NULL);
-	ws_spec_key(t[0].ns, t[0].name, key, sizeof(key));
+	keys_ws(KEYS_SPEC, t[0].ns, t[0].name, key, sizeof(key));
 	if ((r = cli_revision(c, key, &rev, &e)) < 0) {
 		ret = cli_fail("wait", r, &e);
 		goto out;
@@ -279,7 +280,7 @@ int cli_wait(struct etcd *c, const struct cli_wait_target *t, size_t n,
 			break;
 		if (r == -EACCES && !w.reader && one_namespace(t, n)) {
 			/* Refused by etcd's roles: the namespace's statuses. */
-			snprintf(ns_prefix, sizeof(ns_prefix), WS_STATUS_PREFIX "%s/", t[0].ns);
+			keys_ns_prefix(KEYS_STATUS, t[0].ns, ns_prefix, sizeof(ns_prefix));
 			prefix = ns_prefix;
 			if (cli_etcd(&w.reader) < 0) {
 				r = -EIO;

@@ -2,6 +2,7 @@
 #include "events.h"
 
 #include "buf.h"
+#include "keys.h"
 #include "log.h"
 
 #include <errno.h>
@@ -80,7 +81,7 @@ void events_record(struct events *ev, const char *ns, const char *name,
 	buf_free(&id);
 	for (int i = 0; i < 8; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	snprintf(key, sizeof(key), EVENTS_PREFIX "%s/%s/%s", ns, name, hex);
+	keys_event(ns, name, hex, key, sizeof(key));
 	now_rfc3339(now, sizeof(now));
 
 	/* Two tries: a concurrent recorder of the same event may win once. */

@@ -1,6 +1,7 @@
 /* leader — lease-based leader election in etcd (see leader.h). */
 #include "leader.h"
 
+#include "keys.h"
 #include "log.h"
 
 #include <errno.h>
@@ -46,10 +47,7 @@ int leader_new(const struct etcd_opts *o, const char *instance, const char *node
 	if (!l)
 		return -ENOMEM;
 	gethostname(host, sizeof(host) - 1);
-	if (node && *node)
-		snprintf(l->key, sizeof(l->key), "/klangk/leader/%s/%s", instance, node);
-	else
-		snprintf(l->key, sizeof(l->key), "/klangk/leader/%s", instance);
+	keys_leader(instance, node, l->key, sizeof(l->key));
 	snprintf(l->identity, sizeof(l->identity), "%s:%ld:%08lx", host,
 		 (long)getpid(), (unsigned long)random());
 	l->ttl_s = ttl_s;

@@ -30,6 +30,7 @@
 #include "gc.h"
 #include "http.h"
 #include "informer.h"
+#include "keys.h"
 #include "leader.h"
 #include "log.h"
 #include "metrics.h"
@@ -80,19 +81,14 @@ struct ctl {
 /* "ns/name" from a spec, status, activity or placement key; 0 or -EINVAL. */
 static int key_to_item(const char *key, char *item, size_t len)
 {
-	static const char *const prefixes[] = { WS_SPEC_PREFIX, WS_STATUS_PREFIX,
-						WS_ACTIVITY_PREFIX, PLACE_PREFIX };
-	const char *prefix = WS_STATUS_PREFIX;
+	static const enum keys_kind kinds[] = { KEYS_SPEC, KEYS_STATUS, KEYS_ACTIVITY,
+						KEYS_PLACEMENT };
 	char ns[64], name[64];
 
-	for (size_t i = 0; i < 4; i++)
-		if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0)
-			prefix = prefixes[i];
-
-	if (ws_split_key(key, prefix, ns, sizeof(ns), name, sizeof(name)) < 0)
-		return -EINVAL;
-	snprintf(item, len, "%s/%s", ns, name);
-	return 0;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (keys_split(kinds[i], key, ns, sizeof(ns), name, sizeof(name)) == 0)
+			return keys_ws(KEYS_OWNER, ns, name, item, len);
+	return -EINVAL;
 }
 
 static void enqueue_key(struct ctl *c, const char *key)
@@ -169,7 +165,7 @@ static void *informer_thread(void *arg)
 {
 	struct ctl *c = arg;
 	struct etcd_opts o = etcd_opts_env(c->cfg.etcd_endpoints);
-	struct informer inf = { .prefix = WS_SPEC_PREFIX, .stop = &c->stop,
+	struct informer inf = { .prefix = KEYS_SPEC_PREFIX, .stop = &c->stop,
 				.on_list = on_list, .on_events = on_spec_events, .ud = c };
 	struct err e = { "" };
 
@@ -253,7 +249,7 @@ static int on_engine_event(void *ud, const json_t *ev)
 	}
 	log_debug("engine event", "workspace", owner, "action", action, NULL);
 	metrics_engine_event(c->metrics, false);
-	snprintf(key, sizeof(key), WS_SPEC_PREFIX "%s", owner);
+	keys_of_owner(KEYS_SPEC, owner, key, sizeof(key));
 	enqueue_key(c, key);
 	return 0;
 }
@@ -469,24 +465,24 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 	containers = view.containers;
 	t[1] = prom_now();
 	if (etcd_list(etcd, lease_prefix, &leases, &e) < 0 ||
-	    (cfg.node_name[0] && etcd_list(etcd, PLACE_PREFIX, &placed, &e) < 0) ||
+	    (cfg.node_name[0] && etcd_list(etcd, KEYS_PLACEMENT_PREFIX, &placed, &e) < 0) ||
 	    /* Specs are the largest values (each carries its
 	     * last-applied copy); resync needs only their versions. */
-	    etcd_list_keys(etcd, WS_SPEC_PREFIX, &specs, &e) < 0 ||
+	    etcd_list_keys(etcd, KEYS_SPEC_PREFIX, &specs, &e) < 0 ||
 	    /* Statuses: only those whose mod_revision moved are read. */
-	    scache_refresh(c->scache, etcd, WS_STATUS_PREFIX, &stats, &statuses, &reads, &e) < 0)
+	    scache_refresh(c->scache, etcd, KEYS_STATUS_PREFIX, &stats, &statuses, &reads, &e) < 0)
 		goto list_failed;
 	t[2] = prom_now();
 	/* Several nodes: another node's workspaces are its business (a
 	 * placement listed before the specs exists for each of them). */
 	for (i = 0; i < placed.n; i++) {
-		const char *owner = placed.kvs[i].key + strlen(PLACE_PREFIX);
+		const char *owner = keys_owner(KEYS_PLACEMENT, placed.kvs[i].key);
 
 		if (strcmp(placed.kvs[i].value, cfg.node_name) != 0)
 			json_object_set_new(foreign, owner, json_true());
 	}
 	for (i = 0; i < specs.n; i++) {
-		const char *owner = specs.kvs[i].key + strlen(WS_SPEC_PREFIX);
+		const char *owner = keys_owner(KEYS_SPEC, specs.kvs[i].key);
 		const json_t *st = json_object_get(statuses, owner);
 
 		if (json_object_get(foreign, owner)) {
@@ -511,13 +507,13 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 		json_object_foreach(statuses, owner, v) {
 			if (json_object_get(foreign, owner))
 				continue;
-			snprintf(key, sizeof(key), WS_STATUS_PREFIX "%s", owner);
+			keys_of_owner(KEYS_STATUS, owner, key, sizeof(key));
 			enqueue_key(c, key);
 			json_object_del(containers, owner);
 			queued++;
 		}
 		json_object_foreach(containers, owner, v) {
-			snprintf(key, sizeof(key), WS_SPEC_PREFIX "%s", owner);
+			keys_of_owner(KEYS_SPEC, owner, key, sizeof(key));
 			enqueue_key(c, key);
 			queued++;
 		}
@@ -783,7 +779,7 @@ int main(int argc, char **argv)
 	struct ctl c = { .workers = 4, .resync_s = 30 };
 	enum log_level lvl = LOG_INFO;
 	pthread_t inf, act_t, pl_t, eng_t, res_t, el_t, workers[MAX_WORKERS];
-	struct side_watch act_w = { &c, WS_ACTIVITY_PREFIX }, pl_w = { &c, PLACE_PREFIX };
+	struct side_watch act_w = { &c, KEYS_ACTIVITY_PREFIX }, pl_w = { &c, KEYS_PLACEMENT_PREFIX };
 	bool elect = true, bad = false, check = false;
 	const char *metrics_addr = getenv("KLANGK_METRICS_ADDRESS");
 	long ttl = 15, nw = 0;

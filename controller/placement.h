@@ -23,11 +23,10 @@
 
 #include "err.h"
 #include "etcd.h"
+#include "keys.h"
 
 #include <stddef.h>
 
-#define PLACE_NODE_PREFIX "/klangk/nodes/"
-#define PLACE_PREFIX "/klangk/placements/"
 #define PLACE_NODE_MAX 64     /* a node name: a DNS label, with its NUL */
 
 /* The registration record of a node (new string). */
@@ -54,7 +53,7 @@ int place_ensure(struct etcd *c, const char *owner, const char *wanted,
 
 /*
  * The choice place_ensure makes without spec.nodeName, from the listings of
- * PLACE_NODE_PREFIX (the registered nodes, sorted by key) and PLACE_PREFIX
+ * KEYS_NODE_PREFIX (the registered nodes, sorted by key) and KEYS_PLACEMENT_PREFIX
  * (placements, counted per node): the node with the most free capacity,
  * ties to the lowest name.  -ENOSPC when none has room.  Both borrowed.
  */

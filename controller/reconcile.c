@@ -15,6 +15,7 @@
 
 #include "ctrcfg.h"
 #include "expect.h"
+#include "keys.h"
 #include "log.h"
 #include "mountpolicy.h"
 #include "placement.h"
@@ -545,7 +546,7 @@ static int retain_mark(struct rec *x, const struct wsref *ref, bool set,
 		char key[512];
 		int r;
 
-		snprintf(key, sizeof(key), REC_RETAINED_PREFIX "%s", vols[i]);
+		keys_retained(vols[i], key, sizeof(key));
 		r = set ? etcd_put(x->etcd, key, ref->owner, strlen(ref->owner), e) :
 			  etcd_delete(x->etcd, key, NULL, e);
 		if (r < 0)
@@ -610,7 +611,7 @@ static int teardown(struct rec *x, const struct wsref *ref, json_t *st,
 			/* The activity key goes with the status: its writers
 			 * (proxy-gen, klangkc) write it only while the status
 			 * or spec exists. */
-			snprintf(akey, sizeof(akey), WS_ACTIVITY_PREFIX "%s", ref->owner);
+			keys_of_owner(KEYS_ACTIVITY, ref->owner, akey, sizeof(akey));
 			json_array_append_new(ops, etcd_op_delete(akey));
 		} else {
 			json_array_append_new(cmp, etcd_cmp_value(pkey, ref->node));
@@ -698,10 +699,9 @@ static int pass_init(struct rec *x, struct pass *p, const char *ns, const char *
 	p->reason = NULL;
 	if ((size_t)snprintf(ref->owner, sizeof(ref->owner), "%s/%s", ns, name) >=
 		    sizeof(ref->owner) ||
-	    (size_t)snprintf(ref->activity_key, sizeof(ref->activity_key), "%s%s",
-			     WS_ACTIVITY_PREFIX, ref->owner) >= sizeof(ref->activity_key) ||
-	    ws_spec_key(ns, name, ref->spec_key, sizeof(ref->spec_key)) < 0 ||
-	    ws_status_key(ns, name, ref->status_key, sizeof(ref->status_key)) < 0 ||
+	    keys_ws(KEYS_SPEC, ns, name, ref->spec_key, sizeof(ref->spec_key)) < 0 ||
+	    keys_ws(KEYS_STATUS, ns, name, ref->status_key, sizeof(ref->status_key)) < 0 ||
+	    keys_ws(KEYS_ACTIVITY, ns, name, ref->activity_key, sizeof(ref->activity_key)) < 0 ||
 	    place_key(ref->owner, ref->place_key, sizeof(ref->place_key)) < 0 ||
 	    ws_container_name(inst, ns, name, ref->container, sizeof(ref->container)) < 0 ||
 	    ws_volume_name(inst, ns, name, "home", ref->home_vol, sizeof(ref->home_vol)) < 0 ||
@@ -876,7 +876,7 @@ static int lease_ports(struct rec *x, struct pass *p, struct err *e)
 		return r;
 	}
 	if (p->adopted) {
-		r = ports_release_all(x->etcd, WS_LEASE_PREFIX, p->ref.owner, NULL, e);
+		r = ports_release_all(x->etcd, KEYS_LEASE_PREFIX, p->ref.owner, NULL, e);
 		if (r < 0)
 			p->reason = "PortLeaseFailed";
 	}

@@ -28,7 +28,6 @@ struct rec {
 
 /* Marks a home/work volume kept by reclaimPolicy Retain (value: owner), so
  * garbage collection leaves it alone. */
-#define REC_RETAINED_PREFIX "/klangk/retained/"
 #define REC_RESTARTED_ANNOTATION "klangk.io/restartedAt"
 
 /*

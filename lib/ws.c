@@ -890,36 +890,6 @@ static int fmt(char *buf, size_t len, const char *f, ...)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int ws_spec_key(const char *ns, const char *name, char *buf, size_t len)
-{
-	return fmt(buf, len, WS_SPEC_PREFIX "%s/%s", ns, name);
-}
-
-int ws_status_key(const char *ns, const char *name, char *buf, size_t len)
-{
-	return fmt(buf, len, WS_STATUS_PREFIX "%s/%s", ns, name);
-}
-
-int ws_split_key(const char *key, const char *prefix, char *ns, size_t nslen,
-		 char *name, size_t namelen)
-{
-	size_t pl = strlen(prefix);
-	const char *rest, *slash;
-
-	if (strncmp(key, prefix, pl) != 0)
-		return -EINVAL;
-	rest = key + pl;
-	slash = strchr(rest, '/');
-	if (!slash || (size_t)(slash - rest) >= nslen || strlen(slash + 1) >= namelen)
-		return -EINVAL;
-	memcpy(ns, rest, (size_t)(slash - rest));
-	ns[slash - rest] = '\0';
-	memcpy(name, slash + 1, strlen(slash + 1) + 1);
-	if (!ws_is_dns_label(ns) || !ws_is_dns_label(name))
-		return -EINVAL;
-	return 0;
-}
-
 /* '_' never occurs in DNS labels or instance ids, so these names cannot
  * collide between (instance, namespace, name) triples. */
 int ws_container_name(const char *instance, const char *ns, const char *name,

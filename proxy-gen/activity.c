@@ -1,6 +1,7 @@
 /* activity — hosted traffic recorded as workspace activity (see activity.h). */
 #include "activity.h"
 
+#include "keys.h"
 #include "log.h"
 #include "pgen.h"
 #include "ws.h"
@@ -318,12 +319,12 @@ static int write_batch(struct activity *a, const struct act_due *d, size_t n,
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
-		char skey[sizeof(WS_STATUS_PREFIX) + ACTIVITY_KEY_MAX];
-		char akey[sizeof(WS_ACTIVITY_PREFIX) + ACTIVITY_KEY_MAX];
+		char skey[sizeof(KEYS_STATUS_PREFIX) + ACTIVITY_KEY_MAX];
+		char akey[sizeof(KEYS_ACTIVITY_PREFIX) + ACTIVITY_KEY_MAX];
 		char when[32];
 
-		snprintf(skey, sizeof(skey), WS_STATUS_PREFIX "%s", d[i].key);
-		snprintf(akey, sizeof(akey), WS_ACTIVITY_PREFIX "%s", d[i].key);
+		keys_of_owner(KEYS_STATUS, d[i].key, skey, sizeof(skey));
+		keys_of_owner(KEYS_ACTIVITY, d[i].key, akey, sizeof(akey));
 		if (activity_format_time(d[i].when, when, sizeof(when)) < 0)
 			when[0] = '\0';
 		json_array_append_new(cmp, etcd_cmp_exists(skey));

@@ -25,12 +25,13 @@
 
 #include "err.h"
 #include "etcd.h"
+#include "keys.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
-/* Keys are WS_ACTIVITY_PREFIX (lib/ws.h) + "<ns>/<name>". */
+/* Keys are "<ns>/<name>"; lib/keys.h makes the etcd key of each. */
 #define ACTIVITY_KEY_MAX 160   /* "<ns>/<name>" */
 
 /* ---- parsing ---- */

@@ -25,6 +25,7 @@
 #include "http.h"
 #include "httpd.h"
 #include "informer.h"
+#include "keys.h"
 #include "log.h"
 #include "nginx.h"
 #include "pgen.h"
@@ -135,7 +136,7 @@ static void unindex_locked(struct pg *p, const char *key)
 	if (!id)
 		return;
 	owner = json_string_value(json_object_get(p->ids, id));
-	if (owner && strcmp(owner, key + strlen(WS_STATUS_PREFIX)) == 0)
+	if (owner && strcmp(owner, keys_owner(KEYS_STATUS, key)) == 0)
 		json_object_del(p->ids, id);
 }
 
@@ -147,9 +148,9 @@ static void index_locked(struct pg *p, const char *key, json_t *st)
 	char ns[64], name[64];
 
 	if (!id || !ws_is_id(id) || (phase && strcmp(phase, "Terminating") == 0) ||
-	    ws_split_key(key, WS_STATUS_PREFIX, ns, sizeof(ns), name, sizeof(name)) < 0)
+	    keys_split(KEYS_STATUS, key, ns, sizeof(ns), name, sizeof(name)) < 0)
 		return;
-	json_object_set_new(p->ids, id, json_string(key + strlen(WS_STATUS_PREFIX)));
+	json_object_set_new(p->ids, id, json_string(keys_owner(KEYS_STATUS, key)));
 }
 
 static void on_list(void *ud, const struct etcd_kvs *kvs)
@@ -218,7 +219,7 @@ static struct etcd *new_etcd(struct pg *p)
 static void *watcher(void *arg)
 {
 	struct pg *p = arg;
-	struct informer inf = { .prefix = WS_STATUS_PREFIX, .stop = &p->stop,
+	struct informer inf = { .prefix = KEYS_STATUS_PREFIX, .stop = &p->stop,
 				.relist_ms = p->resync_s * 1000, .on_list = on_list,
 				.on_events = on_events, .ud = p };
 

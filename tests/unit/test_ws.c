@@ -166,7 +166,7 @@ static void test_schema_agreement(void)
 
 static void test_names(void)
 {
-	char ns[64], name[64], buf[256];
+	char buf[256];
 
 	CHECK(ws_is_dns_label("a-b1"));
 	CHECK(!ws_is_dns_label("-a"));
@@ -175,11 +175,6 @@ static void test_names(void)
 	CHECK(ws_is_id("3f9c1a2b7d4e"));
 	CHECK(!ws_is_id("3F9C1A2B7D4E"));
 	CHECK(!ws_is_id("3f9c"));
-	CHECK(ws_split_key("/klangk/workspaces/alice/proj", WS_SPEC_PREFIX, ns, sizeof(ns),
-			   name, sizeof(name)) == 0);
-	CHECK(strcmp(ns, "alice") == 0 && strcmp(name, "proj") == 0);
-	CHECK(ws_split_key("/klangk/workspaces/alice/a/b", WS_SPEC_PREFIX, ns, sizeof(ns),
-			   name, sizeof(name)) == -EINVAL);
 	CHECK(ws_container_name("i1", "alice", "proj", buf, sizeof(buf)) == 0);
 	CHECK(strcmp(buf, "klangk_i1_alice_proj") == 0);
 	CHECK(ws_container_name("i1", "alice", "proj", buf, 5) == -ENAMETOOLONG);
