@@ -555,81 +555,92 @@ static int retain_mark(struct rec *x, const struct wsref *ref, bool set,
 	return 0;
 }
 
+/* The home and work volumes go (reclaimPolicy Delete) or are marked as
+ * retained (Retain), unless there is no status to say which. */
+static int reclaim_volumes(struct rec *x, const struct wsref *ref, const char *policy,
+			   struct err *e)
+{
+	int r;
+
+	if (policy && strcmp(policy, "Retain") == 0)
+		return retain_mark(x, ref, true, e);
+	r = engine_volume_remove(x->engine, ref->home_vol, e);
+	if (r == 0)
+		r = engine_volume_remove(x->engine, ref->work_vol, e);
+	if (r == 0)
+		r = retain_mark(x, ref, false, e);
+	return r;
+}
+
+/*
+ * The last act of a teardown, one transaction: the status key (the
+ * finalizer, compared with status_rev), the activity key and the
+ * placement go together, so a placement never outlives its workspace's
+ * teardown.  The activity key's writers (proxy-gen, klangkc) write it
+ * only while the status or spec exists.
+ */
+static int delete_finalizer(struct rec *x, const struct wsref *ref, int64_t status_rev,
+			    struct err *e)
+{
+	json_t *cmp = json_array(), *ops = json_array();
+	char pkey[256], akey[512];
+	bool ok = false;
+	int r;
+
+	if (!cmp || !ops || place_key(ref->owner, pkey, sizeof(pkey)) < 0 ||
+	    keys_of_owner(KEYS_ACTIVITY, ref->owner, akey, sizeof(akey)) < 0) {
+		json_decref(cmp);
+		json_decref(ops);
+		return -ENOMEM;
+	}
+	if (status_rev) {
+		json_array_append_new(cmp, etcd_cmp_mod(ref->status_key, status_rev));
+		json_array_append_new(ops, etcd_op_delete(ref->status_key));
+		json_array_append_new(ops, etcd_op_delete(akey));
+	} else {
+		json_array_append_new(cmp, etcd_cmp_value(pkey, ref->node));
+	}
+	if (ref->node[0])
+		json_array_append_new(ops, etcd_op_delete(pkey));
+	r = etcd_txn(x->etcd, cmp, ops, NULL, &ok, NULL, e);
+	if (r == 0 && !ok && status_rev) {
+		err_set(e, "status of %s changed during teardown; retrying", ref->owner);
+		r = -EAGAIN;
+	}
+	return r;
+}
+
+/*
+ * The spec is gone: Terminating first (proxy-gen drops the routes before
+ * the container goes away), then the container, the volumes, the port
+ * leases, and last the finalizer.
+ */
 static int teardown(struct rec *x, const struct wsref *ref, json_t *st,
 		    const struct etcd_kv *cur, int64_t status_rev, struct err *e)
 {
 	const char *policy = json_string_value(json_object_get(st, "reclaimPolicy"));
-	int released = 0, r;
+	int released = 0, r = 0;
 
 	if (status_rev) {
-		/* Terminating first: proxy-gen drops the routes before the
-		 * container goes away. */
 		json_object_set_new(st, "phase", json_string("Terminating"));
 		set_condition(st, "Ready", "False", "Deleting",
 			      "the workspace is being deleted",
 			      json_integer_value(json_object_get(st, "observedGeneration")));
 		r = write_status(x, ref, st, cur, &status_rev, e);
-		if (r < 0)
-			return r;
 	}
-	r = engine_container_remove(x->engine, ref->container, e);
-	if (r < 0)
+	if (r >= 0)
+		r = engine_container_remove(x->engine, ref->container, e);
+	if (r == 0 && status_rev)
+		r = reclaim_volumes(x, ref, policy, e);
+	if (r == 0)
+		r = ports_release_all(x->etcd, ref->lease_prefix, ref->owner, &released, e);
+	if (r < 0 || (!status_rev && !ref->node[0]))
 		return r;
-	if (status_rev && (!policy || strcmp(policy, "Retain") != 0)) {
-		r = engine_volume_remove(x->engine, ref->home_vol, e);
-		if (r == 0)
-			r = engine_volume_remove(x->engine, ref->work_vol, e);
-		if (r == 0)
-			r = retain_mark(x, ref, false, e);
-		if (r < 0)
-			return r;
-	} else if (status_rev) {
-		r = retain_mark(x, ref, true, e);
-		if (r < 0)
-			return r;
-	}
-	r = ports_release_all(x->etcd, ref->lease_prefix, ref->owner, &released, e);
-	if (r < 0)
-		return r;
-	if (status_rev || ref->node[0]) {
-		/* The status key (the finalizer) and the placement go together:
-		 * a placement never outlives its workspace's teardown. */
-		json_t *cmp = json_array(), *ops = json_array();
-		char pkey[256];
-		bool ok = false;
-
-		if (!cmp || !ops || place_key(ref->owner, pkey, sizeof(pkey)) < 0) {
-			json_decref(cmp);
-			json_decref(ops);
-			return -ENOMEM;
-		}
-		if (status_rev) {
-			char akey[512];
-
-			json_array_append_new(cmp, etcd_cmp_mod(ref->status_key, status_rev));
-			json_array_append_new(ops, etcd_op_delete(ref->status_key));
-			/* The activity key goes with the status: its writers
-			 * (proxy-gen, klangkc) write it only while the status
-			 * or spec exists. */
-			keys_of_owner(KEYS_ACTIVITY, ref->owner, akey, sizeof(akey));
-			json_array_append_new(ops, etcd_op_delete(akey));
-		} else {
-			json_array_append_new(cmp, etcd_cmp_value(pkey, ref->node));
-		}
-		if (ref->node[0])
-			json_array_append_new(ops, etcd_op_delete(pkey));
-		r = etcd_txn(x->etcd, cmp, ops, NULL, &ok, NULL, e);
-		if (r < 0)
-			return r;
-		if (!ok && status_rev) {
-			err_set(e, "status of %s changed during teardown; retrying", ref->owner);
-			return -EAGAIN;
-		}
-		if (status_rev)
-			log_info("workspace deleted", "workspace", ref->owner, "reclaimPolicy",
-				 policy ? policy : "Delete", NULL);
-	}
-	return 0;
+	r = delete_finalizer(x, ref, status_rev, e);
+	if (r == 0 && status_rev)
+		log_info("workspace deleted", "workspace", ref->owner, "reclaimPolicy",
+			 policy ? policy : "Delete", NULL);
+	return r;
 }
 
 /* ---- the steps ---- */
