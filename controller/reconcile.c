@@ -17,6 +17,8 @@
 #include "mountpolicy.h"
 #include "placement.h"
 #include "ports.h"
+#include "status.h"
+#include "timefmt.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -51,37 +53,12 @@ struct wsref {
 
 /* ---- status helpers ---- */
 
-static void fmt_rfc3339(time_t t, char *buf, size_t len)
+/* The time of an RFC 3339 timestamp; 0 when it is not one (unset). */
+static time_t seconds(const char *s)
 {
-	struct tm tm;
+	time_t t = 0;
 
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void now_rfc3339(char *buf, size_t len)
-{
-	fmt_rfc3339(time(NULL), buf, len);
-}
-
-/* "2025-01-31T12:34:56Z" (fractions allowed) -> seconds; 0 if not one. */
-static time_t parse_rfc3339(const char *s)
-{
-	struct tm tm;
-	const char *end;
-
-	if (!s)
-		return 0;
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!end)
-		return 0;
-	if (*end == '.')
-		for (end++; *end >= '0' && *end <= '9'; end++)
-			;
-	if (strcmp(end, "Z") != 0)
-		return 0;
-	return timegm(&tm);
+	return timefmt_parse(s, &t) == 0 ? t : 0;
 }
 
 /*
@@ -93,18 +70,18 @@ static time_t parse_rfc3339(const char *s)
  * the next idle deadline.
  */
 static int idle_decide(struct rec *x, const struct wsref *ref, const struct ws *w,
-		       json_t *st, bool *want_running, long *requeue_ms,
+		       struct status *st, bool *want_running, long *requeue_ms,
 		       struct err *e)
 {
 	long long timeout = w->idle_timeout >= 0 ? w->idle_timeout : x->cfg->idle_timeout;
 	time_t now = time(NULL), act = 0, last, idle_since;
 	struct etcd_kv kv = { 0 };
-	char key[512], ts[32];
+	char key[512];
 	int r;
 
 	*want_running = w->running;
 	if (!w->running || timeout <= 0) {
-		json_object_del(st, "idleSince");
+		st->idle_since[0] = '\0';
 		return 0;
 	}
 	keys_of_owner(KEYS_ACTIVITY, ref->owner, key, sizeof(key));
@@ -112,11 +89,11 @@ static int idle_decide(struct rec *x, const struct wsref *ref, const struct ws *
 	if (r < 0 && r != -ENOENT)
 		return r;
 	if (r == 0)
-		act = parse_rfc3339(kv.value);
+		act = seconds(kv.value);
 	etcd_kv_clear(&kv);
 	err_clear(e);
-	last = parse_rfc3339(json_string_value(json_object_get(st, "lastActivity")));
-	idle_since = parse_rfc3339(json_string_value(json_object_get(st, "idleSince")));
+	last = seconds(st->last_activity);
+	idle_since = seconds(st->idle_since);
 	if (act > last)
 		last = act;
 	if (idle_since) {
@@ -126,9 +103,8 @@ static int idle_decide(struct rec *x, const struct wsref *ref, const struct ws *
 		 * as the stop is new: resume. */
 		if (act >= idle_since) {
 			/* New activity after we stopped it: resume. */
-			json_object_del(st, "idleSince");
-			fmt_rfc3339(act, ts, sizeof(ts));
-			json_object_set_new(st, "lastActivity", json_string(ts));
+			st->idle_since[0] = '\0';
+			timefmt_emit(act, st->last_activity, sizeof(st->last_activity));
 			events_record(x->events, ref->ns, ref->name, "Normal", "Resumed",
 				      "activity after an idle stop; starting the container");
 			return 0;
@@ -139,18 +115,15 @@ static int idle_decide(struct rec *x, const struct wsref *ref, const struct ws *
 	if (!last) {
 		/* Never active: the clock starts now. */
 		last = now;
-		fmt_rfc3339(now, ts, sizeof(ts));
-		json_object_set_new(st, "lastActivity", json_string(ts));
+		timefmt_emit(now, st->last_activity, sizeof(st->last_activity));
 	} else if (act == last) {
-		fmt_rfc3339(act, ts, sizeof(ts));
-		json_object_set_new(st, "lastActivity", json_string(ts));
+		timefmt_emit(act, st->last_activity, sizeof(st->last_activity));
 	}
 	if (now - last >= timeout) {
 		char msg[128];
 
 		*want_running = false;
-		fmt_rfc3339(now, ts, sizeof(ts));
-		json_object_set_new(st, "idleSince", json_string(ts));
+		timefmt_emit(now, st->idle_since, sizeof(st->idle_since));
 		snprintf(msg, sizeof(msg), "no activity for %lld seconds; stopping the "
 					   "container (files and ports are kept)", timeout);
 		events_record(x->events, ref->ns, ref->name, "Normal", "IdleTimeout", msg);
@@ -161,48 +134,22 @@ static int idle_decide(struct rec *x, const struct wsref *ref, const struct ws *
 	return 0;
 }
 
-/*
- * Set a condition in status.conditions.  lastTransitionTime moves only when
- * the condition's status flips, as Kubernetes conventions ask.
- */
-static void set_condition(json_t *st, const char *type, const char *status,
+/* Set a condition (lib/status.h: lastTransitionTime moves only when its
+ * status flips).  Types and reasons are ours and messages fit
+ * (ERR_MSG_MAX <= STATUS_MESSAGE_MAX), so only memory can fail it, and
+ * then the condition keeps its old value until the next reconcile. */
+static void set_condition(struct status *st, const char *type, const char *status,
 			  const char *reason, const char *message,
 			  int64_t generation)
 {
-	json_t *conds = json_object_get(st, "conditions");
-	json_t *c = NULL, *it;
-	char now[32];
-	size_t i;
+	char now[TIMEFMT_MAX];
 
-	if (!json_is_array(conds)) {
-		conds = json_array();
-		json_object_set_new(st, "conditions", conds);
-	}
-	json_array_foreach(conds, i, it)
-		if (json_is_string(json_object_get(it, "type")) &&
-		    strcmp(json_string_value(json_object_get(it, "type")), type) == 0) {
-			c = it;
-			break;
-		}
-	if (!c) {
-		c = json_object();
-		json_array_append_new(conds, c);
-		json_object_set_new(c, "type", json_string(type));
-	}
-	if (!json_is_string(json_object_get(c, "status")) ||
-	    strcmp(json_string_value(json_object_get(c, "status")), status) != 0 ||
-	    !json_object_get(c, "lastTransitionTime")) {
-		now_rfc3339(now, sizeof(now));
-		json_object_set_new(c, "lastTransitionTime", json_string(now));
-	}
-	json_object_set_new(c, "status", json_string(status));
-	json_object_set_new(c, "reason", json_string(reason));
-	json_object_set_new(c, "message", json_string(message ? message : ""));
-	json_object_set_new(c, "observedGeneration", json_integer(generation));
+	timefmt_now(now, sizeof(now));
+	(void)status_set_condition(st, type, status, reason, message, generation, now);
 }
 
 /* Ready/Reconciling/Stalled together, in the three shapes we use. */
-static void conditions_ready(json_t *st, int64_t gen, const char *reason,
+static void conditions_ready(struct status *st, int64_t gen, const char *reason,
 			     const char *msg)
 {
 	set_condition(st, "Ready", "True", reason, msg, gen);
@@ -210,7 +157,7 @@ static void conditions_ready(json_t *st, int64_t gen, const char *reason,
 	set_condition(st, "Stalled", "False", reason, "", gen);
 }
 
-static void conditions_progressing(json_t *st, int64_t gen, const char *reason,
+static void conditions_progressing(struct status *st, int64_t gen, const char *reason,
 				   const char *msg)
 {
 	set_condition(st, "Ready", "False", reason, msg, gen);
@@ -218,7 +165,7 @@ static void conditions_progressing(json_t *st, int64_t gen, const char *reason,
 	set_condition(st, "Stalled", "False", reason, "", gen);
 }
 
-static void conditions_stalled(json_t *st, int64_t gen, const char *reason,
+static void conditions_stalled(struct status *st, int64_t gen, const char *reason,
 			       const char *msg)
 {
 	set_condition(st, "Ready", "False", reason, msg, gen);
@@ -228,7 +175,7 @@ static void conditions_stalled(json_t *st, int64_t gen, const char *reason,
 
 /* Stopped for idleness: as intended (neither reconciling nor stalled),
  * but not serving. */
-static void conditions_idle(json_t *st, int64_t gen)
+static void conditions_idle(struct status *st, int64_t gen)
 {
 	const char *msg = "stopped after its idle timeout; activity "
 			  "(klangkc start, hosted traffic) starts it again";
@@ -244,15 +191,15 @@ static void conditions_idle(json_t *st, int64_t gen)
  * Returns 1 when it wrote, 0 when nothing changed, -EAGAIN when someone
  * else wrote it meanwhile.
  */
-static int write_status(struct rec *x, const struct wsref *ref, json_t *st,
+static int write_status(struct rec *x, const struct wsref *ref, const struct status *st,
 			const struct etcd_kv *cur, int64_t *rev, struct err *e)
 {
-	char *val = json_dumps(st, JSON_COMPACT);
+	char *val = NULL;
 	json_t *cmp = NULL, *ops = NULL, *resp = NULL;
 	bool ok = false;
 	int r;
 
-	if (!val)
+	if (status_emit(st, &val) < 0)
 		return -ENOMEM;
 	if (cur && cur->value && *rev == cur->mod_revision &&
 	    cur->value_len == strlen(val) && memcmp(cur->value, val, cur->value_len) == 0) {
@@ -506,19 +453,59 @@ static bool env_matches(const json_t *info, const json_t *config)
 	return true;
 }
 
+/* A string of the engine's into a status field; "" when it has none or
+ * it does not fit. */
+static void seen_str(char *field, size_t size, const char *v)
+{
+	if (status_set_str(field, size, v) < 0)
+		field[0] = '\0';
+}
+
+/* An engine timestamp as the status keeps it; "" for the engines' zero
+ * time ("0001-01-01T00:00:00Z": never started or never finished). */
+static void seen_time(char *field, size_t size, const char *v)
+{
+	time_t t = seconds(v);
+
+	if (t <= 0 || timefmt_emit(t, field, size) < 0)
+		field[0] = '\0';
+}
+
+/* What the status records of the container (klangkc describe shows it),
+ * from the engine's inspect. */
+static void container_seen(const json_t *info, struct status_container *c)
+{
+	const json_t *state = json_object_get(info, "State");
+	const char *id = json_string_value(json_object_get(info, "Id"));
+
+	snprintf(c->id, sizeof(c->id), "%.12s", id ? id : "");
+	seen_str(c->image, sizeof(c->image),
+		 json_string_value(json_object_get(json_object_get(info, "Config"), "Image")));
+	seen_str(c->state, sizeof(c->state),
+		 json_string_value(json_object_get(state, "Status")));
+	c->exit_code = (int)json_integer_value(json_object_get(state, "ExitCode"));
+	c->oom_killed = json_is_true(json_object_get(state, "OOMKilled"));
+	seen_time(c->started_at, sizeof(c->started_at),
+		  json_string_value(json_object_get(state, "StartedAt")));
+	seen_time(c->finished_at, sizeof(c->finished_at),
+		  json_string_value(json_object_get(state, "FinishedAt")));
+}
+
 /*
  * Converge the container: create it if missing, recreate it when its
  * spec-hash differs or its environment is not what the hash promises
  * (someone recreated it behind our back with our labels), keeping the
  * volumes; start or stop it to match running.
- * *running gets the resulting state.
+ * *running gets the resulting state, *seen what the engine says of the
+ * container (inspected again only when this call changed it).
  */
 static int ensure_container(struct rec *x, const struct wsref *ref,
 			    const json_t *config, const char *hash, bool want_running,
-			    bool *running, const char **reason, struct err *e)
+			    bool *running, struct status_container *seen,
+			    const char **reason, struct err *e)
 {
 	json_t *info = NULL;
-	bool exists, is_running = false;
+	bool exists, is_running = false, changed = false;
 	int r;
 
 	r = engine_container_inspect(x->engine, ref->container, &info, e);
@@ -569,23 +556,24 @@ static int ensure_container(struct rec *x, const struct wsref *ref,
 			}
 			exists = false;
 			is_running = false;
+			changed = true;
 		}
 	}
-	json_decref(info);
 	/* The mount policy, once more on the exact configuration the engine
 	 * gets, right before it mounts anything: at a creation, and at a
 	 * start too, since the engine resolves bind sources again then. */
 	if ((!exists || (want_running && !is_running)) &&
 	    (r = mount_check_config(x->cfg, x->engine, config, e)) < 0) {
 		*reason = "MountRefused";
-		return r;
+		goto out;
 	}
 	if (!exists) {
 		err_clear(e);
+		changed = true;
 		r = engine_container_create(x->engine, ref->container, config, NULL, e);
 		if (r < 0) {
 			*reason = r == -ENOENT ? "ImageNotFound" : "ContainerCreateFailed";
-			return r;
+			goto out;
 		}
 		log_info("container created", "workspace", ref->owner, "container",
 			 ref->container, NULL);
@@ -593,20 +581,22 @@ static int ensure_container(struct rec *x, const struct wsref *ref,
 			      "created container");
 	}
 	if (want_running && !is_running) {
+		changed = true;
 		r = engine_container_start(x->engine, ref->container, e);
 		if (r < 0) {
 			*reason = "ContainerStartFailed";
-			return r;
+			goto out;
 		}
 		log_info("container started", "workspace", ref->owner, NULL);
 		events_record(x->events, ref->ns, ref->name, "Normal", "Started",
 			      "started container");
 		is_running = true;
 	} else if (!want_running && is_running) {
+		changed = true;
 		r = engine_container_stop(x->engine, ref->container, STOP_GRACE_S, e);
 		if (r < 0) {
 			*reason = "ContainerStopFailed";
-			return r;
+			goto out;
 		}
 		log_info("container stopped", "workspace", ref->owner, NULL);
 		events_record(x->events, ref->ns, ref->name, "Normal", "Stopped",
@@ -614,7 +604,22 @@ static int ensure_container(struct rec *x, const struct wsref *ref,
 		is_running = false;
 	}
 	*running = is_running;
-	return 0;
+	r = 0;
+out:
+	/* A failed create, start or stop leaves the container in some state
+	 * too: what the engine says now is what the status shows. */
+	if (changed) {
+		json_decref(info);
+		info = NULL;
+		if (engine_container_inspect(x->engine, ref->container, &info, NULL) < 0)
+			info = NULL;
+	}
+	if (info)
+		container_seen(info, seen);
+	else if (changed)
+		seen->state[0] = seen->id[0] = '\0';
+	json_decref(info);
+	return r;
 }
 
 /* ---- teardown ---- */
@@ -638,19 +643,18 @@ static int retain_mark(struct rec *x, const struct wsref *ref, bool set,
 	return 0;
 }
 
-static int teardown(struct rec *x, const struct wsref *ref, json_t *st,
+static int teardown(struct rec *x, const struct wsref *ref, struct status *st,
 		    const struct etcd_kv *cur, int64_t status_rev, struct err *e)
 {
-	const char *policy = json_string_value(json_object_get(st, "reclaimPolicy"));
+	const char *policy = st->reclaim_policy[0] ? st->reclaim_policy : NULL;
 	int released = 0, r;
 
 	if (status_rev) {
 		/* Terminating first: proxy-gen drops the routes before the
 		 * container goes away. */
-		json_object_set_new(st, "phase", json_string("Terminating"));
+		STATUS_SET(st->phase, STATUS_TERMINATING);
 		set_condition(st, "Ready", "False", "Deleting",
-			      "the workspace is being deleted",
-			      json_integer_value(json_object_get(st, "observedGeneration")));
+			      "the workspace is being deleted", st->observed_generation);
 		r = write_status(x, ref, st, cur, &status_rev, e);
 		if (r < 0)
 			return r;
@@ -725,7 +729,7 @@ static int teardown(struct rec *x, const struct wsref *ref, json_t *st,
  * moving it would leave its home behind on the old node's engine).
  */
 static int rec_place(struct rec *x, struct wsref *ref, const char *wanted,
-		     json_t *st, int64_t gen, const struct etcd_kv *stkv,
+		     struct status *st, int64_t gen, const struct etcd_kv *stkv,
 		     int64_t *status_rev, const char **reason, struct err *e)
 {
 	char msg[512];
@@ -740,13 +744,13 @@ static int rec_place(struct rec *x, struct wsref *ref, const char *wanted,
 	}
 	if (strcmp(ref->node, x->cfg->node_name) != 0)
 		return 0;
-	json_object_set_new(st, "nodeName", json_string(ref->node));
+	STATUS_SET(st->node_name, ref->node);
 	if (*wanted && strcmp(wanted, ref->node) != 0) {
 		snprintf(msg, sizeof(msg), "spec.nodeName is \"%s\" but the workspace "
 			 "lives on node \"%s\" and is not moved (its home volume is "
 			 "there): set spec.nodeName back, or delete the workspace "
 			 "and create it anew", wanted, ref->node);
-		json_object_set_new(st, "observedGeneration", json_integer(gen));
+		status_set_generation(st, gen);
 		conditions_stalled(st, gen, "NodeNameMismatch", msg);
 		r = write_status(x, ref, st, stkv->key ? stkv : NULL, status_rev, e);
 		if (r == 1)
@@ -778,30 +782,19 @@ static int parse_desired(const struct wsref *ref, const struct etcd_kv *kv,
 	return 0;
 }
 
-static bool is_phase(const json_t *st, const char *phase)
+static int set_ports_urls(struct rec *x, struct status *st, const char *id,
+			  const long *ports, int n)
 {
-	const char *p = json_string_value(json_object_get(st, "phase"));
+	char urls[STATUS_MAX_PORTS][STATUS_URL_MAX];
+	const char *u[STATUS_MAX_PORTS];
 
-	return p && strcmp(p, phase) == 0;
-}
-
-static void set_ports_urls(struct rec *x, json_t *st, const char *id,
-			   const long *ports, int n)
-{
-	json_t *jp = json_array(), *ju = json_array();
-	char url[1024];
-
-	for (int i = 0; i < n; i++) {
-		json_array_append_new(jp, json_pack("{s:i,s:I}", "container",
-						    WS_CONTAINER_PORT_BASE + i, "host",
-						    (json_int_t)ports[i]));
-		snprintf(url, sizeof(url), "%s://%s%s/hosted/%s/%ld/",
+	for (int i = 0; i < n && i < STATUS_MAX_PORTS; i++) {
+		snprintf(urls[i], sizeof(urls[i]), "%s://%s%s/hosted/%s/%ld/",
 			 x->cfg->hosting_proto, x->cfg->hosting_hostname,
 			 x->cfg->hosting_base_path, id, ports[i]);
-		json_array_append_new(ju, json_string(url));
+		u[i] = urls[i];
 	}
-	json_object_set_new(st, "ports", jp);
-	json_object_set_new(st, "urls", ju);
+	return status_set_ports(st, WS_CONTAINER_PORT_BASE, ports, u, (size_t)n);
 }
 
 int rec_reconcile(struct rec *x, const char *ns, const char *name,
@@ -814,15 +807,16 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	bool want_running = true, was_running = false, adopted = false;
 	long ports[PORTS_MAX] = { 0 }, hint[PORTS_MAX];
 	int64_t status_rev = 0, gen;
-	json_t *st = NULL, *config = NULL;
+	struct status st;
+	json_t *config = NULL;
 	struct ws *w = NULL;
 	char key[512], id[33], hash[65], restarted[64];
-	const char *sid;
 	bool fresh_id = false, ports_changed;
 	int n_hint = 0, r;
 
-	snprintf(ref.owner, sizeof(ref.owner), "%s/%s", ns, name);
-	if (keys_ws(KEYS_STATUS, ns, name, ref.status_key, sizeof(ref.status_key)) < 0 ||
+	status_init(&st);
+	if (keys_ws(KEYS_OWNER, ns, name, ref.owner, sizeof(ref.owner)) < 0 ||
+	    keys_ws(KEYS_STATUS, ns, name, ref.status_key, sizeof(ref.status_key)) < 0 ||
 	    keys_ws(KEYS_SPEC, ns, name, key, sizeof(key)) < 0 ||
 	    ws_container_name(x->cfg->instance_id, ns, name, ref.container,
 			      sizeof(ref.container)) < 0 ||
@@ -843,21 +837,11 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	have_status = r == 0;
 	err_clear(e);
 	if (have_status) {
-		json_error_t jerr;
-
 		status_rev = stkv.mod_revision;
-		st = json_loadb(stkv.value, stkv.value_len, 0, &jerr);
-		if (!json_is_object(st)) {
-			/* Status is ours alone; a broken one is rebuilt. */
-			json_decref(st);
-			st = NULL;
-		}
-	}
-	if (!st)
-		st = json_object();
-	if (!st) {
-		r = -ENOMEM;
-		goto out;
+		/* Status is ours alone; a broken one is rebuilt. */
+		r = status_parse(stkv.value, stkv.value_len, &st, NULL);
+		if (r == -ENOMEM)
+			goto out;
 	}
 
 	/* Several nodes: another node's workspace is not ours to touch. */
@@ -872,7 +856,7 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 		}
 	}
 	if (!have_spec) {
-		r = teardown(x, &ref, st, have_status ? &stkv : NULL, status_rev, e);
+		r = teardown(x, &ref, &st, have_status ? &stkv : NULL, status_rev, e);
 		goto out;
 	}
 	gen = spec.version;
@@ -883,15 +867,15 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 		goto out;
 	if (r < 0) {
 		log_warn("invalid workspace", "workspace", ref.owner, "reason", e->msg, NULL);
-		if (!json_object_get(st, "phase"))
-			json_object_set_new(st, "phase", json_string("Failed"));
-		json_object_set_new(st, "observedGeneration", json_integer(gen));
-		conditions_stalled(st, gen, "InvalidSpec", e->msg);
+		if (!st.phase[0])
+			STATUS_SET(st.phase, STATUS_FAILED);
+		status_set_generation(&st, gen);
+		conditions_stalled(&st, gen, "InvalidSpec", e->msg);
 		{
 			char why[ERR_MSG_MAX];
 
 			snprintf(why, sizeof(why), "%s", e->msg);
-			r = write_status(x, &ref, st, have_status ? &stkv : NULL,
+			r = write_status(x, &ref, &st, have_status ? &stkv : NULL,
 					 &status_rev, e);
 			if (r == 1)
 				events_record(x->events, ns, name, "Warning", "InvalidSpec", why);
@@ -905,8 +889,8 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 		/* A status with an id and no node was written by a controller
 		 * without a node name: this node adopts the workspace (docs/
 		 * operations.md), and its leases move under the node's prefix. */
-		adopted = json_object_get(st, "id") && !json_object_get(st, "nodeName");
-		r = rec_place(x, &ref, w->node_name ? w->node_name : "", st, gen, &stkv,
+		adopted = st.id[0] && !st.node_name[0];
+		r = rec_place(x, &ref, w->node_name ? w->node_name : "", &st, gen, &stkv,
 			      &status_rev, &reason, e);
 		if (r < 0)
 			goto failed;
@@ -927,26 +911,19 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	 * ports below, before anything outside this function uses it (the
 	 * leases are keyed by the workspace's name, not its id, so a crash
 	 * before that write just draws another). */
-	sid = json_string_value(json_object_get(st, "id"));
-	if (sid && ws_is_id(sid)) {
-		snprintf(id, sizeof(id), "%s", sid);
+	if (ws_is_id(st.id)) {
+		snprintf(id, sizeof(id), "%s", st.id);
 	} else {
 		r = new_id(id);
 		if (r < 0)
 			goto out;
 		fresh_id = true;
 	}
-	json_object_set_new(st, "reclaimPolicy", json_string(w->reclaim_policy));
+	STATUS_SET(st.reclaim_policy, w->reclaim_policy);
 
 	/* 3. Ports: the ones status says we hold are the hint. */
-	{
-		size_t i;
-		json_t *p;
-
-		json_array_foreach(json_object_get(st, "ports"), i, p)
-			if (n_hint < PORTS_MAX && json_is_integer(json_object_get(p, "host")))
-				hint[n_hint++] = (long)json_integer_value(json_object_get(p, "host"));
-	}
+	for (size_t i = 0; i < st.n_ports && n_hint < PORTS_MAX; i++)
+		hint[n_hint++] = st.ports[i].host;
 	r = ports_ensure(x->etcd, ref.lease_prefix, ref.owner, w->hosted_ports,
 			 x->cfg->port_range_start,
 			 x->cfg->port_range_end, hint, n_hint, ports, e);
@@ -962,11 +939,15 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 		}
 	}
 	{
-		json_t *before = json_incref(json_object_get(st, "ports"));
+		struct status_port before[STATUS_MAX_PORTS];
+		size_t n_before = st.n_ports;
 
-		set_ports_urls(x, st, id, ports, w->hosted_ports);
-		ports_changed = !json_equal(before, json_object_get(st, "ports"));
-		json_decref(before);
+		memcpy(before, st.ports, sizeof(before));
+		r = set_ports_urls(x, &st, id, ports, w->hosted_ports);
+		if (r < 0)
+			goto out;
+		ports_changed = n_before != st.n_ports ||
+				memcmp(before, st.ports, n_before * sizeof(before[0])) != 0;
 	}
 
 	/* 3a. A workspace being created is written as Pending with its id,
@@ -975,13 +956,13 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 	 * (docs/proxy-gen.md), so the route is in nginx by the time the
 	 * container starts instead of one reload after it. */
 	if (fresh_id) {
-		json_object_set_new(st, "id", json_string(id));
-		json_object_set_new(st, "phase", json_string("Pending"));
+		STATUS_SET(st.id, id);
+		STATUS_SET(st.phase, STATUS_PENDING);
 	}
-	if (fresh_id || (ports_changed && is_phase(st, "Pending"))) {
-		json_object_set_new(st, "observedGeneration", json_integer(gen));
-		conditions_progressing(st, gen, "Creating", "creating volumes and the container");
-		r = write_status(x, &ref, st, have_status ? &stkv : NULL, &status_rev, e);
+	if (fresh_id || (ports_changed && status_is_phase(&st, STATUS_PENDING))) {
+		status_set_generation(&st, gen);
+		conditions_progressing(&st, gen, "Creating", "creating volumes and the container");
+		r = write_status(x, &ref, &st, have_status ? &stkv : NULL, &status_rev, e);
 		if (r < 0)
 			goto out;
 		if (fresh_id)
@@ -1007,37 +988,34 @@ int rec_reconcile(struct rec *x, const char *ns, const char *name,
 		r = -ENOMEM;
 		goto out;
 	}
-	r = idle_decide(x, &ref, w, st, &want_running, requeue_ms, e);
+	r = idle_decide(x, &ref, w, &st, &want_running, requeue_ms, e);
 	if (r < 0) {
 		reason = "ActivityUnreadable";
 		goto failed;
 	}
-	was_running = is_phase(st, "Running");
-	r = ensure_container(x, &ref, config, hash, want_running, &running, &reason, e);
+	was_running = status_is_phase(&st, STATUS_RUNNING);
+	r = ensure_container(x, &ref, config, hash, want_running, &running, &st.container,
+			     &reason, e);
 	if (r < 0)
 		goto failed;
-	if (running && !was_running) {
+	if (running && !was_running)
 		/* A start counts as activity. */
-		char ts[32];
-
-		now_rfc3339(ts, sizeof(ts));
-		json_object_set_new(st, "lastActivity", json_string(ts));
-	}
+		timefmt_now(st.last_activity, sizeof(st.last_activity));
 
 	/* 6. Status. */
-	json_object_set_new(st, "phase", json_string(running ? "Running" : "Stopped"));
-	json_object_set_new(st, "observedGeneration", json_integer(gen));
-	json_object_set_new(st, "container", json_string(ref.container));
+	STATUS_SET(st.phase, running ? STATUS_RUNNING : STATUS_STOPPED);
+	status_set_generation(&st, gen);
+	STATUS_SET(st.container.name, ref.container);
 	/* Lets resync tell, from one container listing, that the container
 	 * still is the one this status describes. */
-	json_object_set_new(st, "specHash", json_string(hash));
+	STATUS_SET(st.spec_hash, hash);
 	if (running)
-		conditions_ready(st, gen, "ContainerRunning", "the container is running");
+		conditions_ready(&st, gen, "ContainerRunning", "the container is running");
 	else if (w->running)
-		conditions_idle(st, gen);
+		conditions_idle(&st, gen);
 	else
-		conditions_ready(st, gen, "Stopped", "the workspace is stopped (spec.running is false)");
-	r = write_status(x, &ref, st, &stkv, &status_rev, e);
+		conditions_ready(&st, gen, "Stopped", "the workspace is stopped (spec.running is false)");
+	r = write_status(x, &ref, &st, &stkv, &status_rev, e);
 	goto out;
 
 failed:
@@ -1049,18 +1027,18 @@ failed:
 		log_warn("reconcile failed", "workspace", ref.owner, "reason", reason,
 			 "error", e->msg, NULL);
 		events_record(x->events, ns, name, "Warning", reason, e->msg);
-		if (!json_object_get(st, "phase"))
-			json_object_set_new(st, "phase", json_string("Pending"));
-		json_object_set_new(st, "observedGeneration", json_integer(gen));
+		if (!st.phase[0])
+			STATUS_SET(st.phase, STATUS_PENDING);
+		status_set_generation(&st, gen);
 		if (r == -EPERM || strcmp(reason, "MountRefused") == 0)
-			conditions_stalled(st, gen, reason, e->msg);
+			conditions_stalled(&st, gen, reason, e->msg);
 		else
-			conditions_progressing(st, gen, reason, e->msg);
-		write_status(x, &ref, st, &stkv, &status_rev, &werr);
+			conditions_progressing(&st, gen, reason, e->msg);
+		write_status(x, &ref, &st, &stkv, &status_rev, &werr);
 	}
 out:
 	json_decref(config);
-	json_decref(st);
+	status_clear(&st);
 	ws_free(w);
 	etcd_kv_clear(&spec);
 	etcd_kv_clear(&stkv);
