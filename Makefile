@@ -88,8 +88,10 @@ $(BUILD)/bench/%: bench/%.c $(PGEN_MOD) $(BUILD)/libklangk.a
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
 
+# The unit test programs, and the check that every contract between the
+# binaries stays with its owner in lib/ (tests/unit/check_contracts.sh).
 unit: $(UNIT_BIN)
-	@bash tests/run-unit.sh $(UNIT_BIN)
+	@bash tests/run-unit.sh $(UNIT_BIN) tests/unit/check_contracts.sh
 
 # The end-to-end suite on Podman's API service; e2e-docker runs it again
 # on Debian's dockerd (KLANGK_E2E_ENGINE selects the engine of the bed).

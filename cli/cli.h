@@ -12,6 +12,7 @@
 #include "etcd.h"
 #include "keys.h"
 #include "selector.h"
+#include "status.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -173,8 +174,12 @@ void cli_print_row(const json_t *obj, enum cli_fmt fmt, bool all_ns);
 int cli_print_value(const json_t *v, bool json);
 /* A JSON value's string member, or dflt. */
 const char *cli_jstr(const json_t *o, const char *k, const char *dflt);
-/* status.conditions[type].status, or "Unknown". */
-const char *cli_condition(const json_t *status, const char *type);
+/* The status of an object built by cli_view (lib/status.h), empty when it
+ * has none; status_clear it. */
+void cli_status(const json_t *obj, struct status *out);
+/* The name of its container as the status records it; -ENOENT when the
+ * controller has not made one yet, -ENAMETOOLONG. */
+int cli_container(const json_t *obj, char *buf, size_t len);
 
 /* ---- manifest.c ---- */
 

@@ -136,6 +136,8 @@ static json_t *view(const char *ns, const char *name, const struct etcd_kv *spec
 		    const struct etcd_kv *status, bool full)
 {
 	json_t *obj = NULL, *meta, *st;
+	struct status s;
+	bool have;
 	char rv[32];
 
 	if (spec && full) {
@@ -164,20 +166,23 @@ static json_t *view(const char *ns, const char *name, const struct etcd_kv *spec
 		json_object_set_new(meta, "resourceVersion", json_string(rv));
 		json_object_set_new(meta, "generation", json_integer(spec->version));
 	}
-	st = status ? json_loadb(status->value, status->value_len, 0, NULL) : NULL;
-	if (!json_is_object(st)) {
-		json_decref(st);
-		st = NULL;
-	}
+	/* The status as lib/status reads it: what klangkc shows is what
+	 * every reader of the contract understands. */
+	have = status && status_parse(status->value, status->value_len, &s, NULL) == 0;
 	if (!spec) {
 		/* Deleted: only the controller's finalizer (the status key)
 		 * remains until it has torn everything down. */
-		if (!st)
-			st = json_object();
-		json_object_set_new(st, "phase", json_string("Terminating"));
+		if (!have)
+			status_init(&s);
+		have = true;
+		STATUS_SET(s.phase, STATUS_TERMINATING);
 	}
-	if (st)
-		json_object_set_new(obj, "status", st);
+	if (have) {
+		st = status_to_json(&s);
+		status_clear(&s);
+		if (st)
+			json_object_set_new(obj, "status", st);
+	}
 	return obj;
 }
 

@@ -187,8 +187,9 @@ static int ensure_running(struct etcd *c, const char *ns, const char *name,
 			  long timeout_ms, char **container, json_t **spec_cmd)
 {
 	struct err e = { "" };
-	json_t *o = NULL, *st;
-	const char *phase, *cname;
+	json_t *o = NULL;
+	struct status st;
+	char cname[256];
 	int r, ret = EXIT_OK;
 
 	r = cli_touch(c, ns, name, &e);
@@ -200,9 +201,8 @@ static int ensure_running(struct etcd *c, const char *ns, const char *name,
 	r = cli_get_object(c, ns, name, &o, &e);
 	if (r < 0)
 		return cli_fail("exec", r, &e);
-	st = json_object_get(o, "status");
-	phase = cli_jstr(st, "phase", "Pending");
-	if (strcmp(phase, "Running") != 0) {
+	cli_status(o, &st);
+	if (!status_is_phase(&st, STATUS_RUNNING)) {
 		struct cli_wait_target t;
 
 		if (json_is_false(json_object_get(json_object_get(o, "spec"), "running"))) {
@@ -215,7 +215,7 @@ static int ensure_running(struct etcd *c, const char *ns, const char *name,
 		snprintf(t.ns, sizeof(t.ns), "%s", ns);
 		snprintf(t.name, sizeof(t.name), "%s", name);
 		fprintf(stderr, "waiting for workspace %s/%s to run (phase %s)...\n", ns, name,
-			phase);
+			status_phase(&st));
 		ret = cli_wait(c, &t, 1, WAIT_CONDITION, "Ready", "True", timeout_ms, true);
 		if (ret != EXIT_OK)
 			goto out;
@@ -226,10 +226,8 @@ static int ensure_running(struct etcd *c, const char *ns, const char *name,
 			ret = cli_fail("exec", r, &e);
 			goto out;
 		}
-		st = json_object_get(o, "status");
 	}
-	cname = cli_jstr(st, "container", NULL);
-	if (!cname) {
+	if (cli_container(o, cname, sizeof(cname)) < 0) {
 		fprintf(stderr, "error: exec: workspace %s/%s has no container yet\n", ns, name);
 		ret = EXIT_FAIL;
 		goto out;
@@ -239,6 +237,7 @@ static int ensure_running(struct etcd *c, const char *ns, const char *name,
 	if (!*container)
 		ret = EXIT_FAIL;
 out:
+	status_clear(&st);
 	json_decref(o);
 	return ret;
 }

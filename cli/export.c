@@ -54,13 +54,13 @@ int verb_export(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *ns_flag = NULL, *ns, *name, *file = NULL, *container, *dir;
+	const char *ns_flag = NULL, *ns, *name, *file = NULL, *dir;
 	struct etcd *c = NULL;
 	struct engine *g = NULL;
 	struct err e = { "" };
 	json_t *view = NULL, *obj = NULL;
 	struct buf yaml, tmpname;
-	char home[160], work[160], *dircopy = NULL;
+	char home[160], work[160], container[256], *dircopy = NULL;
 	int opt, r, ret = EXIT_FAIL, home_fd = -1, work_fd = -1, out_fd = -1;
 
 	buf_init(&yaml, WS_MAX_OBJECT * 4);
@@ -104,11 +104,13 @@ int verb_export(int argc, char **argv)
 		fprintf(stderr, "error: export: workspace %s/%s is being deleted\n", ns, name);
 		goto out;
 	}
-	container = cli_jstr(json_object_get(view, "status"), "container", NULL);
-	if (!container) {
+	if (cli_container(view, container, sizeof(container)) < 0) {
+		struct status st;
+
+		cli_status(view, &st);
 		fprintf(stderr, "error: export: workspace %s/%s has no container yet (phase "
-				"%s)\n", ns, name,
-			cli_jstr(json_object_get(view, "status"), "phase", "Pending"));
+				"%s)\n", ns, name, status_phase(&st));
+		status_clear(&st);
 		goto out;
 	}
 	obj = export_object(view);

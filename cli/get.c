@@ -70,9 +70,13 @@ static int on_events(void *ud, const struct etcd_event *ev, size_t n, int64_t re
 		r = cli_get_object(w->reader, ns, name, &o, &e);
 		if (r == -ENOENT) {
 			/* Gone for good: the last line says so. */
-			o = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s}}", "apiVersion",
+			struct status gone;
+
+			status_init(&gone);
+			STATUS_SET(gone.phase, "Deleted");
+			o = json_pack("{s:s,s:s,s:{s:s,s:s},s:o}", "apiVersion",
 				      WS_API_VERSION, "kind", WS_KIND, "metadata", "name",
-				      name, "namespace", ns, "status", "phase", "Deleted");
+				      name, "namespace", ns, "status", status_to_json(&gone));
 		} else if (r < 0) {
 			w->failed = cli_fail("watch", r, &e);
 			json_decref(seen);

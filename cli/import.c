@@ -440,10 +440,9 @@ int verb_import(int argc, char **argv)
 		goto out;
 	}
 	{
-		const char *container = cli_jstr(json_object_get(view, "status"), "container",
-						 NULL);
+		char container[256];
 
-		if (!container) {
+		if (cli_container(view, container, sizeof(container)) < 0) {
 			fprintf(stderr, "error: import: workspace %s/%s has no container\n", ns,
 				name);
 			goto out;

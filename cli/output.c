@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "ws.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,15 +32,21 @@ const char *cli_jstr(const json_t *o, const char *k, const char *dflt)
 	return s && *s ? s : dflt;
 }
 
-const char *cli_condition(const json_t *status, const char *type)
+void cli_status(const json_t *obj, struct status *out)
 {
-	size_t i;
-	json_t *c;
+	if (status_from_json(json_object_get(obj, "status"), out) < 0)
+		status_init(out);
+}
 
-	json_array_foreach(json_object_get(status, "conditions"), i, c)
-		if (strcmp(cli_jstr(c, "type", ""), type) == 0)
-			return cli_jstr(c, "status", "Unknown");
-	return "Unknown";
+int cli_container(const json_t *obj, char *buf, size_t len)
+{
+	struct status st;
+	int r;
+
+	cli_status(obj, &st);
+	r = st.container.name[0] ? status_set_str(buf, len, st.container.name) : -ENOENT;
+	status_clear(&st);
+	return r;
 }
 
 void cli_print_header(enum cli_fmt fmt, bool all_ns)
@@ -80,10 +87,9 @@ int cli_print_value(const json_t *v, bool json)
 void cli_print_row(const json_t *obj, enum cli_fmt fmt, bool all_ns)
 {
 	const json_t *meta = json_object_get(obj, "metadata");
-	const json_t *st = json_object_get(obj, "status");
+	const struct status_condition *ready;
+	struct status st;
 	struct buf ports;
-	size_t i;
-	json_t *p;
 
 	switch (fmt) {
 	case FMT_JSON:
@@ -98,24 +104,23 @@ void cli_print_row(const json_t *obj, enum cli_fmt fmt, bool all_ns)
 	default:
 		break;
 	}
+	cli_status(obj, &st);
+	ready = status_condition(&st, "Ready");
 	buf_init(&ports, 4096);
-	json_array_foreach(json_object_get(st, "ports"), i, p)
-		buf_printf(&ports, "%s%lld", i ? "," : "",
-			   (long long)json_integer_value(json_object_get(p, "host")));
+	for (size_t i = 0; i < st.n_ports; i++)
+		buf_printf(&ports, "%s%ld", i ? "," : "", st.ports[i].host);
 	if (all_ns)
 		printf("%-20s ", cli_jstr(meta, "namespace", "-"));
-	printf("%-24s %-12s %-7s %-14s %s", cli_jstr(meta, "name", "-"),
-	       cli_jstr(st, "phase", "Pending"), cli_condition(st, "Ready"),
-	       cli_jstr(st, "id", "-"), ports.data ? ports.data : "-");
-	if (fmt == FMT_WIDE) {
-		const json_t *url = json_array_get(json_object_get(st, "urls"), 0);
-
-		printf("  %s  %s  %s", cli_jstr(st, "nodeName", "-"),
+	printf("%-24s %-12s %-7s %-14s %s", cli_jstr(meta, "name", "-"), status_phase(&st),
+	       ready && ready->status[0] ? ready->status : "Unknown", st.id[0] ? st.id : "-",
+	       ports.data ? ports.data : "-");
+	if (fmt == FMT_WIDE)
+		printf("  %s  %s  %s", st.node_name[0] ? st.node_name : "-",
 		       cli_jstr(json_object_get(obj, "spec"), "image", WS_DEFAULT_IMAGE),
-		       json_string_value(url) ? json_string_value(url) : "-");
-	}
+		       st.n_urls ? st.urls[0] : "-");
 	printf("\n");
 	buf_free(&ports);
+	status_clear(&st);
 }
 
 int cli_print_list(const json_t *list, enum cli_fmt fmt, bool all_ns, bool single)

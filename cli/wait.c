@@ -85,27 +85,23 @@ long cli_parse_duration(const char *s)
 
 static bool satisfied(const struct wctx *w, const struct wstate *s)
 {
-	const json_t *conds, *c;
-	size_t i;
+	const struct status_condition *c;
+	struct status st;
+	int64_t og;
+	bool ok;
 
 	if (w->kind == WAIT_DELETE)
 		return !s->spec && !s->status;
-	if (!s->spec || !s->status)
+	if (!s->spec || status_from_json(s->status, &st) < 0)
 		return false;
-	conds = json_object_get(s->status, "conditions");
-	json_array_foreach(conds, i, c) {
-		const json_t *og;
-
-		if (strcmp(cli_jstr(c, "type", ""), w->type) != 0)
-			continue;
-		if (strcasecmp(cli_jstr(c, "status", ""), w->value) != 0)
-			return false;
-		og = json_object_get(c, "observedGeneration");
-		if (!json_is_integer(og))
-			og = json_object_get(s->status, "observedGeneration");
-		return !json_is_integer(og) || json_integer_value(og) >= s->generation;
-	}
-	return false;
+	c = status_condition(&st, w->type);
+	/* The condition's own generation, else the status's; none at all
+	 * (a status written by hand) does not hold the wait. */
+	og = c && c->observed_generation ? c->observed_generation :
+	     st.has_generation ? st.observed_generation : 0;
+	ok = c && strcasecmp(c->status, w->value) == 0 && (!og || og >= s->generation);
+	status_clear(&st);
+	return ok;
 }
 
 /* Mark and report the targets satisfied now; true when none is left. */

@@ -40,6 +40,7 @@
 #include "scache.h"
 #include "prom.h"
 #include "reconcile.h"
+#include "status.h"
 #include "stopper.h"
 #include "ws.h"
 #include "wq.h"
@@ -411,23 +412,24 @@ static bool needs_reconcile(const struct etcd_kv *spec, const json_t *st,
 			    const json_t *containers, const json_t *volumes,
 			    const char *owner)
 {
-	const char *phase = json_string_value(json_object_get(st, "phase"));
-	const char *hash = json_string_value(json_object_get(st, "specHash"));
 	const json_t *cont = json_object_get(containers, owner);
 	const json_t *vols = json_object_get(volumes, owner);
 	const char *chash;
+	struct status s;
+	bool need;
 
-	if (!st || !phase || !hash ||
-	    json_integer_value(json_object_get(st, "observedGeneration")) != spec->version)
-		return true;
-	if (strcmp(phase, "Running") != 0 && strcmp(phase, "Stopped") != 0)
-		return true;
-	if (!cont || json_integer_value(vols) != 2)
+	if (status_from_json(st, &s) < 0)
 		return true;
 	chash = json_string_value(json_object_get(cont, "hash"));
-	if (!chash || strcmp(chash, hash) != 0)
-		return true;
-	return json_is_true(json_object_get(cont, "running")) != (strcmp(phase, "Running") == 0);
+	need = !s.phase[0] || !s.spec_hash[0] || !s.has_generation ||
+	       s.observed_generation != spec->version ||
+	       (!status_is_phase(&s, STATUS_RUNNING) && !status_is_phase(&s, STATUS_STOPPED)) ||
+	       !cont || json_integer_value(vols) != 2 || !chash ||
+	       strcmp(chash, s.spec_hash) != 0 ||
+	       json_is_true(json_object_get(cont, "running")) !=
+		       status_is_phase(&s, STATUS_RUNNING);
+	status_clear(&s);
+	return need;
 }
 
 /*

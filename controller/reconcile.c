@@ -20,6 +20,8 @@
 #include "mountpolicy.h"
 #include "placement.h"
 #include "ports.h"
+#include "status.h"
+#include "timefmt.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -54,7 +56,7 @@ struct wsref {
 struct pass {
 	struct wsref ref;
 	struct etcd_kv spec, stkv, place, activity;
-	json_t *st;               /* new */
+	struct status st;         /* status_clear'd by pass_clear */
 	int64_t status_rev;       /* st's mod_revision in etcd; 0 = absent */
 	int64_t gen;              /* the spec's version */
 	struct ws *w;             /* the validated spec; new */
@@ -75,37 +77,12 @@ enum { STEP_NEXT = 0, STEP_DONE = 1 };
 
 /* ---- status helpers ---- */
 
-static void fmt_rfc3339(time_t t, char *buf, size_t len)
+/* The time of an RFC 3339 timestamp; 0 when it is not one (unset). */
+static time_t seconds(const char *s)
 {
-	struct tm tm;
+	time_t t = 0;
 
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void now_rfc3339(char *buf, size_t len)
-{
-	fmt_rfc3339(time(NULL), buf, len);
-}
-
-/* "2025-01-31T12:34:56Z" (fractions allowed) -> seconds; 0 if not one. */
-static time_t parse_rfc3339(const char *s)
-{
-	struct tm tm;
-	const char *end;
-
-	if (!s)
-		return 0;
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!end)
-		return 0;
-	if (*end == '.')
-		for (end++; *end >= '0' && *end <= '9'; end++)
-			;
-	if (strcmp(end, "Z") != 0)
-		return 0;
-	return timegm(&tm);
+	return timefmt_parse(s, &t) == 0 ? t : 0;
 }
 
 /*
@@ -119,20 +96,19 @@ static time_t parse_rfc3339(const char *s)
 static void idle_decide(struct rec *x, struct pass *p)
 {
 	const struct ws *w = p->w;
-	json_t *st = p->st;
+	struct status *st = &p->st;
 	long long timeout = w->idle_timeout >= 0 ? w->idle_timeout : x->cfg->idle_timeout;
 	time_t now = time(NULL), act = 0, last, idle_since;
-	char ts[32];
 
 	p->want_running = w->running;
 	if (!w->running || timeout <= 0) {
-		json_object_del(st, "idleSince");
+		st->idle_since[0] = '\0';
 		return;
 	}
 	if (p->activity.key)
-		act = parse_rfc3339(p->activity.value);
-	last = parse_rfc3339(json_string_value(json_object_get(st, "lastActivity")));
-	idle_since = parse_rfc3339(json_string_value(json_object_get(st, "idleSince")));
+		act = seconds(p->activity.value);
+	last = seconds(st->last_activity);
+	idle_since = seconds(st->idle_since);
 	if (act > last)
 		last = act;
 	if (idle_since) {
@@ -142,9 +118,8 @@ static void idle_decide(struct rec *x, struct pass *p)
 		 * as the stop is new: resume. */
 		if (act >= idle_since) {
 			/* New activity after we stopped it: resume. */
-			json_object_del(st, "idleSince");
-			fmt_rfc3339(act, ts, sizeof(ts));
-			json_object_set_new(st, "lastActivity", json_string(ts));
+			st->idle_since[0] = '\0';
+			timefmt_emit(act, st->last_activity, sizeof(st->last_activity));
 			events_record(x->events, p->ref.ns, p->ref.name, "Normal", "Resumed",
 				      "activity after an idle stop; starting the container");
 			return;
@@ -155,18 +130,15 @@ static void idle_decide(struct rec *x, struct pass *p)
 	if (!last) {
 		/* Never active: the clock starts now. */
 		last = now;
-		fmt_rfc3339(now, ts, sizeof(ts));
-		json_object_set_new(st, "lastActivity", json_string(ts));
+		timefmt_emit(now, st->last_activity, sizeof(st->last_activity));
 	} else if (act == last) {
-		fmt_rfc3339(act, ts, sizeof(ts));
-		json_object_set_new(st, "lastActivity", json_string(ts));
+		timefmt_emit(act, st->last_activity, sizeof(st->last_activity));
 	}
 	if (now - last >= timeout) {
 		char msg[128];
 
 		p->want_running = false;
-		fmt_rfc3339(now, ts, sizeof(ts));
-		json_object_set_new(st, "idleSince", json_string(ts));
+		timefmt_emit(now, st->idle_since, sizeof(st->idle_since));
 		snprintf(msg, sizeof(msg), "no activity for %lld seconds; stopping the "
 					   "container (files and ports are kept)", timeout);
 		events_record(x->events, p->ref.ns, p->ref.name, "Normal", "IdleTimeout", msg);
@@ -176,48 +148,22 @@ static void idle_decide(struct rec *x, struct pass *p)
 	p->requeue_ms = (long)(last + timeout - now) * 1000 + 500;
 }
 
-/*
- * Set a condition in status.conditions.  lastTransitionTime moves only when
- * the condition's status flips, as Kubernetes conventions ask.
- */
-static void set_condition(json_t *st, const char *type, const char *status,
+/* Set a condition (lib/status.h: lastTransitionTime moves only when its
+ * status flips).  Types and reasons are ours and messages fit
+ * (ERR_MSG_MAX <= STATUS_MESSAGE_MAX), so only memory can fail it, and
+ * then the condition keeps its old value until the next reconcile. */
+static void set_condition(struct status *st, const char *type, const char *status,
 			  const char *reason, const char *message,
 			  int64_t generation)
 {
-	json_t *conds = json_object_get(st, "conditions");
-	json_t *c = NULL, *it;
-	char now[32];
-	size_t i;
+	char now[TIMEFMT_MAX];
 
-	if (!json_is_array(conds)) {
-		conds = json_array();
-		json_object_set_new(st, "conditions", conds);
-	}
-	json_array_foreach(conds, i, it)
-		if (json_is_string(json_object_get(it, "type")) &&
-		    strcmp(json_string_value(json_object_get(it, "type")), type) == 0) {
-			c = it;
-			break;
-		}
-	if (!c) {
-		c = json_object();
-		json_array_append_new(conds, c);
-		json_object_set_new(c, "type", json_string(type));
-	}
-	if (!json_is_string(json_object_get(c, "status")) ||
-	    strcmp(json_string_value(json_object_get(c, "status")), status) != 0 ||
-	    !json_object_get(c, "lastTransitionTime")) {
-		now_rfc3339(now, sizeof(now));
-		json_object_set_new(c, "lastTransitionTime", json_string(now));
-	}
-	json_object_set_new(c, "status", json_string(status));
-	json_object_set_new(c, "reason", json_string(reason));
-	json_object_set_new(c, "message", json_string(message ? message : ""));
-	json_object_set_new(c, "observedGeneration", json_integer(generation));
+	timefmt_now(now, sizeof(now));
+	(void)status_set_condition(st, type, status, reason, message, generation, now);
 }
 
 /* Ready/Reconciling/Stalled together, in the three shapes we use. */
-static void conditions_ready(json_t *st, int64_t gen, const char *reason,
+static void conditions_ready(struct status *st, int64_t gen, const char *reason,
 			     const char *msg)
 {
 	set_condition(st, "Ready", "True", reason, msg, gen);
@@ -225,7 +171,7 @@ static void conditions_ready(json_t *st, int64_t gen, const char *reason,
 	set_condition(st, "Stalled", "False", reason, "", gen);
 }
 
-static void conditions_progressing(json_t *st, int64_t gen, const char *reason,
+static void conditions_progressing(struct status *st, int64_t gen, const char *reason,
 				   const char *msg)
 {
 	set_condition(st, "Ready", "False", reason, msg, gen);
@@ -233,7 +179,7 @@ static void conditions_progressing(json_t *st, int64_t gen, const char *reason,
 	set_condition(st, "Stalled", "False", reason, "", gen);
 }
 
-static void conditions_stalled(json_t *st, int64_t gen, const char *reason,
+static void conditions_stalled(struct status *st, int64_t gen, const char *reason,
 			       const char *msg)
 {
 	set_condition(st, "Ready", "False", reason, msg, gen);
@@ -243,7 +189,7 @@ static void conditions_stalled(json_t *st, int64_t gen, const char *reason,
 
 /* Stopped for idleness: as intended (neither reconciling nor stalled),
  * but not serving. */
-static void conditions_idle(json_t *st, int64_t gen)
+static void conditions_idle(struct status *st, int64_t gen)
 {
 	const char *msg = "stopped after its idle timeout; activity "
 			  "(klangkc start, hosted traffic) starts it again";
@@ -259,15 +205,15 @@ static void conditions_idle(json_t *st, int64_t gen)
  * Returns 1 when it wrote, 0 when nothing changed, -EAGAIN when someone
  * else wrote it meanwhile.
  */
-static int write_status(struct rec *x, const struct wsref *ref, json_t *st,
+static int write_status(struct rec *x, const struct wsref *ref, const struct status *st,
 			const struct etcd_kv *cur, int64_t *rev, struct err *e)
 {
-	char *val = json_dumps(st, JSON_COMPACT);
+	char *val = NULL;
 	json_t *cmp = NULL, *ops = NULL, *resp = NULL;
 	bool ok = false;
 	int r;
 
-	if (!val)
+	if (status_emit(st, &val) < 0)
 		return -ENOMEM;
 	if (cur && cur->value && *rev == cur->mod_revision &&
 	    cur->value_len == strlen(val) && memcmp(cur->value, val, cur->value_len) == 0) {
@@ -375,6 +321,7 @@ static int ensure_volume(struct rec *x, const struct wsref *ref,
 struct observed {
 	bool exists;
 	bool running;
+	bool changed;             /* this reconcile acted on it */
 	char id[80];              /* "" when unknown */
 };
 
@@ -435,12 +382,13 @@ static int remove_changed(struct rec *x, struct pass *p, const json_t *info,
 	events_record(x->events, p->ref.ns, p->ref.name, "Normal", "Recreating",
 		      "the container's configuration changed; recreating it "
 		      "(home and work volumes are kept)");
+	o->changed = true;
 	r = engine_container_remove(x->engine, p->ref.container, e);
 	if (r < 0) {
 		p->reason = "ContainerRemoveFailed";
 		return r;
 	}
-	*o = (struct observed){ 0 };
+	*o = (struct observed){ .changed = true };
 	return 0;
 }
 
@@ -452,6 +400,7 @@ static int create_container(struct rec *x, struct pass *p, struct observed *o,
 	char *id = NULL;
 	int r;
 
+	o->changed = true;
 	expect_action(x->expect, p->ref.container, NULL, "create");
 	r = engine_container_create(x->engine, p->ref.container, p->config, &id, e);
 	if (r < 0) {
@@ -478,6 +427,7 @@ static int run_container(struct rec *x, struct pass *p, struct observed *o,
 	int r;
 
 	if (p->want_running && !o->running) {
+		o->changed = true;
 		expect_action(x->expect, p->ref.container, o->id, "start");
 		r = engine_container_start(x->engine, p->ref.container, e);
 		if (r < 0) {
@@ -490,6 +440,7 @@ static int run_container(struct rec *x, struct pass *p, struct observed *o,
 			      "started container");
 		o->running = true;
 	} else if (!p->want_running && o->running) {
+		o->changed = true;
 		r = engine_container_stop(x->engine, p->ref.container, STOP_GRACE_S, e);
 		if (r < 0) {
 			p->reason = "ContainerStopFailed";
@@ -503,10 +454,71 @@ static int run_container(struct rec *x, struct pass *p, struct observed *o,
 	return 0;
 }
 
+/* A string of the engine's into a status field; "" when it has none or
+ * it does not fit. */
+static void seen_str(char *field, size_t size, const char *v)
+{
+	if (status_set_str(field, size, v) < 0)
+		field[0] = '\0';
+}
+
+/* An engine timestamp as the status keeps it; "" for the engines' zero
+ * time ("0001-01-01T00:00:00Z": never started or never finished). */
+static void seen_time(char *field, size_t size, const char *v)
+{
+	time_t t = seconds(v);
+
+	if (t <= 0 || timefmt_emit(t, field, size) < 0)
+		field[0] = '\0';
+}
+
+/* What the status records of the container (klangkc describe shows it),
+ * from the engine's inspect. */
+static void container_seen(const json_t *info, struct status_container *c)
+{
+	const json_t *state = json_object_get(info, "State");
+	const char *id = json_string_value(json_object_get(info, "Id"));
+
+	snprintf(c->id, sizeof(c->id), "%.12s", id ? id : "");
+	seen_str(c->image, sizeof(c->image),
+		 json_string_value(json_object_get(json_object_get(info, "Config"), "Image")));
+	seen_str(c->state, sizeof(c->state),
+		 json_string_value(json_object_get(state, "Status")));
+	c->exit_code = (int)json_integer_value(json_object_get(state, "ExitCode"));
+	c->oom_killed = json_is_true(json_object_get(state, "OOMKilled"));
+	seen_time(c->started_at, sizeof(c->started_at),
+		  json_string_value(json_object_get(state, "StartedAt")));
+	seen_time(c->finished_at, sizeof(c->finished_at),
+		  json_string_value(json_object_get(state, "FinishedAt")));
+}
+
+/*
+ * What the status records of the container: info (borrowed, may be NULL)
+ * is the inspection from before this reconcile acted; when it acted
+ * (changed), even if the action failed, the engine is asked again, since
+ * what it says now is what the status shows.
+ */
+static void record_container(struct rec *x, struct pass *p, const json_t *info,
+			     bool changed)
+{
+	json_t *now = NULL;
+
+	if (changed && engine_container_inspect(x->engine, p->ref.container, &now, NULL) == 0)
+		info = now;
+	else if (changed)
+		info = NULL;
+	if (info)
+		container_seen(info, &p->st.container);
+	else if (changed)
+		p->st.container.state[0] = p->st.container.id[0] = '\0';
+	json_decref(now);
+}
+
 /*
  * Converge the container to p->config: create it if missing, recreate it
  * when its configuration changed, start or stop it to match
- * p->want_running.  p->running gets the resulting state.
+ * p->want_running.  p->running gets the resulting state, the status what
+ * the engine says of the container.
  */
 static int ensure_container(struct rec *x, struct pass *p, struct err *e)
 {
@@ -514,9 +526,11 @@ static int ensure_container(struct rec *x, struct pass *p, struct err *e)
 	json_t *info = NULL;
 	int r = observe_container(x, p, &info, &o, e);
 
-	if (r == 0)
-		r = remove_changed(x, p, info, &o, e);
-	json_decref(info);
+	if (r < 0) {
+		json_decref(info);
+		return r;
+	}
+	r = remove_changed(x, p, info, &o, e);
 	/* The mount policy, once more on the exact configuration the engine
 	 * gets, right before it mounts anything: at a creation, and at a
 	 * start too, since the engine resolves bind sources again then. */
@@ -531,6 +545,8 @@ static int ensure_container(struct rec *x, struct pass *p, struct err *e)
 		r = run_container(x, p, &o, e);
 	if (r == 0)
 		p->running = o.running;
+	record_container(x, p, info, o.changed);
+	json_decref(info);
 	return r;
 }
 
@@ -615,17 +631,16 @@ static int delete_finalizer(struct rec *x, const struct wsref *ref, int64_t stat
  * the container goes away), then the container, the volumes, the port
  * leases, and last the finalizer.
  */
-static int teardown(struct rec *x, const struct wsref *ref, json_t *st,
+static int teardown(struct rec *x, const struct wsref *ref, struct status *st,
 		    const struct etcd_kv *cur, int64_t status_rev, struct err *e)
 {
-	const char *policy = json_string_value(json_object_get(st, "reclaimPolicy"));
+	const char *policy = st->reclaim_policy[0] ? st->reclaim_policy : NULL;
 	int released = 0, r = 0;
 
 	if (status_rev) {
-		json_object_set_new(st, "phase", json_string("Terminating"));
+		STATUS_SET(st->phase, STATUS_TERMINATING);
 		set_condition(st, "Ready", "False", "Deleting",
-			      "the workspace is being deleted",
-			      json_integer_value(json_object_get(st, "observedGeneration")));
+			      "the workspace is being deleted", st->observed_generation);
 		r = write_status(x, ref, st, cur, &status_rev, e);
 	}
 	if (r >= 0)
@@ -666,36 +681,25 @@ static int parse_desired(const struct wsref *ref, const struct etcd_kv *kv,
 	return 0;
 }
 
-static bool is_phase(const json_t *st, const char *phase)
+static int set_ports_urls(struct rec *x, struct status *st, const char *id,
+			  const long *ports, int n)
 {
-	const char *p = json_string_value(json_object_get(st, "phase"));
+	char urls[STATUS_MAX_PORTS][STATUS_URL_MAX];
+	const char *u[STATUS_MAX_PORTS];
 
-	return p && strcmp(p, phase) == 0;
-}
-
-static void set_ports_urls(struct rec *x, json_t *st, const char *id,
-			   const long *ports, int n)
-{
-	json_t *jp = json_array(), *ju = json_array();
-	char url[1024];
-
-	for (int i = 0; i < n; i++) {
-		json_array_append_new(jp, json_pack("{s:i,s:I}", "container",
-						    WS_CONTAINER_PORT_BASE + i, "host",
-						    (json_int_t)ports[i]));
-		snprintf(url, sizeof(url), "%s://%s%s/hosted/%s/%ld/",
+	for (int i = 0; i < n && i < STATUS_MAX_PORTS; i++) {
+		snprintf(urls[i], sizeof(urls[i]), "%s://%s%s/hosted/%s/%ld/",
 			 x->cfg->hosting_proto, x->cfg->hosting_hostname,
 			 x->cfg->hosting_base_path, id, ports[i]);
-		json_array_append_new(ju, json_string(url));
+		u[i] = urls[i];
 	}
-	json_object_set_new(st, "ports", jp);
-	json_object_set_new(st, "urls", ju);
+	return status_set_ports(st, WS_CONTAINER_PORT_BASE, ports, u, (size_t)n);
 }
 
 /* Write p->st if it changed (write_status); 1 when it wrote. */
 static int pass_write_status(struct rec *x, struct pass *p, struct err *e)
 {
-	return write_status(x, &p->ref, p->st, p->stkv.key ? &p->stkv : NULL,
+	return write_status(x, &p->ref, &p->st, p->stkv.key ? &p->stkv : NULL,
 			    &p->status_rev, e);
 }
 
@@ -708,6 +712,7 @@ static int pass_init(struct rec *x, struct pass *p, const char *ns, const char *
 	ref->ns = ns;
 	ref->name = name;
 	p->reason = NULL;
+	status_init(&p->st);
 	if ((size_t)snprintf(ref->owner, sizeof(ref->owner), "%s/%s", ns, name) >=
 		    sizeof(ref->owner) ||
 	    keys_ws(KEYS_SPEC, ns, name, ref->spec_key, sizeof(ref->spec_key)) < 0 ||
@@ -725,7 +730,7 @@ static int pass_init(struct rec *x, struct pass *p, const char *ns, const char *
 static void pass_clear(struct pass *p)
 {
 	json_decref(p->config);
-	json_decref(p->st);
+	status_clear(&p->st);
 	ws_free(p->w);
 	etcd_kv_clear(&p->spec);
 	etcd_kv_clear(&p->stkv);
@@ -751,17 +756,11 @@ static int step_read(struct rec *x, struct pass *p, struct err *e)
 	p->stkv = kv[1];
 	p->place = kv[2];
 	p->activity = kv[3];
-	if (p->stkv.key) {
-		p->status_rev = p->stkv.mod_revision;
-		p->st = json_loadb(p->stkv.value, p->stkv.value_len, 0, NULL);
-		if (!json_is_object(p->st)) {
-			json_decref(p->st);
-			p->st = NULL;
-		}
-	}
-	if (!p->st)
-		p->st = json_object();
-	return p->st ? STEP_NEXT : -ENOMEM;
+	if (!p->stkv.key)
+		return STEP_NEXT;
+	p->status_rev = p->stkv.mod_revision;
+	r = status_parse(p->stkv.value, p->stkv.value_len, &p->st, NULL);
+	return r == -ENOMEM ? r : STEP_NEXT;
 }
 
 /* ours: with several nodes, another node's workspace is not ours to touch
@@ -785,7 +784,7 @@ static int step_teardown(struct rec *x, struct pass *p, struct err *e)
 
 	if (p->spec.key)
 		return STEP_NEXT;
-	r = teardown(x, &p->ref, p->st, p->stkv.key ? &p->stkv : NULL, p->status_rev, e);
+	r = teardown(x, &p->ref, &p->st, p->stkv.key ? &p->stkv : NULL, p->status_rev, e);
 	return r < 0 ? r : STEP_DONE;
 }
 
@@ -800,10 +799,10 @@ static int step_validate(struct rec *x, struct pass *p, struct err *e)
 	if (r == 0 || r == -ENOMEM)
 		return r;
 	log_warn("invalid workspace", "workspace", p->ref.owner, "reason", e->msg, NULL);
-	if (!json_object_get(p->st, "phase"))
-		json_object_set_new(p->st, "phase", json_string("Failed"));
-	json_object_set_new(p->st, "observedGeneration", json_integer(p->gen));
-	conditions_stalled(p->st, p->gen, "InvalidSpec", e->msg);
+	if (!p->st.phase[0])
+		STATUS_SET(p->st.phase, STATUS_FAILED);
+	status_set_generation(&p->st, p->gen);
+	conditions_stalled(&p->st, p->gen, "InvalidSpec", e->msg);
 	snprintf(why, sizeof(why), "%s", e->msg);
 	r = pass_write_status(x, p, e);
 	if (r == 1)
@@ -830,7 +829,7 @@ static int step_place(struct rec *x, struct pass *p, struct err *e)
 	/* A status with an id and no node was written by a controller
 	 * without a node name: this node adopts the workspace (docs/
 	 * operations.md), and its leases move under the node's prefix. */
-	p->adopted = json_object_get(p->st, "id") && !json_object_get(p->st, "nodeName");
+	p->adopted = p->st.id[0] && !p->st.node_name[0];
 	if (!ref->node[0]) {
 		r = place_ensure(x->etcd, ref->owner, wanted, ref->node, e);
 		if (r < 0) {
@@ -840,15 +839,15 @@ static int step_place(struct rec *x, struct pass *p, struct err *e)
 	}
 	if (strcmp(ref->node, x->cfg->node_name) != 0)
 		return STEP_DONE;
-	json_object_set_new(p->st, "nodeName", json_string(ref->node));
+	STATUS_SET(p->st.node_name, ref->node);
 	if (!*wanted || strcmp(wanted, ref->node) == 0)
 		return STEP_NEXT;
 	snprintf(msg, sizeof(msg), "spec.nodeName is \"%s\" but the workspace "
 		 "lives on node \"%s\" and is not moved (its home volume is "
 		 "there): set spec.nodeName back, or delete the workspace "
 		 "and create it anew", wanted, ref->node);
-	json_object_set_new(p->st, "observedGeneration", json_integer(p->gen));
-	conditions_stalled(p->st, p->gen, "NodeNameMismatch", msg);
+	status_set_generation(&p->st, p->gen);
+	conditions_stalled(&p->st, p->gen, "NodeNameMismatch", msg);
 	r = pass_write_status(x, p, e);
 	if (r == 1)
 		events_record(x->events, ref->ns, ref->name, "Warning", "NodeNameMismatch", msg);
@@ -873,12 +872,9 @@ static int lease_ports(struct rec *x, struct pass *p, struct err *e)
 {
 	long hint[PORTS_MAX];
 	int n_hint = 0, r;
-	size_t i;
-	json_t *jp;
 
-	json_array_foreach(json_object_get(p->st, "ports"), i, jp)
-		if (n_hint < PORTS_MAX && json_is_integer(json_object_get(jp, "host")))
-			hint[n_hint++] = (long)json_integer_value(json_object_get(jp, "host"));
+	for (size_t i = 0; i < p->st.n_ports && n_hint < PORTS_MAX; i++)
+		hint[n_hint++] = p->st.ports[i].host;
 	r = ports_ensure(x->etcd, p->ref.lease_prefix, p->ref.owner, p->w->hosted_ports,
 			 x->cfg->port_range_start, x->cfg->port_range_end, hint, n_hint,
 			 p->ports, e);
@@ -906,35 +902,37 @@ static int lease_ports(struct rec *x, struct pass *p, struct err *e)
  */
 static int step_identity(struct rec *x, struct pass *p, struct err *e)
 {
-	const char *sid = json_string_value(json_object_get(p->st, "id"));
+	struct status_port before[STATUS_MAX_PORTS];
+	size_t n_before = p->st.n_ports;
 	bool fresh_id = false, ports_changed;
-	json_t *before;
 	int r;
 
-	if (sid && ws_is_id(sid)) {
-		snprintf(p->id, sizeof(p->id), "%s", sid);
+	if (ws_is_id(p->st.id)) {
+		snprintf(p->id, sizeof(p->id), "%s", p->st.id);
 	} else {
 		r = new_id(p->id);
 		if (r < 0)
 			return r;
 		fresh_id = true;
 	}
-	json_object_set_new(p->st, "reclaimPolicy", json_string(p->w->reclaim_policy));
+	STATUS_SET(p->st.reclaim_policy, p->w->reclaim_policy);
 	r = lease_ports(x, p, e);
 	if (r < 0)
 		return r;
-	before = json_incref(json_object_get(p->st, "ports"));
-	set_ports_urls(x, p->st, p->id, p->ports, p->w->hosted_ports);
-	ports_changed = !json_equal(before, json_object_get(p->st, "ports"));
-	json_decref(before);
+	memcpy(before, p->st.ports, sizeof(before));
+	r = set_ports_urls(x, &p->st, p->id, p->ports, p->w->hosted_ports);
+	if (r < 0)
+		return r;
+	ports_changed = n_before != p->st.n_ports ||
+			memcmp(before, p->st.ports, n_before * sizeof(before[0])) != 0;
 	if (fresh_id) {
-		json_object_set_new(p->st, "id", json_string(p->id));
-		json_object_set_new(p->st, "phase", json_string("Pending"));
+		STATUS_SET(p->st.id, p->id);
+		STATUS_SET(p->st.phase, STATUS_PENDING);
 	}
-	if (!fresh_id && !(ports_changed && is_phase(p->st, "Pending")))
+	if (!fresh_id && !(ports_changed && status_is_phase(&p->st, STATUS_PENDING)))
 		return STEP_NEXT;
-	json_object_set_new(p->st, "observedGeneration", json_integer(p->gen));
-	conditions_progressing(p->st, p->gen, "Creating", "creating volumes and the container");
+	status_set_generation(&p->st, p->gen);
+	conditions_progressing(&p->st, p->gen, "Creating", "creating volumes and the container");
 	r = pass_write_status(x, p, e);
 	if (r < 0)
 		return r;
@@ -964,35 +962,31 @@ static int step_container(struct rec *x, struct pass *p, struct err *e)
 {
 	const struct ctrcfg_in in = { .cfg = x->cfg, .ws = p->w, .id = p->id,
 				      .ports = p->ports, .restarted = p->restarted };
-	bool was_running = is_phase(p->st, "Running");
+	bool was_running = status_is_phase(&p->st, STATUS_RUNNING);
 	int r = ctrcfg_build(&in, &p->config, p->hash);
 
 	if (r < 0)
 		return r;
 	idle_decide(x, p);
 	r = ensure_container(x, p, e);
-	if (r == 0 && p->running && !was_running) {
+	if (r == 0 && p->running && !was_running)
 		/* A start counts as activity. */
-		char ts[32];
-
-		now_rfc3339(ts, sizeof(ts));
-		json_object_set_new(p->st, "lastActivity", json_string(ts));
-	}
+		timefmt_now(p->st.last_activity, sizeof(p->st.last_activity));
 	return r;
 }
 
 /* status: phase, generation and conditions of what the engine now runs. */
 static int step_status(struct rec *x, struct pass *p, struct err *e)
 {
-	json_t *st = p->st;
+	struct status *st = &p->st;
 	int r;
 
-	json_object_set_new(st, "phase", json_string(p->running ? "Running" : "Stopped"));
-	json_object_set_new(st, "observedGeneration", json_integer(p->gen));
-	json_object_set_new(st, "container", json_string(p->ref.container));
+	STATUS_SET(st->phase, p->running ? STATUS_RUNNING : STATUS_STOPPED);
+	status_set_generation(st, p->gen);
+	STATUS_SET(st->container.name, p->ref.container);
 	/* Lets resync tell, from one container listing, that the container
 	 * still is the one this status describes. */
-	json_object_set_new(st, "specHash", json_string(p->hash));
+	STATUS_SET(st->spec_hash, p->hash);
 	if (p->running)
 		conditions_ready(st, p->gen, "ContainerRunning", "the container is running");
 	else if (p->w->running)
@@ -1016,13 +1010,13 @@ static void report_failure(struct rec *x, struct pass *p, int r, const struct er
 	log_warn("reconcile failed", "workspace", p->ref.owner, "reason", p->reason,
 		 "error", e->msg, NULL);
 	events_record(x->events, p->ref.ns, p->ref.name, "Warning", p->reason, e->msg);
-	if (!json_object_get(p->st, "phase"))
-		json_object_set_new(p->st, "phase", json_string("Pending"));
-	json_object_set_new(p->st, "observedGeneration", json_integer(p->gen));
+	if (!p->st.phase[0])
+		STATUS_SET(p->st.phase, STATUS_PENDING);
+	status_set_generation(&p->st, p->gen);
 	if (r == -EPERM || strcmp(p->reason, "MountRefused") == 0)
-		conditions_stalled(p->st, p->gen, p->reason, e->msg);
+		conditions_stalled(&p->st, p->gen, p->reason, e->msg);
 	else
-		conditions_progressing(p->st, p->gen, p->reason, e->msg);
+		conditions_progressing(&p->st, p->gen, p->reason, e->msg);
 	pass_write_status(x, p, &werr);
 }
 

@@ -97,11 +97,15 @@ static int get_conditions(const json_t *conds, struct status *s)
 		struct status_condition *k = &s->conditions[s->n_conditions];
 		const char *msg = json_string_value(json_object_get(c, F_K_MESSAGE));
 
-		if (s->n_conditions == STATUS_MAX_CONDITIONS)
-			break;
-		get_str(c, F_K_TYPE, k->type, sizeof(k->type));
-		if (!k->type[0])
+		if (s->n_conditions == STATUS_MAX_CONDITIONS) {
+			s->n_invalid++;
 			continue;
+		}
+		get_str(c, F_K_TYPE, k->type, sizeof(k->type));
+		if (!k->type[0]) {
+			s->n_invalid++;
+			continue;
+		}
 		get_str(c, F_K_STATUS, k->status, sizeof(k->status));
 		get_str(c, F_K_REASON, k->reason, sizeof(k->reason));
 		get_str(c, F_K_TRANSITION, k->last_transition, sizeof(k->last_transition));
@@ -131,20 +135,21 @@ int status_from_json(const json_t *j, struct status *out)
 	json_array_foreach(json_object_get(j, F_PORTS), i, p) {
 		const json_t *h = json_object_get(p, F_PORT_HOST);
 
-		if (out->n_ports == STATUS_MAX_PORTS)
-			break;
-		if (!json_is_integer(h))
+		if (out->n_ports == STATUS_MAX_PORTS || !json_is_integer(h)) {
+			out->n_invalid++;
 			continue;
+		}
 		out->ports[out->n_ports].container =
 			(long)json_integer_value(json_object_get(p, F_PORT_CONTAINER));
 		out->ports[out->n_ports++].host = (long)json_integer_value(h);
 	}
 	json_array_foreach(json_object_get(j, F_URLS), i, p) {
-		if (out->n_urls == STATUS_MAX_PORTS)
-			break;
-		if (json_is_string(p) && status_set_str(out->urls[out->n_urls], STATUS_URL_MAX,
-							json_string_value(p)) == 0)
+		if (out->n_urls < STATUS_MAX_PORTS && json_is_string(p) &&
+		    status_set_str(out->urls[out->n_urls], STATUS_URL_MAX,
+				   json_string_value(p)) == 0)
 			out->n_urls++;
+		else
+			out->n_invalid++;
 	}
 	get_str(j, F_ACTIVITY, out->last_activity, sizeof(out->last_activity));
 	get_str(j, F_IDLE, out->idle_since, sizeof(out->idle_since));
@@ -311,6 +316,12 @@ int status_emit(const struct status *s, char **out)
 }
 
 /* ---- queries and changes ---- */
+
+void status_set_generation(struct status *s, int64_t generation)
+{
+	s->has_generation = true;
+	s->observed_generation = generation;
+}
 
 bool status_is_phase(const struct status *s, const char *phase)
 {

@@ -92,6 +92,9 @@ struct status {
 	char spec_hash[65];
 	struct status_condition conditions[STATUS_MAX_CONDITIONS];
 	size_t n_conditions;
+	/* Entries of ports, urls and conditions left out when parsing, as
+	 * malformed or beyond the bounds (proxy-gen counts them). */
+	size_t n_invalid;
 };
 
 /* An empty status (every field unset). */
@@ -117,6 +120,9 @@ int status_emit(const struct status *s, char **out);
  * field untouched, when it does not fit. */
 int status_set_str(char *field, size_t size, const char *src);
 #define STATUS_SET(field, src) status_set_str((field), sizeof(field), (src))
+
+/* Record the generation the status describes. */
+void status_set_generation(struct status *s, int64_t generation);
 
 /* Is the phase this one?  The phase to show: "Pending" when unset. */
 bool status_is_phase(const struct status *s, const char *phase);

@@ -40,9 +40,6 @@
  * id (at least 33 bytes).  -EINVAL for anything else. */
 int activity_parse(const char *msg, size_t len, char *id, size_t idlen);
 
-/* RFC 3339 UTC, second precision: "2025-01-31T12:34:56Z" (out >= 21). */
-int activity_format_time(time_t t, char *out, size_t len);
-
 /* ---- the coalescer ---- */
 
 struct act_coal;

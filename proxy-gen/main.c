@@ -30,6 +30,7 @@
 #include "nginx.h"
 #include "pgen.h"
 #include "prom.h"
+#include "status.h"
 #include "stopper.h"
 #include "ws.h"
 
@@ -110,47 +111,43 @@ static void mark_dirty_locked(struct pg *p)
  * ports are published there, and that node's nginx routes it. */
 static json_t *parse_status(const struct pg *p, const struct etcd_kv *kv)
 {
-	json_error_t jerr;
-	json_t *j = json_loadb(kv->value, kv->value_len, 0, &jerr);
-	const char *node;
+	struct status st;
+	json_t *j = NULL;
 
-	if (!json_is_object(j)) {
-		json_decref(j);
+	if (status_parse(kv->value, kv->value_len, &st, NULL) < 0)
 		return NULL;
-	}
-	node = json_string_value(json_object_get(j, "nodeName"));
-	if (p->cfg.node_name[0] && (!node || strcmp(node, p->cfg.node_name) != 0)) {
-		json_decref(j);
-		return NULL;
-	}
+	if (!p->cfg.node_name[0] || strcmp(st.node_name, p->cfg.node_name) == 0)
+		j = status_to_json(&st);
+	status_clear(&st);
 	return j;
 }
 
 /* ids: forget the id of the status at key (before it changes). */
 static void unindex_locked(struct pg *p, const char *key)
 {
-	json_t *old = json_object_get(p->cache, key);
-	const char *id = json_string_value(json_object_get(old, "id"));
-	const char *owner;
+	struct status old;
+	const char *owner, *mine = keys_owner(KEYS_STATUS, key);
 
-	if (!id)
+	if (status_from_json(json_object_get(p->cache, key), &old) < 0)
 		return;
-	owner = json_string_value(json_object_get(p->ids, id));
-	if (owner && strcmp(owner, keys_owner(KEYS_STATUS, key)) == 0)
-		json_object_del(p->ids, id);
+	owner = json_string_value(json_object_get(p->ids, old.id));
+	if (owner && mine && strcmp(owner, mine) == 0)
+		json_object_del(p->ids, old.id);
+	status_clear(&old);
 }
 
 /* ids: remember the id of status st at key, unless it is being deleted. */
 static void index_locked(struct pg *p, const char *key, json_t *st)
 {
-	const char *id = json_string_value(json_object_get(st, "id"));
-	const char *phase = json_string_value(json_object_get(st, "phase"));
+	struct status s;
 	char ns[64], name[64];
 
-	if (!id || !ws_is_id(id) || (phase && strcmp(phase, "Terminating") == 0) ||
-	    keys_split(KEYS_STATUS, key, ns, sizeof(ns), name, sizeof(name)) < 0)
+	if (status_from_json(st, &s) < 0)
 		return;
-	json_object_set_new(p->ids, id, json_string(keys_owner(KEYS_STATUS, key)));
+	if (ws_is_id(s.id) && !status_is_phase(&s, STATUS_TERMINATING) &&
+	    keys_split(KEYS_STATUS, key, ns, sizeof(ns), name, sizeof(name)) == 0)
+		json_object_set_new(p->ids, s.id, json_string(keys_owner(KEYS_STATUS, key)));
+	status_clear(&s);
 }
 
 static void on_list(void *ud, const struct etcd_kvs *kvs)

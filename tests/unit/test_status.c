@@ -73,6 +73,7 @@ static void test_lenient(void)
 	CHECK(!s.id[0] && !s.phase[0] && !s.has_generation);
 	CHECK(strcmp(status_phase(&s), STATUS_PENDING) == 0);
 	CHECK(s.n_conditions == 0 && s.n_ports == 1 && s.ports[0].host == 9000 && s.n_urls == 0);
+	CHECK(s.n_invalid == 4);
 	json_decref(j);
 	status_clear(&s);
 
