@@ -61,9 +61,10 @@ static const struct cli_verb verbs[] = {
 	{ "describe", verb_describe, "Show a workspace in detail",
 	  "klangkc describe NAME... [-n NS]\n"
 	  "\n"
-	  "  Spec, status, conditions, ports and URLs, the container and volumes it\n"
-	  "  owns (named after KLANGK_INSTANCE_ID; their state from the engine at\n"
-	  "  DOCKER_HOST when it answers), and recent events.\n" },
+	  "  Spec, status, conditions, ports and URLs, the container as the\n"
+	  "  controller last saw it (state, exit code, start and finish times, from\n"
+	  "  the status: klangkc does not ask the engine), the volumes it owns (named\n"
+	  "  after KLANGK_INSTANCE_ID), and recent events.\n" },
 	{ "delete", verb_delete, "Delete workspaces",
 	  "klangkc delete NAME...|-f FILE|-l SELECTOR [-n NS] [--ignore-not-found]\n"
 	  "               [--wait [--timeout=60s]]\n"
@@ -278,7 +279,7 @@ static void man(void)
 	       "your etcd user (password from the file, or the variable); etcd's roles "
 	       "decide what you may write\n"
 	       ".TP\n.B KLANGK_INSTANCE_ID\nnames of containers and volumes (describe)\n"
-	       ".TP\n.B DOCKER_HOST\nthe engine describe asks for container state\n"
+	       ".TP\n.B DOCKER_HOST\nthe engine exec, export and import use\n"
 	       ".TP\n.B KLANGKC_EDITOR, EDITOR\nthe editor of edit\n"
 	       ".TP\n.B KLANGKC_EXTERNAL_DIFF\nthe diff program of diff\n"
 	       ".SH SEE ALSO\ncrds/workspace.yaml (the schema), README.md\n");

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # check_contracts — every contract between the binaries has one owner in
-# lib/ (docs/development.md): the etcd key layout is lib/keys.{c,h}'s, the
+# lib/ (README.md, "What the controller does"): the etcd key layout is lib/keys.{c,h}'s, the
 # status object's field names are lib/status.c's.  This fails when C code
 # anywhere else spells a key prefix ("/klangk/...", "klangk:user:"), builds
 # a key by pasting a prefix constant to a format (KEYS_..._PREFIX "%s"), or
