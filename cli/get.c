@@ -8,7 +8,6 @@
 #include "ws.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,17 +164,21 @@ static int watch(struct etcd *c, struct watch_ctx *w, int64_t rev)
 	return EXIT_OK;
 }
 
+const struct cliopt cli_opts_get[] = {
+	CLIOPT_NAMESPACE,
+	{ "all-namespaces", 'A', 0, NULL, NULL, "every namespace" },
+	{ "output", 'o', 0, "FORMAT", "table wide json yaml name",
+	  "table (default), wide, json, yaml or name" },
+	CLI_OPT_SELECTOR("only workspaces whose labels match"),
+	{ "watch", 'w', 0, NULL, NULL, "after the list, print each workspace again\n"
+	  "whenever it changes (until interrupted)" },
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 int verb_get(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "all-namespaces", no_argument, NULL, 'A' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "selector", required_argument, NULL, 'l' },
-		{ "watch", no_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = cli_opts_get };
 	const char *ns_flag = NULL, *sel_text = NULL;
 	enum cli_fmt fmt = FMT_TABLE;
 	bool all_ns = false, do_watch = false;
@@ -186,8 +189,7 @@ int verb_get(int argc, char **argv)
 	int64_t rev = 0;
 	int opt, r, ret = EXIT_OK;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:Ao:l:wh", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		switch (opt) {
 		case 'n':
 			ns_flag = optarg;
