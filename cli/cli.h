@@ -13,6 +13,7 @@
 #include "codec.h"
 #include "etcd.h"
 #include "selector.h"
+#include "table.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -197,8 +198,12 @@ int cli_parse_fmt(const char *s, enum cli_fmt *out);
 /* Print a list of views; single: one object asked for by name (printed
  * bare, not wrapped in a List). */
 int cli_print_list(const json_t *list, enum cli_fmt fmt, bool all_ns, bool single);
-void cli_print_header(enum cli_fmt fmt, bool all_ns);
-void cli_print_row(const json_t *obj, enum cli_fmt fmt, bool all_ns);
+/* The table of get (with its header row) for fmt, or NULL (*out) when fmt
+ * is not a table.  out: new. */
+int cli_view_table(enum cli_fmt fmt, bool all_ns, struct table **out);
+/* One view: a row of t (table formats: printed at table_flush), or printed
+ * at once (the other formats; t may be NULL). */
+int cli_print_row(struct table *t, const json_t *obj, enum cli_fmt fmt, bool all_ns);
 /* One object as YAML or JSON (JSON when json), then a newline. */
 int cli_print_value(const json_t *v, bool json);
 /* A JSON value's string member, or dflt. */

@@ -51,8 +51,12 @@ static int build(struct cliopt_parser *p)
 
 int cliopt_next(struct cliopt_parser *p, int argc, char **argv)
 {
-	if (!p->ready && build(p) < 0)
+	if (p->broken)
+		return -1;
+	if (!p->ready && build(p) < 0) {
+		p->broken = true;
 		return '?';
+	}
 	/* getopt prints what is wrong, after argv[0] (the verb). */
 	return getopt_long(argc, argv, p->shortopts, p->longopts, NULL);
 }

@@ -34,7 +34,7 @@ struct cliopt {
 struct cliopt_parser {
 	const struct cliopt *opts;  /* borrowed; set before the first call */
 	bool in_order;              /* stop at the first argument (the verb) */
-	bool ready;
+	bool ready, broken;
 	struct option longopts[CLIOPT_MAX + 1];
 	char shortopts[1 + 2 * CLIOPT_MAX + 1];
 };
@@ -43,7 +43,8 @@ struct cliopt_parser {
  * The next option of argv, as getopt_long (optarg, optind): the option's
  * flag, or its key when it has no flag; '?' for an unknown option or a
  * missing argument (getopt printed which) and for a table that cannot be
- * used (too long, one value twice; printed); -1 after the last option.
+ * used (too long, one value twice; printed; then -1); -1 after the last
+ * option.
  * The first call restarts getopt's scan.
  */
 int cliopt_next(struct cliopt_parser *p, int argc, char **argv);

@@ -76,10 +76,22 @@ static void describe_spec(const json_t *spec, const char *ns)
 		printf("    %s (%s)\n", cli_jstr(item, "user", "?"), cli_jstr(item, "role", "coder"));
 }
 
+/* Print t, or why it could not be made (r < 0). */
+static void print_table(struct table *t, int r)
+{
+	if (r == 0)
+		table_flush(t, stdout);
+	else
+		printf("  <%s>\n", strerror(-r));
+	table_free(t);
+}
+
 static void describe_status(const json_t *st)
 {
 	const json_t *item;
+	struct table *t = NULL;
 	size_t i;
+	int r;
 
 	printf("Status:\n");
 	field("  ", "Phase:", cli_jstr(st, "phase", "Pending"));
@@ -97,15 +109,20 @@ static void describe_status(const json_t *st)
 		       url ? url : "");
 	}
 	printf("Conditions:\n");
-	if (json_array_size(json_object_get(st, "conditions")) == 0)
+	if (json_array_size(json_object_get(st, "conditions")) == 0) {
 		printf("  <none>\n");
-	else
-		printf("  %-12s %-8s %-22s %-21s %s\n", "TYPE", "STATUS", "REASON",
-		       "LAST TRANSITION", "MESSAGE");
+		return;
+	}
+	r = table_new(5, "  ", &t);
+	if (r == 0)
+		r = table_add(t, 5, "TYPE", "STATUS", "REASON", "LAST TRANSITION", "MESSAGE");
 	json_array_foreach(json_object_get(st, "conditions"), i, item)
-		printf("  %-12s %-8s %-22s %-21s %s\n", cli_jstr(item, "type", "?"),
-		       cli_jstr(item, "status", "Unknown"), cli_jstr(item, "reason", "-"),
-		       cli_jstr(item, "lastTransitionTime", "-"), cli_jstr(item, "message", ""));
+		if (r == 0)
+			r = table_add(t, 5, cli_jstr(item, "type", "?"),
+				      cli_jstr(item, "status", "Unknown"), cli_jstr(item, "reason", "-"),
+				      cli_jstr(item, "lastTransitionTime", "-"),
+				      cli_jstr(item, "message", ""));
+	print_table(t, r);
 }
 
 /* The container and volumes, with their state when the engine answers. */
@@ -172,7 +189,9 @@ static void describe_events(struct etcd *c, const char *ns, const char *name)
 {
 	struct etcd_kvs kvs = { 0 };
 	struct err e = { "" };
+	struct table *t = NULL;
 	char prefix[512];
+	int r;
 
 	printf("Events:\n");
 	snprintf(prefix, sizeof(prefix), "/klangk/events/%s/%s/", ns, name);
@@ -181,21 +200,23 @@ static void describe_events(struct etcd *c, const char *ns, const char *name)
 		etcd_kvs_clear(&kvs);
 		return;
 	}
-	printf("  %-21s %-8s %-22s %s\n", "TIME", "TYPE", "REASON", "MESSAGE");
+	r = table_new(4, "  ", &t);
+	if (r == 0)
+		r = table_add(t, 4, "TIME", "TYPE", "REASON", "MESSAGE");
 	/* Keys sort by time when the writer names them so; show the last. */
-	for (size_t i = kvs.n > MAX_EVENTS ? kvs.n - MAX_EVENTS : 0; i < kvs.n; i++) {
+	for (size_t i = kvs.n > MAX_EVENTS ? kvs.n - MAX_EVENTS : 0; r == 0 && i < kvs.n; i++) {
 		json_t *ev = json_loads(kvs.kvs[i].value, 0, NULL);
 
 		if (json_is_object(ev))
-			printf("  %-21s %-8s %-22s %s\n",
-			       cli_jstr(ev, "lastTimestamp", cli_jstr(ev, "time",
-								       cli_jstr(ev, "eventTime", "-"))),
-			       cli_jstr(ev, "type", "Normal"), cli_jstr(ev, "reason", "-"),
-			       cli_jstr(ev, "message", ""));
-		else
-			printf("  %s\n", kvs.kvs[i].value);
+			r = table_add(t, 4, cli_jstr(ev, "lastTimestamp", cli_jstr(ev, "time",
+					cli_jstr(ev, "eventTime", "-"))),
+				      cli_jstr(ev, "type", "Normal"), cli_jstr(ev, "reason", "-"),
+				      cli_jstr(ev, "message", ""));
+		else /* not an event: shown whole, in the message's column */
+			r = table_add(t, 4, "-", "-", "-", kvs.kvs[i].value);
 		json_decref(ev);
 	}
+	print_table(t, r);
 	etcd_kvs_clear(&kvs);
 }
 

@@ -29,6 +29,7 @@ struct watch_ctx {
 	const struct selector *sel;
 	enum cli_fmt fmt;
 	bool all_ns;
+	struct table *table;        /* borrowed: the list's, NULL unless a table */
 	int failed;
 };
 
@@ -78,10 +79,12 @@ static int on_events(void *ud, const struct etcd_event *ev, size_t n, int64_t re
 		}
 		if (o && selector_match(w->sel, json_object_get(json_object_get(o, "metadata"),
 								"labels")))
-			cli_print_row(o, w->fmt, w->all_ns);
+			cli_print_row(w->table, o, w->fmt, w->all_ns);
 		json_decref(o);
 	}
 	json_decref(seen);
+	if (w->table)
+		table_flush(w->table, stdout);
 	fflush(stdout);
 	return stop_flag ? 1 : 0;
 }
@@ -110,7 +113,9 @@ static int relist(struct watch_ctx *w, int64_t *rev)
 		r = cli_list_objects(w->reader, w->ns, w->sel, true, list, rev, &e);
 	}
 	json_array_foreach(list, i, o)
-		cli_print_row(o, w->fmt, w->all_ns);
+		cli_print_row(w->table, o, w->fmt, w->all_ns);
+	if (w->table)
+		table_flush(w->table, stdout);
 	fflush(stdout);
 	json_decref(list);
 	return r;
@@ -183,6 +188,7 @@ int verb_get(int argc, char **argv)
 	enum cli_fmt fmt = FMT_TABLE;
 	bool all_ns = false, do_watch = false;
 	struct selector *sel = NULL;
+	struct table *table = NULL;
 	struct etcd *c = NULL;
 	json_t *list = NULL;
 	struct err e = { "" };
@@ -269,13 +275,21 @@ int verb_get(int argc, char **argv)
 		}
 	}
 	if (do_watch) {
-		/* A stream of objects, each printed as it changes. */
+		/* A stream of objects, each printed as it changes; the rows
+		 * of a table line up with the first list's columns. */
 		size_t i;
 		json_t *o;
 
-		cli_print_header(fmt, all_ns);
+		r = cli_view_table(fmt, all_ns, &table);
 		json_array_foreach(list, i, o)
-			cli_print_row(o, fmt, all_ns);
+			if (r == 0)
+				r = cli_print_row(table, o, fmt, all_ns);
+		if (r < 0) {
+			ret = cli_fail(NULL, r, NULL);
+			goto out;
+		}
+		if (table)
+			table_flush(table, stdout);
 	} else if (json_array_size(list) > 0 || ret == EXIT_OK) {
 		int pr = cli_print_list(list, fmt, all_ns, argc - optind == 1);
 
@@ -291,12 +305,14 @@ int verb_get(int argc, char **argv)
 			.sel = sel,
 			.fmt = fmt,
 			.all_ns = all_ns,
+			.table = table,
 		};
 
 		ret = watch(c, &w, rev);
 		etcd_free(w.reader);
 	}
 out:
+	table_free(table);
 	json_decref(list);
 	etcd_free(c);
 	selector_free(sel);

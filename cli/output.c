@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "ws.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,14 +43,27 @@ const char *cli_condition(const json_t *status, const char *type)
 	return "Unknown";
 }
 
-void cli_print_header(enum cli_fmt fmt, bool all_ns)
+int cli_view_table(enum cli_fmt fmt, bool all_ns, struct table **out)
 {
-	if (fmt != FMT_TABLE && fmt != FMT_WIDE)
-		return;
-	if (all_ns)
-		printf("%-20s ", "NAMESPACE");
-	printf("%-24s %-12s %-7s %-14s %s%s\n", "NAME", "PHASE", "READY", "ID",
-	       "PORTS", fmt == FMT_WIDE ? "  NODE  IMAGE  URL" : "");
+	static const char *const cols[] = { "NAMESPACE", "NAME", "PHASE", "READY", "ID", "PORTS",
+					    "NODE", "IMAGE", "URL" };
+	size_t first = all_ns ? 0 : 1, end = fmt == FMT_WIDE ? 9 : 6;
+	struct table *t = NULL;
+	int r;
+
+	if (fmt != FMT_TABLE && fmt != FMT_WIDE) {
+		*out = NULL;
+		return 0;
+	}
+	r = table_new(end - first, "", &t);
+	for (size_t i = first; r == 0 && i < end; i++)
+		r = table_cell(t, cols[i]);
+	if (r < 0) {
+		table_free(t);
+		return r;
+	}
+	*out = t;
+	return 0;
 }
 
 int cli_print_value(const json_t *v, bool json)
@@ -77,53 +91,61 @@ int cli_print_value(const json_t *v, bool json)
 	return EXIT_OK;
 }
 
-void cli_print_row(const json_t *obj, enum cli_fmt fmt, bool all_ns)
+/* The cells of one view in a get table. */
+static int view_cells(struct table *t, const json_t *obj, enum cli_fmt fmt, bool all_ns)
 {
 	const json_t *meta = json_object_get(obj, "metadata");
 	const json_t *st = json_object_get(obj, "status");
 	struct buf ports;
 	size_t i;
 	json_t *p;
+	int r = 0;
 
-	switch (fmt) {
-	case FMT_JSON:
-	case FMT_YAML:
-		if (fmt == FMT_YAML)
-			printf("---\n");
-		cli_print_value(obj, fmt == FMT_JSON);
-		return;
-	case FMT_NAME:
-		printf("workspace.klangk.io/%s\n", cli_jstr(meta, "name", "-"));
-		return;
-	default:
-		break;
-	}
 	buf_init(&ports, 4096);
 	json_array_foreach(json_object_get(st, "ports"), i, p)
 		buf_printf(&ports, "%s%lld", i ? "," : "",
 			   (long long)json_integer_value(json_object_get(p, "host")));
 	if (all_ns)
-		printf("%-20s ", cli_jstr(meta, "namespace", "-"));
-	printf("%-24s %-12s %-7s %-14s %s", cli_jstr(meta, "name", "-"),
-	       cli_jstr(st, "phase", "Pending"), cli_condition(st, "Ready"),
-	       cli_jstr(st, "id", "-"), ports.data ? ports.data : "-");
-	if (fmt == FMT_WIDE) {
-		const json_t *url = json_array_get(json_object_get(st, "urls"), 0);
+		r = table_cell(t, cli_jstr(meta, "namespace", "-"));
+	if (r == 0)
+		r = table_add(t, 5, cli_jstr(meta, "name", "-"), cli_jstr(st, "phase", "Pending"),
+			      cli_condition(st, "Ready"), cli_jstr(st, "id", "-"),
+			      ports.data ? ports.data : "-");
+	if (r == 0 && fmt == FMT_WIDE) {
+		const char *url = json_string_value(json_array_get(json_object_get(st, "urls"), 0));
 
-		printf("  %s  %s  %s", cli_jstr(st, "nodeName", "-"),
-		       cli_jstr(json_object_get(obj, "spec"), "image", WS_DEFAULT_IMAGE),
-		       json_string_value(url) ? json_string_value(url) : "-");
+		r = table_add(t, 3, cli_jstr(st, "nodeName", "-"),
+			      cli_jstr(json_object_get(obj, "spec"), "image", WS_DEFAULT_IMAGE),
+			      url ? url : "-");
 	}
-	printf("\n");
 	buf_free(&ports);
+	return r;
+}
+
+int cli_print_row(struct table *t, const json_t *obj, enum cli_fmt fmt, bool all_ns)
+{
+	switch (fmt) {
+	case FMT_JSON:
+	case FMT_YAML:
+		if (fmt == FMT_YAML)
+			printf("---\n");
+		return cli_print_value(obj, fmt == FMT_JSON) == EXIT_OK ? 0 : -ENOMEM;
+	case FMT_NAME:
+		printf("workspace.klangk.io/%s\n",
+		       cli_jstr(json_object_get(obj, "metadata"), "name", "-"));
+		return 0;
+	default:
+		return view_cells(t, obj, fmt, all_ns);
+	}
 }
 
 int cli_print_list(const json_t *list, enum cli_fmt fmt, bool all_ns, bool single)
 {
+	struct table *t = NULL;
 	json_t *wrapped;
 	size_t i;
 	json_t *o;
-	int r;
+	int r = 0;
 
 	switch (fmt) {
 	case FMT_JSON:
@@ -139,16 +161,20 @@ int cli_print_list(const json_t *list, enum cli_fmt fmt, bool all_ns, bool singl
 		return r;
 	case FMT_NAME:
 		json_array_foreach(list, i, o)
-			cli_print_row(o, fmt, all_ns);
+			cli_print_row(NULL, o, fmt, all_ns);
 		return EXIT_OK;
 	default:
 		if (json_array_size(list) == 0) {
 			fprintf(stderr, "No workspaces found.\n");
 			return EXIT_OK;
 		}
-		cli_print_header(fmt, all_ns);
+		r = cli_view_table(fmt, all_ns, &t);
 		json_array_foreach(list, i, o)
-			cli_print_row(o, fmt, all_ns);
-		return EXIT_OK;
+			if (r == 0)
+				r = cli_print_row(t, o, fmt, all_ns);
+		if (r == 0)
+			table_flush(t, stdout);
+		table_free(t);
+		return r == 0 ? EXIT_OK : cli_fail(NULL, r, NULL);
 	}
 }

@@ -163,6 +163,7 @@ int verb_members(int argc, char **argv)
 	enum cli_fmt fmt = FMT_TABLE;
 	struct etcd *c = NULL;
 	struct err e = { "" };
+	struct table *t = NULL;
 	json_t *o = NULL, *members, *m;
 	size_t i;
 	int opt, r;
@@ -207,10 +208,17 @@ int verb_members(int argc, char **argv)
 		return r;
 	}
 	/* The namespace is the owner's handle: always an owner. */
-	printf("%-40s %s\n", "USER", "ROLE");
-	printf("%-40s %s\n", ns, "owner (namespace)");
+	r = table_new(2, "", &t);
+	if (r == 0)
+		r = table_add(t, 2, "USER", "ROLE");
+	if (r == 0)
+		r = table_add(t, 2, ns, "owner (namespace)");
 	json_array_foreach(members, i, m)
-		printf("%-40s %s\n", cli_jstr(m, "user", "-"), cli_jstr(m, "role", "coder"));
+		if (r == 0)
+			r = table_add(t, 2, cli_jstr(m, "user", "-"), cli_jstr(m, "role", "coder"));
+	if (r == 0)
+		table_flush(t, stdout);
+	table_free(t);
 	json_decref(o);
-	return EXIT_OK;
+	return r == 0 ? EXIT_OK : cli_fail(NULL, r, NULL);
 }
