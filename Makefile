@@ -38,6 +38,8 @@ PGEN_OBJ := $(PGEN_SRC:%.c=$(BUILD)/%.o)
 # Module objects of the daemons (everything but main.c), for unit tests.
 CTL_MOD  := $(filter-out $(BUILD)/controller/main.o,$(CTL_OBJ))
 PGEN_MOD := $(filter-out $(BUILD)/proxy-gen/main.o,$(PGEN_OBJ))
+# The modules of klangkc that stand alone (no verb), for unit tests.
+CLI_MOD  := $(BUILD)/cli/table.o $(BUILD)/cli/cliopt.o
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
@@ -76,9 +78,9 @@ $(BIN)/klangk-proxy-gen: $(PGEN_OBJ) $(BUILD)/libklangk.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(CTL_MOD) $(PGEN_MOD) $(BUILD)/libklangk.a
+$(BUILD)/tests/%: tests/unit/%.c $(CTL_MOD) $(PGEN_MOD) $(CLI_MOD) $(BUILD)/libklangk.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -Icontroller -Iproxy-gen $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -Icontroller -Iproxy-gen -Icli $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(PGEN_MOD) $(BUILD)/libklangk.a
 	@mkdir -p $(dir $@)

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,19 +344,20 @@ int cli_revision(struct etcd *c, const char *key, int64_t *rev, struct err *e)
 	return r == -ENOENT ? 0 : r;
 }
 
+const struct cliopt cli_opts_names[] = {
+	CLIOPT_NAMESPACE,
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 int cli_name_args(const char *verb, int argc, char **argv, int min, int max,
 		  int n_names, const char **ns, int *first)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = cli_opts_names };
 	const char *ns_flag = NULL;
 	int opt, n;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		switch (opt) {
 		case 'n':
 			ns_flag = optarg;

@@ -75,8 +75,21 @@ static void describe_spec(const json_t *spec, const char *ns)
 		printf("    %s (%s)\n", cli_jstr(item, "user", "?"), cli_jstr(item, "role", "coder"));
 }
 
+/* Print t, or why it could not be made (r < 0). */
+static void print_table(struct table *t, int r)
+{
+	if (r == 0)
+		table_flush(t, stdout);
+	else
+		printf("  <%s>\n", strerror(-r));
+	table_free(t);
+}
+
 static void describe_status(const struct status *st)
 {
+	struct table *t = NULL;
+	int r;
+
 	printf("Status:\n");
 	field("  ", "Phase:", status_phase(st));
 	field("  ", "ID:", st->id[0] ? st->id : "<not assigned>");
@@ -94,19 +107,22 @@ static void describe_status(const struct status *st)
 		printf("    %ld -> %ld  %s\n", st->ports[i].container, st->ports[i].host,
 		       i < st->n_urls ? st->urls[i] : "");
 	printf("Conditions:\n");
-	if (st->n_conditions == 0)
+	if (st->n_conditions == 0) {
 		printf("  <none>\n");
-	else
-		printf("  %-12s %-8s %-22s %-21s %s\n", "TYPE", "STATUS", "REASON",
-		       "LAST TRANSITION", "MESSAGE");
-	for (size_t i = 0; i < st->n_conditions; i++) {
+		return;
+	}
+	r = table_new(5, "  ", &t);
+	if (r == 0)
+		r = table_add(t, 5, "TYPE", "STATUS", "REASON", "LAST TRANSITION", "MESSAGE");
+	for (size_t i = 0; r == 0 && i < st->n_conditions; i++) {
 		const struct status_condition *k = &st->conditions[i];
 
-		printf("  %-12s %-8s %-22s %-21s %s\n", k->type,
-		       k->status[0] ? k->status : "Unknown", k->reason[0] ? k->reason : "-",
-		       k->last_transition[0] ? k->last_transition : "-",
-		       k->message ? k->message : "");
+		r = table_add(t, 5, k->type, k->status[0] ? k->status : "Unknown",
+			      k->reason[0] ? k->reason : "-",
+			      k->last_transition[0] ? k->last_transition : "-",
+			      k->message ? k->message : "");
 	}
+	print_table(t, r);
 }
 
 /*
@@ -167,7 +183,9 @@ static void describe_events(struct etcd *c, const char *ns, const char *name)
 {
 	struct etcd_kvs kvs = { 0 };
 	struct err e = { "" };
+	struct table *t = NULL;
 	char prefix[512];
+	int r;
 
 	printf("Events:\n");
 	if (keys_events_prefix(ns, name, prefix, sizeof(prefix)) < 0 ||
@@ -176,21 +194,23 @@ static void describe_events(struct etcd *c, const char *ns, const char *name)
 		etcd_kvs_clear(&kvs);
 		return;
 	}
-	printf("  %-21s %-8s %-22s %s\n", "TIME", "TYPE", "REASON", "MESSAGE");
+	r = table_new(4, "  ", &t);
+	if (r == 0)
+		r = table_add(t, 4, "TIME", "TYPE", "REASON", "MESSAGE");
 	/* Keys sort by time when the writer names them so; show the last. */
-	for (size_t i = kvs.n > MAX_EVENTS ? kvs.n - MAX_EVENTS : 0; i < kvs.n; i++) {
+	for (size_t i = kvs.n > MAX_EVENTS ? kvs.n - MAX_EVENTS : 0; r == 0 && i < kvs.n; i++) {
 		json_t *ev = json_loads(kvs.kvs[i].value, 0, NULL);
 
 		if (json_is_object(ev))
-			printf("  %-21s %-8s %-22s %s\n",
-			       cli_jstr(ev, "lastTimestamp", cli_jstr(ev, "time",
-								       cli_jstr(ev, "eventTime", "-"))),
-			       cli_jstr(ev, "type", "Normal"), cli_jstr(ev, "reason", "-"),
-			       cli_jstr(ev, "message", ""));
-		else
-			printf("  %s\n", kvs.kvs[i].value);
+			r = table_add(t, 4, cli_jstr(ev, "lastTimestamp", cli_jstr(ev, "time",
+					cli_jstr(ev, "eventTime", "-"))),
+				      cli_jstr(ev, "type", "Normal"), cli_jstr(ev, "reason", "-"),
+				      cli_jstr(ev, "message", ""));
+		else /* not an event: shown whole, in the message's column */
+			r = table_add(t, 4, "-", "-", "-", kvs.kvs[i].value);
 		json_decref(ev);
 	}
+	print_table(t, r);
 	etcd_kvs_clear(&kvs);
 }
 

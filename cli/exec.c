@@ -25,7 +25,6 @@
 #include "ws.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -242,16 +241,18 @@ out:
 	return ret;
 }
 
+const struct cliopt cli_opts_exec[] = {
+	CLIOPT_NAMESPACE,
+	{ "tty", 't', 0, NULL, NULL, "allocate a terminal even when stdin is not one" },
+	{ "no-tty", 'T', 0, NULL, NULL, "never allocate a terminal" },
+	CLI_OPT_TIMEOUT("how long to wait for a stopped workspace to start\n(default 60s)"),
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 int verb_exec(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "tty", no_argument, NULL, 't' },
-		{ "no-tty", no_argument, NULL, 'T' },
-		{ "timeout", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = cli_opts_exec };
 	const char *ns_flag = NULL, *ns, *name, *user = NULL;
 	const char **cmd = NULL, **owned_cmd = NULL, **argvx = NULL;
 	size_t n_cmd = 0, n_argvx = 0;
@@ -276,8 +277,7 @@ int verb_exec(int argc, char **argv)
 			nopt = i;
 			break;
 		}
-	optind = 1;
-	while ((opt = getopt_long(nopt, argv, "n:tTh", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, nopt, argv)) != -1) {
 		switch (opt) {
 		case 'n':
 			ns_flag = optarg;
@@ -288,7 +288,7 @@ int verb_exec(int argc, char **argv)
 		case 'T':
 			tty_flag = 0;
 			break;
-		case 'w':
+		case CLI_KEY_TIMEOUT:
 			timeout_ms = cli_parse_duration(optarg);
 			if (timeout_ms < 0) {
 				fprintf(stderr, "error: exec: --timeout \"%s\": not a duration\n",

@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,14 +45,16 @@ static int to_fd(void *ud, const char *data, size_t len)
 	return cli_write_all(*(int *)ud, data, len) < 0;
 }
 
+const struct cliopt cli_opts_export[] = {
+	CLIOPT_NAMESPACE,
+	{ "output", 'o', 0, "FILE", NULL, "the archive to write (required)" },
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 int verb_export(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = cli_opts_export };
 	const char *ns_flag = NULL, *ns, *name, *file = NULL, *dir;
 	struct etcd *c = NULL;
 	struct engine *g = NULL;
@@ -65,8 +66,7 @@ int verb_export(int argc, char **argv)
 
 	buf_init(&yaml, WS_MAX_OBJECT * 4);
 	buf_init(&tmpname, 8192);
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:o:h", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		switch (opt) {
 		case 'n':
 			ns_flag = optarg;

@@ -31,7 +31,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,16 +281,19 @@ out:
 	return ret;
 }
 
+const struct cliopt cli_opts_import[] = {
+	CLIOPT_NAMESPACE,
+	{ "name", 0, 'N', "NEW", NULL, "the new workspace's name (required)" },
+	{ "max-size", 0, 'm', "SIZE", NULL, "the largest archive and unpacked contents\n"
+	  "(default 4G; K, M, G, T)" },
+	CLI_OPT_TIMEOUT("how long to wait for the controller (default 2m)"),
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 int verb_import(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "name", required_argument, NULL, 'N' },
-		{ "max-size", required_argument, NULL, 'm' },
-		{ "timeout", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = cli_opts_import };
 	const char *ns_flag = NULL, *ns, *name = NULL, *file, *tmpdir;
 	int64_t max = WSARCHIVE_DEFAULT_MAX_BYTES;
 	long timeout_ms = 120000;
@@ -307,8 +309,7 @@ int verb_import(int argc, char **argv)
 	int opt, r, ret = EXIT_FAIL, fd = -1, home_fd = -1, work_fd = -1;
 	off_t home_len, work_len;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		switch (opt) {
 		case 'n':
 			ns_flag = optarg;
@@ -324,7 +325,7 @@ int verb_import(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'w':
+		case CLI_KEY_TIMEOUT:
 			timeout_ms = cli_parse_duration(optarg);
 			if (timeout_ms < 0) {
 				fprintf(stderr, "error: import: --timeout \"%s\": not a duration\n",

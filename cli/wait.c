@@ -21,7 +21,6 @@
 #include "ws.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,16 +322,19 @@ out:
 	return ret;
 }
 
+const struct cliopt cli_opts_wait[] = {
+	CLIOPT_NAMESPACE,
+	{ "for", 0, 'F', "COND", "delete condition=Ready condition=Reconciling condition=Stalled",
+	  "condition=TYPE[=VALUE] (VALUE default True), or delete" },
+	CLI_OPT_TIMEOUT("how long to wait (default 30s)"),
+	CLI_OPT_SELECTOR("the workspaces whose labels match"),
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 int verb_wait(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "for", required_argument, NULL, 'F' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "selector", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = cli_opts_wait };
 	const char *ns_flag = NULL, *cond = NULL, *sel_text = NULL;
 	char type[64] = "", value[64] = "True";
 	enum cli_wait_kind kind = WAIT_CONDITION;
@@ -343,8 +345,7 @@ int verb_wait(int argc, char **argv)
 	size_t n = 0;
 	int opt, ret = EXIT_OK;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:l:h", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		switch (opt) {
 		case 'n':
 			ns_flag = optarg;
@@ -352,7 +353,7 @@ int verb_wait(int argc, char **argv)
 		case 'F':
 			cond = optarg;
 			break;
-		case 't':
+		case CLI_KEY_TIMEOUT:
 			timeout_ms = cli_parse_duration(optarg);
 			if (timeout_ms < 0) {
 				fprintf(stderr, "error: --timeout: \"%s\" is not a duration "
