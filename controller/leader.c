@@ -313,12 +313,19 @@ void leader_run(struct leader *l)
 		if (r != -ECANCELED)
 			stopper_nap(l->stop, stopper_backoff_ms(0, 200, 1000));
 	}
+	/* Leadership ends here (and wakes leader_wait), but the lease is
+	 * kept until leader_resign: no other replica may take over while
+	 * this one's in-flight reconciles finish. */
 	set_leading(l, false);
-	if (l->lease) {
-		/* Resign: the next replica need not wait for the TTL. */
-		struct err re = { "" };
+}
 
-		etcd_lease_revoke(l->etcd, l->lease, &re);
-		l->lease = 0;
-	}
+void leader_resign(struct leader *l)
+{
+	struct err e = { "" };
+
+	if (!l || !l->lease)
+		return;
+	/* The next replica need not wait for the TTL. */
+	etcd_lease_revoke(l->etcd, l->lease, &e);
+	l->lease = 0;
 }

@@ -741,8 +741,9 @@ failed:
 
 /* After the stop request: wake what waits on a condition of its own (the
  * queue's, the resync's; the election's wakes its own waiters as it
- * ends), then join every thread.  In-flight reconciles finish first, and
- * the election thread resigns leadership on its way out. */
+ * ends), then join every thread: in-flight reconciles finish.  Only then
+ * is leadership resigned, so that no other replica reconciles the same
+ * workspaces meanwhile. */
 static void stop_threads(struct ctl *c)
 {
 	wq_shutdown(c->q);
@@ -750,6 +751,7 @@ static void stop_threads(struct ctl *c)
 	pthread_cond_broadcast(&c->resync_cv);
 	pthread_mutex_unlock(&c->resync_mu);
 	stopper_join(&c->stop);
+	leader_resign(c->leader);
 }
 
 static void usage(FILE *f)

@@ -230,10 +230,15 @@ static void *watcher(void *arg)
 				.relist_ms = p->resync_s * 1000, .on_list = on_list,
 				.on_events = on_events, .ud = p };
 
-	inf.etcd = new_etcd(p);
-	if (!inf.etcd) {
+	struct etcd_opts o = etcd_opts_env(p->cfg.etcd_endpoints);
+	struct err e = { "" };
+	char why[512];
+
+	if (etcd_new(&o, &inf.etcd, &e) < 0) {
 		/* Without it nothing is ever routed: the daemon cannot go on. */
-		stopper_stop(&p->stop, 1, "watcher: cannot create etcd client");
+		snprintf(why, sizeof(why), "watcher: cannot create etcd client: %.400s", e.msg);
+		log_error("watcher: cannot create etcd client", "error", e.msg, NULL);
+		stopper_stop(&p->stop, 1, why);
 		return NULL;
 	}
 	informer_run(&inf);
