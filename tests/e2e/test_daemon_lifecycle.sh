@@ -50,8 +50,9 @@ KLANGK_ETCD_USERNAME=klangk KLANGK_ETCD_PASSWORD_FILE="$BED/no-such-password" \
 exits_within klangk-proxy-gen $! 30
 log="$(cat "$BED/fatal-proxy-gen.log")"
 [ "$EXIT_RC" = 1 ] || fail "proxy-gen exited $EXIT_RC, not 1, although its watcher could not go on: $log"
-assert_contains "$log" 'msg="stopped: cannot go on" reason="watcher: cannot create etcd client"' \
+assert_contains "$log" 'msg="stopped: cannot go on" reason="watcher: cannot create etcd client: ' \
 	"proxy-gen's last line"
+assert_contains "$log" "no-such-password" "proxy-gen's reason names the cause"
 
 # 3. SIGHUP: the signal thread reloads the settings.
 echo "KLANGK_PORT_RANGE_START=$KLANGK_PORT_RANGE_START" >"$BED/controller.conf"
