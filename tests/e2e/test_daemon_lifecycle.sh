@@ -74,13 +74,23 @@ done >"$BED/burst.yaml"
 created() { [ "$(grep -c 'msg="container created"' "$BED/controller.log")" -ge "$1" ]; }
 # Mid-burst: some containers exist, most do not yet.
 wait_for "the first containers" 60 created 2 || fail "the burst never started"
-t0="$(_bed_now_us)"
-bed_stop_controller 30
-took_ms=$((($(_bed_now_us) - t0) / 1000))
+bed_stop_controller 90
 assert_eq 0 "$BED_LAST_RC" "the controller's exit status on SIGTERM during a burst"
-((took_ms < 15000)) || fail "the controller took ${took_ms} ms to stop"
-assert_contains "$(cat "$BED/controller.log")" 'msg=stopped reason=SIGTERM' "the last line"
-echo "stopped in ${took_ms} ms after $(grep -c 'msg="container created"' "$BED/controller.log") of $N containers"
+ctl_log="$(cat "$BED/controller.log")"
+assert_contains "$ctl_log" 'msg=stopped reason=SIGTERM' "the last line"
+# Promptly: after the signal no new work starts (every workspace logged
+# after it was in flight before it), and once the in-flight reconciles are
+# done (the engine's time, up to half a minute on a loaded machine) the
+# controller is gone at once.
+before="$(sed '/msg="signal received/,$d' <<<"$ctl_log" | grep -o 'workspace=[^ ]*' | sort -u)"
+after="$(sed -n '/msg="signal received/,$p' <<<"$ctl_log" | grep -o 'workspace=[^ ]*' | sort -u)"
+[ -z "$(comm -13 <(echo "$before") <(echo "$after"))" ] ||
+	fail "work started after SIGTERM: $(comm -13 <(echo "$before") <(echo "$after"))"
+ms_of() { date -d "$(sed -E 's/^ts=([^ ]*) .*/\1/' <<<"$1")" +%s%3N; }
+last_work="$(sed -n '/msg="signal received/,$p' <<<"$ctl_log" | grep -v 'msg=stopped' | tail -1)"
+took_ms=$(($(ms_of "$(grep 'msg=stopped reason=SIGTERM' <<<"$ctl_log")") - $(ms_of "$last_work")))
+((took_ms < 10000)) || fail "the controller took ${took_ms} ms to stop after its last in-flight work"
+echo "stopped ${took_ms} ms after the in-flight work, after $(grep -c 'msg="container created"' "$BED/controller.log") of $N containers"
 
 bed_start_controller --config "$BED/controller.conf" --leader-ttl-seconds 3 --resync-seconds 5
 all_converged() {
