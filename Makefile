@@ -10,7 +10,9 @@
 #                   with the local engine, making the Debian base first
 #   make fuzz       libFuzzer targets (clang) for FUZZ_SECONDS (60) each
 #   make valgrind   the unit tests under valgrind (leaks are failures)
-#   make ci         what CI runs: test, then asan, valgrind and a short fuzz
+#   make tsan       the unit tests and a handful of the daemons' e2e tests built
+#                   with ThreadSanitizer (any report is a failure)
+#   make ci         what CI runs: test, then asan-unit, valgrind and tsan
 #   make images     the controller, nginx-sidecar and etcd images (Dockerfile) in
 #                   the engine at DOCKER_HOST, from a local Debian base
 #   make install    the binaries into $(DESTDIR)$(PREFIX)/bin (/usr/local/bin)
@@ -46,7 +48,7 @@ BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 BINS := $(BIN)/klangkc $(BIN)/klangk-controller $(BIN)/klangk-proxy-gen
 
 .PHONY: all deps test unit e2e e2e-docker asan run clean fuzz fuzz-run valgrind ci asan-unit bench \
-	image images install
+	image images install tsan tsan-run
 all: $(BINS)
 
 deps:
@@ -152,6 +154,20 @@ ci:
 	@$(MAKE) --no-print-directory test
 	@$(MAKE) --no-print-directory asan-unit
 	@$(MAKE) --no-print-directory valgrind
+	@$(MAKE) --no-print-directory tsan
+
+# ThreadSanitizer, in its own build and bin directories: the unit tests, and
+# the e2e tests of TSAN_E2E (chosen because they drive the daemons' threads:
+# start, reconcile bursts, engine events, reloads, SIGTERM and fatal threads)
+# with the instrumented daemons.  Every report of every process fails the run
+# (tests/tsan.sh); tests/tsan.supp says why each suppression is there.
+TSAN_E2E ?= test_daemon_lifecycle test_controller_drift test_proxy_reload
+tsan: deps
+	@$(MAKE) --no-print-directory BUILD=build-tsan BIN=bin-tsan CFLAGS="-O1 -g" \
+		SAN="-fsanitize=thread -fno-omit-frame-pointer" TSAN_E2E="$(TSAN_E2E)" tsan-run
+
+tsan-run: all $(UNIT_BIN)
+	@BIN=$(abspath $(BIN)) bash tests/tsan.sh "$(TSAN_E2E)" $(UNIT_BIN)
 
 asan-unit: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=bin-asan CFLAGS="-O1 -g" \
@@ -173,6 +189,6 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -rf build build-asan build-fuzz bin bin-asan bin-fuzz
+	rm -rf build build-asan build-fuzz build-tsan bin bin-asan bin-fuzz bin-tsan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

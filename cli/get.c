@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static volatile sig_atomic_t stop_flag;
+static atomic_int stop_flag; /* set by a signal handler (lock-free) */
 
 static void on_signal(int sig)
 {

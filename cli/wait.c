@@ -28,7 +28,7 @@
 #include <strings.h>
 #include <sys/time.h>
 
-static volatile sig_atomic_t cancel_flag;
+static atomic_int cancel_flag; /* set by a signal handler (lock-free) */
 static volatile sig_atomic_t timed_out;
 
 static void on_alarm(int sig)

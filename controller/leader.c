@@ -20,11 +20,17 @@ struct leader {
 	char identity[256];
 	long ttl_s;
 	int64_t lease;
-	bool leading;            /* under stop->mu */
+	/* Leadership: mu guards leading and transitions; cv is broadcast on
+	 * every change, and when leader_run ends (after the stop request), so
+	 * leader_wait never sleeps through a stop. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool leading;
 	unsigned long transitions;
 	void (*elected)(void *);
 	void *elected_ud;
-	char *record_key;        /* under stop->mu; NULL = none */
+	pthread_mutex_t record_mu; /* guards the three below */
+	char *record_key;        /* NULL = none */
 	char *record_value;
 	bool record_dirty;       /* a new value to write while leading */
 };
@@ -57,6 +63,9 @@ int leader_new(const struct etcd_opts *o, const char *instance, const char *node
 		free(l);
 		return r;
 	}
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->cv, NULL);
+	pthread_mutex_init(&l->record_mu, NULL);
 	*out = l;
 	return 0;
 }
@@ -66,6 +75,9 @@ void leader_free(struct leader *l)
 	if (!l)
 		return;
 	etcd_free(l->etcd);
+	pthread_mutex_destroy(&l->mu);
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->record_mu);
 	free(l->record_key);
 	free(l->record_value);
 	free(l);
@@ -80,13 +92,13 @@ int leader_set_record(struct leader *l, const char *key, const char *value)
 		free(v);
 		return -ENOMEM;
 	}
-	pthread_mutex_lock(&l->stop->mu);
+	pthread_mutex_lock(&l->record_mu);
 	free(l->record_key);
 	free(l->record_value);
 	l->record_key = k;
 	l->record_value = v;
 	l->record_dirty = true;
-	pthread_mutex_unlock(&l->stop->mu);
+	pthread_mutex_unlock(&l->record_mu);
 	return 0;
 }
 
@@ -96,12 +108,12 @@ static json_t *record_op(struct leader *l)
 {
 	json_t *op = NULL;
 
-	pthread_mutex_lock(&l->stop->mu);
+	pthread_mutex_lock(&l->record_mu);
 	if (l->record_key)
 		op = etcd_op_put(l->record_key, l->record_value,
 				 strlen(l->record_value), l->lease);
 	l->record_dirty = false;
-	pthread_mutex_unlock(&l->stop->mu);
+	pthread_mutex_unlock(&l->record_mu);
 	return op;
 }
 
@@ -112,9 +124,9 @@ static void record_refresh(struct leader *l)
 	bool dirty, ok = false;
 	struct err e = { "" };
 
-	pthread_mutex_lock(&l->stop->mu);
+	pthread_mutex_lock(&l->record_mu);
 	dirty = l->record_dirty;
-	pthread_mutex_unlock(&l->stop->mu);
+	pthread_mutex_unlock(&l->record_mu);
 	if (!dirty)
 		return;
 	ops = json_array();
@@ -124,9 +136,9 @@ static void record_refresh(struct leader *l)
 	}
 	if (etcd_txn(l->etcd, NULL, ops, NULL, &ok, NULL, &e) < 0) {
 		log_warn("could not update the node record", "error", e.msg, NULL);
-		pthread_mutex_lock(&l->stop->mu);
+		pthread_mutex_lock(&l->record_mu);
 		l->record_dirty = true;
-		pthread_mutex_unlock(&l->stop->mu);
+		pthread_mutex_unlock(&l->record_mu);
 	}
 }
 
@@ -138,21 +150,21 @@ void leader_on_elected(struct leader *l, void (*fn)(void *), void *ud)
 
 static void set_leading(struct leader *l, bool v)
 {
-	pthread_mutex_lock(&l->stop->mu);
+	pthread_mutex_lock(&l->mu);
 	if (l->leading != v)
 		l->transitions++;
 	l->leading = v;
-	pthread_cond_broadcast(&l->stop->cv);
-	pthread_mutex_unlock(&l->stop->mu);
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
 }
 
 bool leader_is_leader(struct leader *l)
 {
 	bool v;
 
-	pthread_mutex_lock(&l->stop->mu);
-	v = l->leading && !l->stop->stopping;
-	pthread_mutex_unlock(&l->stop->mu);
+	pthread_mutex_lock(&l->mu);
+	v = l->leading && !stopper_stopping(l->stop);
+	pthread_mutex_unlock(&l->mu);
 	return v;
 }
 
@@ -160,11 +172,11 @@ bool leader_wait(struct leader *l)
 {
 	bool v;
 
-	pthread_mutex_lock(&l->stop->mu);
-	while (!l->leading && !l->stop->stopping)
-		pthread_cond_wait(&l->stop->cv, &l->stop->mu);
-	v = l->leading && !l->stop->stopping;
-	pthread_mutex_unlock(&l->stop->mu);
+	pthread_mutex_lock(&l->mu);
+	while (!l->leading && !stopper_stopping(l->stop))
+		pthread_cond_wait(&l->cv, &l->mu);
+	v = l->leading && !stopper_stopping(l->stop);
+	pthread_mutex_unlock(&l->mu);
 	return v;
 }
 
@@ -172,9 +184,9 @@ unsigned long leader_transitions(struct leader *l)
 {
 	unsigned long n;
 
-	pthread_mutex_lock(&l->stop->mu);
+	pthread_mutex_lock(&l->mu);
 	n = l->transitions;
-	pthread_mutex_unlock(&l->stop->mu);
+	pthread_mutex_unlock(&l->mu);
 	return n;
 }
 
@@ -225,7 +237,7 @@ static int on_key_event(void *ud, const struct etcd_event *ev, size_t n,
 	struct leader *l = ud;
 
 	(void)revision;
-	if (l->stop->stopping)
+	if (stopper_stopping(l->stop))
 		return 1;
 	for (size_t i = 0; i < n; i++)
 		if (ev[i].type == ETCD_DELETE && strcmp(ev[i].kv.key, l->key) == 0)
@@ -271,7 +283,7 @@ void leader_run(struct leader *l)
 	struct err e = { "" };
 	int failures = 0;
 
-	while (!l->stop->stopping) {
+	while (!stopper_stopping(l->stop)) {
 		int64_t rev = 0;
 		bool won = false;
 		int r = campaign(l, &won, &rev, &e);
@@ -299,12 +311,19 @@ void leader_run(struct leader *l)
 		if (r != -ECANCELED)
 			stopper_nap(l->stop, stopper_backoff_ms(0, 200, 1000));
 	}
+	/* Leadership ends here (and wakes leader_wait), but the lease is
+	 * kept until leader_resign: no other replica may take over while
+	 * this one's in-flight reconciles finish. */
 	set_leading(l, false);
-	if (l->lease) {
-		/* Resign: the next replica need not wait for the TTL. */
-		struct err re = { "" };
+}
 
-		etcd_lease_revoke(l->etcd, l->lease, &re);
-		l->lease = 0;
-	}
+void leader_resign(struct leader *l)
+{
+	struct err e = { "" };
+
+	if (!l || !l->lease)
+		return;
+	/* The next replica need not wait for the TTL. */
+	etcd_lease_revoke(l->etcd, l->lease, &e);
+	l->lease = 0;
 }

@@ -32,8 +32,12 @@ int leader_new(const struct etcd_opts *o, const char *instance, const char *node
 /* Put key = value (copied) on the leader's lease while leading; a new
  * value is written at the next renewal.  Any thread. */
 int leader_set_record(struct leader *l, const char *key, const char *value);
-/* Run the election until stop; resigns (revokes the lease) on the way out. */
+/* Run the election until stop.  Leadership ends with it, but the lease
+ * (and so the key) is kept until leader_resign. */
 void leader_run(struct leader *l);
+/* Once leader_run has returned and the workers are joined: revoke the
+ * lease, so that the next replica takes over at once.  NULL: nothing. */
+void leader_resign(struct leader *l);
 void leader_free(struct leader *l);
 
 bool leader_is_leader(struct leader *l);

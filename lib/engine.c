@@ -533,7 +533,7 @@ static int events_chunk(void *ud, const char *data, size_t len)
 }
 
 int engine_events(struct engine *g, const char *label, engine_event_fn fn,
-		  void *ud, volatile sig_atomic_t *cancel, struct err *e)
+		  void *ud, atomic_int *cancel, struct err *e)
 {
 	struct events_state s = { .fn = fn, .ud = ud, .e = e };
 	json_t *f = json_pack("{s:[s],s:[s]}", "label", label, "type", "container");

@@ -15,7 +15,7 @@
 #include "http.h"
 
 #include <jansson.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -81,7 +81,7 @@ int engine_image_inspect(struct engine *g, const char *name,
  */
 typedef int (*engine_event_fn)(void *ud, const json_t *event);
 int engine_events(struct engine *g, const char *label, engine_event_fn fn,
-		  void *ud, volatile sig_atomic_t *cancel, struct err *e);
+		  void *ud, atomic_int *cancel, struct err *e);
 
 /*
  * Exec: run a process in a running container (POST /containers/{id}/exec,

@@ -1044,7 +1044,7 @@ static int watch_chunk(void *ud, const char *data, size_t len)
 }
 
 int etcd_watch(struct etcd *c, const char *prefix, int64_t start_rev,
-	       etcd_watch_fn fn, void *ud, volatile sig_atomic_t *cancel,
+	       etcd_watch_fn fn, void *ud, atomic_int *cancel,
 	       int64_t *last_rev, struct err *e)
 {
 	struct watch_state w = { .fn = fn, .ud = ud, .last_rev = last_rev, .e = e };

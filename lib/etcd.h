@@ -21,7 +21,7 @@
 #include "err.h"
 
 #include <jansson.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -165,7 +165,7 @@ int etcd_compact(struct etcd *c, int64_t revision, struct err *e);
 typedef int (*etcd_watch_fn)(void *ud, const struct etcd_event *ev, size_t n,
 			     int64_t revision);
 int etcd_watch(struct etcd *c, const char *prefix, int64_t start_rev,
-	       etcd_watch_fn fn, void *ud, volatile sig_atomic_t *cancel,
+	       etcd_watch_fn fn, void *ud, atomic_int *cancel,
 	       int64_t *last_rev, struct err *e);
 
 #endif
