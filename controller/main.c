@@ -731,6 +731,8 @@ static void usage(FILE *f)
 		"  --resync-seconds N      full resync period (30)\n"
 		"  --no-leader-elect       reconcile without leader election (one replica only)\n"
 		"  --leader-ttl-seconds N  leader lease TTL (15)\n"
+		"  --leader-identity ID    KLANGK_LEADER_IDENTITY: this replica's holder identity,\n"
+		"                          kept across restarts (host name, -2... per replica)\n"
 		"  --metrics-address ADDR  serve /metrics, /healthz, /readyz on ADDR\n"
 		"                          (e.g. 127.0.0.1:9101; KLANGK_METRICS_ADDRESS; off)\n"
 		"  --log-level LEVEL       debug|info|warn|error (info)\n"
@@ -759,6 +761,7 @@ int main(int argc, char **argv)
 		{ "resync-seconds", required_argument, NULL, 'r' },
 		{ "no-leader-elect", no_argument, NULL, 'N' },
 		{ "leader-ttl-seconds", required_argument, NULL, 't' },
+		{ "leader-identity", required_argument, NULL, 'I' },
 		{ "metrics-address", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "log-json", no_argument, NULL, 'j' },
@@ -772,6 +775,7 @@ int main(int argc, char **argv)
 	struct side_watch act_w = { &c, WS_ACTIVITY_PREFIX }, pl_w = { &c, PLACE_PREFIX };
 	bool elect = true, bad = false, check = false;
 	const char *metrics_addr = getenv("KLANGK_METRICS_ADDRESS");
+	const char *identity = getenv("KLANGK_LEADER_IDENTITY");
 	long ttl = 15, nw = 0;
 	sigset_t sigs;
 	struct err e = { "" };
@@ -826,6 +830,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			bad = cfg_parse_long(optarg, 3, 3600, &ttl) < 0;
+			break;
+		case 'I':
+			identity = optarg;
 			break;
 		case 'l':
 			bad = log_parse_level(optarg, &lvl) < 0;
@@ -902,8 +909,8 @@ int main(int argc, char **argv)
 	if (elect) {
 		struct etcd_opts o = etcd_opts_env(c.cfg.etcd_endpoints);
 
-		if (leader_new(&o, c.cfg.instance_id, c.cfg.node_name, ttl, &c.stop,
-			       &c.leader, &e) < 0) {
+		if (leader_new(&o, c.cfg.instance_id, c.cfg.node_name, identity, ttl,
+			       &c.stop, &c.leader, &e) < 0) {
 			log_error("bad configuration", "error", e.msg, NULL);
 			ret = 2;
 			goto out;
