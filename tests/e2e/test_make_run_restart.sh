@@ -56,7 +56,7 @@ check_started() {
 		"$BED/nginx/nginx.pid" >"$OUT/pids"
 	bed_podman inspect -f '{{.Id}}' "$CONTAINER" >"$OUT/container"
 }
-export -f check_started
+export -f check_started bed_podman
 export CONTAINER
 
 # container_state: running, exited, ... of the workspace's container
