@@ -25,7 +25,8 @@ struct leader {
 	char key[256];
 	char identity[256];
 	int guard_fd;            /* holds the identity on this host */
-	bool ousted;             /* a takeover revoked our lease while leading */
+	bool ousted;             /* a takeover revoked our lease while leading
+				  * (election thread only) */
 	long ttl_s;
 	int64_t lease;
 	bool leading;            /* under stop->mu */

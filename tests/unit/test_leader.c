@@ -23,17 +23,22 @@ static void test_decide(void)
 
 static void test_guard(void)
 {
+	char key[64], node_key[80];
 	int a = -1, b = -1, c = -1;
 
-	CHECK(leader_guard_claim("/klangk/leader/unit", "host", &a) == 0);
+	/* Guards are per host: keys of this process only, so that runs of
+	 * this test at the same time (make unit, make asan-unit) never meet. */
+	snprintf(key, sizeof(key), "/klangk/leader/unit%ld", (long)getpid());
+	snprintf(node_key, sizeof(node_key), "%s/a", key);
+	CHECK(leader_guard_claim(key, "host", &a) == 0);
 	/* Held by a live holder (this process): refused. */
-	CHECK(leader_guard_claim("/klangk/leader/unit", "host", &b) == -EADDRINUSE);
+	CHECK(leader_guard_claim(key, "host", &b) == -EADDRINUSE);
 	/* Another identity, or the same identity for another key: free. */
-	CHECK(leader_guard_claim("/klangk/leader/unit", "host-2", &b) == 0);
-	CHECK(leader_guard_claim("/klangk/leader/unit/a", "host", &c) == 0);
+	CHECK(leader_guard_claim(key, "host-2", &b) == 0);
+	CHECK(leader_guard_claim(node_key, "host", &c) == 0);
 	/* Released with its holder (the kernel does it when a process dies). */
 	close(a);
-	CHECK(leader_guard_claim("/klangk/leader/unit", "host", &a) == 0);
+	CHECK(leader_guard_claim(key, "host", &a) == 0);
 	close(a);
 	close(b);
 	close(c);
