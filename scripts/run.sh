@@ -216,11 +216,24 @@ setsid env TMPDIR="$BED/tmp" XDG_RUNTIME_DIR="$BED/xdg" \
 RUN_PODMAN_PID=$!
 echo "$RUN_PODMAN_PID" >"$BED/podman.pid"
 
-say "waiting for etcd at $KLANGK_ETCD_ENDPOINTS"
-_bed_wait_daemon etcd "$RUN_ETCD_PID" 30 _bed_etcd_healthy ||
+# await WHAT PID TIMEOUT_S CMD...: says it waits for WHAT, then waits until
+# CMD succeeds; gives up after TIMEOUT_S or as soon as process PID (the
+# daemon that should make it happen) dies.
+await() {
+	local what="$1" pid="$2" timeout="$3"
+	shift 3
+	say "waiting for $what"
+	wait_for "$what" "$timeout" _bed_daemon_check "$pid" "$@" || return 1
+	if ! _bed_alive "$pid"; then
+		say "gave up waiting for $what: the daemon that serves it (pid $pid) died"
+		return 1
+	fi
+	"$@" >/dev/null 2>&1
+}
+
+await "etcd at $KLANGK_ETCD_ENDPOINTS" "$RUN_ETCD_PID" 30 _bed_etcd_healthy ||
 	{ tail -20 "$BED/etcd.log" >&2; exit 1; }
-say "waiting for the engine at $DOCKER_HOST"
-_bed_wait_daemon "podman service" "$RUN_PODMAN_PID" 30 _bed_engine_ping ||
+await "the engine at $DOCKER_HOST" "$RUN_PODMAN_PID" 30 _bed_engine_ping ||
 	{ tail -20 "$BED/podman.log" >&2; exit 1; }
 if ! _bed_engine_has_image; then
 	say "building the demo image $KLANGK_TEST_IMAGE"
@@ -253,8 +266,8 @@ failed() {
 	exit 1
 }
 
-say "waiting for the controller to lead and reconcile (http://127.0.0.1:$METRICS_PORT/metrics)"
-if ! _bed_wait_daemon klangk-controller "$BED_CONTROLLER_PID" 60 controller_reconciled; then
+if ! await "the controller to lead and reconcile (http://127.0.0.1:$METRICS_PORT/metrics)" \
+	"$BED_CONTROLLER_PID" 60 controller_reconciled; then
 	say "the leader key holds: $(etcdctl get --print-value-only "/klangk/leader/$KLANGK_INSTANCE_ID" 2>&1)"
 	failed "the controller's first reconcile" "$BED/controller.log"
 fi
@@ -264,8 +277,7 @@ say "waiting for the controller to observe hello's generation $gen and find it R
 	{ "$BIN/klangkc" get hello -n demo -o yaml >&2 || true; failed "hello's Ready" "$BED/controller.log"; }
 mapfile -t urls < <("$BIN/klangkc" get hello -n demo -o json | jq -r '.status.urls[]')
 [ "${#urls[@]}" -gt 0 ] || failed "hello's URLs in its status" "$BED/controller.log"
-say "waiting for nginx to serve ${urls[*]}"
-_bed_wait_daemon klangk-proxy-gen "$BED_PROXYGEN_PID" 30 answers "${urls[@]}" ||
+await "nginx to serve ${urls[*]}" "$BED_PROXYGEN_PID" 30 answers "${urls[@]}" ||
 	failed "the hosted app answering through nginx" "$BED/proxy-gen.log"
 
 cat <<MSG
