@@ -126,13 +126,23 @@ say() {
 # engine's API service and etcd.  Also stops what a killed make run left
 # (their pid files in $BED).  The containers are left running (conmon
 # owns them).
+# Each stage stops its two at once (neither needs the other): a subshell
+# stops one while this shell stops the other, then reaps what the subshell
+# stopped (its children are ours, not the subshell's).
 stop_daemons() {
+	local sub pg="${BED_PROXYGEN_PID:-}" engine etcd
+	{ bed_stop_proxygen; bed_stop_nginx; } &
+	sub=$!
 	bed_stop_controller 15 || true
-	bed_stop_proxygen || true
-	bed_stop_nginx || true
-	_bed_stop_pid "$(cat "$BED/podman.pid" 2>/dev/null)" "podman service" 10 TERM \
-		"$BED/podman.sock" || true
-	_bed_stop_pid "$(cat "$BED/etcd.pid" 2>/dev/null)" etcd 10 TERM "$BED/etcd" || true
+	wait "$sub" || true
+	[ -z "$pg" ] || wait "$pg" 2>/dev/null || true
+	BED_PROXYGEN_PID=""
+	engine="$(cat "$BED/podman.pid" 2>/dev/null)" etcd="$(cat "$BED/etcd.pid" 2>/dev/null)"
+	_bed_stop_pid "$engine" "podman service" 10 TERM "$BED/podman.sock" &
+	sub=$!
+	_bed_stop_pid "$etcd" etcd 10 TERM "$BED/etcd" || true
+	wait "$sub" || true
+	[ -z "$engine" ] || wait "$engine" 2>/dev/null || true
 	rm -f "$BED/podman.pid" "$BED/etcd.pid"
 }
 
