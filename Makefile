@@ -4,7 +4,9 @@
 #   make test       unit tests, then end-to-end tests on real etcd, Podman, nginx
 #   make asan       the same suite built with ASan and UBSan
 #   make run        start a local etcd, Podman's API service, the controller,
-#                   proxy-gen and nginx under ./run/ and apply the hello example
+#                   proxy-gen and nginx under ./run/ and apply the hello example;
+#                   Ctrl-C stops them (the workspaces keep running)
+#   make run-down   stop the workspaces that make run left running
 #   make deps       install missing Debian packages (called by the above)
 #   make image      build the workspace image klangk-workspace (images/workspace)
 #                   with the local engine, making the Debian base first
@@ -47,7 +49,7 @@ BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 BINS := $(BIN)/klangkc $(BIN)/klangk-controller $(BIN)/klangk-proxy-gen
 
-.PHONY: all deps test unit e2e e2e-docker asan run clean fuzz fuzz-run valgrind ci asan-unit bench \
+.PHONY: all deps test unit e2e e2e-docker asan run run-down clean fuzz fuzz-run valgrind ci asan-unit bench \
 	image images install tsan tsan-run
 all: $(BINS)
 
@@ -176,6 +178,9 @@ asan-unit: deps
 
 run: deps all
 	@bash scripts/run.sh
+
+run-down:
+	@bash scripts/run.sh down
 
 # The images of the Dockerfile, built from a Debian base that debootstrap
 # makes once per machine (no registry needed); skipped when the engine has

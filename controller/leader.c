@@ -7,17 +7,27 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Default identities: the host name, then "-2" ... for further replicas of
+ * the same instance and node on one host. */
+#define MAX_SLOTS 16
 
 struct leader {
 	struct etcd *etcd;
 	struct stopper *stop;
 	char key[256];
 	char identity[256];
+	int guard_fd;            /* holds the identity on this host */
+	bool ousted;             /* a takeover revoked our lease while leading
+				  * (election thread only) */
 	long ttl_s;
 	int64_t lease;
 	/* Leadership: mu guards leading and transitions; cv is broadcast on
@@ -43,31 +53,126 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+enum leader_step leader_decide(const char *holder, const char *self, bool ousted)
+{
+	if (!holder || !self || !*self || strcmp(holder, self) != 0)
+		return LEADER_FOLLOW;
+	/* Ours, but someone took it from us: a duplicate identity (another
+	 * host), which we must not fight over the key. */
+	return ousted ? LEADER_FOLLOW : LEADER_TAKE_OVER;
+}
+
+int leader_guard_claim(const char *key, const char *identity, int *fd)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	uint64_t h = 1469598103934665603ULL;  /* FNV-1a over key NUL identity */
+	const char *parts[2] = { key, identity };
+	int s, len;
+
+	for (int p = 0; p < 2; p++)
+		for (const char *c = parts[p];; c++) {
+			h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+			if (!*c)
+				break;
+		}
+	/* Abstract namespace (sun_path[0] == 0): no file, gone with us. */
+	len = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "klangk-leader-%016" PRIx64, h);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (bind(s, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+						       1 + (size_t)len)) < 0) {
+		int r = -errno;
+
+		close(s);
+		return r;
+	}
+	*fd = s;
+	return 0;
+}
+
+/* Our identity: the one given, or the first free default slot. */
+static int claim_identity(struct leader *l, const char *given, struct err *e)
+{
+	char host[128] = "";
+	int r;
+
+	if (given && *given) {
+		if (strlen(given) >= sizeof(l->identity)) {
+			err_set(e, "leader identity too long (at most %zu bytes)",
+				sizeof(l->identity) - 1);
+			return -EINVAL;
+		}
+		r = leader_guard_claim(l->key, given, &l->guard_fd);
+		if (r == -EADDRINUSE) {
+			err_set(e, "leader identity \"%s\" is in use by another live "
+				   "klangk-controller of %s on this host", given, l->key);
+			return -EBUSY;
+		}
+		if (r < 0) {
+			err_set(e, "cannot hold the leader identity: %s", strerror(-r));
+			return r;
+		}
+		snprintf(l->identity, sizeof(l->identity), "%s", given);
+		return 0;
+	}
+	if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
+		snprintf(host, sizeof(host), "controller");
+	for (int slot = 1; slot <= MAX_SLOTS; slot++) {
+		char id[sizeof(l->identity)];
+
+		if (slot == 1)
+			snprintf(id, sizeof(id), "%s", host);
+		else
+			snprintf(id, sizeof(id), "%s-%d", host, slot);
+		r = leader_guard_claim(l->key, id, &l->guard_fd);
+		if (r == 0) {
+			memcpy(l->identity, id, sizeof(l->identity));
+			return 0;
+		}
+		if (r != -EADDRINUSE) {
+			err_set(e, "cannot hold the leader identity: %s", strerror(-r));
+			return r;
+		}
+	}
+	err_set(e, "%d controllers of %s already run on this host", MAX_SLOTS, l->key);
+	return -EBUSY;
+}
+
 int leader_new(const struct etcd_opts *o, const char *instance, const char *node,
-	       long ttl_s, struct stopper *stop, struct leader **out, struct err *e)
+	       const char *identity, long ttl_s, struct stopper *stop,
+	       struct leader **out, struct err *e)
 {
 	struct leader *l = calloc(1, sizeof(*l));
-	char host[128] = "unknown";
 	int r;
 
 	if (!l)
 		return -ENOMEM;
-	gethostname(host, sizeof(host) - 1);
-	keys_leader(instance, node, l->key, sizeof(l->key));
-	snprintf(l->identity, sizeof(l->identity), "%s:%ld:%08lx", host,
-		 (long)getpid(), (unsigned long)random());
-	l->ttl_s = ttl_s;
-	l->stop = stop;
-	r = etcd_new(o, &l->etcd, e);
-	if (r < 0) {
-		free(l);
-		return r;
-	}
+	/* The locks first: leader_free destroys them on every path. */
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_cond_init(&l->cv, NULL);
 	pthread_mutex_init(&l->record_mu, NULL);
+	l->guard_fd = -1;
+	l->ttl_s = ttl_s;
+	l->stop = stop;
+	r = keys_leader(instance, node, l->key, sizeof(l->key));
+	if (r < 0)
+		err_set(e, "leader key: %s", strerror(-r));
+	else
+		r = claim_identity(l, identity, e);
+	if (r == 0)
+		r = etcd_new(o, &l->etcd, e);
+	if (r < 0) {
+		leader_free(l);
+		return r;
+	}
 	*out = l;
 	return 0;
+}
+
+const char *leader_identity(const struct leader *l)
+{
+	return l->identity;
 }
 
 void leader_free(struct leader *l)
@@ -78,6 +183,8 @@ void leader_free(struct leader *l)
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->cv);
 	pthread_mutex_destroy(&l->record_mu);
+	if (l->guard_fd >= 0)
+		close(l->guard_fd);
 	free(l->record_key);
 	free(l->record_value);
 	free(l);
@@ -190,44 +297,119 @@ unsigned long leader_transitions(struct leader *l)
 	return n;
 }
 
-/* One attempt to take the key.  *won tells; *rev is the store revision
- * (to watch from when we lost). */
-static int campaign(struct leader *l, bool *won, int64_t *rev, struct err *e)
+/* Our lease (granted when we hold none), the key put on it with our
+ * identity, and the record: the put operations of a campaign or takeover
+ * (new), or NULL. */
+static json_t *take_ops(struct leader *l, struct err *e, int *r)
 {
-	json_t *cmp, *ops, *fail, *resp = NULL;
-	int r;
+	json_t *ops, *rec;
 
+	*r = 0;
 	if (!l->lease) {
-		r = etcd_lease_grant(l->etcd, l->ttl_s, &l->lease, e);
-		if (r < 0)
-			return r;
+		*r = etcd_lease_grant(l->etcd, l->ttl_s, &l->lease, e);
+		if (*r < 0)
+			return NULL;
 	}
-	cmp = json_pack("[o]", etcd_cmp_absent(l->key));
 	ops = json_pack("[o]", etcd_op_put(l->key, l->identity, strlen(l->identity),
 					   l->lease));
-	fail = json_pack("[o]", etcd_op_get(l->key));
-	if (ops) {
-		json_t *rec = record_op(l);
-
-		if (rec && json_array_append_new(ops, rec) < 0) {
-			json_decref(ops);
-			ops = NULL;
-		}
-	}
-	if (!cmp || !ops || !fail) {
-		json_decref(cmp);
+	rec = ops ? record_op(l) : NULL;
+	if (rec && json_array_append_new(ops, rec) < 0) {
 		json_decref(ops);
-		json_decref(fail);
+		ops = NULL;
+	}
+	if (!ops)
+		*r = -ENOMEM;
+	return ops;
+}
+
+/* One attempt to take the vacant key.  *won tells; *rev is the store
+ * revision. */
+static int campaign(struct leader *l, bool *won, int64_t *rev, struct err *e)
+{
+	json_t *cmp, *ops, *resp = NULL;
+	int r;
+
+	ops = take_ops(l, e, &r);
+	if (!ops)
+		return r;
+	cmp = json_pack("[o]", etcd_cmp_absent(l->key));
+	if (!cmp) {
+		json_decref(ops);
 		return -ENOMEM;
 	}
-	r = etcd_txn(l->etcd, cmp, ops, fail, won, &resp, e);
+	r = etcd_txn(l->etcd, cmp, ops, NULL, won, &resp, e);
 	if (r == 0) {
 		const char *s = json_string_value(
 			json_object_get(json_object_get(resp, "header"), "revision"));
 
 		*rev = s ? strtoll(s, NULL, 10) : 0;
+		if (*won)
+			l->ousted = false;
 	}
 	json_decref(resp);
+	return r;
+}
+
+/*
+ * The key is held: by our identity (a previous process of ours) we take it
+ * over, in a transaction on the revision we read, and revoke the old
+ * lease; by anyone else we follow.  Returns 1 when the key changed
+ * meanwhile (campaign again), else 0 with *won, or a negative errno.
+ * *rev: the revision the holder was read at (to watch from).
+ */
+static int take_over(struct leader *l, bool *won, int64_t *rev, struct err *e)
+{
+	struct etcd_kv kv = { 0 };
+	json_t *cmp = NULL, *ops;
+	bool ok = false;
+	int r;
+
+	*won = false;
+	r = etcd_get(l->etcd, l->key, &kv, rev, e);
+	if (r == -ENOENT)
+		return 1;
+	if (r < 0)
+		return r;
+	if (leader_decide(kv.value, l->identity, l->ousted) == LEADER_FOLLOW) {
+		if (strcmp(kv.value, l->identity) == 0)
+			log_warn("the leader key holds this replica's identity, but a takeover "
+				 "revoked our lease: another live controller uses the same "
+				 "identity (make --leader-identity unique); following it",
+				 "key", l->key, "identity", l->identity, NULL);
+		else
+			log_info("following: the leader key is held by another replica",
+				 "key", l->key, "holder", kv.value, "identity", l->identity, NULL);
+		goto out;
+	}
+	ops = take_ops(l, e, &r);
+	if (ops)
+		cmp = json_pack("[o]", etcd_cmp_mod(l->key, kv.mod_revision));
+	if (ops && !cmp) {
+		json_decref(ops);
+		r = -ENOMEM;
+	}
+	if (r < 0)
+		goto out;
+	r = etcd_txn(l->etcd, cmp, ops, NULL, &ok, NULL, e);
+	if (r < 0)
+		goto out;
+	if (!ok) {
+		r = 1;
+		goto out;
+	}
+	log_info("took over the leader key from this identity's previous process",
+		 "key", l->key, "identity", l->identity, NULL);
+	if (kv.lease && kv.lease != l->lease) {
+		/* Nobody renews it, and keys still on it would outlive us. */
+		struct err re = { "" };
+
+		if (etcd_lease_revoke(l->etcd, kv.lease, &re) < 0)
+			log_warn("could not revoke the previous process's lease", "error",
+				 re.msg, NULL);
+	}
+	*won = true;
+out:
+	etcd_kv_clear(&kv);
 	return r;
 }
 
@@ -268,6 +450,10 @@ static void lead(struct leader *l)
 		}
 		log_warn("leader lease renewal failed", "error", e.msg, NULL);
 		if (r == -ENOENT || now_ms() - renewed >= give_up) {
+			/* Gone: expired (then the key went with it) or revoked
+			 * by a takeover (then another process has our identity). */
+			if (r == -ENOENT)
+				l->ousted = true;
 			/* Stop working before etcd can hand the key to
 			 * someone else. */
 			set_leading(l, false);
@@ -288,6 +474,10 @@ void leader_run(struct leader *l)
 		bool won = false;
 		int r = campaign(l, &won, &rev, &e);
 
+		if (r == 0 && !won)
+			r = take_over(l, &won, &rev, &e);
+		if (r == 1)
+			continue;  /* the key changed meanwhile */
 		if (r < 0) {
 			if (r == -ENOENT || strstr(e.msg, "lease"))
 				l->lease = 0; /* expired or unknown: get a new one */

@@ -787,6 +787,8 @@ static void usage(FILE *f)
 		"  --resync-seconds N      full resync period (30)\n"
 		"  --no-leader-elect       reconcile without leader election (one replica only)\n"
 		"  --leader-ttl-seconds N  leader lease TTL (15)\n"
+		"  --leader-identity ID    KLANGK_LEADER_IDENTITY: this replica's holder identity,\n"
+		"                          kept across restarts (host name, -2... per replica)\n"
 		"  --metrics-address ADDR  serve /metrics, /healthz, /readyz on ADDR\n"
 		"                          (e.g. 127.0.0.1:9101; KLANGK_METRICS_ADDRESS; off)\n"
 		"  --log-level LEVEL       debug|info|warn|error (info)\n"
@@ -815,6 +817,7 @@ int main(int argc, char **argv)
 		{ "resync-seconds", required_argument, NULL, 'r' },
 		{ "no-leader-elect", no_argument, NULL, 'N' },
 		{ "leader-ttl-seconds", required_argument, NULL, 't' },
+		{ "leader-identity", required_argument, NULL, 'I' },
 		{ "metrics-address", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "log-json", no_argument, NULL, 'j' },
@@ -826,6 +829,7 @@ int main(int argc, char **argv)
 	enum log_level lvl = LOG_INFO;
 	bool elect = true, bad = false, check = false;
 	const char *metrics_addr = getenv("KLANGK_METRICS_ADDRESS");
+	const char *identity = getenv("KLANGK_LEADER_IDENTITY");
 	long ttl = 15;
 	pthread_condattr_t mono;
 	sigset_t sigs;
@@ -882,6 +886,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			bad = cfg_parse_long(optarg, 3, 3600, &ttl) < 0;
+			break;
+		case 'I':
+			identity = optarg;
 			break;
 		case 'l':
 			bad = log_parse_level(optarg, &lvl) < 0;
@@ -966,8 +973,8 @@ int main(int argc, char **argv)
 	if (elect) {
 		struct etcd_opts o = etcd_opts_env(c.boot.etcd_endpoints);
 
-		if (leader_new(&o, c.boot.instance_id, c.boot.node_name, ttl, &c.stop,
-			       &c.leader, &e) < 0) {
+		if (leader_new(&o, c.boot.instance_id, c.boot.node_name, identity, ttl,
+			       &c.stop, &c.leader, &e) < 0) {
 			log_error("bad configuration", "error", e.msg, NULL);
 			ret = 2;
 			goto out;
