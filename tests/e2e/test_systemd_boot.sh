@@ -23,7 +23,7 @@
 # Cost: the image is built once per machine and per change of
 # tests/image/systemd/ (about a minute, apt-get inside) and cached in
 # /var/cache/klangk (340 MB); then a run takes about a minute on a quiet
-# machine (loading the image ~5 s, the boot ~2 s, the units up in ~1 s;
+# machine (loading the image ~5 s, the boot ~2 s, the units up in ~1 s; a run
 # reached its last step in 57 s) and 4 to 6 minutes with a load of 35 on
 # 2 cores.
 # Marked engine-independent so that it runs once: it always uses a Podman
