@@ -14,7 +14,8 @@
 #   make valgrind   the unit tests under valgrind (leaks are failures)
 #   make tsan       the unit tests and a handful of the daemons' e2e tests built
 #                   with ThreadSanitizer (any report is a failure)
-#   make ci         what CI runs: test, then asan-unit, valgrind and tsan
+#   make ci         what CI runs: test, then asan-unit (the unit tests with
+#                   ASan/UBSan), valgrind and tsan; asan and fuzz are run by hand
 #   make images     the controller, nginx-sidecar and etcd images (Dockerfile) in
 #                   the engine at DOCKER_HOST, from a local Debian base
 #   make install    the binaries into $(DESTDIR)$(PREFIX)/bin (/usr/local/bin)
@@ -146,8 +147,6 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/proxy-gen/pgen.o $(BUILD)/libklangk.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iproxy-gen -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# CI: the suite, the suite again under ASan/UBSan, the unit tests under
-# valgrind, and each fuzz target for a short while on its corpus.
 # What CI runs: the whole suite on both engines, then the unit tests built
 # with ASan/UBSan and under valgrind. The full e2e suite under ASan
 # (make asan) and fuzzing (make fuzz) are run by hand: together they would
