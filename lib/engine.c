@@ -234,8 +234,10 @@ int engine_is_podman(struct engine *g, bool *out, struct err *e)
 	return r;
 }
 
-int engine_container_inspect(struct engine *g, const char *name,
-			     json_t **out, struct err *e)
+/* GET fmt with the escaped name in it, its JSON into *out; the error
+ * prefixed by the name. */
+static int get_named(struct engine *g, const char *what, const char *fmt,
+		     const char *name, json_t **out, struct err *e)
 {
 	char *n = esc(g, name);
 	struct buf p;
@@ -243,14 +245,29 @@ int engine_container_inspect(struct engine *g, const char *name,
 
 	if (!n)
 		return -ENOMEM;
-	r = pathf(&p, "/containers/%s/json", n);
+	r = pathf(&p, fmt, n);
 	if (r == 0)
-		r = call(g, "inspect container", "GET", p.data, NULL, out, NULL, e);
+		r = call(g, what, "GET", p.data, NULL, out, NULL, e);
 	if (r < 0)
 		err_prefix(e, "%s", name);
 	buf_free(&p);
 	free(n);
 	return r;
+}
+
+int engine_container_inspect(struct engine *g, const char *name,
+			     json_t **out, struct err *e)
+{
+	return get_named(g, "inspect container", "/containers/%s/json", name, out, e);
+}
+
+/* *id: new, the Id of a creation's answer ("" if it has none). */
+static int copy_id(const json_t *resp, char **id)
+{
+	const char *s = json_string_value(json_object_get(resp, "Id"));
+
+	*id = strdup(s ? s : "");
+	return *id ? 0 : -ENOMEM;
 }
 
 int engine_container_create(struct engine *g, const char *name,
@@ -274,13 +291,8 @@ int engine_container_create(struct engine *g, const char *name,
 		err_prefix(e, "%s", name);
 		goto out;
 	}
-	if (id) {
-		const char *s = json_string_value(json_object_get(resp, "Id"));
-
-		*id = strdup(s ? s : "");
-		if (!*id)
-			r = -ENOMEM;
-	}
+	if (id)
+		r = copy_id(resp, id);
 out:
 	json_decref(resp);
 	buf_free(&p);
@@ -377,22 +389,29 @@ out:
 	return r;
 }
 
-int engine_container_list(struct engine *g, const char *label, json_t **out,
-			  struct err *e)
+/* A listing that answers with a JSON array (containers, networks). */
+static int list_array(struct engine *g, const char *what, const char *base,
+		      const char *label, json_t **out, struct err *e)
 {
 	json_t *arr = NULL;
-	int r = list_with_label(g, "list containers", "/containers/json?all=true&",
-				label, &arr, e);
+	int r = list_with_label(g, what, base, label, &arr, e);
 
 	if (r < 0)
 		return r;
 	if (!json_is_array(arr)) {
 		json_decref(arr);
-		err_set(e, "list containers: engine did not answer with an array");
+		err_set(e, "%s: engine did not answer with an array", what);
 		return -EPROTO;
 	}
 	*out = arr;
 	return 0;
+}
+
+int engine_container_list(struct engine *g, const char *label, json_t **out,
+			  struct err *e)
+{
+	return list_array(g, "list containers", "/containers/json?all=true&", label,
+			  out, e);
 }
 
 /* ---- resources and state ---- */
@@ -564,13 +583,8 @@ int engine_network_create(struct engine *g, const char *name,
 		err_prefix(e, "%s", name);
 		goto out;
 	}
-	if (id) {
-		const char *s = json_string_value(json_object_get(resp, "Id"));
-
-		*id = strdup(s ? s : "");
-		if (!*id)
-			r = -ENOMEM;
-	}
+	if (id)
+		r = copy_id(resp, id);
 out:
 	json_decref(resp);
 	json_decref(req);
@@ -581,37 +595,13 @@ out:
 int engine_network_inspect(struct engine *g, const char *name, json_t **out,
 			   struct err *e)
 {
-	char *n = esc(g, name);
-	struct buf p;
-	int r;
-
-	if (!n)
-		return -ENOMEM;
-	r = pathf(&p, "/networks/%s", n);
-	if (r == 0)
-		r = call(g, "inspect network", "GET", p.data, NULL, out, NULL, e);
-	if (r < 0)
-		err_prefix(e, "%s", name);
-	buf_free(&p);
-	free(n);
-	return r;
+	return get_named(g, "inspect network", "/networks/%s", name, out, e);
 }
 
 int engine_network_list(struct engine *g, const char *label, json_t **out,
 			struct err *e)
 {
-	json_t *arr = NULL;
-	int r = list_with_label(g, "list networks", "/networks?", label, &arr, e);
-
-	if (r < 0)
-		return r;
-	if (!json_is_array(arr)) {
-		json_decref(arr);
-		err_set(e, "list networks: engine did not answer with an array");
-		return -EPROTO;
-	}
-	*out = arr;
-	return 0;
+	return list_array(g, "list networks", "/networks?", label, out, e);
 }
 
 int engine_network_remove(struct engine *g, const char *name, struct err *e)
@@ -703,20 +693,7 @@ int engine_network_disconnect(struct engine *g, const char *network,
 int engine_volume_inspect(struct engine *g, const char *name, json_t **out,
 			  struct err *e)
 {
-	char *n = esc(g, name);
-	struct buf p;
-	int r;
-
-	if (!n)
-		return -ENOMEM;
-	r = pathf(&p, "/volumes/%s", n);
-	if (r == 0)
-		r = call(g, "inspect volume", "GET", p.data, NULL, out, NULL, e);
-	if (r < 0)
-		err_prefix(e, "%s", name);
-	buf_free(&p);
-	free(n);
-	return r;
+	return get_named(g, "inspect volume", "/volumes/%s", name, out, e);
 }
 
 int engine_volume_create(struct engine *g, const char *name,
