@@ -49,10 +49,12 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 BINS := $(BIN)/klangkc $(BIN)/klangk-controller $(BIN)/klangk-proxy-gen
+# Test programs of the end-to-end tests (tests/e2e/*.c), run against a bed.
+E2E_BIN := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(wildcard tests/e2e/*.c))
 
 .PHONY: all deps test unit e2e e2e-docker asan run run-down clean fuzz fuzz-run valgrind ci asan-unit bench \
 	image images install tsan tsan-run
-all: $(BINS)
+all: $(BINS) $(E2E_BIN)
 
 deps:
 	@bash scripts/deps.sh
@@ -86,6 +88,10 @@ $(BIN)/klangk-proxy-gen: $(PGEN_OBJ) $(BUILD)/libklangk.a
 $(BUILD)/tests/%: tests/unit/%.c $(CTL_MOD) $(PGEN_MOD) $(CLI_MOD) $(BUILD)/libklangk.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -Icontroller -Iproxy-gen -Icli $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/e2e/%: tests/e2e/%.c $(BUILD)/libklangk.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(PGEN_MOD) $(BUILD)/libklangk.a
 	@mkdir -p $(dir $@)

@@ -11,10 +11,12 @@
 #define KLANGK_WS_H
 
 #include "err.h"
+#include "quantity.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define WS_API_VERSION "klangk.io/v1alpha1"
 #define WS_KIND "Workspace"
@@ -38,6 +40,7 @@
 #define WS_MAX_USER 254
 #define WS_MAX_IMAGE 255
 #define WS_MAX_IDLE 31536000
+#define WS_MAX_PIDS 4194304   /* the kernel's PID_MAX_LIMIT */
 
 struct ws_env {
 	char *name;
@@ -54,6 +57,23 @@ struct ws_mount {
 struct ws_member {
 	char *user;
 	char *role;       /* owner | collaborator | coder | spectator */
+};
+
+/*
+ * spec.resources as written: 0 means unset (the operator's default
+ * applies, cfg_resolve_resources).  A quantity too large for int64_t is
+ * valid syntax (the CRD's pattern cannot tell) and is kept as INT64_MAX,
+ * which is over every cap; text keeps what was written, for messages.
+ */
+struct ws_quantity {
+	int64_t value;
+	char text[QUANTITY_MAX_LEN + 1];
+};
+
+struct ws_resources {
+	struct ws_quantity cpu;     /* nano-CPUs */
+	struct ws_quantity memory;  /* bytes */
+	long long pids;
 };
 
 struct ws {
@@ -75,6 +95,7 @@ struct ws {
 	char *reclaim_policy;  /* Delete | Retain */
 	char *node_name;       /* the node it must run on; NULL = placed by the
 				* controllers (docs/operations.md) */
+	struct ws_resources resources;
 };
 
 /*
