@@ -185,10 +185,58 @@ static int sec_mounts(json_t *c, const struct ctrcfg_in *in)
 	return r;
 }
 
+/* The size-limited /tmp (KLANGK_TMP_SIZE), world-writable and sticky as
+ * /tmp is; left out when a spec mount covers /tmp itself (the engine
+ * refuses two mounts at one target). */
+static int tmp_tmpfs(json_t *hc, const struct ctrcfg_in *in)
+{
+	char opts[96];
+
+	for (size_t i = 0; i < in->ws->n_mounts; i++)
+		if (strcmp(in->ws->mounts[i].target, "/tmp") == 0)
+			return 0;
+	snprintf(opts, sizeof(opts), "rw,nosuid,nodev,mode=1777,size=%lld",
+		 (long long)in->cfg->iso.tmp_size);
+	return put(hc, "Tmpfs", json_pack("{s:s}", "/tmp", opts));
+}
+
+/* Least privilege: the capabilities KLANGK_CAP_DROP names are dropped
+ * (NET_RAW and the rest by default), no process gains privileges through
+ * setuid binaries or file capabilities (no-new-privileges), and with
+ * KLANGK_USERNS=auto Podman gives the container its own user namespace. */
+static int privileges(json_t *hc, const struct ctrcfg_in *in)
+{
+	const struct cfg_isolation *iso = &in->cfg->iso;
+	json_t *drop = json_array();
+	int r = put(hc, "CapDrop", drop);
+
+	for (size_t i = 0; r == 0 && i < iso->n_cap_drop; i++)
+		r = push(drop, json_string(iso->cap_drop[i]));
+	if (r == 0)
+		r = put(hc, "SecurityOpt", json_pack("[s]", "no-new-privileges"));
+	if (r == 0 && iso->userns_auto)
+		r = put(hc, "UsernsMode", json_string("auto"));
+	return r;
+}
+
+/* Compute limits (NanoCpus, Memory and MemorySwap equal: no swap,
+ * PidsLimit), /tmp and privileges.  Added in issue 15: containers made
+ * before it are recreated once, since their spec-hash changed. */
+static int sec_limits(json_t *c, const struct ctrcfg_in *in)
+{
+	json_t *hc = host_config(c);
+	int r = engine_resources_to_json(in->res, hc);
+
+	if (r == 0)
+		r = tmp_tmpfs(hc, in);
+	return r < 0 ? r : privileges(hc, in);
+}
+
 typedef int (*section_fn)(json_t *c, const struct ctrcfg_in *in);
 
 static const section_fn sections[] = {
 	sec_host, sec_image, sec_labels, sec_env, sec_ports, sec_mounts,
+	sec_limits,
 };
 
 static int sha256_hex(const char *s, char out[CTRCFG_HASH_LEN])

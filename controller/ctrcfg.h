@@ -13,7 +13,7 @@
  * the body's shape for the same inputs recreates every container once: keep
  * the shape stable (tests/unit/test_ctrcfg.c pins it).
  *
- * To extend the body (limits, capabilities, networks), add one section
+ * To extend the body (networks, say), add one section
  * function to the table in ctrcfg.c and its inputs to struct ctrcfg_in.
  */
 #ifndef KLANGK_CTRCFG_H
@@ -45,6 +45,9 @@ struct ctrcfg_in {
 	const char *id;          /* status.id */
 	const long *ports;       /* ws->hosted_ports leased host ports */
 	const char *restarted;   /* klangk.io/restartedAt, "" when never */
+	/* The limits cfg_resolve_resources gave for the spec (the privilege
+	 * settings come from cfg->iso). */
+	const struct engine_resources *res;
 };
 
 /*

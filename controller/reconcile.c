@@ -64,6 +64,7 @@ struct pass {
 	bool adopted;             /* a status from a controller without node */
 	char id[33];
 	long ports[PORTS_MAX];
+	struct engine_resources res; /* the limits resolved for the spec */
 	json_t *config;           /* the container we want; new */
 	char hash[CTRCFG_HASH_LEN];
 	bool want_running;
@@ -788,26 +789,40 @@ static int step_teardown(struct rec *x, struct pass *p, struct err *e)
 	return r < 0 ? r : STEP_DONE;
 }
 
+/*
+ * A spec the controller refuses (invalid, or asking over a cap): Stalled
+ * with reason and msg (copied), Failed unless it had a phase, an event
+ * when the status changed; nothing else is touched.  STEP_DONE.
+ */
+static int refuse_spec(struct rec *x, struct pass *p, const char *reason,
+		       const char *msg, struct err *e)
+{
+	char why[ERR_MSG_MAX];
+	int r;
+
+	snprintf(why, sizeof(why), "%s", msg);
+	log_warn("spec refused", "workspace", p->ref.owner, "reason", reason,
+		 "error", why, NULL);
+	if (!p->st.phase[0])
+		STATUS_SET(p->st.phase, STATUS_FAILED);
+	status_set_generation(&p->st, p->gen);
+	conditions_stalled(&p->st, p->gen, reason, why);
+	r = pass_write_status(x, p, e);
+	if (r == 1)
+		events_record(x->events, p->ref.ns, p->ref.name, "Warning", reason, why);
+	return r < 0 ? r : STEP_DONE;
+}
+
 /* validate: an invalid object is reported (Stalled) and left alone. */
 static int step_validate(struct rec *x, struct pass *p, struct err *e)
 {
-	char why[ERR_MSG_MAX];
 	int r;
 
 	p->gen = p->spec.version;
 	r = parse_desired(&p->ref, &p->spec, &p->w, p->restarted, sizeof(p->restarted), e);
 	if (r == 0 || r == -ENOMEM)
 		return r;
-	log_warn("invalid workspace", "workspace", p->ref.owner, "reason", e->msg, NULL);
-	if (!p->st.phase[0])
-		STATUS_SET(p->st.phase, STATUS_FAILED);
-	status_set_generation(&p->st, p->gen);
-	conditions_stalled(&p->st, p->gen, "InvalidSpec", e->msg);
-	snprintf(why, sizeof(why), "%s", e->msg);
-	r = pass_write_status(x, p, e);
-	if (r == 1)
-		events_record(x->events, p->ref.ns, p->ref.name, "Warning", "InvalidSpec", why);
-	return r < 0 ? r : STEP_DONE;
+	return refuse_spec(x, p, "InvalidSpec", e->msg, e);
 }
 
 /*
@@ -852,6 +867,19 @@ static int step_place(struct rec *x, struct pass *p, struct err *e)
 	if (r == 1)
 		events_record(x->events, ref->ns, ref->name, "Warning", "NodeNameMismatch", msg);
 	return r < 0 ? r : STEP_DONE;
+}
+
+/*
+ * resources: spec.resources over the operator's defaults and caps
+ * (cfg_resolve_resources).  A value over a cap is the spec's to fix, as
+ * an invalid spec is: Stalled with every refused field in the message,
+ * and nothing touched (a running container keeps its limits).
+ */
+static int step_resources(struct rec *x, struct pass *p, struct err *e)
+{
+	int r = cfg_resolve_resources(x->cfg, &p->w->resources, &p->res, e);
+
+	return r == 0 ? STEP_NEXT : refuse_spec(x, p, "ResourcesRefused", e->msg, e);
 }
 
 /* mounts: bind sources resolved on this host and checked against the
@@ -961,7 +989,8 @@ static int step_volumes(struct rec *x, struct pass *p, struct err *e)
 static int step_container(struct rec *x, struct pass *p, struct err *e)
 {
 	const struct ctrcfg_in in = { .cfg = x->cfg, .ws = p->w, .id = p->id,
-				      .ports = p->ports, .restarted = p->restarted };
+				      .ports = p->ports, .restarted = p->restarted,
+				      .res = &p->res };
 	bool was_running = status_is_phase(&p->st, STATUS_RUNNING);
 	int r = ctrcfg_build(&in, &p->config, p->hash);
 
@@ -1031,6 +1060,7 @@ static const step_fn steps[] = {
 	step_teardown,  /* no spec: tear down, done */
 	step_validate,  /* invalid: Stalled, done */
 	step_place,     /* several nodes: place it */
+	step_resources, /* limits over a cap: Stalled, done */
 	step_mounts,    /* resolve and check bind mounts */
 	step_identity,  /* assign the id, lease ports, Pending */
 	step_volumes,
