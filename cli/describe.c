@@ -160,6 +160,14 @@ static void describe_container(const char *ns, const char *name, const struct st
 		field("  ", "State:", k->name[0] ? "unknown (not reported by the controller)" :
 						   "none");
 	}
+	if (st->resources.cpu[0]) {
+		char pids[32];
+
+		snprintf(pids, sizeof(pids), "%lld", (long long)st->resources.pids);
+		field("  ", "CPU:", st->resources.cpu);
+		field("  ", "Memory:", st->resources.memory);
+		field("  ", "Pids:", pids);
+	}
 	field("  ", "Spec Hash:", st->spec_hash[0] ? st->spec_hash : "-");
 	printf("Volumes:\n");
 	for (int v = 0; v < 2; v++) {

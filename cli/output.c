@@ -52,8 +52,8 @@ int cli_container(const json_t *obj, char *buf, size_t len)
 int cli_view_table(enum cli_fmt fmt, bool all_ns, struct table **out)
 {
 	static const char *const cols[] = { "NAMESPACE", "NAME", "PHASE", "READY", "ID", "PORTS",
-					    "NODE", "IMAGE", "URL" };
-	size_t first = all_ns ? 0 : 1, end = fmt == FMT_WIDE ? 9 : 6;
+					    "NODE", "IMAGE", "CPU", "MEMORY", "PIDS", "URL" };
+	size_t first = all_ns ? 0 : 1, end = fmt == FMT_WIDE ? 12 : 6;
 	struct table *t = NULL;
 	int r;
 
@@ -117,10 +117,17 @@ static int view_cells(struct table *t, const json_t *obj, enum cli_fmt fmt, bool
 		r = table_add(t, 5, cli_jstr(meta, "name", "-"), status_phase(&st),
 			      ready && ready->status[0] ? ready->status : "Unknown",
 			      st.id[0] ? st.id : "-", ports.data ? ports.data : "-");
-	if (r == 0 && fmt == FMT_WIDE)
-		r = table_add(t, 3, st.node_name[0] ? st.node_name : "-",
+	if (r == 0 && fmt == FMT_WIDE) {
+		char pids[32] = "-";
+
+		if (st.resources.cpu[0])
+			snprintf(pids, sizeof(pids), "%lld", (long long)st.resources.pids);
+		r = table_add(t, 6, st.node_name[0] ? st.node_name : "-",
 			      cli_jstr(json_object_get(obj, "spec"), "image", WS_DEFAULT_IMAGE),
+			      st.resources.cpu[0] ? st.resources.cpu : "-",
+			      st.resources.memory[0] ? st.resources.memory : "-", pids,
 			      st.n_urls ? st.urls[0] : "-");
+	}
 	buf_free(&ports);
 	status_clear(&st);
 	return r;

@@ -1004,6 +1004,17 @@ static int step_container(struct rec *x, struct pass *p, struct err *e)
 	return r;
 }
 
+/* The limits the container got, as quantities (klangkc shows them). */
+static void record_resources(const struct engine_resources *res,
+			     struct status_resources *out)
+{
+	if (quantity_format(res->nano_cpus, QUANTITY_SCALE_NANO, out->cpu,
+			    sizeof(out->cpu)) < 0 ||
+	    quantity_format(res->memory, 0, out->memory, sizeof(out->memory)) < 0)
+		out->cpu[0] = out->memory[0] = '\0';
+	out->pids = res->pids_limit;
+}
+
 /* status: phase, generation and conditions of what the engine now runs. */
 static int step_status(struct rec *x, struct pass *p, struct err *e)
 {
@@ -1016,6 +1027,7 @@ static int step_status(struct rec *x, struct pass *p, struct err *e)
 	/* Lets resync tell, from one container listing, that the container
 	 * still is the one this status describes. */
 	STATUS_SET(st->spec_hash, p->hash);
+	record_resources(&p->res, &st->resources);
 	if (p->running)
 		conditions_ready(st, p->gen, "ContainerRunning", "the container is running");
 	else if (p->w->running)

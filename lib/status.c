@@ -26,6 +26,10 @@
 #define F_C_OOM "oomKilled"
 #define F_C_STARTED "startedAt"
 #define F_C_FINISHED "finishedAt"
+#define F_RESOURCES "resources"
+#define F_R_CPU "cpu"
+#define F_R_MEMORY "memory"
+#define F_R_PIDS "pids"
 #define F_HASH "specHash"
 #define F_CONDITIONS "conditions"
 #define F_K_TYPE "type"
@@ -86,6 +90,13 @@ static void get_container(const json_t *c, struct status_container *out)
 	out->oom_killed = json_is_true(json_object_get(c, F_C_OOM));
 	get_str(c, F_C_STARTED, out->started_at, sizeof(out->started_at));
 	get_str(c, F_C_FINISHED, out->finished_at, sizeof(out->finished_at));
+}
+
+static void get_resources(const json_t *r, struct status_resources *out)
+{
+	get_str(r, F_R_CPU, out->cpu, sizeof(out->cpu));
+	get_str(r, F_R_MEMORY, out->memory, sizeof(out->memory));
+	out->pids = (int64_t)json_integer_value(json_object_get(r, F_R_PIDS));
 }
 
 static int get_conditions(const json_t *conds, struct status *s)
@@ -154,6 +165,7 @@ int status_from_json(const json_t *j, struct status *out)
 	get_str(j, F_ACTIVITY, out->last_activity, sizeof(out->last_activity));
 	get_str(j, F_IDLE, out->idle_since, sizeof(out->idle_since));
 	get_container(json_object_get(j, F_CONTAINER), &out->container);
+	get_resources(json_object_get(j, F_RESOURCES), &out->resources);
 	get_str(j, F_HASH, out->spec_hash, sizeof(out->spec_hash));
 	r = get_conditions(json_object_get(j, F_CONDITIONS), out);
 	if (r < 0)
@@ -219,6 +231,12 @@ static json_t *container_json(const struct status_container *c)
 		return NULL;
 	}
 	return o;
+}
+
+static json_t *resources_json(const struct status_resources *r)
+{
+	return json_pack("{s:s,s:s,s:I}", F_R_CPU, r->cpu, F_R_MEMORY, r->memory, F_R_PIDS,
+			 (json_int_t)r->pids);
 }
 
 static json_t *condition_json(const struct status_condition *k)
@@ -292,6 +310,8 @@ json_t *status_to_json(const struct status *s)
 		r = put_str(o, F_IDLE, s->idle_since);
 	if (r == 0 && (s->container.name[0] || s->container.state[0]))
 		r = put(o, F_CONTAINER, container_json(&s->container));
+	if (r == 0 && s->resources.cpu[0])
+		r = put(o, F_RESOURCES, resources_json(&s->resources));
 	if (r == 0)
 		r = put_str(o, F_HASH, s->spec_hash);
 	if (r == 0)

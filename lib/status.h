@@ -13,6 +13,7 @@
  *                  "image": "klangk-workspace", "state": "running",
  *                  "exitCode": 0, "oomKilled": false,
  *                  "startedAt": "...", "finishedAt": "..."},
+ *    "resources": {"cpu": "2", "memory": "8Gi", "pids": 16384},
  *    "specHash": "<sha256 hex>",
  *    "conditions": [{"type": "Ready", "status": "True", "reason": "...",
  *                    "message": "...", "observedGeneration": 4,
@@ -75,6 +76,14 @@ struct status_container {
 	char finished_at[TIMEFMT_MAX];
 };
 
+/* The limits the container was given (spec.resources over the operator's
+ * defaults), as quantities; cpu "" = not reported. */
+struct status_resources {
+	char cpu[32];                    /* "500m", "2" */
+	char memory[32];                 /* "8Gi" */
+	int64_t pids;
+};
+
 struct status {
 	char id[33];
 	char phase[16];
@@ -89,6 +98,7 @@ struct status {
 	char last_activity[TIMEFMT_MAX];
 	char idle_since[TIMEFMT_MAX];
 	struct status_container container;
+	struct status_resources resources;
 	char spec_hash[65];
 	struct status_condition conditions[STATUS_MAX_CONDITIONS];
 	size_t n_conditions;

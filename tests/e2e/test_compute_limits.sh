@@ -62,6 +62,18 @@ assert_contains "$tmp" "tmpfs /tmp tmpfs" "/tmp is a tmpfs"
 assert_contains "$tmp" "size=32768k" "/tmp's size (KLANGK_TMP_SIZE=32Mi)"
 assert_eq 1777 "$(in_ws lim alice 'stat -c %a /tmp')" "/tmp's mode"
 
+# What klangkc shows: the effective limits, from the status.
+assert_eq "500m 128Mi 64" "$(ws_field lim alice '[.status.resources.cpu, .status.resources.memory, .status.resources.pids] | join(" ")')" \
+	"status.resources"
+desc="$("$K" describe lim -n alice)"
+assert_contains "$desc" "CPU:" "describe's CPU"
+grep -Eq '^ +CPU: +500m$' <<<"$desc" || fail "describe's CPU: $desc"
+grep -Eq '^ +Memory: +128Mi$' <<<"$desc" || fail "describe's Memory: $desc"
+grep -Eq '^ +Pids: +64$' <<<"$desc" || fail "describe's Pids: $desc"
+wide="$("$K" get lim -n alice -o wide)"
+assert_contains "$(head -n 1 <<<"$wide")" "CPU" "get -o wide's header"
+grep -Eq ' 500m +128Mi +64 ' <<<"$wide" || fail "get -o wide's limits: $wide"
+
 # --- least privilege ---
 capeff="$(in_ws lim alice "sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status")"
 [[ "$capeff" =~ ^[0-9a-f]{16}$ ]] || fail "CapEff '$capeff'"
@@ -121,4 +133,5 @@ _mem_is() { [ "$(hostcfg lim alice Memory)" = $((192 * MiB)) ]; }
 wait_for "lim's new memory limit" 30 _mem_is || fail "Memory: $(hostcfg lim alice Memory)"
 assert_eq $((192 * MiB)) "$(cgroup lim alice memory.max memory/memory.limit_in_bytes)" \
 	"the container's memory cgroup after the change"
+assert_eq 192Mi "$(ws_field lim alice .status.resources.memory)" "status.resources.memory after the change"
 echo "PASS test_compute_limits"

@@ -17,6 +17,7 @@ static const char full[] =
 	"\"container\":{\"name\":\"klangk_i_a_b\",\"id\":\"0123456789ab\",\"image\":\"img\","
 	"\"state\":\"exited\",\"exitCode\":137,\"oomKilled\":true,"
 	"\"startedAt\":\"2025-01-31T12:00:00Z\",\"finishedAt\":\"2025-01-31T12:30:00Z\"},"
+	"\"resources\":{\"cpu\":\"500m\",\"memory\":\"8Gi\",\"pids\":16384},"
 	"\"specHash\":\"abc\","
 	"\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"ContainerRunning\","
 	"\"message\":\"the container is running\",\"observedGeneration\":4,"
@@ -37,6 +38,8 @@ static void test_round_trip(void)
 	CHECK(status_host_port(&s, 8004) == 0);
 	CHECK(strcmp(s.container.state, "exited") == 0 && s.container.exit_code == 137);
 	CHECK(s.container.oom_killed);
+	CHECK(strcmp(s.resources.cpu, "500m") == 0 && strcmp(s.resources.memory, "8Gi") == 0 &&
+	      s.resources.pids == 16384);
 	CHECK(status_condition(&s, "Ready") &&
 	      strcmp(status_condition(&s, "Ready")->message, "the container is running") == 0);
 	CHECK(status_condition(&s, "Stalled") == NULL);
