@@ -111,7 +111,7 @@ rc=0
 out="$(in_ws lim alice 'i=0; while [ $i -lt 100 ]; do sleep 20 & i=$((i + 1)); done; echo all-forked' 2>&1)" ||
 	rc=$?
 [ "$rc" -ne 0 ] || fail "100 forks under a limit of 64 pids all worked: $out"
-assert_contains "$out" "fork" "the fork that failed"
+assert_contains "$out" "can't fork" "the fork that failed"
 assert_not_contains "$out" "all-forked" "the fork loop's end"
 assert_contains "$(curl -sf --max-time 5 "$NB_URL")" "workspace=$HOSTED_ID" \
 	"the neighbour's hosted app while alice's workspace is at its pids limit"
