@@ -59,6 +59,8 @@ int verb_exec(int argc, char **argv);
 int verb_export(int argc, char **argv);
 int verb_import(int argc, char **argv);
 int verb_touch(int argc, char **argv);
+int verb_logs(int argc, char **argv);
+int verb_top(int argc, char **argv);
 int verb_url(int argc, char **argv);
 int verb_share(int argc, char **argv);
 int verb_unshare(int argc, char **argv);

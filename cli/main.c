@@ -110,7 +110,7 @@ static const struct cli_verb verbs[] = {
 	  "  Sets the annotation klangk.io/restartedAt and spec.running: true; the\n"
 	  "  controller recreates the container (home and work survive).\n" },
 	{ "exec", verb_exec, "Open a terminal in a workspace, or run a command",
-	  "klangkc exec NAME [-n NS] [-t|-T] [--timeout DURATION] [-- CMD [ARG...]]\n"
+	  "klangkc exec NAME [-n NS] [-t|-T] [--timeout DURATION] [--server URL] [-- CMD [ARG...]]\n"
 	  "\n"
 	  "  Without CMD, the workspace's terminal: spec.command if set, else a tmux\n"
 	  "  session \"main\" with a login shell (attached again by the next exec).\n"
@@ -118,27 +118,48 @@ static const struct cli_verb verbs[] = {
 	  "  terminal the session is interactive (raw mode, window size followed);\n"
 	  "  else stdout and stderr stay apart and stdin's end reaches CMD. The exit\n"
 	  "  status is CMD's. Counts as activity; a workspace stopped for idleness\n"
-	  "  is started and waited for (--timeout, default 60s).\n"
+	  "  is started and waited for (--timeout, default 60s). Through the gateway,\n"
+	  "  as the etcd user: the owner and members who work in it (not spectators).\n"
 	  "\n"
 	  "  -t, --tty             allocate a terminal even when stdin is not one\n"
-	  "  -T, --no-tty          never allocate a terminal\n" },
+	  "  -T, --no-tty          never allocate a terminal\n"
+	  "  --server URL          the gateway (KLANGK_GATEWAY_URL; default\n"
+	  "                        http://127.0.0.1:8990)\n" },
+	{ "logs", verb_logs, "Print a workspace container's output",
+	  "klangkc logs NAME [-n NS] [-f] [--tail N] [--server URL]\n"
+	  "\n"
+	  "  Through the gateway, as the etcd user: the owner and every member.\n"
+	  "\n"
+	  "  -f, --follow          go on printing what comes\n"
+	  "  --tail N              only the last N lines\n"
+	  "  --server URL          the gateway (KLANGK_GATEWAY_URL)\n" },
+	{ "top", verb_top, "Show a workspace's CPU and memory use",
+	  "klangkc top NAME [-n NS] [--server URL]\n"
+	  "\n"
+	  "  One sample from the engine's stats, through the gateway, as the etcd\n"
+	  "  user: the owner and every member.\n"
+	  "\n"
+	  "  --server URL          the gateway (KLANGK_GATEWAY_URL)\n" },
 	{ "touch", verb_touch, "Record activity on workspaces (idle timeout)",
 	  "klangkc touch NAME... [-n NS]\n"
 	  "\n"
 	  "  Writes the current time to /klangk/activity/NS/NAME: the idle timeout\n"
 	  "  counts from it, and a workspace stopped for idleness starts again.\n" },
 	{ "export", verb_export, "Write a workspace and its files to an archive",
-	  "klangkc export NAME -o FILE.tar.gz [-n NS]\n"
+	  "klangkc export NAME -o FILE.tar.gz [-n NS] [--server URL]\n"
 	  "\n"
 	  "  The archive holds workspace.yaml (apiVersion, kind, name, namespace,\n"
 	  "  labels, spec) and home/ (the home, with the work directory as\n"
-	  "  home/work/), read through the engine from the workspace's container.\n"
-	  "  FILE appears only once complete. Stop a workspace first for a\n"
+	  "  home/work/), read by the gateway from the workspace's container (as the\n"
+	  "  etcd user: the owner and working members). FILE appears only once\n"
+	  "  complete; progress shows on a terminal. Stop a workspace first for a\n"
 	  "  consistent copy of files that change.\n"
 	  "\n"
-	  "  -o, --output FILE     the archive to write (required)\n" },
+	  "  -o, --output FILE     the archive to write (required)\n"
+	  "  --server URL          the gateway (KLANGK_GATEWAY_URL)\n" },
 	{ "import", verb_import, "Create a workspace from an export archive",
 	  "klangkc import FILE --name NEW [-n NS] [--max-size SIZE] [--timeout DURATION]\n"
+	  "               [--server URL]\n"
 	  "\n"
 	  "  Checks everything first, and creates nothing when anything is wrong:\n"
 	  "  the size, every member (no absolute path, no .., no link out of the\n"
@@ -151,7 +172,9 @@ static const struct cli_verb verbs[] = {
 	  "  --name NEW            the new workspace's name (required)\n"
 	  "  --max-size SIZE       the largest archive and unpacked contents\n"
 	  "                        (default 4G; K, M, G, T)\n"
-	  "  --timeout DURATION    how long to wait for the controller (default 2m)\n" },
+	  "  --timeout DURATION    how long to wait for the controller (default 2m)\n"
+	  "  --server URL          the gateway that restores the files\n"
+	  "                        (KLANGK_GATEWAY_URL)\n" },
 	{ "url", verb_url, "Print a workspace's hosted-app URLs",
 	  "klangkc url NAME [PORT] [-n NS]\n"
 	  "\n"

@@ -985,6 +985,74 @@ int engine_demux_feed(struct engine_demux *d, const char *data, size_t len,
 	return 0;
 }
 
+/* ---- logs and stats ---- */
+
+int engine_container_logs(struct engine *g, const char *name, bool follow, long tail,
+			  http_chunk_fn fn, void *ud, volatile sig_atomic_t *cancel,
+			  struct err *e)
+{
+	char *n = esc(g, name), t[32];
+	struct buf url, body;
+	long status = 0;
+	int r;
+
+	buf_init(&url, 16384);
+	buf_init(&body, 64 * 1024);
+	if (tail >= 0)
+		snprintf(t, sizeof(t), "%ld", tail);
+	else
+		snprintf(t, sizeof(t), "all");
+	r = n ? buf_printf(&url, "%s%s/containers/%s/logs?stdout=1&stderr=1&follow=%d&tail=%s",
+			   g->base, ENGINE_API, n, follow ? 1 : 0, t) : -ENOMEM;
+	if (r == 0) {
+		struct http_request hr = {
+			.method = "GET",
+			.url = url.data,
+			.unix_socket = g->socket,
+			.on_chunk = fn,
+			.ud = ud,
+			.chunk_2xx_only = 1,
+			.max_body = 64 * 1024,
+			.cancel = cancel,
+		};
+
+		r = http_do(g->http, &hr, &status, &body, e);
+		if (r < 0)
+			err_prefix(e, "logs of %s", name);
+		else if (status < 200 || status >= 300) {
+			set_engine_error(e, "logs", status, &body);
+			err_prefix(e, "%s", name);
+			r = status_errno(status);
+		}
+	}
+	buf_free(&url);
+	buf_free(&body);
+	free(n);
+	return r;
+}
+
+int engine_container_stats(struct engine *g, const char *name, json_t **out,
+			   struct err *e)
+{
+	char *n = esc(g, name);
+	json_t *j = NULL;
+	struct buf p;
+	int r;
+
+	if (!n)
+		return -ENOMEM;
+	r = pathf(&p, "/containers/%s/stats?stream=false", n);
+	if (r == 0)
+		r = call(g, "container stats", "GET", p.data, NULL, &j, NULL, e);
+	if (r < 0)
+		err_prefix(e, "%s", name);
+	else
+		*out = j;
+	buf_free(&p);
+	free(n);
+	return r;
+}
+
 /* ---- archive ---- */
 
 static int archive_path(struct engine *g, const char *container,

@@ -1,0 +1,147 @@
+/*
+ * access — callers as etcd clients, rights as etcd requests (see access.h).
+ */
+#include "access.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int make(const struct etcd_opts *base, const char *user, const char *password,
+		const char *token, struct caller *out, struct err *e)
+{
+	struct etcd_opts o = *base;
+	struct caller c = { "" };
+	int r;
+
+	o.username = token ? NULL : user;
+	o.password = password;
+	o.password_file = NULL;
+	o.token = token;
+	r = etcd_new(&o, &c.etcd, e);
+	if (r < 0)
+		return r;
+	snprintf(c.user, sizeof(c.user), "%s", user ? user : "");
+	if (password) {
+		/* Check the password now: a wrong one is the caller's 401. */
+		char *t = NULL;
+
+		r = etcd_token(c.etcd, &t, e);
+		if (t) {
+			OPENSSL_cleanse(t, strlen(t));
+			free(t);
+		}
+		if (r < 0) {
+			caller_clear(&c);
+			return r;
+		}
+	}
+	*out = c;
+	return 0;
+}
+
+int caller_password(const struct etcd_opts *base, const char *user, const char *password,
+		    struct caller *out, struct err *e)
+{
+	return make(base, user, password, NULL, out, e);
+}
+
+int caller_token(const struct etcd_opts *base, const char *user, const char *token,
+		 struct caller *out, struct err *e)
+{
+	return make(base, user, NULL, token, out, e);
+}
+
+int caller_anonymous(const struct etcd_opts *base, struct caller *out, struct err *e)
+{
+	return make(base, NULL, NULL, NULL, out, e);
+}
+
+void caller_clear(struct caller *c)
+{
+	if (!c)
+		return;
+	etcd_free(c->etcd);
+	memset(c, 0, sizeof(*c));
+}
+
+int access_work(struct caller *c, const char *ns, const char *name, struct err *e)
+{
+	char spec[512], key[512], now[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	json_t *cmp, *ops;
+	bool ok = false;
+	int r;
+
+	if (ws_spec_key(ns, name, spec, sizeof(spec)) < 0 ||
+	    snprintf(key, sizeof(key), WS_ACTIVITY_PREFIX "%s/%s", ns, name) >= (int)sizeof(key))
+		return -ENAMETOOLONG;
+	if (!gmtime_r(&t, &tm) || strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return -EINVAL;
+	/* Only for a workspace that exists; etcd checks the right to write
+	 * the key whichever branch runs. */
+	cmp = json_pack("[o]", etcd_cmp_exists(spec));
+	ops = json_pack("[o]", etcd_op_put(key, now, strlen(now), 0));
+	if (!cmp || !ops) {
+		json_decref(cmp);
+		json_decref(ops);
+		return -ENOMEM;
+	}
+	r = etcd_txn(c->etcd, cmp, ops, NULL, &ok, NULL, e);
+	if (r == 0 && !ok) {
+		err_set(e, "workspace \"%s\" not found in namespace \"%s\"", name, ns);
+		r = -ENOENT;
+	}
+	return r;
+}
+
+int access_read(struct caller *c, const char *ns, const char *name, struct ws **w,
+		json_t **status, struct err *e)
+{
+	struct etcd_kv kv = { 0 }, st = { 0 };
+	char key[512];
+	struct ws *parsed = NULL;
+	json_t *sj = NULL;
+	int r;
+
+	if (ws_spec_key(ns, name, key, sizeof(key)) < 0)
+		return -ENAMETOOLONG;
+	r = etcd_get(c->etcd, key, &kv, NULL, e);
+	if (r == -ENOENT)
+		err_set(e, "workspace \"%s\" not found in namespace \"%s\"", name, ns);
+	if (r < 0)
+		goto out;
+	r = ws_load(kv.value, kv.value_len, ns, name, &parsed, NULL, e);
+	if (r < 0)
+		goto out;
+	if (ws_status_key(ns, name, key, sizeof(key)) < 0) {
+		r = -ENAMETOOLONG;
+		goto out;
+	}
+	r = etcd_get(c->etcd, key, &st, NULL, e);
+	if (r == -ENOENT) {
+		r = 0;
+	} else if (r == 0) {
+		sj = json_loadb(st.value, st.value_len, 0, NULL);
+		if (!json_is_object(sj)) {
+			json_decref(sj);
+			sj = NULL;
+		}
+	}
+	if (r < 0)
+		goto out;
+	*w = parsed;
+	parsed = NULL;
+	*status = sj;
+	sj = NULL;
+out:
+	ws_free(parsed);
+	json_decref(sj);
+	etcd_kv_clear(&kv);
+	etcd_kv_clear(&st);
+	return r;
+}
