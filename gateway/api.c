@@ -117,8 +117,12 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, cons
 /* An HTTP status for a failed etcd request made as the caller. */
 static unsigned etcd_status(int r, const struct err *e)
 {
+	/* An anonymous caller while etcd's authentication is on (etcd says
+	 * 400 "user name is empty"). */
+	if (strstr(e->msg, "requires authentication"))
+		return 401;
 	if (r == -EACCES)
-		return strstr(e->msg, "requires authentication") ? 401 : 403;
+		return 403;
 	if (r == -ENOENT)
 		return 404;
 	if (r == -ECONNREFUSED || r == -ETIMEDOUT)
@@ -383,25 +387,10 @@ struct logs_job {
 	struct engine_demux dm;
 };
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t k = write(fd, p, len);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		p += k;
-		len -= (size_t)k;
-	}
-	return 0;
-}
-
 static int logs_out(void *ud, int stream, const char *data, size_t len)
 {
 	(void)stream;
-	return write_all(((struct logs_job *)ud)->wfd, data, len) < 0;
+	return gw_write_all(((struct logs_job *)ud)->wfd, data, len) < 0;
 }
 
 static int logs_chunk(void *ud, const char *data, size_t len)
@@ -409,7 +398,7 @@ static int logs_chunk(void *ud, const char *data, size_t len)
 	struct logs_job *j = ud;
 
 	if (j->tty)
-		return write_all(j->wfd, data, len) < 0;
+		return gw_write_all(j->wfd, data, len) < 0;
 	return engine_demux_feed(&j->dm, data, len, logs_out, j) != 0;
 }
 
@@ -592,7 +581,7 @@ static int temp_fd(void)
 
 static int to_fd(void *ud, const char *data, size_t len)
 {
-	return write_all(*(int *)ud, data, len) < 0;
+	return gw_write_all(*(int *)ud, data, len) < 0;
 }
 
 /* The object as exported: apiVersion, kind, name, namespace, labels and
@@ -632,9 +621,11 @@ static unsigned build_export(struct api *a, struct req *q, int out_fd, struct er
 	if (workspace_container(q, &w, container, sizeof(container), &status, e) < 0)
 		goto out;
 	ws_spec_key(q->ns, q->name, key, sizeof(key));
+	ws_free(w);
+	w = NULL;
 	r = etcd_get(q->caller.etcd, key, &kv, NULL, e);
 	if (r == 0)
-		r = ws_load(kv.value, kv.value_len, q->ns, q->name, NULL, &doc, e);
+		r = ws_load(kv.value, kv.value_len, q->ns, q->name, &w, &doc, e);
 	if (r < 0) {
 		status = etcd_status(r, e);
 		goto out;
@@ -866,13 +857,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		*con_cls = q;
 		return begin(a, conn, url, method, q);
 	}
-	if (!q->authed)
-		return MHD_YES; /* answered already; the body is dropped */
+	if (!q->authed) {
+		*data_size = 0; /* answered already; the body is dropped */
+		return MHD_YES;
+	}
 	if (*data_size) {
 		if (q->route == R_IMPORT && !q->too_large) {
 			if (q->upload_len + (long long)*data_size > a->g->cfg.max_archive)
 				q->too_large = true;
-			else if (write_all(q->upload_fd, data, *data_size) < 0)
+			else if (gw_write_all(q->upload_fd, data, *data_size) < 0)
 				return MHD_NO;
 			q->upload_len += (long long)*data_size;
 		}

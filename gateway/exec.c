@@ -232,29 +232,6 @@ out:
 
 /* ---- the session's thread ---- */
 
-/* Write all of data to the client's socket (it may be non-blocking). */
-static int sock_write(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t k = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd pf = { .fd = fd, .events = POLLOUT };
-
-			if (poll(&pf, 1, 30000) <= 0)
-				return -ETIMEDOUT;
-			continue;
-		}
-		if (k < 0)
-			return -errno;
-		p += k;
-		len -= (size_t)k;
-	}
-	return 0;
-}
-
 /* One frame to the client: channel byte and data (or a control frame
  * when ch < 0). */
 static int send_frame(struct exec_session *s, enum wsframe_op op, int ch, const void *data,
@@ -271,7 +248,7 @@ static int send_frame(struct exec_session *s, enum wsframe_op op, int ch, const 
 		r = buf_append(&s->out, &c, 1);
 	if (r == 0 && len)
 		r = buf_append(&s->out, data, len);
-	return r < 0 ? r : sock_write(s->sock, s->out.data, s->out.len);
+	return r < 0 ? r : gw_write_all(s->sock, s->out.data, s->out.len);
 }
 
 /* Output in pieces no larger than a message. */

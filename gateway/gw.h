@@ -62,6 +62,10 @@ void gw_destroy(struct gw *g);
 int gw_session_acquire(struct gw *g, const char *user, struct err *e);
 void gw_session_release(struct gw *g, const char *user);
 
+/* Write all of data to fd, waiting (up to 30 s at a time) when a
+ * non-blocking socket is full.  0 or -errno. */
+int gw_write_all(int fd, const char *p, size_t len);
+
 /* Stopping: wake every session (they poll gw->wake[0]) and wait until
  * none is open. */
 void gw_stop_sessions(struct gw *g);

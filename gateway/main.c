@@ -34,7 +34,10 @@ static int etcd_auth_off(const struct gw_config *cfg, bool *off, struct err *e)
 	if (r == 0)
 		r = etcd_count(c, "/klangk/", &n, e);
 	etcd_free(c);
-	if (r == -EACCES) {
+	/* etcd answers an anonymous request 400 "user name is empty" when
+	 * its authentication is on (the client says "requires
+	 * authentication"). */
+	if (r == -EACCES || (r < 0 && strstr(e->msg, "requires authentication"))) {
 		err_clear(e);
 		*off = false;
 		return 0;

@@ -470,8 +470,10 @@ int engine_volume_list(struct engine *g, const char *label, json_t **out,
 	return 0;
 }
 
-int engine_image_inspect(struct engine *g, const char *name, json_t **out,
-			 struct err *e)
+/* GET the JSON at fmt (one %s: the escaped name); *out new, or dropped
+ * when out is NULL. */
+static int get_json(struct engine *g, const char *what, const char *fmt, const char *name,
+		    json_t **out, struct err *e)
 {
 	char *n = esc(g, name);
 	json_t *j = NULL;
@@ -480,9 +482,9 @@ int engine_image_inspect(struct engine *g, const char *name, json_t **out,
 
 	if (!n)
 		return -ENOMEM;
-	r = pathf(&p, "/images/%s/json", n);
+	r = pathf(&p, fmt, n);
 	if (r == 0)
-		r = call(g, "inspect image", "GET", p.data, NULL, &j, NULL, e);
+		r = call(g, what, "GET", p.data, NULL, &j, NULL, e);
 	if (r < 0)
 		err_prefix(e, "%s", name);
 	if (r == 0 && out)
@@ -492,6 +494,12 @@ int engine_image_inspect(struct engine *g, const char *name, json_t **out,
 	buf_free(&p);
 	free(n);
 	return r;
+}
+
+int engine_image_inspect(struct engine *g, const char *name, json_t **out,
+			 struct err *e)
+{
+	return get_json(g, "inspect image", "/images/%s/json", name, out, e);
 }
 
 struct events_state {
@@ -1034,23 +1042,7 @@ int engine_container_logs(struct engine *g, const char *name, bool follow, long 
 int engine_container_stats(struct engine *g, const char *name, json_t **out,
 			   struct err *e)
 {
-	char *n = esc(g, name);
-	json_t *j = NULL;
-	struct buf p;
-	int r;
-
-	if (!n)
-		return -ENOMEM;
-	r = pathf(&p, "/containers/%s/stats?stream=false", n);
-	if (r == 0)
-		r = call(g, "container stats", "GET", p.data, NULL, &j, NULL, e);
-	if (r < 0)
-		err_prefix(e, "%s", name);
-	else
-		*out = j;
-	buf_free(&p);
-	free(n);
-	return r;
+	return get_json(g, "container stats", "/containers/%s/stats?stream=false", name, out, e);
 }
 
 /* ---- archive ---- */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make run: a complete local Klangk on this machine, everything under ./run/:
 # an etcd, Podman's Docker-compatible API service (private storage and
-# network), klangk-controller, klangk-proxy-gen and the nginx it starts.
+# network), klangk-controller, klangk-proxy-gen and the nginx it starts, and
+# klangk-gateway on 127.0.0.1:8990 (klangkc exec/logs/top/export/import).
 # Applies manifests/examples/hello.yaml and prints its hosted URLs.
 # Ctrl-C stops everything; etcd's data, the images and the volumes stay in
 # ./run/ so the next `make run` picks up where this one stopped
@@ -31,6 +32,7 @@ mkdir -p "$BED/nginx" "$BED/data"
 export ETCD_PORT="${KLANGK_RUN_ETCD_PORT:-2379}"
 export PEER_PORT=$((ETCD_PORT + 1))
 export KLANGK_NGINX_PORT="${KLANGK_NGINX_PORT:-8995}"
+export KLANGK_GATEWAY_LISTEN="127.0.0.1:8990"
 export KLANGK_PORT_RANGE_START="${KLANGK_PORT_RANGE_START:-9000}"
 export KLANGK_INSTANCE_ID="${KLANGK_INSTANCE_ID:-local}"
 export KLANGK_DATA_DIR="$BED/data"
@@ -49,7 +51,8 @@ export DOCKER_HOST="unix://$BED/podman.sock"
 port_free() {
 	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
-for v in ETCD_PORT PEER_PORT KLANGK_NGINX_PORT; do
+GATEWAY_PORT=8990
+for v in ETCD_PORT PEER_PORT KLANGK_NGINX_PORT GATEWAY_PORT; do
 	if ! port_free "${!v}"; then
 		echo "make run: port ${!v} ($v) is in use; stop what uses it or set" \
 			"KLANGK_RUN_ETCD_PORT / KLANGK_NGINX_PORT" >&2
@@ -64,6 +67,7 @@ stop_all() {
 	trap - INT TERM EXIT
 	echo
 	echo "make run: stopping" >&2
+	bed_stop_gateway || true
 	bed_stop_controller 15 || true
 	bed_stop_proxygen || true
 	bed_stop_nginx || true
@@ -105,6 +109,7 @@ fi
 
 bed_start_controller
 bed_start_proxygen
+bed_start_gateway || { tail -20 "$BED/gateway.log" >&2; exit 1; }
 "$BIN/klangkc" apply -f "$REPO/manifests/examples/hello.yaml"
 
 ready() {
@@ -125,7 +130,8 @@ Klangk is running (state in $BED):
   etcd        $KLANGK_ETCD_ENDPOINTS
   engine      $DOCKER_HOST
   nginx       http://127.0.0.1:$KLANGK_NGINX_PORT/
-  logs        $BED/controller.log, $BED/proxy-gen.log
+  gateway     $KLANGK_GATEWAY_URL (klangkc exec, logs, top, export, import)
+  logs        $BED/controller.log, $BED/proxy-gen.log, $BED/gateway.log
 
 The hello workspace's hosted apps:
 $(printf '  %s\n' "${urls[@]}")
@@ -138,6 +144,6 @@ Press Ctrl-C to stop.
 MSG
 
 # Wait for Ctrl-C, or for a daemon to die (then stop everything).
-wait -n "$BED_CONTROLLER_PID" "$BED_PROXYGEN_PID" "$RUN_ETCD_PID" "$RUN_PODMAN_PID" || true
+wait -n "$BED_CONTROLLER_PID" "$BED_PROXYGEN_PID" "$BED_GATEWAY_PID" "$RUN_ETCD_PID" "$RUN_PODMAN_PID" || true
 echo "make run: a daemon exited unexpectedly; see the logs in $BED" >&2
 exit 1
