@@ -41,6 +41,7 @@ GW_OBJ   := $(GW_SRC:%.c=$(BUILD)/%.o)
 # Module objects of the daemons (everything but main.c), for unit tests.
 CTL_MOD  := $(filter-out $(BUILD)/controller/main.o,$(CTL_OBJ))
 PGEN_MOD := $(filter-out $(BUILD)/proxy-gen/main.o,$(PGEN_OBJ))
+GW_MOD   := $(filter-out $(BUILD)/gateway/main.o,$(GW_OBJ))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
@@ -83,9 +84,9 @@ $(BIN)/klangk-gateway: $(GW_OBJ) $(BUILD)/libklangk.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(CTL_MOD) $(PGEN_MOD) $(BUILD)/libklangk.a
+$(BUILD)/tests/%: tests/unit/%.c $(CTL_MOD) $(PGEN_MOD) $(GW_MOD) $(BUILD)/libklangk.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -Icontroller -Iproxy-gen $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -Icontroller -Iproxy-gen -Igateway $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(PGEN_MOD) $(BUILD)/libklangk.a
 	@mkdir -p $(dir $@)
