@@ -5,13 +5,18 @@
 #   make test       unit tests, then end-to-end tests on real etcd, Podman, nginx
 #   make asan       the same suite built with ASan and UBSan
 #   make run        start a local etcd, Podman's API service, the controller,
-#                   proxy-gen and nginx under ./run/ and apply the hello example
+#                   proxy-gen and nginx under ./run/ and apply the hello example;
+#                   Ctrl-C stops them (the workspaces keep running)
+#   make run-down   stop the workspaces that make run left running
 #   make deps       install missing Debian packages (called by the above)
 #   make image      build the workspace image klangk-workspace (images/workspace)
 #                   with the local engine, making the Debian base first
 #   make fuzz       libFuzzer targets (clang) for FUZZ_SECONDS (60) each
 #   make valgrind   the unit tests under valgrind (leaks are failures)
-#   make ci         what CI runs: test, then asan, valgrind and a short fuzz
+#   make tsan       the unit tests and a handful of the daemons' e2e tests built
+#                   with ThreadSanitizer (any report is a failure)
+#   make ci         what CI runs: test, then asan-unit (the unit tests with
+#                   ASan/UBSan), valgrind and tsan; asan and fuzz are run by hand
 #   make images     the controller, nginx-sidecar and etcd images (Dockerfile) in
 #                   the engine at DOCKER_HOST, from a local Debian base
 #   make install    the binaries into $(DESTDIR)$(PREFIX)/bin (/usr/local/bin)
@@ -42,14 +47,18 @@ GW_OBJ   := $(GW_SRC:%.c=$(BUILD)/%.o)
 CTL_MOD  := $(filter-out $(BUILD)/controller/main.o,$(CTL_OBJ))
 PGEN_MOD := $(filter-out $(BUILD)/proxy-gen/main.o,$(PGEN_OBJ))
 GW_MOD   := $(filter-out $(BUILD)/gateway/main.o,$(GW_OBJ))
+# The modules of klangkc that stand alone (no verb), for unit tests.
+CLI_MOD  := $(BUILD)/cli/table.o $(BUILD)/cli/cliopt.o
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 BINS := $(BIN)/klangkc $(BIN)/klangk-controller $(BIN)/klangk-proxy-gen $(BIN)/klangk-gateway
+# Test programs of the end-to-end tests (tests/e2e/*.c), run against a bed.
+E2E_BIN := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(wildcard tests/e2e/*.c))
 
-.PHONY: all deps test unit e2e e2e-docker asan run clean fuzz fuzz-run valgrind ci asan-unit bench \
-	image images install
-all: $(BINS)
+.PHONY: all deps test unit e2e e2e-docker asan run run-down clean fuzz fuzz-run valgrind ci asan-unit bench \
+	image images install tsan tsan-run
+all: $(BINS) $(E2E_BIN)
 
 deps:
 	@bash scripts/deps.sh
@@ -84,9 +93,13 @@ $(BIN)/klangk-gateway: $(GW_OBJ) $(BUILD)/libklangk.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(CTL_MOD) $(PGEN_MOD) $(GW_MOD) $(BUILD)/libklangk.a
+$(BUILD)/tests/%: tests/unit/%.c $(CTL_MOD) $(PGEN_MOD) $(GW_MOD) $(CLI_MOD) $(BUILD)/libklangk.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -Icontroller -Iproxy-gen -Igateway $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -Icontroller -Iproxy-gen -Igateway -Icli $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/e2e/%: tests/e2e/%.c $(BUILD)/libklangk.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(PGEN_MOD) $(BUILD)/libklangk.a
 	@mkdir -p $(dir $@)
@@ -96,8 +109,10 @@ $(BUILD)/bench/%: bench/%.c $(PGEN_MOD) $(BUILD)/libklangk.a
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
 
+# The unit test programs, and the check that every contract between the
+# binaries stays with its owner in lib/ (tests/unit/check_contracts.sh).
 unit: $(UNIT_BIN)
-	@bash tests/run-unit.sh $(UNIT_BIN)
+	@bash tests/run-unit.sh $(UNIT_BIN) tests/unit/check_contracts.sh
 
 # The end-to-end suite on Podman's API service; e2e-docker runs it again
 # on Debian's dockerd (KLANGK_E2E_ENGINE selects the engine of the bed).
@@ -146,8 +161,6 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/proxy-gen/pgen.o $(BUILD)/libklangk.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iproxy-gen -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# CI: the suite, the suite again under ASan/UBSan, the unit tests under
-# valgrind, and each fuzz target for a short while on its corpus.
 # What CI runs: the whole suite on both engines, then the unit tests built
 # with ASan/UBSan and under valgrind. The full e2e suite under ASan
 # (make asan) and fuzzing (make fuzz) are run by hand: together they would
@@ -156,6 +169,20 @@ ci:
 	@$(MAKE) --no-print-directory test
 	@$(MAKE) --no-print-directory asan-unit
 	@$(MAKE) --no-print-directory valgrind
+	@$(MAKE) --no-print-directory tsan
+
+# ThreadSanitizer, in its own build and bin directories: the unit tests, and
+# the e2e tests of TSAN_E2E (chosen because they drive the daemons' threads:
+# start, reconcile bursts, engine events, reloads, SIGTERM and fatal threads)
+# with the instrumented daemons.  Every report of every process fails the run
+# (tests/tsan.sh); tests/tsan.supp says why each suppression is there.
+TSAN_E2E ?= test_daemon_lifecycle test_controller_drift test_proxy_reload
+tsan: deps
+	@$(MAKE) --no-print-directory BUILD=build-tsan BIN=bin-tsan CFLAGS="-O1 -g" \
+		SAN="-fsanitize=thread -fno-omit-frame-pointer" TSAN_E2E="$(TSAN_E2E)" tsan-run
+
+tsan-run: all $(UNIT_BIN)
+	@BIN=$(abspath $(BIN)) bash tests/tsan.sh "$(TSAN_E2E)" $(UNIT_BIN)
 
 asan-unit: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=bin-asan CFLAGS="-O1 -g" \
@@ -164,6 +191,9 @@ asan-unit: deps
 
 run: deps all
 	@bash scripts/run.sh
+
+run-down:
+	@bash scripts/run.sh down
 
 # The images of the Dockerfile, built from a Debian base that debootstrap
 # makes once per machine (no registry needed); skipped when the engine has
@@ -177,6 +207,6 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -rf build build-asan build-fuzz bin bin-asan bin-fuzz
+	rm -rf build build-asan build-fuzz build-tsan bin bin-asan bin-fuzz bin-tsan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

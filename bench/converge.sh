@@ -11,7 +11,9 @@
 # The peers are also timed until every first port answers, as ours are.
 # KLANGK_E2E_ENGINE=docker runs it on dockerd instead of Podman;
 # BENCH_WORKERS sets the controller's --workers (4); BENCH_PGEN_ARGS adds
-# klangk-proxy-gen flags (e.g. --min-reload-interval-ms 250).
+# klangk-proxy-gen flags (e.g. --min-reload-interval-ms 250); BENCH_PEERS=0
+# skips compose and the raw loop (to compare two builds of ours: BIN=DIR
+# runs the binaries in DIR).
 # Prints a Markdown table (BENCHMARKS.md has the figures).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -68,13 +70,15 @@ peer_urls() {
 		echo "http://127.0.0.1:$((KLANGK_PORT_RANGE_START + 5 * (i - 1)))/"
 	done >"$BED/peer-urls"
 }
-peer_urls
-t=$(now)
-DOCKER_HOST="unix://$SOCK" docker-compose -p kbench -f "$BED/compose.yml" up -d >/dev/null 2>&1
-compose_s=$(since "$t")
-wait_for "compose's services answering" 60 answering "$BED/peer-urls" >/dev/null
-compose_up_s=$(since "$t")
-DOCKER_HOST="unix://$SOCK" docker-compose -p kbench -f "$BED/compose.yml" down -v >/dev/null 2>&1
+compose_peer() {
+	peer_urls
+	t=$(now)
+	DOCKER_HOST="unix://$SOCK" docker-compose -p kbench -f "$BED/compose.yml" up -d >/dev/null 2>&1
+	compose_s=$(since "$t")
+	wait_for "compose's services answering" 60 answering "$BED/peer-urls" >/dev/null
+	compose_up_s=$(since "$t")
+	DOCKER_HOST="unix://$SOCK" docker-compose -p kbench -f "$BED/compose.yml" down -v >/dev/null 2>&1
+}
 
 # ---- peer: the raw engine API loop ----
 raw_one() { # i port
@@ -101,13 +105,19 @@ raw_clean() {
 		curl -s --unix-socket "$SOCK" -XDELETE "http://d/v1.41/volumes/rawwork$i" >/dev/null
 	done
 }
-peer_urls
-t=$(now)
-for i in $(seq 1 "$N"); do raw_one "$i" $((KLANGK_PORT_RANGE_START + 5 * (i - 1))); done
-raw_s=$(since "$t")
-wait_for "the raw containers answering" 60 answering "$BED/peer-urls" >/dev/null
-raw_up_s=$(since "$t")
-raw_clean "$N"
+raw_peer() {
+	peer_urls
+	t=$(now)
+	for i in $(seq 1 "$N"); do raw_one "$i" $((KLANGK_PORT_RANGE_START + 5 * (i - 1))); done
+	raw_s=$(since "$t")
+	wait_for "the raw containers answering" 60 answering "$BED/peer-urls" >/dev/null
+	raw_up_s=$(since "$t")
+	raw_clean "$N"
+}
+if [ "${BENCH_PEERS:-1}" = 1 ]; then
+	compose_peer
+	raw_peer
+fi
 
 # ---- klangk ----
 bed_start_controller --workers "${BENCH_WORKERS:-4}"
@@ -153,6 +163,19 @@ one_s=$(median <"$BED/one.txt")
 raw1_s=$(median <"$BED/raw1.txt")
 
 ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
+if [ "${BENCH_PEERS:-1}" != 1 ]; then
+	cat <<MD
+Engine: $BED_ENGINE; N = $N; $(nproc) cores; peers skipped (BENCH_PEERS=0).
+
+| what | seconds |
+| --- | --- |
+| klangk: apply -> all Ready | $ours_ready_s |
+| klangk: apply -> all Ready and routed | $ours_s |
+| one workspace: apply -> Ready (median of ${ROUNDS:-5}) | $one_s |
+| one container: raw volumes + create + start (median) | $raw1_s |
+MD
+	exit 0
+fi
 cat <<MD
 Engine: $BED_ENGINE; N = $N; $(nproc) cores.
 

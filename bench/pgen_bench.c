@@ -20,8 +20,10 @@
  * user+system, the master's during a reload) do much less.
  */
 #include "buf.h"
+#include "keys.h"
 #include "nginx.h"
 #include "pgen.h"
+#include "status.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -141,16 +143,22 @@ static json_t *statuses(const struct pgen_route *r, size_t n)
 	json_t *all = json_object();
 
 	for (size_t i = 0; i < n; i += 5) {
-		json_t *ports = json_array();
-		char key[64];
+		struct status st;
+		long hosts[5];
+		const char *urls[5] = { "", "", "", "", "" };
+		size_t np = 0;
+		char key[64], name[32];
 
+		status_init(&st);
 		for (size_t j = i; j < n && j < i + 5; j++)
-			json_array_append_new(ports, json_pack("{s:i,s:i}", "container",
-							       (int)(8000 + j - i), "host",
-							       (int)r[j].port));
-		snprintf(key, sizeof(key), "/klangk/status/bench/w%zu", i / 5);
-		json_object_set_new(all, key, json_pack("{s:s,s:s,s:o}", "id", r[i].id,
-							"phase", "Running", "ports", ports));
+			hosts[np++] = r[j].port;
+		STATUS_SET(st.id, r[i].id);
+		STATUS_SET(st.phase, STATUS_RUNNING);
+		status_set_ports(&st, 8000, hosts, urls, np);
+		snprintf(name, sizeof(name), "w%zu", i / 5);
+		keys_ws(KEYS_STATUS, "bench", name, key, sizeof(key));
+		json_object_set_new(all, key, status_to_json(&st));
+		status_clear(&st);
 	}
 	return all;
 }

@@ -11,11 +11,11 @@
  */
 #include "cli.h"
 
+#include "keys.h"
 #include "merge.h"
 #include "ws.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +35,7 @@ static int prune_one(struct etcd *c, const json_t *o, bool dry)
 		printf("workspace.klangk.io/%s pruned (dry run)\n", name);
 		return EXIT_OK;
 	}
-	if (ws_spec_key(ns, name, key, sizeof(key)) < 0)
+	if (keys_ws(KEYS_SPEC, ns, name, key, sizeof(key)) < 0)
 		return EXIT_FAIL;
 	r = cli_txn_if(c, key, mod, etcd_op_delete(key), &ok, &e);
 	if (r < 0)
@@ -123,19 +123,23 @@ out:
 	return ret;
 }
 
+const struct cliopt cli_opts_apply[] = {
+	CLI_OPT_FILENAME,
+	CLI_OPT_RECURSIVE,
+	CLIOPT_NAMESPACE,
+	CLI_OPT_DRY_RUN,
+	{ "prune", 0, 'p', NULL, NULL, "delete the objects that carry the selector, were\n"
+	  "created by apply and are no longer in the files" },
+	CLI_OPT_SELECTOR("the prune selector (a=b,c!=d,e,!f,g in (x,y))"),
+	{ "all-namespaces", 'A', 0, NULL, NULL,
+	  "prune in every namespace, not only those applied to" },
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 int verb_apply(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "filename", required_argument, NULL, 'f' },
-		{ "recursive", no_argument, NULL, 'R' },
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "dry-run", required_argument, NULL, 'd' },
-		{ "prune", no_argument, NULL, 'p' },
-		{ "selector", required_argument, NULL, 'l' },
-		{ "all-namespaces", no_argument, NULL, 'A' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = cli_opts_apply };
 	struct cli_file_opts fo = { 0 };
 	struct cli_items items = { 0 };
 	struct cli_plan plan = { 0 };
@@ -145,8 +149,7 @@ int verb_apply(int argc, char **argv)
 	int opt, r, ret = EXIT_OK;
 	struct etcd *c = NULL;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "f:Rn:l:Ah", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		if ((r = cli_file_opt(&fo, opt, optarg)) >= 0) {
 			if (r != EXIT_OK) {
 				ret = r;

@@ -1,16 +1,21 @@
 /*
  * klangkc — shared declarations of the CLI verbs.
  *
- * Each verb lives in its own file and has the signature of main(); the
- * table in main.c maps names to verbs and carries their help text (the one
- * source of --help, `klangkc help`, the man page and bash completion).
+ * Each verb lives in its own file and has the signature of main(), with the
+ * table of its options (cliopt.h); the table in main.c maps names to verbs
+ * and carries their help text.  Those tables are the one source of getopt's
+ * options, --help, `klangkc help`, the man page and bash completion.
  */
 #ifndef KLANGK_CLI_H
 #define KLANGK_CLI_H
 
+#include "cliopt.h"
 #include "codec.h"
 #include "etcd.h"
+#include "keys.h"
 #include "selector.h"
+#include "status.h"
+#include "table.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -38,11 +43,39 @@ struct cli_verb {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *summary;
-	const char *usage;    /* synopsis line, blank line, options */
+	const char *usage;    /* synopsis line, blank line, what it does */
+	const struct cliopt *opts; /* its options */
 };
 
 /* The verb table (main.c). */
 const struct cli_verb *cli_verbs(size_t *n);
+/* The options of klangkc itself, before the verb (main.c). */
+const struct cliopt *cli_global_opts(void);
+
+/* The options shared by several verbs' tables. */
+#define CLI_OPT_FILENAME { "filename", 'f', 0, "PATH", NULL, \
+	"file, directory (*.yaml, *.yml, *.json) or - (stdin);\n" \
+	"may be repeated" }
+#define CLI_OPT_RECURSIVE { "recursive", 'R', 0, NULL, NULL, \
+	"descend into subdirectories of -f's directories" }
+#define CLI_OPT_DRY_RUN { "dry-run", 0, 'd', "MODE", "none client server", \
+	"none (default) writes; client validates only, without\n" \
+	"etcd; server also reads etcd and merges, writing nothing" }
+#define CLI_OPT_SELECTOR(what) { "selector", 'l', 0, "SEL", NULL, what }
+/* --timeout's key: a value no short option letter has (exec has -t). */
+#define CLI_KEY_TIMEOUT 256
+#define CLI_OPT_TIMEOUT(what) { "timeout", 0, CLI_KEY_TIMEOUT, "DURATION", NULL, what }
+/* The gateway of the verbs that act inside a workspace (cli/gwclient.h). */
+#define CLI_KEY_SERVER 257
+#define CLI_OPT_SERVER { "server", 0, CLI_KEY_SERVER, "URL", NULL, \
+	"the gateway (KLANGK_GATEWAY_URL; default\nhttp://127.0.0.1:8990)" }
+
+/* Each verb's options (in the verb's file; common.c: cli_opts_names, the
+ * options of the verbs that take only -n and --help). */
+extern const struct cliopt cli_opts_apply[], cli_opts_create[], cli_opts_get[],
+	cli_opts_delete[], cli_opts_diff[], cli_opts_wait[], cli_opts_exec[],
+	cli_opts_export[], cli_opts_import[], cli_opts_share[], cli_opts_unshare[],
+	cli_opts_members[], cli_opts_names[], cli_opts_logs[], cli_opts_top[];
 
 int verb_apply(int argc, char **argv);
 int verb_create(int argc, char **argv);
@@ -69,8 +102,13 @@ int verb_version(int argc, char **argv);
 int verb_completion(int argc, char **argv);
 int verb_help(int argc, char **argv);
 
-/* Print the verb's usage from the table (to stderr when to_stderr). */
+/* Print the verb's usage and options from the tables (to stderr when
+ * to_stderr). */
 void cli_usage(const char *verb, bool to_stderr);
+/* The options of a verb that takes none but --help: the exit code after
+ * printing its help or a usage error, or -1 to go on (optind: the first
+ * argument). */
+int cli_help_only(const char *verb, int argc, char **argv);
 
 /* ---- common.c ---- */
 
@@ -87,8 +125,8 @@ const char *cli_namespace(const char *flag);
 bool cli_check_ns(const char *ns);
 bool cli_check_name(const char *name);
 /*
- * The options of the verbs that take only -n and --help, then between min
- * and max arguments (max 0: any); the first n_names of them (-1: all) are
+ * The options of the verbs that take only -n and --help (cli_opts_names),
+ * then between min and max arguments (max 0: any); the first n_names of them (-1: all) are
  * workspace names.  Prints what is wrong.  Returns -1 to go on (*ns and
  * *first, the index of the first argument, set) or the exit code.
  */
@@ -168,14 +206,22 @@ int cli_parse_fmt(const char *s, enum cli_fmt *out);
 /* Print a list of views; single: one object asked for by name (printed
  * bare, not wrapped in a List). */
 int cli_print_list(const json_t *list, enum cli_fmt fmt, bool all_ns, bool single);
-void cli_print_header(enum cli_fmt fmt, bool all_ns);
-void cli_print_row(const json_t *obj, enum cli_fmt fmt, bool all_ns);
+/* The table of get (with its header row) for fmt, or NULL (*out) when fmt
+ * is not a table.  out: new. */
+int cli_view_table(enum cli_fmt fmt, bool all_ns, struct table **out);
+/* One view: a row of t (table formats: printed at table_flush), or printed
+ * at once (the other formats; t may be NULL). */
+int cli_print_row(struct table *t, const json_t *obj, enum cli_fmt fmt, bool all_ns);
 /* One object as YAML or JSON (JSON when json), then a newline. */
 int cli_print_value(const json_t *v, bool json);
 /* A JSON value's string member, or dflt. */
 const char *cli_jstr(const json_t *o, const char *k, const char *dflt);
-/* status.conditions[type].status, or "Unknown". */
-const char *cli_condition(const json_t *status, const char *type);
+/* The status of an object built by cli_view (lib/status.h), empty when it
+ * has none; status_clear it. */
+void cli_status(const json_t *obj, struct status *out);
+/* The name of its container as the status records it; -ENOENT when the
+ * controller has not made one yet, -ENAMETOOLONG. */
+int cli_container(const json_t *obj, char *buf, size_t len);
 
 /* ---- manifest.c ---- */
 
@@ -204,7 +250,7 @@ struct cli_file_opts {
 	struct cli_paths paths;   /* -f, --filename (clear with cli_paths_clear) */
 	bool recursive;           /* -R */
 	const char *ns_flag;      /* -n, --namespace */
-	int dry;                  /* --dry-run (option value 'd'): enum cli_dry */
+	int dry;                  /* --dry-run (key 'd'): enum cli_dry */
 };
 
 /* Take opt (from getopt_long) if it is one of those: EXIT_OK when taken,
@@ -288,7 +334,7 @@ int cli_update(struct etcd *c, const char *ns, const char *name,
 
 /* ---- touch.c ---- */
 
-/* Record activity on a workspace (WS_ACTIVITY_PREFIX key = now), only if
+/* Record activity on a workspace (KEYS_ACTIVITY_PREFIX key = now), only if
  * it exists (-ENOENT). */
 int cli_touch(struct etcd *c, const char *ns, const char *name, struct err *e);
 

@@ -2,11 +2,11 @@
 #include "cli.h"
 
 #include "buf.h"
+#include "keys.h"
 #include "ws.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +135,8 @@ static json_t *view(const char *ns, const char *name, const struct etcd_kv *spec
 		    const struct etcd_kv *status, bool full)
 {
 	json_t *obj = NULL, *meta, *st;
+	struct status s;
+	bool have;
 	char rv[32];
 
 	if (spec && full) {
@@ -163,20 +165,23 @@ static json_t *view(const char *ns, const char *name, const struct etcd_kv *spec
 		json_object_set_new(meta, "resourceVersion", json_string(rv));
 		json_object_set_new(meta, "generation", json_integer(spec->version));
 	}
-	st = status ? json_loadb(status->value, status->value_len, 0, NULL) : NULL;
-	if (!json_is_object(st)) {
-		json_decref(st);
-		st = NULL;
-	}
+	/* The status as lib/status reads it: what klangkc shows is what
+	 * every reader of the contract understands. */
+	have = status && status_parse(status->value, status->value_len, &s, NULL) == 0;
 	if (!spec) {
 		/* Deleted: only the controller's finalizer (the status key)
 		 * remains until it has torn everything down. */
-		if (!st)
-			st = json_object();
-		json_object_set_new(st, "phase", json_string("Terminating"));
+		if (!have)
+			status_init(&s);
+		have = true;
+		STATUS_SET(s.phase, STATUS_TERMINATING);
 	}
-	if (st)
-		json_object_set_new(obj, "status", st);
+	if (have) {
+		st = status_to_json(&s);
+		status_clear(&s);
+		if (st)
+			json_object_set_new(obj, "status", st);
+	}
 	return obj;
 }
 
@@ -194,13 +199,13 @@ int cli_get_object(struct etcd *c, const char *ns, const char *name,
 	bool have_spec, have_status;
 	int r;
 
-	if (ws_spec_key(ns, name, key, sizeof(key)) < 0)
+	if (keys_ws(KEYS_SPEC, ns, name, key, sizeof(key)) < 0)
 		return -EINVAL;
 	r = etcd_get(c, key, &spec, NULL, e);
 	if (r < 0 && r != -ENOENT)
 		return r;
 	have_spec = r == 0;
-	ws_status_key(ns, name, key, sizeof(key));
+	keys_ws(KEYS_STATUS, ns, name, key, sizeof(key));
 	r = etcd_get(c, key, &status, NULL, e);
 	if (r < 0 && r != -ENOENT)
 		goto out;
@@ -248,13 +253,14 @@ int cli_list_objects(struct etcd *c, const char *ns, const struct selector *sel,
 		     bool full, json_t *list, int64_t *rev, struct err *e)
 {
 	struct etcd_kvs specs = { 0 }, stats = { 0 };
-	const size_t sl = strlen(WS_SPEC_PREFIX), tl = strlen(WS_STATUS_PREFIX);
+	const size_t sl = strlen(KEYS_SPEC_PREFIX), tl = strlen(KEYS_STATUS_PREFIX);
 	char sp[512], tp[512];
 	size_t i = 0, j = 0;
 	int r;
 
-	snprintf(sp, sizeof(sp), WS_SPEC_PREFIX "%s%s", ns ? ns : "", ns ? "/" : "");
-	snprintf(tp, sizeof(tp), WS_STATUS_PREFIX "%s%s", ns ? ns : "", ns ? "/" : "");
+	if (keys_ns_prefix(KEYS_SPEC, ns, sp, sizeof(sp)) < 0 ||
+	    keys_ns_prefix(KEYS_STATUS, ns, tp, sizeof(tp)) < 0)
+		return -ENAMETOOLONG;
 	r = etcd_list(c, sp, &specs, e);
 	if (r < 0)
 		goto out;
@@ -338,19 +344,20 @@ int cli_revision(struct etcd *c, const char *key, int64_t *rev, struct err *e)
 	return r == -ENOENT ? 0 : r;
 }
 
+const struct cliopt cli_opts_names[] = {
+	CLIOPT_NAMESPACE,
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 int cli_name_args(const char *verb, int argc, char **argv, int min, int max,
 		  int n_names, const char **ns, int *first)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = cli_opts_names };
 	const char *ns_flag = NULL;
 	int opt, n;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		switch (opt) {
 		case 'n':
 			ns_flag = optarg;

@@ -6,20 +6,22 @@
  */
 #include "cli.h"
 
-#include <getopt.h>
 #include <stdio.h>
+
+const struct cliopt cli_opts_create[] = {
+	CLI_OPT_FILENAME,
+	CLI_OPT_RECURSIVE,
+	CLIOPT_NAMESPACE,
+	CLI_OPT_DRY_RUN,
+	{ "save-config", 0, 's', NULL, NULL, "record the last-applied configuration, so a later\n"
+	  "apply can remove fields removed from the file" },
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
 
 int verb_create(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "filename", required_argument, NULL, 'f' },
-		{ "recursive", no_argument, NULL, 'R' },
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "dry-run", required_argument, NULL, 'd' },
-		{ "save-config", no_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = cli_opts_create };
 	struct cli_file_opts fo = { 0 };
 	struct cli_items items = { 0 };
 	struct cli_plan plan = { 0 };
@@ -27,8 +29,7 @@ int verb_create(int argc, char **argv)
 	int opt, r, ret = EXIT_OK;
 	struct etcd *c = NULL;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "f:Rn:h", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		if ((r = cli_file_opt(&fo, opt, optarg)) >= 0) {
 			if (r != EXIT_OK) {
 				ret = r;

@@ -6,10 +6,10 @@
  */
 #include "cli.h"
 
+#include "keys.h"
 #include "ws.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +21,7 @@ static int delete_one(struct etcd *c, const char *ns, const char *name,
 	char key[512];
 	int r;
 
-	if (ws_spec_key(ns, name, key, sizeof(key)) < 0)
+	if (keys_ws(KEYS_SPEC, ns, name, key, sizeof(key)) < 0)
 		return -EINVAL;
 	for (int attempt = 1; attempt <= CLI_MAX_ATTEMPTS; attempt++) {
 		struct etcd_kv kv = { 0 };
@@ -57,20 +57,22 @@ static int add_target(struct cli_wait_target **t, size_t *n, const char *ns,
 	return 0;
 }
 
+const struct cliopt cli_opts_delete[] = {
+	CLIOPT_NAMESPACE,
+	CLI_OPT_FILENAME,
+	CLI_OPT_RECURSIVE,
+	CLI_OPT_SELECTOR("the workspaces whose labels match"),
+	{ "ignore-not-found", 0, 'i', NULL, NULL, "a missing workspace is not an error" },
+	{ "wait", 0, 'w', NULL, NULL, "wait until the controller has removed everything" },
+	CLI_OPT_TIMEOUT("how long --wait waits (default 60s)"),
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 int verb_delete(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "filename", required_argument, NULL, 'f' },
-		{ "recursive", no_argument, NULL, 'R' },
-		{ "selector", required_argument, NULL, 'l' },
-		{ "ignore-not-found", no_argument, NULL, 'i' },
-		{ "wait", no_argument, NULL, 'w' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	const char *sel_text = NULL, *ns_flag;
+	struct cliopt_parser p = { .opts = cli_opts_delete };
 	struct cli_file_opts fo = { 0 };
 	struct cli_items items = { 0 };
 	struct cli_wait_target *t = NULL, *gone = NULL;
@@ -81,8 +83,7 @@ int verb_delete(int argc, char **argv)
 	struct etcd *c = NULL;
 	int opt, bad = 0, r, ret = EXIT_OK;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:f:Rl:h", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		if ((r = cli_file_opt(&fo, opt, optarg)) >= 0) {
 			if (r != EXIT_OK) {
 				ret = r;
@@ -100,7 +101,7 @@ int verb_delete(int argc, char **argv)
 		case 'w':
 			wait = true;
 			break;
-		case 't':
+		case CLI_KEY_TIMEOUT:
 			timeout_ms = cli_parse_duration(optarg);
 			if (timeout_ms < 0) {
 				fprintf(stderr, "error: --timeout: \"%s\" is not a duration\n",

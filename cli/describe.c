@@ -1,13 +1,12 @@
 /*
  * klangkc describe — one workspace for a person: metadata, spec, status,
- * conditions, ports and URLs, the container and volumes it owns (names
- * derived from KLANGK_INSTANCE_ID; their state asked from the engine at
- * DOCKER_HOST when it answers), and recent events (/klangk/events/<ns>/
- * <name>/..., when anything writes them).
+ * conditions, ports and URLs, the container as the controller last saw it
+ * (status.container; klangkc never asks the engine), the volumes it owns
+ * (names derived from KLANGK_INSTANCE_ID), and recent events.
  */
 #include "cli.h"
 
-#include "engine.h"
+#include "keys.h"
 #include "merge.h"
 #include "ws.h"
 
@@ -76,87 +75,100 @@ static void describe_spec(const json_t *spec, const char *ns)
 		printf("    %s (%s)\n", cli_jstr(item, "user", "?"), cli_jstr(item, "role", "coder"));
 }
 
-static void describe_status(const json_t *st)
+/* Print t, or why it could not be made (r < 0). */
+static void print_table(struct table *t, int r)
 {
-	const json_t *item;
-	size_t i;
-
-	printf("Status:\n");
-	field("  ", "Phase:", cli_jstr(st, "phase", "Pending"));
-	field("  ", "ID:", cli_jstr(st, "id", "<not assigned>"));
-	if (json_is_integer(json_object_get(st, "observedGeneration")))
-		printf("  %-20s %lld\n", "Observed Generation:",
-		       (long long)json_integer_value(json_object_get(st, "observedGeneration")));
-	printf("  Ports:\n");
-	json_array_foreach(json_object_get(st, "ports"), i, item) {
-		const char *url = json_string_value(json_array_get(json_object_get(st, "urls"), i));
-
-		printf("    %lld -> %lld  %s\n",
-		       (long long)json_integer_value(json_object_get(item, "container")),
-		       (long long)json_integer_value(json_object_get(item, "host")),
-		       url ? url : "");
-	}
-	printf("Conditions:\n");
-	if (json_array_size(json_object_get(st, "conditions")) == 0)
-		printf("  <none>\n");
+	if (r == 0)
+		table_flush(t, stdout);
 	else
-		printf("  %-12s %-8s %-22s %-21s %s\n", "TYPE", "STATUS", "REASON",
-		       "LAST TRANSITION", "MESSAGE");
-	json_array_foreach(json_object_get(st, "conditions"), i, item)
-		printf("  %-12s %-8s %-22s %-21s %s\n", cli_jstr(item, "type", "?"),
-		       cli_jstr(item, "status", "Unknown"), cli_jstr(item, "reason", "-"),
-		       cli_jstr(item, "lastTransitionTime", "-"), cli_jstr(item, "message", ""));
+		printf("  <%s>\n", strerror(-r));
+	table_free(t);
 }
 
-/* The container and volumes, with their state when the engine answers. */
-static void describe_engine(const char *ns, const char *name, const json_t *spec)
+static void describe_status(const struct status *st)
 {
+	struct table *t = NULL;
+	int r;
+
+	printf("Status:\n");
+	field("  ", "Phase:", status_phase(st));
+	field("  ", "ID:", st->id[0] ? st->id : "<not assigned>");
+	if (st->has_generation)
+		printf("  %-20s %lld\n", "Observed Generation:",
+		       (long long)st->observed_generation);
+	if (st->node_name[0])
+		field("  ", "Node:", st->node_name);
+	if (st->last_activity[0])
+		field("  ", "Last Activity:", st->last_activity);
+	if (st->idle_since[0])
+		field("  ", "Idle Since:", st->idle_since);
+	printf("  Ports:\n");
+	for (size_t i = 0; i < st->n_ports; i++)
+		printf("    %ld -> %ld  %s\n", st->ports[i].container, st->ports[i].host,
+		       i < st->n_urls ? st->urls[i] : "");
+	printf("Conditions:\n");
+	if (st->n_conditions == 0) {
+		printf("  <none>\n");
+		return;
+	}
+	r = table_new(5, "  ", &t);
+	if (r == 0)
+		r = table_add(t, 5, "TYPE", "STATUS", "REASON", "LAST TRANSITION", "MESSAGE");
+	for (size_t i = 0; r == 0 && i < st->n_conditions; i++) {
+		const struct status_condition *k = &st->conditions[i];
+
+		r = table_add(t, 5, k->type, k->status[0] ? k->status : "Unknown",
+			      k->reason[0] ? k->reason : "-",
+			      k->last_transition[0] ? k->last_transition : "-",
+			      k->message ? k->message : "");
+	}
+	print_table(t, r);
+}
+
+/*
+ * The container as the controller last saw it (status.container): the
+ * client never asks the engine, which it may not reach (a remote engine,
+ * a socket only the controller may open), and what the controller saw is
+ * what it acts on.  Then the volumes the workspace mounts.
+ */
+static void describe_container(const char *ns, const char *name, const struct status *st,
+			       const json_t *spec)
+{
+	const struct status_container *k = &st->container;
 	const char *inst = getenv("KLANGK_INSTANCE_ID");
-	struct engine *g = NULL;
-	struct err e = { "" };
-	char cname[512], vname[512], path[256];
-	json_t *info = NULL, *item;
-	bool up = false;
+	char vname[512], path[256], code[64];
+	json_t *item;
 	size_t i;
 
 	if (!inst || !*inst)
 		inst = "default";
-	if (engine_new(engine_default_host(), &g, &e) == 0 && engine_ping(g, &e) == 0)
-		up = true;
-	ws_container_name(inst, ns, name, cname, sizeof(cname));
 	printf("Container:\n");
-	field("  ", "Name:", cname);
-	if (!up) {
-		printf("  %-20s unknown (engine at %s: %s)\n", "State:", engine_default_host(),
-		       e.msg[0] ? e.msg : "not reachable");
-	} else if (engine_container_inspect(g, cname, &info, &e) == 0) {
-		const json_t *state = json_object_get(info, "State");
-
-		field("  ", "State:", cli_jstr(state, "Status", "unknown"));
-		field("  ", "Started:", cli_jstr(state, "StartedAt", "-"));
-		field("  ", "Image:", cli_jstr(json_object_get(info, "Config"), "Image", "-"));
-		field("  ", "Spec Hash:", cli_jstr(json_object_get(json_object_get(info, "Config"),
-								    "Labels"), "klangk.spec-hash", "-"));
+	field("  ", "Name:", k->name[0] ? k->name : "<not created yet>");
+	if (k->state[0]) {
+		field("  ", "State:", k->state);
+		if (strcmp(k->state, "running") != 0) {
+			snprintf(code, sizeof(code), "%d%s", k->exit_code,
+				 k->oom_killed ? " (OOMKilled)" : "");
+			field("  ", "Exit Code:", code);
+		}
+		field("  ", "Started:", k->started_at[0] ? k->started_at : "-");
+		if (k->finished_at[0])
+			field("  ", "Finished:", k->finished_at);
+		field("  ", "ID:", k->id[0] ? k->id : "-");
+		field("  ", "Image:", k->image[0] ? k->image : "-");
 	} else {
-		field("  ", "State:", "absent");
+		field("  ", "State:", k->name[0] ? "unknown (not reported by the controller)" :
+						   "none");
 	}
-	json_decref(info);
-	info = NULL;
+	field("  ", "Spec Hash:", st->spec_hash[0] ? st->spec_hash : "-");
 	printf("Volumes:\n");
-	for (int k = 0; k < 2; k++) {
-		const char *which = k ? "work" : "home";
-		const char *state = "unknown";
-
-		ws_volume_name(inst, ns, name, which, vname, sizeof(vname));
-		if (k)
+	for (int v = 0; v < 2; v++) {
+		ws_volume_name(inst, ns, name, v ? "work" : "home", vname, sizeof(vname));
+		if (v)
 			ws_work_path(ns, path, sizeof(path));
 		else
 			ws_home_path(ns, path, sizeof(path));
-		if (up)
-			state = engine_volume_inspect(g, vname, &info, &e) == 0 ? "present" : "absent";
-		json_decref(info);
-		info = NULL;
-		printf("  %-40s -> %-24s %s\n", vname, path, state);
+		printf("  %-40s -> %s\n", vname, path);
 	}
 	json_array_foreach(json_object_get(spec, "mounts"), i, item) {
 		const char *src = cli_jstr(item, "source", "?");
@@ -165,37 +177,40 @@ static void describe_engine(const char *ns, const char *name, const json_t *spec
 		       src[0] == '/' ? "bind" : "named volume",
 		       json_is_true(json_object_get(item, "readOnly")) ? ", read-only" : "");
 	}
-	engine_free(g);
 }
 
 static void describe_events(struct etcd *c, const char *ns, const char *name)
 {
 	struct etcd_kvs kvs = { 0 };
 	struct err e = { "" };
+	struct table *t = NULL;
 	char prefix[512];
+	int r;
 
 	printf("Events:\n");
-	snprintf(prefix, sizeof(prefix), "/klangk/events/%s/%s/", ns, name);
-	if (etcd_list(c, prefix, &kvs, &e) < 0 || kvs.n == 0) {
+	if (keys_events_prefix(ns, name, prefix, sizeof(prefix)) < 0 ||
+	    etcd_list(c, prefix, &kvs, &e) < 0 || kvs.n == 0) {
 		printf("  <none>\n");
 		etcd_kvs_clear(&kvs);
 		return;
 	}
-	printf("  %-21s %-8s %-22s %s\n", "TIME", "TYPE", "REASON", "MESSAGE");
+	r = table_new(4, "  ", &t);
+	if (r == 0)
+		r = table_add(t, 4, "TIME", "TYPE", "REASON", "MESSAGE");
 	/* Keys sort by time when the writer names them so; show the last. */
-	for (size_t i = kvs.n > MAX_EVENTS ? kvs.n - MAX_EVENTS : 0; i < kvs.n; i++) {
+	for (size_t i = kvs.n > MAX_EVENTS ? kvs.n - MAX_EVENTS : 0; r == 0 && i < kvs.n; i++) {
 		json_t *ev = json_loads(kvs.kvs[i].value, 0, NULL);
 
 		if (json_is_object(ev))
-			printf("  %-21s %-8s %-22s %s\n",
-			       cli_jstr(ev, "lastTimestamp", cli_jstr(ev, "time",
-								       cli_jstr(ev, "eventTime", "-"))),
-			       cli_jstr(ev, "type", "Normal"), cli_jstr(ev, "reason", "-"),
-			       cli_jstr(ev, "message", ""));
-		else
-			printf("  %s\n", kvs.kvs[i].value);
+			r = table_add(t, 4, cli_jstr(ev, "lastTimestamp", cli_jstr(ev, "time",
+					cli_jstr(ev, "eventTime", "-"))),
+				      cli_jstr(ev, "type", "Normal"), cli_jstr(ev, "reason", "-"),
+				      cli_jstr(ev, "message", ""));
+		else /* not an event: shown whole, in the message's column */
+			r = table_add(t, 4, "-", "-", "-", kvs.kvs[i].value);
 		json_decref(ev);
 	}
+	print_table(t, r);
 	etcd_kvs_clear(&kvs);
 }
 
@@ -214,6 +229,7 @@ int verb_describe(int argc, char **argv)
 		struct err e = { "" };
 		json_t *o = NULL;
 		const json_t *meta;
+		struct status st;
 		int r = cli_get_object(c, ns, argv[i], &o, &e);
 
 		if (r < 0) {
@@ -236,8 +252,10 @@ int verb_describe(int argc, char **argv)
 			printf("%-20s %lld\n", "Generation:",
 			       (long long)json_integer_value(json_object_get(meta, "generation")));
 		describe_spec(json_object_get(o, "spec"), ns);
-		describe_status(json_object_get(o, "status"));
-		describe_engine(ns, argv[i], json_object_get(o, "spec"));
+		cli_status(o, &st);
+		describe_status(&st);
+		describe_container(ns, argv[i], &st, json_object_get(o, "spec"));
+		status_clear(&st);
 		describe_events(c, ns, argv[i]);
 		json_decref(o);
 	}

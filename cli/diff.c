@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,15 +81,17 @@ static int run_diff(const char *live, const char *merged)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+const struct cliopt cli_opts_diff[] = {
+	CLI_OPT_FILENAME,
+	CLI_OPT_RECURSIVE,
+	CLIOPT_NAMESPACE,
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 int verb_diff(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "filename", required_argument, NULL, 'f' },
-		{ "recursive", no_argument, NULL, 'R' },
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = cli_opts_diff };
 	struct cli_file_opts fo = { 0 };
 	struct cli_paths written = { 0 };
 	struct cli_items items = { 0 };
@@ -100,8 +101,7 @@ int verb_diff(int argc, char **argv)
 	struct etcd *c = NULL;
 	int opt, r, ret = 2;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "f:Rn:h", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		if ((r = cli_file_opt(&fo, opt, optarg)) >= 0) {
 			if (r != EXIT_OK)
 				goto out;

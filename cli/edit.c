@@ -12,6 +12,7 @@
 #include "cli.h"
 
 #include "buf.h"
+#include "keys.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -83,7 +84,7 @@ int verb_edit(int argc, char **argv)
 	buf_init(&yaml, 0);
 	if (cli_etcd(&c) < 0)
 		return EXIT_FAIL;
-	ws_spec_key(ns, name, key, sizeof(key));
+	keys_ws(KEYS_SPEC, ns, name, key, sizeof(key));
 	r = etcd_get(c, key, &kv, NULL, &e);
 	if (r == -ENOENT)
 		err_set(&e, "workspace \"%s\" not found in namespace \"%s\"", name, ns);

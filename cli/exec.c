@@ -25,7 +25,6 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,9 +35,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The channels of gateway/exec.h. */
-enum { CH_STDIN = 0, CH_STDOUT = 1, CH_STDERR = 2, CH_STATUS = 3, CH_RESIZE = 4,
-       CH_CLOSE_STDIN = 5 };
 
 static struct termios saved_tio;
 static bool tio_saved;
@@ -76,7 +72,7 @@ static int send_resize(struct session *x, struct err *e)
 	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) != 0 || !ws.ws_row || !ws.ws_col)
 		return 0;
 	snprintf(msg, sizeof(msg), "{\"rows\":%u,\"cols\":%u}", ws.ws_row, ws.ws_col);
-	return gwclient_ws_send(x->w, CH_RESIZE, msg, strlen(msg), e);
+	return gwclient_ws_send(x->w, WSEXEC_RESIZE, msg, strlen(msg), e);
 }
 
 /* A message from the gateway: output, or the end. */
@@ -89,13 +85,13 @@ static int on_message(void *ud, enum wsframe_op op, const unsigned char *data, s
 	if (op != WSFRAME_BINARY || len == 0)
 		return 0;
 	switch (data[0]) {
-	case CH_STDOUT:
-	case CH_STDERR:
-		return cli_write_all(data[0] == CH_STDERR ? STDERR_FILENO : STDOUT_FILENO,
+	case WSEXEC_STDOUT:
+	case WSEXEC_STDERR:
+		return cli_write_all(data[0] == WSEXEC_STDERR ? STDERR_FILENO : STDOUT_FILENO,
 				     (const char *)data + 1, len - 1) < 0 ? -EPIPE : 0;
-	case CH_STATUS: {
+	case WSEXEC_STATUS: {
 		json_t *j = json_loadb((const char *)data + 1, len - 1, 0, NULL);
-		const json_t *code = json_object_get(j, "exitCode");
+		const json_t *code = json_object_get(j, WSEXEC_EXIT);
 		const char *why = json_string_value(json_object_get(j, "error"));
 
 		x->ended = true;
@@ -164,13 +160,13 @@ static int pump(struct session *x, const sigset_t *waitmask, struct err *e)
 			if (k < 0 && errno == EINTR)
 				continue;
 			if (k > 0) {
-				r = gwclient_ws_send(x->w, CH_STDIN, buf, (size_t)k, e);
+				r = gwclient_ws_send(x->w, WSEXEC_STDIN, buf, (size_t)k, e);
 				if (r < 0)
 					return r;
 			} else {
 				/* End of input: the command reads end of file. */
 				in_open = false;
-				if (!x->tty && (r = gwclient_ws_send(x->w, CH_CLOSE_STDIN, "", 0, e)) < 0)
+				if (!x->tty && (r = gwclient_ws_send(x->w, WSEXEC_CLOSE_STDIN, "", 0, e)) < 0)
 					return r;
 			}
 		}
@@ -211,8 +207,8 @@ static int ensure_running(struct etcd *c, const char *ns, const char *name,
 			  long timeout_ms)
 {
 	struct err e = { "" };
-	json_t *o = NULL, *st;
-	const char *phase;
+	json_t *o = NULL;
+	struct status st;
 	int r, ret = EXIT_OK;
 
 	r = cli_touch(c, ns, name, &e);
@@ -224,9 +220,8 @@ static int ensure_running(struct etcd *c, const char *ns, const char *name,
 	r = cli_get_object(c, ns, name, &o, &e);
 	if (r < 0)
 		return cli_fail("exec", r, &e);
-	st = json_object_get(o, "status");
-	phase = cli_jstr(st, "phase", "Pending");
-	if (strcmp(phase, "Running") != 0) {
+	cli_status(o, &st);
+	if (!status_is_phase(&st, STATUS_RUNNING)) {
 		struct cli_wait_target t;
 
 		if (json_is_false(json_object_get(json_object_get(o, "spec"), "running"))) {
@@ -239,27 +234,37 @@ static int ensure_running(struct etcd *c, const char *ns, const char *name,
 		snprintf(t.ns, sizeof(t.ns), "%s", ns);
 		snprintf(t.name, sizeof(t.name), "%s", name);
 		fprintf(stderr, "waiting for workspace %s/%s to run (phase %s)...\n", ns, name,
-			phase);
+			status_phase(&st));
 		ret = cli_wait(c, &t, 1, WAIT_CONDITION, "Ready", "True", timeout_ms, true);
 		if (ret != EXIT_OK)
 			goto out;
+		json_decref(o);
+		o = NULL;
+		r = cli_get_object(c, ns, name, &o, &e);
+		if (r < 0) {
+			ret = cli_fail("exec", r, &e);
+			goto out;
+		}
 	}
 out:
+	status_clear(&st);
 	json_decref(o);
 	return ret;
 }
 
+const struct cliopt cli_opts_exec[] = {
+	CLIOPT_NAMESPACE,
+	{ "tty", 't', 0, NULL, NULL, "allocate a terminal even when stdin is not one" },
+	{ "no-tty", 'T', 0, NULL, NULL, "never allocate a terminal" },
+	CLI_OPT_TIMEOUT("how long to wait for a stopped workspace to start\n(default 60s)"),
+	CLI_OPT_SERVER,
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 int verb_exec(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "tty", no_argument, NULL, 't' },
-		{ "no-tty", no_argument, NULL, 'T' },
-		{ "timeout", required_argument, NULL, 'w' },
-		{ "server", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = cli_opts_exec };
 	const char *ns_flag = NULL, *ns, *name, *server = NULL;
 	const char **cmd = NULL;
 	size_t n_cmd = 0;
@@ -282,8 +287,7 @@ int verb_exec(int argc, char **argv)
 			nopt = i;
 			break;
 		}
-	optind = 1;
-	while ((opt = getopt_long(nopt, argv, "n:tTh", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, nopt, argv)) != -1) {
 		switch (opt) {
 		case 'n':
 			ns_flag = optarg;
@@ -294,7 +298,7 @@ int verb_exec(int argc, char **argv)
 		case 'T':
 			tty_flag = 0;
 			break;
-		case 'w':
+		case CLI_KEY_TIMEOUT:
 			timeout_ms = cli_parse_duration(optarg);
 			if (timeout_ms < 0) {
 				fprintf(stderr, "error: exec: --timeout \"%s\": not a duration\n",
@@ -302,7 +306,7 @@ int verb_exec(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'S':
+		case CLI_KEY_SERVER:
 			server = optarg;
 			break;
 		case 'h':

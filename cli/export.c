@@ -19,7 +19,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,15 +51,17 @@ static int publish(int out_fd, const char *file)
 	return r;
 }
 
+const struct cliopt cli_opts_export[] = {
+	CLIOPT_NAMESPACE,
+	{ "output", 'o', 0, "FILE", NULL, "the archive to write (required)" },
+	CLI_OPT_SERVER,
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 int verb_export(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "server", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = cli_opts_export };
 	const char *ns_flag = NULL, *ns, *name, *file = NULL, *server = NULL;
 	struct gwclient *gc = NULL;
 	struct err e = { "" };
@@ -69,8 +70,7 @@ int verb_export(int argc, char **argv)
 	int opt, r, ret = EXIT_FAIL, out_fd = -1;
 
 	buf_init(&path, 8192);
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:o:h", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		switch (opt) {
 		case 'n':
 			ns_flag = optarg;
@@ -78,7 +78,7 @@ int verb_export(int argc, char **argv)
 		case 'o':
 			file = optarg;
 			break;
-		case 'S':
+		case CLI_KEY_SERVER:
 			server = optarg;
 			break;
 		case 'h':

@@ -5,16 +5,16 @@
  */
 #include "cli.h"
 
+#include "keys.h"
 #include "ws.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static volatile sig_atomic_t stop_flag;
+static atomic_int stop_flag; /* set by a signal handler (lock-free) */
 
 static void on_signal(int sig)
 {
@@ -30,6 +30,7 @@ struct watch_ctx {
 	const struct selector *sel;
 	enum cli_fmt fmt;
 	bool all_ns;
+	struct table *table;        /* borrowed: the list's, NULL unless a table */
 	int failed;
 };
 
@@ -59,8 +60,8 @@ static int on_events(void *ud, const struct etcd_event *ev, size_t n, int64_t re
 		json_t *o = NULL;
 		int r;
 
-		if (ws_split_key(key, WS_SPEC_PREFIX, ns, sizeof(ns), name, sizeof(name)) < 0 &&
-		    ws_split_key(key, WS_STATUS_PREFIX, ns, sizeof(ns), name, sizeof(name)) < 0)
+		if (keys_split(KEYS_SPEC, key, ns, sizeof(ns), name, sizeof(name)) < 0 &&
+		    keys_split(KEYS_STATUS, key, ns, sizeof(ns), name, sizeof(name)) < 0)
 			continue;
 		snprintf(id, sizeof(id), "%s/%s", ns, name);
 		if (!wanted(w, ns, name) || json_object_get(seen, id))
@@ -69,9 +70,13 @@ static int on_events(void *ud, const struct etcd_event *ev, size_t n, int64_t re
 		r = cli_get_object(w->reader, ns, name, &o, &e);
 		if (r == -ENOENT) {
 			/* Gone for good: the last line says so. */
-			o = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s}}", "apiVersion",
+			struct status gone;
+
+			status_init(&gone);
+			STATUS_SET(gone.phase, "Deleted");
+			o = json_pack("{s:s,s:s,s:{s:s,s:s},s:o}", "apiVersion",
 				      WS_API_VERSION, "kind", WS_KIND, "metadata", "name",
-				      name, "namespace", ns, "status", "phase", "Deleted");
+				      name, "namespace", ns, "status", status_to_json(&gone));
 		} else if (r < 0) {
 			w->failed = cli_fail("watch", r, &e);
 			json_decref(seen);
@@ -79,10 +84,12 @@ static int on_events(void *ud, const struct etcd_event *ev, size_t n, int64_t re
 		}
 		if (o && selector_match(w->sel, json_object_get(json_object_get(o, "metadata"),
 								"labels")))
-			cli_print_row(o, w->fmt, w->all_ns);
+			cli_print_row(w->table, o, w->fmt, w->all_ns);
 		json_decref(o);
 	}
 	json_decref(seen);
+	if (w->table)
+		table_flush(w->table, stdout);
 	fflush(stdout);
 	return stop_flag ? 1 : 0;
 }
@@ -101,7 +108,7 @@ static int relist(struct watch_ctx *w, int64_t *rev)
 	if (w->n_names) {
 		char key[512];
 
-		ws_spec_key(w->ns, w->names[0], key, sizeof(key));
+		keys_ws(KEYS_SPEC, w->ns, w->names[0], key, sizeof(key));
 		r = cli_revision(w->reader, key, rev, &e);
 		for (int k = 0; r == 0 && k < w->n_names; k++) {
 			if (cli_get_object(w->reader, w->ns, w->names[k], &o, &e) == 0)
@@ -111,7 +118,9 @@ static int relist(struct watch_ctx *w, int64_t *rev)
 		r = cli_list_objects(w->reader, w->ns, w->sel, true, list, rev, &e);
 	}
 	json_array_foreach(list, i, o)
-		cli_print_row(o, w->fmt, w->all_ns);
+		cli_print_row(w->table, o, w->fmt, w->all_ns);
+	if (w->table)
+		table_flush(w->table, stdout);
 	fflush(stdout);
 	json_decref(list);
 	return r;
@@ -123,7 +132,7 @@ static int watch(struct etcd *c, struct watch_ctx *w, int64_t rev)
 	struct err e = { "" };
 	int64_t last = rev;
 	char ns_prefix[512];
-	const char *prefix = "/klangk/";
+	const char *prefix = KEYS_ROOT;
 	int r, failures = 0;
 
 	sigaction(SIGINT, &sa, NULL);
@@ -141,11 +150,11 @@ static int watch(struct etcd *c, struct watch_ctx *w, int64_t rev)
 		if (stop_flag || r == -ECANCELED)
 			break;
 		if (r == -EACCES && prefix != ns_prefix && w->ns) {
-			/* etcd's roles refuse /klangk/ to a user limited to
+			/* etcd's roles refuse the whole tree to a user limited to
 			 * their namespace (docs/security.md): watch its
 			 * statuses, which the controller rewrites after every
 			 * spec change; each event reads the object anew. */
-			snprintf(ns_prefix, sizeof(ns_prefix), WS_STATUS_PREFIX "%s/", w->ns);
+			keys_ns_prefix(KEYS_STATUS, w->ns, ns_prefix, sizeof(ns_prefix));
 			prefix = ns_prefix;
 			continue;
 		}
@@ -165,29 +174,33 @@ static int watch(struct etcd *c, struct watch_ctx *w, int64_t rev)
 	return EXIT_OK;
 }
 
+const struct cliopt cli_opts_get[] = {
+	CLIOPT_NAMESPACE,
+	{ "all-namespaces", 'A', 0, NULL, NULL, "every namespace" },
+	{ "output", 'o', 0, "FORMAT", "table wide json yaml name",
+	  "table (default), wide, json, yaml or name" },
+	CLI_OPT_SELECTOR("only workspaces whose labels match"),
+	{ "watch", 'w', 0, NULL, NULL, "after the list, print each workspace again\n"
+	  "whenever it changes (until interrupted)" },
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 int verb_get(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "all-namespaces", no_argument, NULL, 'A' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "selector", required_argument, NULL, 'l' },
-		{ "watch", no_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = cli_opts_get };
 	const char *ns_flag = NULL, *sel_text = NULL;
 	enum cli_fmt fmt = FMT_TABLE;
 	bool all_ns = false, do_watch = false;
 	struct selector *sel = NULL;
+	struct table *table = NULL;
 	struct etcd *c = NULL;
 	json_t *list = NULL;
 	struct err e = { "" };
 	int64_t rev = 0;
 	int opt, r, ret = EXIT_OK;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:Ao:l:wh", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		switch (opt) {
 		case 'n':
 			ns_flag = optarg;
@@ -243,7 +256,7 @@ int verb_get(int argc, char **argv)
 
 			char key[512];
 
-			ws_spec_key(cli_namespace(ns_flag), argv[i], key, sizeof(key));
+			keys_ws(KEYS_SPEC, cli_namespace(ns_flag), argv[i], key, sizeof(key));
 			if (i == optind && (r = cli_revision(c, key, &rev, &e)) < 0) {
 				ret = cli_fail(NULL, r, &e);
 				goto out;
@@ -267,13 +280,21 @@ int verb_get(int argc, char **argv)
 		}
 	}
 	if (do_watch) {
-		/* A stream of objects, each printed as it changes. */
+		/* A stream of objects, each printed as it changes; the rows
+		 * of a table line up with the first list's columns. */
 		size_t i;
 		json_t *o;
 
-		cli_print_header(fmt, all_ns);
+		r = cli_view_table(fmt, all_ns, &table);
 		json_array_foreach(list, i, o)
-			cli_print_row(o, fmt, all_ns);
+			if (r == 0)
+				r = cli_print_row(table, o, fmt, all_ns);
+		if (r < 0) {
+			ret = cli_fail(NULL, r, NULL);
+			goto out;
+		}
+		if (table)
+			table_flush(table, stdout);
 	} else if (json_array_size(list) > 0 || ret == EXIT_OK) {
 		int pr = cli_print_list(list, fmt, all_ns, argc - optind == 1);
 
@@ -289,12 +310,14 @@ int verb_get(int argc, char **argv)
 			.sel = sel,
 			.fmt = fmt,
 			.all_ns = all_ns,
+			.table = table,
 		};
 
 		ret = watch(c, &w, rev);
 		etcd_free(w.reader);
 	}
 out:
+	table_free(table);
 	json_decref(list);
 	etcd_free(c);
 	selector_free(sel);

@@ -28,12 +28,12 @@
 #include "cli.h"
 
 #include "gwclient.h"
+#include "keys.h"
 #include "ws.h"
 #include "wsarchive.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -243,7 +243,7 @@ static int create_or_resume(struct etcd *c, const char *ns, const char *name,
 	char *text = json_dumps(obj, JSON_COMPACT);
 	int ret = EXIT_FAIL;
 
-	if (!text || ws_spec_key(ns, name, key, sizeof(key)) < 0)
+	if (!text || keys_ws(KEYS_SPEC, ns, name, key, sizeof(key)) < 0)
 		goto out;
 	for (int attempt = 1; attempt <= CLI_MAX_ATTEMPTS; attempt++) {
 		struct etcd_kv kv = { 0 };
@@ -294,17 +294,20 @@ out:
 	return ret;
 }
 
+const struct cliopt cli_opts_import[] = {
+	CLIOPT_NAMESPACE,
+	{ "name", 0, 'N', "NEW", NULL, "the new workspace's name (required)" },
+	{ "max-size", 0, 'm', "SIZE", NULL, "the largest archive and unpacked contents\n"
+	  "(default 4G; K, M, G, T)" },
+	CLI_OPT_TIMEOUT("how long to wait for the controller (default 2m)"),
+	CLI_OPT_SERVER,
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 int verb_import(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "name", required_argument, NULL, 'N' },
-		{ "max-size", required_argument, NULL, 'm' },
-		{ "timeout", required_argument, NULL, 'w' },
-		{ "server", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = cli_opts_import };
 	const char *ns_flag = NULL, *ns, *name = NULL, *file, *tmpdir, *server = NULL;
 	int64_t max = WSARCHIVE_DEFAULT_MAX_BYTES;
 	long timeout_ms = 120000;
@@ -319,8 +322,7 @@ int verb_import(int argc, char **argv)
 	bool resumed = false;
 	int opt, r, ret = EXIT_FAIL, fd = -1, home_fd = -1, work_fd = -1;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		switch (opt) {
 		case 'n':
 			ns_flag = optarg;
@@ -336,7 +338,7 @@ int verb_import(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'w':
+		case CLI_KEY_TIMEOUT:
 			timeout_ms = cli_parse_duration(optarg);
 			if (timeout_ms < 0) {
 				fprintf(stderr, "error: import: --timeout \"%s\": not a duration\n",
@@ -344,7 +346,7 @@ int verb_import(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'S':
+		case CLI_KEY_SERVER:
 			server = optarg;
 			break;
 		case 'h':

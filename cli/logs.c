@@ -10,7 +10,6 @@
 #include "gwclient.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,25 +21,33 @@ static int to_stdout(void *ud, const char *data, size_t len)
 	return cli_write_all(STDOUT_FILENO, data, len) < 0;
 }
 
+const struct cliopt cli_opts_logs[] = {
+	CLIOPT_NAMESPACE,
+	{ "follow", 'f', 0, NULL, NULL, "go on printing what comes" },
+	{ "tail", 0, 'l', "N", NULL, "only the last N lines" },
+	CLI_OPT_SERVER,
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
+const struct cliopt cli_opts_top[] = {
+	CLIOPT_NAMESPACE,
+	CLI_OPT_SERVER,
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 /* Parse NAME [-n NS] [--server URL] and the verb's own flags (follow and
  * tail for logs).  Returns -1 to go on, else an exit code. */
 static int parse(const char *verb, int argc, char **argv, const char **ns, const char **name,
 		 const char **server, bool *follow, long *tail)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "follow", no_argument, NULL, 'f' },
-		{ "tail", required_argument, NULL, 'l' },
-		{ "server", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = strcmp(verb, "logs") == 0 ? cli_opts_logs : cli_opts_top };
 	const char *ns_flag = NULL;
 	bool is_logs = strcmp(verb, "logs") == 0;
 	int opt;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, is_logs ? "n:fh" : "n:h", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		switch (opt) {
 		case 'n':
 			ns_flag = optarg;
@@ -63,7 +70,7 @@ static int parse(const char *verb, int argc, char **argv, const char **ns, const
 				}
 			}
 			break;
-		case 'S':
+		case CLI_KEY_SERVER:
 			*server = optarg;
 			break;
 		case 'h':

@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "ws.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,25 +32,44 @@ const char *cli_jstr(const json_t *o, const char *k, const char *dflt)
 	return s && *s ? s : dflt;
 }
 
-const char *cli_condition(const json_t *status, const char *type)
+void cli_status(const json_t *obj, struct status *out)
 {
-	size_t i;
-	json_t *c;
-
-	json_array_foreach(json_object_get(status, "conditions"), i, c)
-		if (strcmp(cli_jstr(c, "type", ""), type) == 0)
-			return cli_jstr(c, "status", "Unknown");
-	return "Unknown";
+	if (status_from_json(json_object_get(obj, "status"), out) < 0)
+		status_init(out);
 }
 
-void cli_print_header(enum cli_fmt fmt, bool all_ns)
+int cli_container(const json_t *obj, char *buf, size_t len)
 {
-	if (fmt != FMT_TABLE && fmt != FMT_WIDE)
-		return;
-	if (all_ns)
-		printf("%-20s ", "NAMESPACE");
-	printf("%-24s %-12s %-7s %-14s %s%s\n", "NAME", "PHASE", "READY", "ID",
-	       "PORTS", fmt == FMT_WIDE ? "  NODE  IMAGE  URL" : "");
+	struct status st;
+	int r;
+
+	cli_status(obj, &st);
+	r = st.container.name[0] ? status_set_str(buf, len, st.container.name) : -ENOENT;
+	status_clear(&st);
+	return r;
+}
+
+int cli_view_table(enum cli_fmt fmt, bool all_ns, struct table **out)
+{
+	static const char *const cols[] = { "NAMESPACE", "NAME", "PHASE", "READY", "ID", "PORTS",
+					    "NODE", "IMAGE", "URL" };
+	size_t first = all_ns ? 0 : 1, end = fmt == FMT_WIDE ? 9 : 6;
+	struct table *t = NULL;
+	int r;
+
+	if (fmt != FMT_TABLE && fmt != FMT_WIDE) {
+		*out = NULL;
+		return 0;
+	}
+	r = table_new(end - first, "", &t);
+	for (size_t i = first; r == 0 && i < end; i++)
+		r = table_cell(t, cols[i]);
+	if (r < 0) {
+		table_free(t);
+		return r;
+	}
+	*out = t;
+	return 0;
 }
 
 int cli_print_value(const json_t *v, bool json)
@@ -77,53 +97,59 @@ int cli_print_value(const json_t *v, bool json)
 	return EXIT_OK;
 }
 
-void cli_print_row(const json_t *obj, enum cli_fmt fmt, bool all_ns)
+/* The cells of one view in a get table. */
+static int view_cells(struct table *t, const json_t *obj, enum cli_fmt fmt, bool all_ns)
 {
 	const json_t *meta = json_object_get(obj, "metadata");
-	const json_t *st = json_object_get(obj, "status");
+	const struct status_condition *ready;
+	struct status st;
 	struct buf ports;
-	size_t i;
-	json_t *p;
+	int r = 0;
 
+	cli_status(obj, &st);
+	ready = status_condition(&st, "Ready");
+	buf_init(&ports, 4096);
+	for (size_t i = 0; i < st.n_ports; i++)
+		buf_printf(&ports, "%s%ld", i ? "," : "", st.ports[i].host);
+	if (all_ns)
+		r = table_cell(t, cli_jstr(meta, "namespace", "-"));
+	if (r == 0)
+		r = table_add(t, 5, cli_jstr(meta, "name", "-"), status_phase(&st),
+			      ready && ready->status[0] ? ready->status : "Unknown",
+			      st.id[0] ? st.id : "-", ports.data ? ports.data : "-");
+	if (r == 0 && fmt == FMT_WIDE)
+		r = table_add(t, 3, st.node_name[0] ? st.node_name : "-",
+			      cli_jstr(json_object_get(obj, "spec"), "image", WS_DEFAULT_IMAGE),
+			      st.n_urls ? st.urls[0] : "-");
+	buf_free(&ports);
+	status_clear(&st);
+	return r;
+}
+
+int cli_print_row(struct table *t, const json_t *obj, enum cli_fmt fmt, bool all_ns)
+{
 	switch (fmt) {
 	case FMT_JSON:
 	case FMT_YAML:
 		if (fmt == FMT_YAML)
 			printf("---\n");
-		cli_print_value(obj, fmt == FMT_JSON);
-		return;
+		return cli_print_value(obj, fmt == FMT_JSON) == EXIT_OK ? 0 : -ENOMEM;
 	case FMT_NAME:
-		printf("workspace.klangk.io/%s\n", cli_jstr(meta, "name", "-"));
-		return;
+		printf("workspace.klangk.io/%s\n",
+		       cli_jstr(json_object_get(obj, "metadata"), "name", "-"));
+		return 0;
 	default:
-		break;
+		return view_cells(t, obj, fmt, all_ns);
 	}
-	buf_init(&ports, 4096);
-	json_array_foreach(json_object_get(st, "ports"), i, p)
-		buf_printf(&ports, "%s%lld", i ? "," : "",
-			   (long long)json_integer_value(json_object_get(p, "host")));
-	if (all_ns)
-		printf("%-20s ", cli_jstr(meta, "namespace", "-"));
-	printf("%-24s %-12s %-7s %-14s %s", cli_jstr(meta, "name", "-"),
-	       cli_jstr(st, "phase", "Pending"), cli_condition(st, "Ready"),
-	       cli_jstr(st, "id", "-"), ports.data ? ports.data : "-");
-	if (fmt == FMT_WIDE) {
-		const json_t *url = json_array_get(json_object_get(st, "urls"), 0);
-
-		printf("  %s  %s  %s", cli_jstr(st, "nodeName", "-"),
-		       cli_jstr(json_object_get(obj, "spec"), "image", WS_DEFAULT_IMAGE),
-		       json_string_value(url) ? json_string_value(url) : "-");
-	}
-	printf("\n");
-	buf_free(&ports);
 }
 
 int cli_print_list(const json_t *list, enum cli_fmt fmt, bool all_ns, bool single)
 {
+	struct table *t = NULL;
 	json_t *wrapped;
 	size_t i;
 	json_t *o;
-	int r;
+	int r = 0;
 
 	switch (fmt) {
 	case FMT_JSON:
@@ -139,16 +165,20 @@ int cli_print_list(const json_t *list, enum cli_fmt fmt, bool all_ns, bool singl
 		return r;
 	case FMT_NAME:
 		json_array_foreach(list, i, o)
-			cli_print_row(o, fmt, all_ns);
+			cli_print_row(NULL, o, fmt, all_ns);
 		return EXIT_OK;
 	default:
 		if (json_array_size(list) == 0) {
 			fprintf(stderr, "No workspaces found.\n");
 			return EXIT_OK;
 		}
-		cli_print_header(fmt, all_ns);
+		r = cli_view_table(fmt, all_ns, &t);
 		json_array_foreach(list, i, o)
-			cli_print_row(o, fmt, all_ns);
-		return EXIT_OK;
+			if (r == 0)
+				r = cli_print_row(t, o, fmt, all_ns);
+		if (r == 0)
+			table_flush(t, stdout);
+		table_free(t);
+		return r == 0 ? EXIT_OK : cli_fail(NULL, r, NULL);
 	}
 }

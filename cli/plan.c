@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 
+#include "keys.h"
 #include "merge.h"
 #include "ws.h"
 
@@ -49,7 +50,7 @@ static int read_each(struct etcd *c, struct cli_items *items, struct cli_plan *p
 
 		if (strcmp(items->v[j].ns, ns) != 0)
 			continue;
-		if (ws_spec_key(ns, items->v[j].name, key, sizeof(key)) < 0)
+		if (keys_ws(KEYS_SPEC, ns, items->v[j].name, key, sizeof(key)) < 0)
 			return -EINVAL;
 		r = etcd_get(c, key, &kv, NULL, e);
 		if (r < 0 && r != -ENOENT)
@@ -84,7 +85,7 @@ int cli_plan_read(struct etcd *c, struct cli_items *items, struct cli_plan *p,
 			continue;
 		if (json_object_set_new(done, ns, json_true()) < 0)
 			goto out;
-		snprintf(prefix, sizeof(prefix), WS_SPEC_PREFIX "%s/", ns);
+		keys_ns_prefix(KEYS_SPEC, ns, prefix, sizeof(prefix));
 		r = etcd_list(c, prefix, &kvs, e);
 		if (r == -EACCES) {
 			/* A member of a shared workspace may read its key but
@@ -224,7 +225,7 @@ static int refresh(struct etcd *c, struct cli_plan *p, size_t from, size_t to,
 		char key[512];
 		int r;
 
-		ws_spec_key(pe->it->ns, pe->it->name, key, sizeof(key));
+		keys_ws(KEYS_SPEC, pe->it->ns, pe->it->name, key, sizeof(key));
 		r = etcd_get(c, key, &kv, NULL, &e);
 		if (r < 0 && r != -ENOENT)
 			return cli_fail(pe->it->where, r, &e);
@@ -254,7 +255,7 @@ static int write_batch(struct etcd *c, struct cli_plan *p, size_t from, size_t t
 
 		if (pe->change == CHANGE_NONE)
 			continue;
-		ws_spec_key(pe->it->ns, pe->it->name, key, sizeof(key));
+		keys_ws(KEYS_SPEC, pe->it->ns, pe->it->name, key, sizeof(key));
 		text = json_dumps(pe->next, JSON_COMPACT);
 		if (!text)
 			goto nomem;

@@ -8,7 +8,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,14 +59,24 @@ static int mutate(json_t *obj, void *ud, struct err *e)
 							 "role", q->role)) < 0 ? -ENOMEM : 0;
 }
 
+const struct cliopt cli_opts_share[] = {
+	CLIOPT_NAMESPACE,
+	{ "role", 0, 'r', "ROLE", "owner collaborator coder spectator",
+	  "owner, collaborator, coder (default) or spectator;\n"
+	  "sharing again changes the role" },
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
+const struct cliopt cli_opts_unshare[] = {
+	CLIOPT_NAMESPACE,
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 static int share_verb(const char *verb, bool add, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "role", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = add ? cli_opts_share : cli_opts_unshare };
 	struct share_req q = { .role = add ? "coder" : NULL };
 	const char *ns_flag = NULL, *ns;
 	struct etcd *c = NULL;
@@ -75,17 +84,12 @@ static int share_verb(const char *verb, bool add, int argc, char **argv)
 	bool changed = false, role_ok = false;
 	int opt, r;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		switch (opt) {
 		case 'n':
 			ns_flag = optarg;
 			break;
 		case 'r':
-			if (!add) {
-				cli_usage(verb, true);
-				return EXIT_USAGE;
-			}
 			q.role = optarg;
 			break;
 		case 'h':
@@ -105,8 +109,8 @@ static int share_verb(const char *verb, bool add, int argc, char **argv)
 	if (!cli_check_ns(ns) || !cli_check_name(argv[optind]))
 		return EXIT_USAGE;
 	q.user = argv[optind + 1];
-	for (const char *const *p = roles; add && *p; p++)
-		role_ok |= strcmp(*p, q.role) == 0;
+	for (const char *const *role = roles; add && *role; role++)
+		role_ok |= strcmp(*role, q.role) == 0;
 	if (add && !role_ok) {
 		fprintf(stderr, "error: --role: must be one of owner, collaborator, coder, "
 				"spectator\n");
@@ -145,24 +149,26 @@ int verb_unshare(int argc, char **argv)
 	return share_verb("unshare", false, argc, argv);
 }
 
+const struct cliopt cli_opts_members[] = {
+	CLIOPT_NAMESPACE,
+	{ "output", 'o', 0, "FORMAT", "table json yaml", "table (default), json or yaml" },
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 int verb_members(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = cli_opts_members };
 	const char *ns_flag = NULL, *ns;
 	enum cli_fmt fmt = FMT_TABLE;
 	struct etcd *c = NULL;
 	struct err e = { "" };
+	struct table *t = NULL;
 	json_t *o = NULL, *members, *m;
 	size_t i;
 	int opt, r;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:o:h", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		switch (opt) {
 		case 'n':
 			ns_flag = optarg;
@@ -202,10 +208,17 @@ int verb_members(int argc, char **argv)
 		return r;
 	}
 	/* The namespace is the owner's handle: always an owner. */
-	printf("%-40s %s\n", "USER", "ROLE");
-	printf("%-40s %s\n", ns, "owner (namespace)");
+	r = table_new(2, "", &t);
+	if (r == 0)
+		r = table_add(t, 2, "USER", "ROLE");
+	if (r == 0)
+		r = table_add(t, 2, ns, "owner (namespace)");
 	json_array_foreach(members, i, m)
-		printf("%-40s %s\n", cli_jstr(m, "user", "-"), cli_jstr(m, "role", "coder"));
+		if (r == 0)
+			r = table_add(t, 2, cli_jstr(m, "user", "-"), cli_jstr(m, "role", "coder"));
+	if (r == 0)
+		table_flush(t, stdout);
+	table_free(t);
 	json_decref(o);
-	return EXIT_OK;
+	return r == 0 ? EXIT_OK : cli_fail(NULL, r, NULL);
 }

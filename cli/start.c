@@ -9,6 +9,8 @@
  */
 #include "cli.h"
 
+#include "timefmt.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +20,7 @@ enum run_op { OP_START, OP_STOP, OP_RESTART };
 
 struct run_req {
 	enum run_op op;
-	char stamp[32];
+	char stamp[TIMEFMT_MAX];
 };
 
 static int mutate(json_t *obj, void *ud, struct err *e)
@@ -64,16 +66,12 @@ static int run_verb(const char *verb, enum run_op op, int argc, char **argv)
 	struct run_req q = { .op = op };
 	const char *ns;
 	struct etcd *c = NULL;
-	struct timespec now;
-	struct tm tm;
 	int opt, first, ret = EXIT_OK;
 
 	opt = cli_name_args(verb, argc, argv, 1, 0, -1, &ns, &first);
 	if (opt >= 0)
 		return opt;
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(q.stamp, sizeof(q.stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	timefmt_now(q.stamp, sizeof(q.stamp));
 	if (cli_etcd(&c) < 0)
 		return EXIT_FAIL;
 	for (int i = first; i < argc; i++) {

@@ -8,6 +8,8 @@
  */
 #include "cli.h"
 
+#include "keys.h"
+#include "timefmt.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -17,18 +19,15 @@
 
 int cli_touch(struct etcd *c, const char *ns, const char *name, struct err *e)
 {
-	char spec[512], key[512], now[32];
-	time_t t = time(NULL);
-	struct tm tm;
+	char spec[512], key[512], now[TIMEFMT_MAX];
 	json_t *cmp, *ops;
 	bool ok = false;
 	int r;
 
-	if (ws_spec_key(ns, name, spec, sizeof(spec)) < 0 ||
-	    snprintf(key, sizeof(key), WS_ACTIVITY_PREFIX "%s/%s", ns, name) >=
-		    (int)sizeof(key))
+	if (keys_ws(KEYS_SPEC, ns, name, spec, sizeof(spec)) < 0 ||
+	    keys_ws(KEYS_ACTIVITY, ns, name, key, sizeof(key)) < 0)
 		return -ENAMETOOLONG;
-	if (!gmtime_r(&t, &tm) || strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (timefmt_now(now, sizeof(now)) < 0)
 		return -EINVAL;
 	/* Only for a workspace that exists: the key would outlive nothing. */
 	cmp = json_pack("[o]", etcd_cmp_exists(spec));

@@ -8,6 +8,7 @@
  */
 #include "cli.h"
 
+#include "keys.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -21,7 +22,7 @@ int cli_update(struct etcd *c, const char *ns, const char *name,
 	char key[512];
 	int r = -EAGAIN;
 
-	if (ws_spec_key(ns, name, key, sizeof(key)) < 0)
+	if (keys_ws(KEYS_SPEC, ns, name, key, sizeof(key)) < 0)
 		return -EINVAL;
 	for (int attempt = 1; attempt <= CLI_MAX_ATTEMPTS; attempt++) {
 		struct etcd_kv kv = { 0 };

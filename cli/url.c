@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include "cfg.h"
+#include "ws.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,9 +16,9 @@ int verb_url(int argc, char **argv)
 	const char *ns;
 	struct etcd *c = NULL;
 	struct err e = { "" };
-	json_t *o = NULL, *st, *urls, *ports, *u;
+	json_t *o = NULL;
+	struct status st;
 	long port = 0;
-	size_t i;
 	int opt, first, r, ret = EXIT_OK;
 
 	opt = cli_name_args("url", argc, argv, 1, 2, 1, &ns, &first);
@@ -33,33 +34,32 @@ int verb_url(int argc, char **argv)
 	etcd_free(c);
 	if (r < 0)
 		return cli_fail(NULL, r, &e);
-	st = json_object_get(o, "status");
-	urls = json_object_get(st, "urls");
-	ports = json_object_get(st, "ports");
-	if (json_array_size(urls) == 0) {
+	cli_status(o, &st);
+	if (st.n_urls == 0) {
 		fprintf(stderr, "error: workspace %s/%s has no hosted URLs (phase %s%s)\n",
-			ns, argv[first], cli_jstr(st, "phase", "Pending"),
+			ns, argv[first], status_phase(&st),
 			json_object_get(o, "spec") && json_integer_value(json_object_get(
 				json_object_get(o, "spec"), "hostedPorts")) == 0 &&
 			json_object_get(json_object_get(o, "spec"), "hostedPorts") ?
 				", hostedPorts is 0" : "");
+		status_clear(&st);
 		json_decref(o);
 		return EXIT_FAIL;
 	}
 	ret = port ? EXIT_NOTFOUND : EXIT_OK;
-	json_array_foreach(urls, i, u) {
-		const json_t *p = json_array_get(ports, i);
-
-		if (port && json_integer_value(json_object_get(p, "container")) != port &&
-		    json_integer_value(json_object_get(p, "host")) != port)
+	for (size_t i = 0; i < st.n_urls; i++) {
+		if (port && (i >= st.n_ports || (st.ports[i].container != port &&
+						 st.ports[i].host != port)))
 			continue;
-		printf("%s\n", json_string_value(u) ? json_string_value(u) : "-");
+		printf("%s\n", st.urls[i]);
 		ret = EXIT_OK;
 	}
 	if (ret == EXIT_NOTFOUND)
 		fprintf(stderr, "error: workspace %s/%s publishes no port %ld (container "
-				"ports are 8000..%lld)\n", ns, argv[first], port,
-			8000 + (long long)json_array_size(urls) - 1);
+				"ports are %d..%lld)\n", ns, argv[first], port,
+			WS_CONTAINER_PORT_BASE,
+			WS_CONTAINER_PORT_BASE + (long long)st.n_urls - 1);
+	status_clear(&st);
 	json_decref(o);
 	return ret;
 }

@@ -17,10 +17,10 @@
  */
 #include "cli.h"
 
+#include "keys.h"
 #include "ws.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +28,7 @@
 #include <strings.h>
 #include <sys/time.h>
 
-static volatile sig_atomic_t cancel_flag;
+static atomic_int cancel_flag; /* set by a signal handler (lock-free) */
 static volatile sig_atomic_t timed_out;
 
 static void on_alarm(int sig)
@@ -84,27 +84,23 @@ long cli_parse_duration(const char *s)
 
 static bool satisfied(const struct wctx *w, const struct wstate *s)
 {
-	const json_t *conds, *c;
-	size_t i;
+	const struct status_condition *c;
+	struct status st;
+	int64_t og;
+	bool ok;
 
 	if (w->kind == WAIT_DELETE)
 		return !s->spec && !s->status;
-	if (!s->spec || !s->status)
+	if (!s->spec || status_from_json(s->status, &st) < 0)
 		return false;
-	conds = json_object_get(s->status, "conditions");
-	json_array_foreach(conds, i, c) {
-		const json_t *og;
-
-		if (strcmp(cli_jstr(c, "type", ""), w->type) != 0)
-			continue;
-		if (strcasecmp(cli_jstr(c, "status", ""), w->value) != 0)
-			return false;
-		og = json_object_get(c, "observedGeneration");
-		if (!json_is_integer(og))
-			og = json_object_get(s->status, "observedGeneration");
-		return !json_is_integer(og) || json_integer_value(og) >= s->generation;
-	}
-	return false;
+	c = status_condition(&st, w->type);
+	/* The condition's own generation, else the status's; none at all
+	 * (a status written by hand) does not hold the wait. */
+	og = c && c->observed_generation ? c->observed_generation :
+	     st.has_generation ? st.observed_generation : 0;
+	ok = c && strcasecmp(c->status, w->value) == 0 && (!og || og >= s->generation);
+	status_clear(&st);
+	return ok;
 }
 
 /* Mark and report the targets satisfied now; true when none is left. */
@@ -146,7 +142,7 @@ static int read_spec_e(struct etcd *c, struct wstate *s, struct err *e)
 	char key[512];
 	int r;
 
-	ws_spec_key(s->t->ns, s->t->name, key, sizeof(key));
+	keys_ws(KEYS_SPEC, s->t->ns, s->t->name, key, sizeof(key));
 	r = etcd_get(c, key, &kv, NULL, e);
 	if (r < 0 && r != -ENOENT)
 		return r;
@@ -172,10 +168,10 @@ static int on_events(void *ud, const struct etcd_event *ev, size_t n, int64_t re
 		char ns[256], name[256];
 		bool is_spec = true;
 
-		if (ws_split_key(ev[i].kv.key, WS_SPEC_PREFIX, ns, sizeof(ns), name,
+		if (keys_split(KEYS_SPEC, ev[i].kv.key, ns, sizeof(ns), name,
 				 sizeof(name)) < 0) {
 			is_spec = false;
-			if (ws_split_key(ev[i].kv.key, WS_STATUS_PREFIX, ns, sizeof(ns),
+			if (keys_split(KEYS_STATUS, ev[i].kv.key, ns, sizeof(ns),
 					 name, sizeof(name)) < 0)
 				continue;
 		}
@@ -208,7 +204,7 @@ static int read_target(struct etcd *c, struct wstate *s, struct err *e)
 
 	if ((r = read_spec_e(c, s, e)) < 0)
 		return r;
-	ws_status_key(s->t->ns, s->t->name, key, sizeof(key));
+	keys_ws(KEYS_STATUS, s->t->ns, s->t->name, key, sizeof(key));
 	r = etcd_get(c, key, &kv, NULL, e);
 	if (r < 0 && r != -ENOENT)
 		return r;
@@ -236,13 +232,13 @@ int cli_wait(struct etcd *c, const struct cli_wait_target *t, size_t n,
 	struct err e = { "" };
 	int64_t rev = 0;
 	char key[512], ns_prefix[512];
-	const char *prefix = "/klangk/";
+	const char *prefix = KEYS_ROOT;
 	int r, failures = 0, ret = EXIT_OK;
 
 	w.s = calloc(n ? n : 1, sizeof(*w.s));
 	if (!w.s)
 		return cli_fail(NULL, -ENOMEM, NULL);
-	ws_spec_key(t[0].ns, t[0].name, key, sizeof(key));
+	keys_ws(KEYS_SPEC, t[0].ns, t[0].name, key, sizeof(key));
 	if ((r = cli_revision(c, key, &rev, &e)) < 0) {
 		ret = cli_fail("wait", r, &e);
 		goto out;
@@ -279,7 +275,7 @@ int cli_wait(struct etcd *c, const struct cli_wait_target *t, size_t n,
 			break;
 		if (r == -EACCES && !w.reader && one_namespace(t, n)) {
 			/* Refused by etcd's roles: the namespace's statuses. */
-			snprintf(ns_prefix, sizeof(ns_prefix), WS_STATUS_PREFIX "%s/", t[0].ns);
+			keys_ns_prefix(KEYS_STATUS, t[0].ns, ns_prefix, sizeof(ns_prefix));
 			prefix = ns_prefix;
 			if (cli_etcd(&w.reader) < 0) {
 				r = -EIO;
@@ -326,16 +322,19 @@ out:
 	return ret;
 }
 
+const struct cliopt cli_opts_wait[] = {
+	CLIOPT_NAMESPACE,
+	{ "for", 0, 'F', "COND", "delete condition=Ready condition=Reconciling condition=Stalled",
+	  "condition=TYPE[=VALUE] (VALUE default True), or delete" },
+	CLI_OPT_TIMEOUT("how long to wait (default 30s)"),
+	CLI_OPT_SELECTOR("the workspaces whose labels match"),
+	CLIOPT_HELP,
+	CLIOPT_END,
+};
+
 int verb_wait(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "for", required_argument, NULL, 'F' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "selector", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct cliopt_parser p = { .opts = cli_opts_wait };
 	const char *ns_flag = NULL, *cond = NULL, *sel_text = NULL;
 	char type[64] = "", value[64] = "True";
 	enum cli_wait_kind kind = WAIT_CONDITION;
@@ -346,8 +345,7 @@ int verb_wait(int argc, char **argv)
 	size_t n = 0;
 	int opt, ret = EXIT_OK;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:l:h", opts, NULL)) != -1) {
+	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		switch (opt) {
 		case 'n':
 			ns_flag = optarg;
@@ -355,7 +353,7 @@ int verb_wait(int argc, char **argv)
 		case 'F':
 			cond = optarg;
 			break;
-		case 't':
+		case CLI_KEY_TIMEOUT:
 			timeout_ms = cli_parse_duration(optarg);
 			if (timeout_ms < 0) {
 				fprintf(stderr, "error: --timeout: \"%s\" is not a duration "

@@ -2,6 +2,7 @@
  * resyncs by the event stream (see ecache.h). */
 #include "ecache.h"
 
+#include "keys.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -215,7 +216,7 @@ static int inspect_owner(struct ecache *c, struct engine *eng, const char *insta
 	json_t *ct = NULL, *vol = NULL;
 	int vols = 0, r;
 
-	if (ws_split_key(owner, "", ns, sizeof(ns), name, sizeof(name)) < 0 ||
+	if (keys_split(KEYS_OWNER, owner, ns, sizeof(ns), name, sizeof(name)) < 0 ||
 	    ws_container_name(instance, ns, name, cname, sizeof(cname)) < 0)
 		return 0; /* not a name of ours: nothing to cache */
 	r = engine_container_inspect(eng, cname, &ct, e);

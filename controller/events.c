@@ -2,7 +2,9 @@
 #include "events.h"
 
 #include "buf.h"
+#include "keys.h"
 #include "log.h"
+#include "timefmt.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -53,21 +55,12 @@ static int current_lease(struct events *ev, int64_t *lease, struct err *e)
 	return 0;
 }
 
-static void now_rfc3339(char *buf, size_t len)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 void events_record(struct events *ev, const char *ns, const char *name,
 		   const char *type, const char *reason, const char *message)
 {
 	unsigned char md[32];
 	unsigned int mdlen = 0;
-	char key[512], now[32], hex[17];
+	char key[512], now[TIMEFMT_MAX], hex[17];
 	struct buf id;
 	struct err e = { "" };
 	int r = 0;
@@ -80,8 +73,8 @@ void events_record(struct events *ev, const char *ns, const char *name,
 	buf_free(&id);
 	for (int i = 0; i < 8; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	snprintf(key, sizeof(key), EVENTS_PREFIX "%s/%s/%s", ns, name, hex);
-	now_rfc3339(now, sizeof(now));
+	keys_event(ns, name, hex, key, sizeof(key));
+	timefmt_now(now, sizeof(now));
 
 	/* Two tries: a concurrent recorder of the same event may win once. */
 	for (int attempt = 0; attempt < 2; attempt++) {

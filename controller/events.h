@@ -13,7 +13,6 @@
 
 #include "etcd.h"
 
-#define EVENTS_PREFIX "/klangk/events/"
 #define EVENTS_TTL_S 3600
 
 struct events;

@@ -1,6 +1,7 @@
 /* gc — collect orphaned leases and volumes (see gc.h). */
 #include "gc.h"
 
+#include "keys.h"
 #include "log.h"
 #include "ports.h"
 #include "reconcile.h"
@@ -36,7 +37,7 @@ static bool listed(const struct etcd_kvs *kvs, const char *prefix, const char *o
 static bool owned(const struct etcd_kvs *specs, const struct etcd_kvs *stats,
 		  const char *owner)
 {
-	return listed(specs, WS_SPEC_PREFIX, owner) || listed(stats, WS_STATUS_PREFIX, owner);
+	return listed(specs, KEYS_SPEC_PREFIX, owner) || listed(stats, KEYS_STATUS_PREFIX, owner);
 }
 
 static int gc_leases(struct etcd *etcd, const char *prefix,
@@ -89,7 +90,7 @@ static int gc_volumes(struct etcd *etcd, struct engine *eng,
 
 		if (!name || !owner || owned(specs, stats, owner))
 			continue;
-		snprintf(key, sizeof(key), REC_RETAINED_PREFIX "%s", name);
+		keys_retained(name, key, sizeof(key));
 		r = etcd_get(etcd, key, &kv, NULL, e);
 		etcd_kv_clear(&kv);
 		if (r == 0)

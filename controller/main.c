@@ -17,18 +17,24 @@
  *             lists the engine only when it cannot be trusted, and every
  *             10th time), and garbage collection;
  *   workers   --workers of them, draining the queue;
- *   main      waits for signals: TERM/INT stop (in-flight work finishes,
- *             leadership is resigned, exit 0); HUP reloads --config
- *             (build, validate, swap; a bad file keeps the old settings).
+ *   signals   TERM/INT request a clean stop; HUP reloads --config (build,
+ *             validate, swap; a bad file keeps the old settings);
+ *   main      waits for the stop request (a signal, or a thread that
+ *             cannot go on), wakes and joins every thread (in-flight work
+ *             finishes, leadership is resigned), frees what they shared and
+ *             exits with the request's status: 0 for a signal, 1 and a log
+ *             line saying why when a thread could not go on.
  */
 #include "cfg.h"
 #include "ecache.h"
 #include "engine.h"
 #include "etcd.h"
 #include "events.h"
+#include "expect.h"
 #include "gc.h"
 #include "http.h"
 #include "informer.h"
+#include "keys.h"
 #include "leader.h"
 #include "log.h"
 #include "metrics.h"
@@ -38,6 +44,7 @@
 #include "scache.h"
 #include "prom.h"
 #include "reconcile.h"
+#include "status.h"
 #include "stopper.h"
 #include "ws.h"
 #include "wq.h"
@@ -56,21 +63,43 @@
 
 #define MAX_WORKERS 64
 
+struct ctl;
+
+/* A watch beside the workspaces' (side_watch_thread). */
+struct side_watch {
+	struct ctl *c;
+	const char *prefix;
+};
+
+/*
+ * What the threads share, owned by main: it outlives every thread (main
+ * joins them all before freeing any of it).  Each lock has one purpose.
+ */
 struct ctl {
-	struct stopper stop;        /* stop.mu also guards cfg and resync_now */
-	struct cfg cfg;             /* current settings; copy under stop.mu */
-	unsigned cfg_gen;           /* bumped by each reload */
+	struct stopper stop;        /* the stop request, with its status and reason */
+	struct cfg boot;            /* the settings at start: read-only once threads
+				     * run (endpoints, engine, instance, node) */
+	pthread_mutex_t cfg_mu;     /* guards cfg */
+	struct cfg cfg;             /* current settings; copy under cfg_mu; written
+				     * by reload (the signal thread) only */
+	atomic_uint cfg_gen;        /* bumped by each reload, after cfg is swapped */
 	const char *config_path;    /* --config, or NULL */
 	struct wq *q;
 	struct leader *leader;      /* NULL when election is off */
 	long workers;
 	long resync_s;
+	pthread_mutex_t resync_mu;  /* guards resync_now and resync_force */
+	pthread_cond_t resync_cv;   /* a resync request, or the stop */
 	bool resync_now;
 	bool resync_force;          /* next resync reconciles every workspace */
 	struct metrics *metrics;
-	struct informer *inf;       /* set by the informer thread */
+	/* The workspaces' informer: run by the informer thread (which owns
+	 * its etcd client), its counters read by the metrics server. */
+	struct informer inf;
+	struct side_watch act_w, pl_w; /* the activity and placements watches */
 	struct rbac_opts rbac;      /* etcd roles from workspaces (rbac.h) */
 	struct ecache *ecache;      /* the engine's objects between resyncs */
+	struct expect *expect;      /* engine events of the workers' own actions */
 	struct rbac_cache *rbac_cache; /* parsed specs between role syncs */
 	struct scache *scache;      /* parsed statuses between resyncs */
 };
@@ -78,19 +107,14 @@ struct ctl {
 /* "ns/name" from a spec, status, activity or placement key; 0 or -EINVAL. */
 static int key_to_item(const char *key, char *item, size_t len)
 {
-	static const char *const prefixes[] = { WS_SPEC_PREFIX, WS_STATUS_PREFIX,
-						WS_ACTIVITY_PREFIX, PLACE_PREFIX };
-	const char *prefix = WS_STATUS_PREFIX;
+	static const enum keys_kind kinds[] = { KEYS_SPEC, KEYS_STATUS, KEYS_ACTIVITY,
+						KEYS_PLACEMENT };
 	char ns[64], name[64];
 
-	for (size_t i = 0; i < 4; i++)
-		if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0)
-			prefix = prefixes[i];
-
-	if (ws_split_key(key, prefix, ns, sizeof(ns), name, sizeof(name)) < 0)
-		return -EINVAL;
-	snprintf(item, len, "%s/%s", ns, name);
-	return 0;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (keys_split(kinds[i], key, ns, sizeof(ns), name, sizeof(name)) == 0)
+			return keys_ws(KEYS_OWNER, ns, name, item, len);
+	return -EINVAL;
 }
 
 static void enqueue_key(struct ctl *c, const char *key)
@@ -106,11 +130,11 @@ static void enqueue_key(struct ctl *c, const char *key)
 /* A consistent copy of the settings. */
 static void cfg_snapshot(struct ctl *c, struct cfg *out, unsigned *gen)
 {
-	pthread_mutex_lock(&c->stop.mu);
+	pthread_mutex_lock(&c->cfg_mu);
 	*out = c->cfg;
 	if (gen)
-		*gen = c->cfg_gen;
-	pthread_mutex_unlock(&c->stop.mu);
+		*gen = atomic_load(&c->cfg_gen);
+	pthread_mutex_unlock(&c->cfg_mu);
 }
 
 static bool leading(struct ctl *c)
@@ -131,10 +155,21 @@ static void enqueue_rbac(struct ctl *c)
 /* Wake the resync thread for a resync now (it is the one that lists). */
 static void request_resync(struct ctl *c)
 {
-	pthread_mutex_lock(&c->stop.mu);
+	pthread_mutex_lock(&c->resync_mu);
 	c->resync_now = true;
-	pthread_cond_broadcast(&c->stop.cv);
-	pthread_mutex_unlock(&c->stop.mu);
+	pthread_cond_broadcast(&c->resync_cv);
+	pthread_mutex_unlock(&c->resync_mu);
+}
+
+/* A thread that cannot go on: the whole process stops, non-zero, and says
+ * why (main logs the reason once the threads are joined). */
+static void thread_failed(struct ctl *c, const char *what, const struct err *e)
+{
+	char why[512];
+
+	snprintf(why, sizeof(why), "%.100s: %.400s", what, e->msg[0] ? e->msg : "failed");
+	log_error(what, "error", e->msg, NULL);
+	stopper_stop(&c->stop, 1, why);
 }
 
 static void on_list(void *ud, const struct etcd_kvs *kvs)
@@ -166,20 +201,16 @@ static void on_spec_events(void *ud, const struct etcd_event *ev, size_t n)
 static void *informer_thread(void *arg)
 {
 	struct ctl *c = arg;
-	struct etcd_opts o = etcd_opts_env(c->cfg.etcd_endpoints);
-	struct informer inf = { .prefix = WS_SPEC_PREFIX, .stop = &c->stop,
-				.on_list = on_list, .on_events = on_spec_events, .ud = c };
+	struct etcd_opts o = etcd_opts_env(c->boot.etcd_endpoints);
 	struct err e = { "" };
 
-	if (etcd_new(&o, &inf.etcd, &e) < 0) {
-		log_error("informer: cannot create etcd client", "error", e.msg, NULL);
-		stopper_stop(&c->stop);
+	if (etcd_new(&o, &c->inf.etcd, &e) < 0) {
+		thread_failed(c, "informer: cannot create etcd client", &e);
 		return NULL;
 	}
-	__atomic_store_n(&c->inf, &inf, __ATOMIC_RELEASE);
-	informer_run(&inf);
-	__atomic_store_n(&c->inf, NULL, __ATOMIC_RELEASE);
-	etcd_free(inf.etcd);
+	informer_run(&c->inf);
+	etcd_free(c->inf.etcd);
+	c->inf.etcd = NULL;
 	return NULL;
 }
 
@@ -192,25 +223,18 @@ static void on_side_list(void *ud, const struct etcd_kvs *kvs)
 	(void)ud, (void)kvs;
 }
 
-struct side_watch {
-	struct ctl *c;
-	const char *prefix;
-};
-
 static void *side_watch_thread(void *arg)
 {
 	struct side_watch *sw = arg;
 	struct ctl *c = sw->c;
-	struct etcd_opts o = etcd_opts_env(c->cfg.etcd_endpoints);
+	struct etcd_opts o = etcd_opts_env(c->boot.etcd_endpoints);
 	struct informer inf = { .prefix = sw->prefix, .stop = &c->stop,
 				.on_list = on_side_list, .on_events = on_events,
 				.ud = c };
 	struct err e = { "" };
 
 	if (etcd_new(&o, &inf.etcd, &e) < 0) {
-		log_error("watch: cannot create etcd client", "prefix", sw->prefix,
-			  "error", e.msg, NULL);
-		stopper_stop(&c->stop);
+		thread_failed(c, "watch: cannot create etcd client", &e);
 		return NULL;
 	}
 	informer_run(&inf);
@@ -228,7 +252,7 @@ static int on_engine_event(void *ud, const json_t *ev)
 	const char *action = json_string_value(json_object_get(ev, "Action"));
 	char key[256];
 
-	if (c->stop.stopping)
+	if (stopper_stopping(&c->stop))
 		return 1;
 	if (!ev) {
 		/* The stream is up: from now on the cache misses nothing. */
@@ -239,7 +263,19 @@ static int on_engine_event(void *ud, const json_t *ev)
 	if (!owner || !action || strncmp(action, "exec_", 5) == 0)
 		return 0;
 	ecache_touch(c->ecache, owner);
-	snprintf(key, sizeof(key), WS_SPEC_PREFIX "%s", owner);
+	/* The echo of a worker's own create or start: that reconcile has
+	 * converged the workspace already (expect.h). */
+	if (expect_echo(c->expect, json_string_value(json_object_get(attrs, "name")),
+			json_string_value(json_object_get(json_object_get(ev, "Actor"), "ID")),
+			action)) {
+		log_debug("engine event of our own action", "workspace", owner,
+			  "action", action, NULL);
+		metrics_engine_event(c->metrics, true);
+		return 0;
+	}
+	log_debug("engine event", "workspace", owner, "action", action, NULL);
+	metrics_engine_event(c->metrics, false);
+	keys_of_owner(KEYS_SPEC, owner, key, sizeof(key));
 	enqueue_key(c, key);
 	return 0;
 }
@@ -252,17 +288,16 @@ static void *engine_thread(void *arg)
 	char label[128];
 	int failures = 0;
 
-	if (engine_new(c->cfg.docker_host, &eng, &e) < 0) {
-		log_error("engine events: cannot create clients", "error", e.msg, NULL);
-		stopper_stop(&c->stop);
+	if (engine_new(c->boot.docker_host, &eng, &e) < 0) {
+		thread_failed(c, "engine events: cannot create clients", &e);
 		goto out;
 	}
-	snprintf(label, sizeof(label), "klangk.instance=%s", c->cfg.instance_id);
-	while (!c->stop.stopping) {
+	snprintf(label, sizeof(label), "klangk.instance=%s", c->boot.instance_id);
+	while (!stopper_stopping(&c->stop)) {
 		int r = engine_events(eng, label, on_engine_event, c, &c->stop.stopping, &e);
 
 		ecache_stream_down(c->ecache);
-		if (c->stop.stopping)
+		if (stopper_stopping(&c->stop))
 			break;
 		log_warn("engine event stream broken; reconnecting", "error", e.msg, NULL);
 		if (stopper_nap(&c->stop, stopper_backoff_ms(failures++, 800, 30000)))
@@ -284,9 +319,9 @@ out:
 static void *worker(void *arg)
 {
 	struct ctl *c = arg;
-	struct etcd_opts o = etcd_opts_env(c->cfg.etcd_endpoints);
+	struct etcd_opts o = etcd_opts_env(c->boot.etcd_endpoints);
 	struct cfg cfg;
-	struct rec x = { .cfg = &cfg };
+	struct rec x = { .cfg = &cfg, .expect = c->expect };
 	struct err e = { "" };
 	unsigned gen = 0;
 	char *item;
@@ -295,8 +330,7 @@ static void *worker(void *arg)
 	if (etcd_new(&o, &x.etcd, &e) < 0 ||
 	    engine_new(cfg.docker_host, &x.engine, &e) < 0 ||
 	    events_new(x.etcd, &x.events) < 0) {
-		log_error("worker: cannot create clients", "error", e.msg, NULL);
-		stopper_stop(&c->stop);
+		thread_failed(c, "worker: cannot create clients", &e);
 		goto out;
 	}
 	engine_set_observer(x.engine, metrics_engine_request, c->metrics);
@@ -347,15 +381,8 @@ static void *worker(void *arg)
 		memcpy(ns, item, (size_t)(slash - item));
 		ns[slash - item] = '\0';
 		snprintf(name, sizeof(name), "%s", slash + 1);
-		{
-			unsigned now_gen;
-
-			pthread_mutex_lock(&c->stop.mu);
-			now_gen = c->cfg_gen;
-			pthread_mutex_unlock(&c->stop.mu);
-			if (now_gen != gen)
-				cfg_snapshot(c, &cfg, &gen);
-		}
+		if (atomic_load(&c->cfg_gen) != gen)
+			cfg_snapshot(c, &cfg, &gen);
 		err_clear(&e);
 		{
 			double t0 = prom_now();
@@ -401,23 +428,24 @@ static bool needs_reconcile(const struct etcd_kv *spec, const json_t *st,
 			    const json_t *containers, const json_t *volumes,
 			    const char *owner)
 {
-	const char *phase = json_string_value(json_object_get(st, "phase"));
-	const char *hash = json_string_value(json_object_get(st, "specHash"));
 	const json_t *cont = json_object_get(containers, owner);
 	const json_t *vols = json_object_get(volumes, owner);
 	const char *chash;
+	struct status s;
+	bool need;
 
-	if (!st || !phase || !hash ||
-	    json_integer_value(json_object_get(st, "observedGeneration")) != spec->version)
-		return true;
-	if (strcmp(phase, "Running") != 0 && strcmp(phase, "Stopped") != 0)
-		return true;
-	if (!cont || json_integer_value(vols) != 2)
+	if (status_from_json(st, &s) < 0)
 		return true;
 	chash = json_string_value(json_object_get(cont, "hash"));
-	if (!chash || strcmp(chash, hash) != 0)
-		return true;
-	return json_is_true(json_object_get(cont, "running")) != (strcmp(phase, "Running") == 0);
+	need = !s.phase[0] || !s.spec_hash[0] || !s.has_generation ||
+	       s.observed_generation != spec->version ||
+	       (!status_is_phase(&s, STATUS_RUNNING) && !status_is_phase(&s, STATUS_STOPPED)) ||
+	       !cont || json_integer_value(vols) != 2 || !chash ||
+	       strcmp(chash, s.spec_hash) != 0 ||
+	       json_is_true(json_object_get(cont, "running")) !=
+		       status_is_phase(&s, STATUS_RUNNING);
+	status_clear(&s);
+	return need;
 }
 
 /*
@@ -441,10 +469,10 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 
 	cfg_snapshot(c, &cfg, NULL);
 	ports_prefix(cfg.node_name, lease_prefix, sizeof(lease_prefix));
-	pthread_mutex_lock(&c->stop.mu);
+	pthread_mutex_lock(&c->resync_mu);
 	force = c->resync_force;
 	c->resync_force = false;
-	pthread_mutex_unlock(&c->stop.mu);
+	pthread_mutex_unlock(&c->resync_mu);
 	if (!foreign)
 		goto out;
 	/* Owned things first, owners after: see gc.h.  A forced resync
@@ -455,24 +483,24 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 	containers = view.containers;
 	t[1] = prom_now();
 	if (etcd_list(etcd, lease_prefix, &leases, &e) < 0 ||
-	    (cfg.node_name[0] && etcd_list(etcd, PLACE_PREFIX, &placed, &e) < 0) ||
+	    (cfg.node_name[0] && etcd_list(etcd, KEYS_PLACEMENT_PREFIX, &placed, &e) < 0) ||
 	    /* Specs are the largest values (each carries its
 	     * last-applied copy); resync needs only their versions. */
-	    etcd_list_keys(etcd, WS_SPEC_PREFIX, &specs, &e) < 0 ||
+	    etcd_list_keys(etcd, KEYS_SPEC_PREFIX, &specs, &e) < 0 ||
 	    /* Statuses: only those whose mod_revision moved are read. */
-	    scache_refresh(c->scache, etcd, WS_STATUS_PREFIX, &stats, &statuses, &reads, &e) < 0)
+	    scache_refresh(c->scache, etcd, KEYS_STATUS_PREFIX, &stats, &statuses, &reads, &e) < 0)
 		goto list_failed;
 	t[2] = prom_now();
 	/* Several nodes: another node's workspaces are its business (a
 	 * placement listed before the specs exists for each of them). */
 	for (i = 0; i < placed.n; i++) {
-		const char *owner = placed.kvs[i].key + strlen(PLACE_PREFIX);
+		const char *owner = keys_owner(KEYS_PLACEMENT, placed.kvs[i].key);
 
 		if (strcmp(placed.kvs[i].value, cfg.node_name) != 0)
 			json_object_set_new(foreign, owner, json_true());
 	}
 	for (i = 0; i < specs.n; i++) {
-		const char *owner = specs.kvs[i].key + strlen(WS_SPEC_PREFIX);
+		const char *owner = keys_owner(KEYS_SPEC, specs.kvs[i].key);
 		const json_t *st = json_object_get(statuses, owner);
 
 		if (json_object_get(foreign, owner)) {
@@ -497,13 +525,13 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 		json_object_foreach(statuses, owner, v) {
 			if (json_object_get(foreign, owner))
 				continue;
-			snprintf(key, sizeof(key), WS_STATUS_PREFIX "%s", owner);
+			keys_of_owner(KEYS_STATUS, owner, key, sizeof(key));
 			enqueue_key(c, key);
 			json_object_del(containers, owner);
 			queued++;
 		}
 		json_object_foreach(containers, owner, v) {
-			snprintf(key, sizeof(key), WS_SPEC_PREFIX "%s", owner);
+			keys_of_owner(KEYS_SPEC, owner, key, sizeof(key));
 			enqueue_key(c, key);
 			queued++;
 		}
@@ -553,21 +581,6 @@ out:
 	malloc_trim(0);
 }
 
-/* pthread_create, and the thread named (at most 15 characters) so that
- * `top -H`, `ps -L` and /proc/PID/task/TID/comm tell the threads apart. */
-static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg, const char *name)
-{
-	int r = pthread_create(t, NULL, fn, arg);
-
-	if (r == 0) {
-		char n[16];
-
-		snprintf(n, sizeof(n), "%s", name);
-		pthread_setname_np(*t, n);
-	}
-	return r;
-}
-
 /* ---- probes for /metrics and /readyz ---- */
 
 static bool probe_leader(void *ud)
@@ -578,17 +591,15 @@ static bool probe_leader(void *ud)
 static bool probe_ready(void *ud)
 {
 	struct ctl *c = ud;
-	struct informer *inf = __atomic_load_n(&c->inf, __ATOMIC_ACQUIRE);
 
-	return !c->stop.stopping && inf && __atomic_load_n(&inf->lists, __ATOMIC_RELAXED) > 0;
+	return !stopper_stopping(&c->stop) && atomic_load(&c->inf.lists) > 0;
 }
 
 static unsigned long probe_restarts(void *ud)
 {
 	struct ctl *c = ud;
-	struct informer *inf = __atomic_load_n(&c->inf, __ATOMIC_ACQUIRE);
 
-	return inf ? __atomic_load_n(&inf->watch_restarts, __ATOMIC_RELAXED) : 0;
+	return atomic_load(&c->inf.watch_restarts);
 }
 
 static void on_elected(void *ud)
@@ -611,14 +622,13 @@ static void *election_thread(void *arg)
 static void *resync_thread(void *arg)
 {
 	struct ctl *c = arg;
-	struct etcd_opts o = etcd_opts_env(c->cfg.etcd_endpoints);
+	struct etcd_opts o = etcd_opts_env(c->boot.etcd_endpoints);
 	struct etcd *etcd = NULL;
 	struct engine *eng = NULL;
 	struct err e = { "" };
 
-	if (etcd_new(&o, &etcd, &e) < 0 || engine_new(c->cfg.docker_host, &eng, &e) < 0) {
-		log_error("resync: cannot create clients", "error", e.msg, NULL);
-		stopper_stop(&c->stop);
+	if (etcd_new(&o, &etcd, &e) < 0 || engine_new(c->boot.docker_host, &eng, &e) < 0) {
+		thread_failed(c, "resync: cannot create clients", &e);
 		goto out;
 	}
 	/* Its engine requests (listings, inspections, garbage collection)
@@ -630,22 +640,18 @@ static void *resync_thread(void *arg)
 		long ms = period - jitter + random() % (2 * jitter + 1);
 		struct timespec ts;
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += ms / 1000;
-		ts.tv_nsec += (ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		stopper_deadline(ms, &ts);
 		if (leading(c))
 			resync(c, etcd, eng);
-		pthread_mutex_lock(&c->stop.mu);
-		while (!c->stop.stopping && !c->resync_now &&
-		       pthread_cond_timedwait(&c->stop.cv, &c->stop.mu, &ts) != ETIMEDOUT)
+		/* The stop is requested before main broadcasts resync_cv under
+		 * resync_mu (stop_threads), so it is never slept through. */
+		pthread_mutex_lock(&c->resync_mu);
+		while (!stopper_stopping(&c->stop) && !c->resync_now &&
+		       pthread_cond_timedwait(&c->resync_cv, &c->resync_mu, &ts) != ETIMEDOUT)
 			;
 		c->resync_now = false;
-		pthread_mutex_unlock(&c->stop.mu);
-		if (c->stop.stopping)
+		pthread_mutex_unlock(&c->resync_mu);
+		if (stopper_stopping(&c->stop))
 			break;
 	}
 out:
@@ -667,9 +673,11 @@ static int register_node(struct ctl *c, const struct cfg *cfg)
 	return r;
 }
 
-/* SIGHUP: build the new settings, validate them, then swap. */
-static void reload(struct ctl *c)
+/* SIGHUP (in the signal thread, the only writer of cfg): build the new
+ * settings, validate them, then swap. */
+static void reload(void *ud)
 {
+	struct ctl *c = ud;
 	struct cfg next;
 	struct err e = { "" };
 
@@ -684,10 +692,10 @@ static void reload(struct ctl *c)
 		return;
 	}
 	/* These are bound at start: clients, names and labels use them. */
-	if (strcmp(next.etcd_endpoints, c->cfg.etcd_endpoints) != 0 ||
-	    strcmp(next.docker_host, c->cfg.docker_host) != 0 ||
-	    strcmp(next.instance_id, c->cfg.instance_id) != 0 ||
-	    strcmp(next.node_name, c->cfg.node_name) != 0) {
+	if (strcmp(next.etcd_endpoints, c->boot.etcd_endpoints) != 0 ||
+	    strcmp(next.docker_host, c->boot.docker_host) != 0 ||
+	    strcmp(next.instance_id, c->boot.instance_id) != 0 ||
+	    strcmp(next.node_name, c->boot.node_name) != 0) {
 		log_error("configuration reload refused: etcd endpoints, engine, "
 			  "instance id and node name need a restart; keeping the old "
 			  "settings", NULL);
@@ -698,16 +706,64 @@ static void reload(struct ctl *c)
 		log_error("configuration reload refused: out of memory", NULL);
 		return;
 	}
-	pthread_mutex_lock(&c->stop.mu);
+	pthread_mutex_lock(&c->cfg_mu);
 	c->cfg = next;
-	c->cfg_gen++;
+	pthread_mutex_unlock(&c->cfg_mu);
+	atomic_fetch_add(&c->cfg_gen, 1);
 	/* Converge everything to the new settings: they may change every
 	 * container's desired configuration, which listings cannot show. */
-	c->resync_now = true;
+	pthread_mutex_lock(&c->resync_mu);
 	c->resync_force = true;
-	pthread_cond_broadcast(&c->stop.cv);
-	pthread_mutex_unlock(&c->stop.mu);
+	pthread_mutex_unlock(&c->resync_mu);
+	request_resync(c);
 	log_info("configuration reloaded", "file", c->config_path, NULL);
+}
+
+/* The threads, in order (the signal thread first, so a signal during the
+ * start is taken); each that starts is joined by stop_threads, whether or
+ * not the others could start. */
+static int start_threads(struct ctl *c, bool elect)
+{
+	struct stopper *s = &c->stop;
+	int r;
+
+	c->act_w = (struct side_watch){ c, KEYS_ACTIVITY_PREFIX };
+	c->pl_w = (struct side_watch){ c, KEYS_PLACEMENT_PREFIX };
+	if ((r = stopper_signals(s, reload, c)) < 0 ||
+	    (r = stopper_spawn(s, informer_thread, c, "informer")) < 0 ||
+	    (r = stopper_spawn(s, side_watch_thread, &c->act_w, "activity")) < 0 ||
+	    (c->boot.node_name[0] &&
+	     (r = stopper_spawn(s, side_watch_thread, &c->pl_w, "placements")) < 0) ||
+	    (r = stopper_spawn(s, engine_thread, c, "engine-events")) < 0 ||
+	    (r = stopper_spawn(s, resync_thread, c, "resync")) < 0 ||
+	    (elect && (r = stopper_spawn(s, election_thread, c, "election")) < 0))
+		goto failed;
+	for (long i = 0; i < c->workers; i++) {
+		char name[32];  /* the name is cut to 15 characters */
+
+		snprintf(name, sizeof(name), "worker-%ld", i + 1);
+		if ((r = stopper_spawn(s, worker, c, name)) < 0)
+			goto failed;
+	}
+	return 0;
+failed:
+	log_error("cannot start threads", "error", strerror(-r), NULL);
+	return r;
+}
+
+/* After the stop request: wake what waits on a condition of its own (the
+ * queue's, the resync's; the election's wakes its own waiters as it
+ * ends), then join every thread: in-flight reconciles finish.  Only then
+ * is leadership resigned, so that no other replica reconciles the same
+ * workspaces meanwhile. */
+static void stop_threads(struct ctl *c)
+{
+	wq_shutdown(c->q);
+	pthread_mutex_lock(&c->resync_mu);
+	pthread_cond_broadcast(&c->resync_cv);
+	pthread_mutex_unlock(&c->resync_mu);
+	stopper_join(&c->stop);
+	leader_resign(c->leader);
 }
 
 static void usage(FILE *f)
@@ -731,6 +787,8 @@ static void usage(FILE *f)
 		"  --resync-seconds N      full resync period (30)\n"
 		"  --no-leader-elect       reconcile without leader election (one replica only)\n"
 		"  --leader-ttl-seconds N  leader lease TTL (15)\n"
+		"  --leader-identity ID    KLANGK_LEADER_IDENTITY: this replica's holder identity,\n"
+		"                          kept across restarts (host name, -2... per replica)\n"
 		"  --metrics-address ADDR  serve /metrics, /healthz, /readyz on ADDR\n"
 		"                          (e.g. 127.0.0.1:9101; KLANGK_METRICS_ADDRESS; off)\n"
 		"  --log-level LEVEL       debug|info|warn|error (info)\n"
@@ -759,6 +817,7 @@ int main(int argc, char **argv)
 		{ "resync-seconds", required_argument, NULL, 'r' },
 		{ "no-leader-elect", no_argument, NULL, 'N' },
 		{ "leader-ttl-seconds", required_argument, NULL, 't' },
+		{ "leader-identity", required_argument, NULL, 'I' },
 		{ "metrics-address", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "log-json", no_argument, NULL, 'j' },
@@ -768,12 +827,13 @@ int main(int argc, char **argv)
 	};
 	struct ctl c = { .workers = 4, .resync_s = 30 };
 	enum log_level lvl = LOG_INFO;
-	pthread_t inf, act_t, pl_t, eng_t, res_t, el_t, workers[MAX_WORKERS];
-	struct side_watch act_w = { &c, WS_ACTIVITY_PREFIX }, pl_w = { &c, PLACE_PREFIX };
 	bool elect = true, bad = false, check = false;
 	const char *metrics_addr = getenv("KLANGK_METRICS_ADDRESS");
-	long ttl = 15, nw = 0;
+	const char *identity = getenv("KLANGK_LEADER_IDENTITY");
+	long ttl = 15;
+	pthread_condattr_t mono;
 	sigset_t sigs;
+	char why[512];
 	struct err e = { "" };
 	int opt, json = 0, ret = 1;
 
@@ -827,6 +887,9 @@ int main(int argc, char **argv)
 		case 't':
 			bad = cfg_parse_long(optarg, 3, 3600, &ttl) < 0;
 			break;
+		case 'I':
+			identity = optarg;
+			break;
 		case 'l':
 			bad = log_parse_level(optarg, &lvl) < 0;
 			break;
@@ -876,17 +939,25 @@ int main(int argc, char **argv)
 		log_error("cannot initialise libcurl", NULL);
 		return 1;
 	}
-	/* Signals are blocked in every thread and taken synchronously here. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (stopper_init(&c.stop) < 0 || wq_new(200, 60000, &c.q) < 0 ||
-	    ecache_new(&c.ecache) < 0 || rbac_cache_new(&c.rbac_cache) < 0 ||
-	    scache_new(&c.scache) < 0)
+	/* Signals are blocked in every thread (the metrics server's included)
+	 * and taken by the signal thread. */
+	stopper_block_signals(&sigs);
+	c.boot = c.cfg;
+	/* The resync thread's deadlines are CLOCK_MONOTONIC (stopper_deadline). */
+	pthread_condattr_init(&mono);
+	pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
+	if (stopper_init(&c.stop) < 0 || pthread_mutex_init(&c.cfg_mu, NULL) != 0 ||
+	    pthread_mutex_init(&c.resync_mu, NULL) != 0 ||
+	    pthread_cond_init(&c.resync_cv, &mono) != 0)
 		return 1;
+	pthread_condattr_destroy(&mono);
+	c.inf = (struct informer){ .prefix = KEYS_SPEC_PREFIX, .stop = &c.stop,
+				   .on_list = on_list, .on_events = on_spec_events,
+				   .ud = &c };
+	if (wq_new(200, 60000, &c.q) < 0 || ecache_new(&c.ecache) < 0 ||
+	    rbac_cache_new(&c.rbac_cache) < 0 || scache_new(&c.scache) < 0 ||
+	    expect_new(&c.expect) < 0)
+		goto out;
 	{
 		struct metrics_probe probe = { .queue = c.q, .is_leader = probe_leader,
 					       .is_ready = probe_ready,
@@ -900,80 +971,50 @@ int main(int argc, char **argv)
 		}
 	}
 	if (elect) {
-		struct etcd_opts o = etcd_opts_env(c.cfg.etcd_endpoints);
+		struct etcd_opts o = etcd_opts_env(c.boot.etcd_endpoints);
 
-		if (leader_new(&o, c.cfg.instance_id, c.cfg.node_name, ttl, &c.stop,
-			       &c.leader, &e) < 0) {
+		if (leader_new(&o, c.boot.instance_id, c.boot.node_name, identity, ttl,
+			       &c.stop, &c.leader, &e) < 0) {
 			log_error("bad configuration", "error", e.msg, NULL);
 			ret = 2;
 			goto out;
 		}
 		leader_on_elected(c.leader, on_elected, &c);
-		if (c.cfg.node_name[0] && register_node(&c, &c.cfg) < 0)
+		if (c.boot.node_name[0] && register_node(&c, &c.boot) < 0)
 			goto out;
 	}
 	{
 		char ports[64], wk[16];
 
-		snprintf(ports, sizeof(ports), "%ld-%ld", c.cfg.port_range_start,
-			 c.cfg.port_range_end);
+		snprintf(ports, sizeof(ports), "%ld-%ld", c.boot.port_range_start,
+			 c.boot.port_range_end);
 		snprintf(wk, sizeof(wk), "%ld", c.workers);
-		log_info("klangk-controller starting", "instance", c.cfg.instance_id,
-			 "node", c.cfg.node_name[0] ? c.cfg.node_name : "(single)",
-			 "etcd", c.cfg.etcd_endpoints, "engine", c.cfg.docker_host,
+		log_info("klangk-controller starting", "instance", c.boot.instance_id,
+			 "node", c.boot.node_name[0] ? c.boot.node_name : "(single)",
+			 "etcd", c.boot.etcd_endpoints, "engine", c.boot.docker_host,
 			 "ports", ports, "workers", wk, "leader_election",
 			 elect ? "on" : "off", NULL);
 	}
-	if (start_thread(&inf, informer_thread, &c, "informer") != 0 ||
-	    start_thread(&act_t, side_watch_thread, &act_w, "activity") != 0 ||
-	    (c.cfg.node_name[0] &&
-	     start_thread(&pl_t, side_watch_thread, &pl_w, "placements") != 0) ||
-	    start_thread(&eng_t, engine_thread, &c, "engine-events") != 0 ||
-	    start_thread(&res_t, resync_thread, &c, "resync") != 0 ||
-	    (elect && start_thread(&el_t, election_thread, &c, "election") != 0)) {
-		log_error("cannot start threads", NULL);
-		goto out;
-	}
-	for (nw = 0; nw < c.workers; nw++) {
-		char name[32];  /* the name is cut to 15 characters */
-
-		snprintf(name, sizeof(name), "worker-%ld", nw + 1);
-		if (start_thread(&workers[nw], worker, &c, name) != 0)
-			break;
-	}
-	while (!c.stop.stopping) {
-		int sig = 0;
-
-		if (sigwait(&sigs, &sig) != 0)
-			continue;
-		if (sig == SIGHUP) {
-			reload(&c);
-			continue;
-		}
-		log_info("signal received; finishing in-flight work", "signal",
-			 sig == SIGTERM ? "TERM" : "INT", NULL);
-		stopper_stop(&c.stop);
-	}
-	wq_shutdown(c.q);
-	for (long i = 0; i < nw; i++)
-		pthread_join(workers[i], NULL);
-	pthread_join(inf, NULL);
-	pthread_join(act_t, NULL);
-	if (c.cfg.node_name[0])
-		pthread_join(pl_t, NULL);
-	pthread_join(eng_t, NULL);
-	pthread_join(res_t, NULL);
-	if (elect)
-		pthread_join(el_t, NULL); /* resigns leadership */
-	ret = 0;
-	log_info("stopped", NULL);
+	if (start_threads(&c, elect) < 0)
+		stopper_stop(&c.stop, 1, "cannot start threads");
+	ret = stopper_wait(&c.stop, why, sizeof(why));
+	stop_threads(&c);
+	if (ret == 0)
+		log_info("stopped", "reason", why, NULL);
+	else
+		log_error("stopped: cannot go on", "reason", why, NULL);
 out:
+	/* Every thread is joined: nothing below is in use. */
 	metrics_stop(c.metrics);
 	leader_free(c.leader);
 	wq_free(c.q);
 	ecache_free(c.ecache);
+	expect_free(c.expect);
 	rbac_cache_free(c.rbac_cache);
 	scache_free(c.scache);
+	pthread_cond_destroy(&c.resync_cv);
+	pthread_mutex_destroy(&c.resync_mu);
+	pthread_mutex_destroy(&c.cfg_mu);
 	stopper_destroy(&c.stop);
 	return ret;
 }

@@ -12,7 +12,7 @@
 
 struct metrics {
 	struct prom *reg;
-	struct prom_metric *reconciles, *duration, *depth, *restarts, *engine,
+	struct prom_metric *reconciles, *duration, *depth, *restarts, *engine, *events,
 		*leases, *leader;
 	struct metrics_probe probe;
 	struct httpd *http;
@@ -87,14 +87,21 @@ int metrics_start(const char *addr, const struct metrics_probe *probe,
 	m->leader = prom_register(m->reg, "klangk_leader",
 				  "1 when this replica is the leader.", PROM_GAUGE,
 				  NULL, NULL, 0);
+	m->events = prom_register(m->reg, "klangk_engine_events_total",
+				  "Engine events about workspaces' containers: \"own\" "
+				  "ones echo the controller's own create or start and "
+				  "wake nothing, \"other\" ones wake a reconcile.",
+				  PROM_COUNTER, "source", NULL, 0);
 	if (!m->reconciles || !m->duration || !m->depth || !m->restarts ||
-	    !m->engine || !m->leases || !m->leader) {
+	    !m->engine || !m->leases || !m->leader || !m->events) {
 		r = -ENOMEM;
 		goto fail;
 	}
 	/* Zero series exist from the start, so rate() has a baseline. */
 	prom_add(m->reconciles, "success", 0);
 	prom_add(m->reconciles, "error", 0);
+	prom_add(m->events, "own", 0);
+	prom_add(m->events, "other", 0);
 	if (addr && *addr) {
 		const struct httpd_route routes[] = {
 			{ "/metrics", "text/plain; version=0.0.4", serve_metrics, m },
@@ -128,6 +135,12 @@ void metrics_reconcile(struct metrics *m, bool ok, double seconds)
 		return;
 	prom_add(m->reconciles, ok ? "success" : "error", 1);
 	prom_observe(m->duration, "", seconds);
+}
+
+void metrics_engine_event(struct metrics *m, bool own)
+{
+	if (m)
+		prom_add(m->events, own ? "own" : "other", 1);
 }
 
 void metrics_port_leases(struct metrics *m, long n)

@@ -34,6 +34,9 @@ int metrics_start(const char *addr, const struct metrics_probe *probe,
 void metrics_stop(struct metrics *m);
 
 void metrics_reconcile(struct metrics *m, bool ok, double seconds);
+/* An engine event about a workspace's container; own: the echo of the
+ * controller's own action (expect.h), which wakes no reconcile. */
+void metrics_engine_event(struct metrics *m, bool own);
 void metrics_port_leases(struct metrics *m, long n);
 /* An engine_observer_fn (lib/engine.h) with m as ud. */
 void metrics_engine_request(void *m, const char *method, const char *path, long status,

@@ -1,6 +1,7 @@
 /* placement — which node a workspace lives on (see placement.h). */
 #include "placement.h"
 
+#include "keys.h"
 #include "log.h"
 #include "ws.h"
 
@@ -25,14 +26,12 @@ char *place_node_record(long capacity)
 
 int place_node_key(const char *name, char *buf, size_t len)
 {
-	return (size_t)snprintf(buf, len, PLACE_NODE_PREFIX "%s", name) < len ?
-		0 : -ENAMETOOLONG;
+	return keys_node(name, buf, len);
 }
 
 int place_key(const char *owner, char *buf, size_t len)
 {
-	return (size_t)snprintf(buf, len, PLACE_PREFIX "%s", owner) < len ?
-		0 : -ENAMETOOLONG;
+	return keys_of_owner(KEYS_PLACEMENT, owner, buf, len);
 }
 
 static int copy_node(const char *v, char node[PLACE_NODE_MAX])
@@ -43,8 +42,19 @@ static int copy_node(const char *v, char node[PLACE_NODE_MAX])
 	return 0;
 }
 
-int place_get(struct etcd *c, const char *owner, char node[PLACE_NODE_MAX],
-	      struct err *e)
+int place_parse(const struct etcd_kv *kv, char node[PLACE_NODE_MAX], struct err *e)
+{
+	if (!kv->value || copy_node(kv->value, node) < 0) {
+		err_set(e, "placement %s names no valid node (\"%.64s\")", kv->key,
+			kv->value ? kv->value : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The node of owner, read from etcd; -ENOENT when it is not placed. */
+static int place_get(struct etcd *c, const char *owner, char node[PLACE_NODE_MAX],
+		     struct err *e)
 {
 	struct etcd_kv kv = { 0 };
 	char key[256];
@@ -53,10 +63,8 @@ int place_get(struct etcd *c, const char *owner, char node[PLACE_NODE_MAX],
 	if (place_key(owner, key, sizeof(key)) < 0)
 		return -ENAMETOOLONG;
 	r = etcd_get(c, key, &kv, NULL, e);
-	if (r == 0 && copy_node(kv.value, node) < 0) {
-		err_set(e, "placement %s names no valid node (\"%.64s\")", key, kv.value);
-		r = -EINVAL;
-	}
+	if (r == 0)
+		r = place_parse(&kv, node, e);
 	etcd_kv_clear(&kv);
 	return r;
 }
@@ -68,7 +76,7 @@ int place_pick(const struct etcd_kvs *nodes, const struct etcd_kvs *placed,
 	bool found = false;
 
 	for (size_t i = 0; i < nodes->n; i++) {
-		const char *name = nodes->kvs[i].key + strlen(PLACE_NODE_PREFIX);
+		const char *name = keys_node_name(nodes->kvs[i].key);
 		json_error_t jerr;
 		json_t *rec = json_loadb(nodes->kvs[i].value, nodes->kvs[i].value_len, 0, &jerr);
 		long cap = (long)json_integer_value(json_object_get(rec, "capacity")), used = 0;
@@ -113,15 +121,15 @@ static int try_place(struct etcd *c, const char *key, const char *wanted,
 		}
 		cmp = json_pack("[o]", etcd_cmp_absent(key));
 	} else {
-		if ((r = etcd_list(c, PLACE_NODE_PREFIX, &nodes, e)) < 0 ||
-		    (r = etcd_list(c, PLACE_PREFIX, &placed, e)) < 0 ||
+		if ((r = etcd_list(c, KEYS_NODE_PREFIX, &nodes, e)) < 0 ||
+		    (r = etcd_list(c, KEYS_PLACEMENT_PREFIX, &placed, e)) < 0 ||
 		    (r = place_pick(&nodes, &placed, choice, e)) < 0)
 			goto out;
 		place_node_key(choice, nkey, sizeof(nkey));
 		/* Not placed yet, nothing placed since we counted (deletions
 		 * only free room), and the node still registered. */
 		cmp = json_pack("[o,o,o]", etcd_cmp_absent(key),
-				etcd_cmp_prefix_unchanged(PLACE_PREFIX, placed.revision),
+				etcd_cmp_prefix_unchanged(KEYS_PLACEMENT_PREFIX, placed.revision),
 				etcd_cmp_exists(nkey));
 	}
 	ops = json_pack("[o]", etcd_op_put(key, choice, strlen(choice), 0));

@@ -23,11 +23,10 @@
 
 #include "err.h"
 #include "etcd.h"
+#include "keys.h"
 
 #include <stddef.h>
 
-#define PLACE_NODE_PREFIX "/klangk/nodes/"
-#define PLACE_PREFIX "/klangk/placements/"
 #define PLACE_NODE_MAX 64     /* a node name: a DNS label, with its NUL */
 
 /* The registration record of a node (new string). */
@@ -37,11 +36,10 @@ char *place_node_record(long capacity);
 int place_node_key(const char *name, char *buf, size_t len);
 
 /*
- * The node of owner ("ns/name"), in node (PLACE_NODE_MAX bytes).  -ENOENT
- * when it is not placed.
+ * The node a placement key's kv (borrowed, as read) names, in node
+ * (PLACE_NODE_MAX bytes).  -EINVAL when it names no valid node.
  */
-int place_get(struct etcd *c, const char *owner, char node[PLACE_NODE_MAX],
-	      struct err *e);
+int place_parse(const struct etcd_kv *kv, char node[PLACE_NODE_MAX], struct err *e);
 
 /*
  * Place owner unless it is placed: on wanted (spec.nodeName) when not
@@ -55,7 +53,7 @@ int place_ensure(struct etcd *c, const char *owner, const char *wanted,
 
 /*
  * The choice place_ensure makes without spec.nodeName, from the listings of
- * PLACE_NODE_PREFIX (the registered nodes, sorted by key) and PLACE_PREFIX
+ * KEYS_NODE_PREFIX (the registered nodes, sorted by key) and KEYS_PLACEMENT_PREFIX
  * (placements, counted per node): the node with the most free capacity,
  * ties to the lowest name.  -ENOSPC when none has room.  Both borrowed.
  */

@@ -1,6 +1,7 @@
 /* ports — host port leases (see ports.h). */
 #include "ports.h"
 
+#include "keys.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -11,15 +12,12 @@
 
 int ports_prefix(const char *node, char *buf, size_t len)
 {
-	int n = node && *node ? snprintf(buf, len, WS_LEASE_PREFIX "%s/", node) :
-				snprintf(buf, len, WS_LEASE_PREFIX);
-
-	return n >= 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+	return keys_lease_prefix(node, buf, len);
 }
 
 static void lease_key(const char *prefix, long port, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s%ld", prefix, port);
+	keys_lease(prefix, port, buf, len);
 }
 
 long ports_key_port(const char *prefix, const char *key)

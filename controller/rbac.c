@@ -3,11 +3,12 @@
  *
  * The plan is pure (rbac_plan); the sync reads etcd's users, roles and the
  * workspaces, then applies the difference with the gateway's /v3/auth/
- * calls.  Only roles named RBAC_ROLE_PREFIX... are ever changed or deleted,
+ * calls.  Only roles named klangk:user:<user> (lib/keys.h) are ever changed or deleted,
  * so roles an operator made by hand are left alone.
  */
 #include "rbac.h"
 
+#include "keys.h"
 #include "log.h"
 
 #include <errno.h>
@@ -86,14 +87,14 @@ int rbac_plan(const char *user, const struct rbac_ws *ws, size_t n,
 
 	memset(out, 0, sizeof(*out));
 	if (ws_is_dns_label(user)) {
-		snprintf(key, sizeof(key), WS_SPEC_PREFIX "%s/", user);
+		keys_ns_prefix(KEYS_SPEC, user, key, sizeof(key));
 		if ((r = add_prefix(out, key, RBAC_READWRITE)) < 0)
 			goto out;
-		snprintf(key, sizeof(key), WS_STATUS_PREFIX "%s/", user);
+		keys_ns_prefix(KEYS_STATUS, user, key, sizeof(key));
 		if ((r = add_prefix(out, key, RBAC_READ)) < 0)
 			goto out;
 		/* klangkc exec, start and touch record activity. */
-		snprintf(key, sizeof(key), WS_ACTIVITY_PREFIX "%s/", user);
+		keys_ns_prefix(KEYS_ACTIVITY, user, key, sizeof(key));
 		if ((r = add_prefix(out, key, RBAC_READWRITE)) < 0)
 			goto out;
 	}
@@ -108,17 +109,17 @@ int rbac_plan(const char *user, const struct rbac_ws *ws, size_t n,
 			if (strcmp(w->members[m].user, user) != 0)
 				continue;
 			owner = strcmp(w->members[m].role, "owner") == 0;
-			if ((r = ws_spec_key(ws[i].ns, ws[i].name, key, sizeof(key))) < 0 ||
+			if ((r = keys_ws(KEYS_SPEC, ws[i].ns, ws[i].name, key, sizeof(key))) < 0 ||
 			    (r = perms_add(out, key, "", owner ? RBAC_READWRITE : RBAC_READ)) < 0 ||
-			    (r = ws_status_key(ws[i].ns, ws[i].name, key, sizeof(key))) < 0 ||
+			    (r = keys_ws(KEYS_STATUS, ws[i].ns, ws[i].name, key, sizeof(key))) < 0 ||
 			    (r = perms_add(out, key, "", RBAC_READ)) < 0)
 				goto out;
 			/* Members who work in it (not spectators) record
 			 * activity, as its terminal's users. */
 			if (strcmp(w->members[m].role, "spectator") != 0) {
-				snprintf(key, sizeof(key), WS_ACTIVITY_PREFIX "%s/%s", ws[i].ns,
-					 ws[i].name);
-				if ((r = perms_add(out, key, "", RBAC_READWRITE)) < 0)
+				if ((r = keys_ws(KEYS_ACTIVITY, ws[i].ns, ws[i].name, key,
+						 sizeof(key))) < 0 ||
+				    (r = perms_add(out, key, "", RBAC_READWRITE)) < 0)
 					goto out;
 			}
 		}
@@ -322,7 +323,7 @@ static int load(struct etcd *c, struct loaded *l, struct err *e)
 	int r;
 
 	memset(l, 0, sizeof(*l));
-	r = etcd_list(c, WS_SPEC_PREFIX, &kvs, e);
+	r = etcd_list(c, KEYS_SPEC_PREFIX, &kvs, e);
 	if (r < 0)
 		return r;
 	l->w = calloc(kvs.n ? kvs.n : 1, sizeof(*l->w));
@@ -337,7 +338,7 @@ static int load(struct etcd *c, struct loaded *l, struct err *e)
 		struct ws *w = NULL;
 		struct err ignored;
 
-		if (ws_split_key(kvs.kvs[i].key, WS_SPEC_PREFIX, ns, 64, name, 64) < 0)
+		if (keys_split(KEYS_SPEC, kvs.kvs[i].key, ns, 64, name, 64) < 0)
 			continue;
 		r = ws_load(kvs.kvs[i].value, kvs.kvs[i].value_len, ns, name, &w, NULL, &ignored);
 		if (r == -ENOMEM)
@@ -407,7 +408,7 @@ static int load_cached(struct etcd *c, struct rbac_cache *rc, struct loaded *own
 			*out = own;
 		return r;
 	}
-	r = etcd_list_keys(c, WS_SPEC_PREFIX, &keys, e);
+	r = etcd_list_keys(c, KEYS_SPEC_PREFIX, &keys, e);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < keys.n; i++)
@@ -467,7 +468,7 @@ int rbac_sync(struct etcd *c, const struct rbac_opts *o, struct rbac_cache *rc,
 		}
 		json_array_append_new(tenants, json_string(name));
 		st.tenants++;
-		snprintf(role, sizeof(role), RBAC_ROLE_PREFIX "%s", name);
+		keys_role(name, role, sizeof(role));
 		exists = in_array(json_object_get(roles, "roles"), role);
 		if (!exists) {
 			r = call(c, "/v3/auth/role/add", json_pack("{s:s}", "name", role), NULL, e);
@@ -497,10 +498,9 @@ int rbac_sync(struct etcd *c, const struct rbac_opts *o, struct rbac_cache *rc,
 	/* The roles of users that are gone (or no longer tenants). */
 	json_array_foreach(json_object_get(roles, "roles"), i, rl) {
 		const char *name = json_string_value(rl);
-		size_t pl = strlen(RBAC_ROLE_PREFIX);
+		const char *user = keys_role_user(name);
 
-		if (!name || strncmp(name, RBAC_ROLE_PREFIX, pl) != 0 ||
-		    in_array(tenants, name + pl))
+		if (!user || in_array(tenants, user))
 			continue;
 		r = call(c, "/v3/auth/role/delete", json_pack("{s:s}", "role", name), NULL, e);
 		if (r < 0)

@@ -33,7 +33,6 @@
 
 /* The work queue key of a sync: not an "ns/name", never a workspace. */
 #define RBAC_QUEUE_KEY "@rbac"
-#define RBAC_ROLE_PREFIX "klangk:user:"
 
 struct rbac_opts {
 	bool enabled;

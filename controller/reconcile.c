@@ -1,5 +1,7 @@
 /*
- * reconcile — one workspace's convergence (see reconcile.h).
+ * reconcile — one workspace's convergence (see reconcile.h), as a pipeline
+ * of named steps over one struct pass (rec_reconcile at the end of this
+ * file lists them).
  *
  * Order matters for crash safety:
  *   1. status.id is written before anything uses it, so it never changes;
@@ -11,36 +13,35 @@
  */
 #include "reconcile.h"
 
-#include "buf.h"
+#include "ctrcfg.h"
+#include "expect.h"
+#include "keys.h"
 #include "log.h"
 #include "mountpolicy.h"
 #include "placement.h"
 #include "ports.h"
+#include "status.h"
+#include "timefmt.h"
 #include "ws.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define LABEL_MANAGED "klangk.managed"
-#define LABEL_INSTANCE "klangk.instance"
-#define LABEL_WORKSPACE "klangk.workspace"
-#define LABEL_USER "klangk.user-id"
-#define LABEL_HASH "klangk.spec-hash"
-#define LABEL_ID "klangk.id"
-#define LABEL_NODE "klangk.node"
 #define STOP_GRACE_S 10
 
 struct wsref {
 	const char *ns;
 	const char *name;
 	char owner[160];          /* "ns/name" */
+	char spec_key[512];
 	char status_key[512];
+	char activity_key[512];
+	char place_key[256];
 	char container[256];
 	char home_vol[256];
 	char work_vol[256];
@@ -48,74 +49,66 @@ struct wsref {
 	char node[PLACE_NODE_MAX];/* with several nodes: the workspace's, or "" */
 };
 
+/*
+ * One reconcile's state, handed from step to step.  The kvs are what the
+ * first step read (key NULL when absent); st is the status being built.
+ */
+struct pass {
+	struct wsref ref;
+	struct etcd_kv spec, stkv, place, activity;
+	struct status st;         /* status_clear'd by pass_clear */
+	int64_t status_rev;       /* st's mod_revision in etcd; 0 = absent */
+	int64_t gen;              /* the spec's version */
+	struct ws *w;             /* the validated spec; new */
+	char restarted[CTRCFG_RESTARTED_MAX];
+	bool adopted;             /* a status from a controller without node */
+	char id[33];
+	long ports[PORTS_MAX];
+	json_t *config;           /* the container we want; new */
+	char hash[CTRCFG_HASH_LEN];
+	bool want_running;
+	bool running;
+	const char *reason;       /* set by a step whose failure is reported */
+	long requeue_ms;
+};
+
+/* What a step returns besides a negative errno. */
+enum { STEP_NEXT = 0, STEP_DONE = 1 };
+
 /* ---- status helpers ---- */
 
-static void fmt_rfc3339(time_t t, char *buf, size_t len)
+/* The time of an RFC 3339 timestamp; 0 when it is not one (unset). */
+static time_t seconds(const char *s)
 {
-	struct tm tm;
+	time_t t = 0;
 
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void now_rfc3339(char *buf, size_t len)
-{
-	fmt_rfc3339(time(NULL), buf, len);
-}
-
-/* "2025-01-31T12:34:56Z" (fractions allowed) -> seconds; 0 if not one. */
-static time_t parse_rfc3339(const char *s)
-{
-	struct tm tm;
-	const char *end;
-
-	if (!s)
-		return 0;
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!end)
-		return 0;
-	if (*end == '.')
-		for (end++; *end >= '0' && *end <= '9'; end++)
-			;
-	if (strcmp(end, "Z") != 0)
-		return 0;
-	return timegm(&tm);
+	return timefmt_parse(s, &t) == 0 ? t : 0;
 }
 
 /*
  * The idle timeout.  Activity comes from /klangk/activity/<ns>/<name>
- * (hosted traffic, klangkc start/exec/touch) and from every start of the
- * container.  A running workspace idle for its timeout is stopped and
- * status.idleSince set; activity newer than that starts it again.
- * *want_running is the run state to converge to; *requeue_ms the time to
- * the next idle deadline.
+ * (hosted traffic, klangkc start/exec/touch; read with the spec) and from
+ * every start of the container.  A running workspace idle for its timeout
+ * is stopped and status.idleSince set; activity newer than that starts it
+ * again.  Sets p->want_running, and p->requeue_ms to the time to the next
+ * idle deadline.
  */
-static int idle_decide(struct rec *x, const struct wsref *ref, const struct ws *w,
-		       json_t *st, bool *want_running, long *requeue_ms,
-		       struct err *e)
+static void idle_decide(struct rec *x, struct pass *p)
 {
+	const struct ws *w = p->w;
+	struct status *st = &p->st;
 	long long timeout = w->idle_timeout >= 0 ? w->idle_timeout : x->cfg->idle_timeout;
 	time_t now = time(NULL), act = 0, last, idle_since;
-	struct etcd_kv kv = { 0 };
-	char key[512], ts[32];
-	int r;
 
-	*want_running = w->running;
+	p->want_running = w->running;
 	if (!w->running || timeout <= 0) {
-		json_object_del(st, "idleSince");
-		return 0;
+		st->idle_since[0] = '\0';
+		return;
 	}
-	snprintf(key, sizeof(key), WS_ACTIVITY_PREFIX "%s", ref->owner);
-	r = etcd_get(x->etcd, key, &kv, NULL, e);
-	if (r < 0 && r != -ENOENT)
-		return r;
-	if (r == 0)
-		act = parse_rfc3339(kv.value);
-	etcd_kv_clear(&kv);
-	err_clear(e);
-	last = parse_rfc3339(json_string_value(json_object_get(st, "lastActivity")));
-	idle_since = parse_rfc3339(json_string_value(json_object_get(st, "idleSince")));
+	if (p->activity.key)
+		act = seconds(p->activity.value);
+	last = seconds(st->last_activity);
+	idle_since = seconds(st->idle_since);
 	if (act > last)
 		last = act;
 	if (idle_since) {
@@ -125,83 +118,52 @@ static int idle_decide(struct rec *x, const struct wsref *ref, const struct ws *
 		 * as the stop is new: resume. */
 		if (act >= idle_since) {
 			/* New activity after we stopped it: resume. */
-			json_object_del(st, "idleSince");
-			fmt_rfc3339(act, ts, sizeof(ts));
-			json_object_set_new(st, "lastActivity", json_string(ts));
-			events_record(x->events, ref->ns, ref->name, "Normal", "Resumed",
+			st->idle_since[0] = '\0';
+			timefmt_emit(act, st->last_activity, sizeof(st->last_activity));
+			events_record(x->events, p->ref.ns, p->ref.name, "Normal", "Resumed",
 				      "activity after an idle stop; starting the container");
-			return 0;
+			return;
 		}
-		*want_running = false;
-		return 0;
+		p->want_running = false;
+		return;
 	}
 	if (!last) {
 		/* Never active: the clock starts now. */
 		last = now;
-		fmt_rfc3339(now, ts, sizeof(ts));
-		json_object_set_new(st, "lastActivity", json_string(ts));
+		timefmt_emit(now, st->last_activity, sizeof(st->last_activity));
 	} else if (act == last) {
-		fmt_rfc3339(act, ts, sizeof(ts));
-		json_object_set_new(st, "lastActivity", json_string(ts));
+		timefmt_emit(act, st->last_activity, sizeof(st->last_activity));
 	}
 	if (now - last >= timeout) {
 		char msg[128];
 
-		*want_running = false;
-		fmt_rfc3339(now, ts, sizeof(ts));
-		json_object_set_new(st, "idleSince", json_string(ts));
+		p->want_running = false;
+		timefmt_emit(now, st->idle_since, sizeof(st->idle_since));
 		snprintf(msg, sizeof(msg), "no activity for %lld seconds; stopping the "
 					   "container (files and ports are kept)", timeout);
-		events_record(x->events, ref->ns, ref->name, "Normal", "IdleTimeout", msg);
-		log_info("stopping idle workspace", "workspace", ref->owner, NULL);
-		return 0;
+		events_record(x->events, p->ref.ns, p->ref.name, "Normal", "IdleTimeout", msg);
+		log_info("stopping idle workspace", "workspace", p->ref.owner, NULL);
+		return;
 	}
-	*requeue_ms = (long)(last + timeout - now) * 1000 + 500;
-	return 0;
+	p->requeue_ms = (long)(last + timeout - now) * 1000 + 500;
 }
 
-/*
- * Set a condition in status.conditions.  lastTransitionTime moves only when
- * the condition's status flips, as Kubernetes conventions ask.
- */
-static void set_condition(json_t *st, const char *type, const char *status,
+/* Set a condition (lib/status.h: lastTransitionTime moves only when its
+ * status flips).  Types and reasons are ours and messages fit
+ * (ERR_MSG_MAX <= STATUS_MESSAGE_MAX), so only memory can fail it, and
+ * then the condition keeps its old value until the next reconcile. */
+static void set_condition(struct status *st, const char *type, const char *status,
 			  const char *reason, const char *message,
 			  int64_t generation)
 {
-	json_t *conds = json_object_get(st, "conditions");
-	json_t *c = NULL, *it;
-	char now[32];
-	size_t i;
+	char now[TIMEFMT_MAX];
 
-	if (!json_is_array(conds)) {
-		conds = json_array();
-		json_object_set_new(st, "conditions", conds);
-	}
-	json_array_foreach(conds, i, it)
-		if (json_is_string(json_object_get(it, "type")) &&
-		    strcmp(json_string_value(json_object_get(it, "type")), type) == 0) {
-			c = it;
-			break;
-		}
-	if (!c) {
-		c = json_object();
-		json_array_append_new(conds, c);
-		json_object_set_new(c, "type", json_string(type));
-	}
-	if (!json_is_string(json_object_get(c, "status")) ||
-	    strcmp(json_string_value(json_object_get(c, "status")), status) != 0 ||
-	    !json_object_get(c, "lastTransitionTime")) {
-		now_rfc3339(now, sizeof(now));
-		json_object_set_new(c, "lastTransitionTime", json_string(now));
-	}
-	json_object_set_new(c, "status", json_string(status));
-	json_object_set_new(c, "reason", json_string(reason));
-	json_object_set_new(c, "message", json_string(message ? message : ""));
-	json_object_set_new(c, "observedGeneration", json_integer(generation));
+	timefmt_now(now, sizeof(now));
+	(void)status_set_condition(st, type, status, reason, message, generation, now);
 }
 
 /* Ready/Reconciling/Stalled together, in the three shapes we use. */
-static void conditions_ready(json_t *st, int64_t gen, const char *reason,
+static void conditions_ready(struct status *st, int64_t gen, const char *reason,
 			     const char *msg)
 {
 	set_condition(st, "Ready", "True", reason, msg, gen);
@@ -209,7 +171,7 @@ static void conditions_ready(json_t *st, int64_t gen, const char *reason,
 	set_condition(st, "Stalled", "False", reason, "", gen);
 }
 
-static void conditions_progressing(json_t *st, int64_t gen, const char *reason,
+static void conditions_progressing(struct status *st, int64_t gen, const char *reason,
 				   const char *msg)
 {
 	set_condition(st, "Ready", "False", reason, msg, gen);
@@ -217,7 +179,7 @@ static void conditions_progressing(json_t *st, int64_t gen, const char *reason,
 	set_condition(st, "Stalled", "False", reason, "", gen);
 }
 
-static void conditions_stalled(json_t *st, int64_t gen, const char *reason,
+static void conditions_stalled(struct status *st, int64_t gen, const char *reason,
 			       const char *msg)
 {
 	set_condition(st, "Ready", "False", reason, msg, gen);
@@ -227,7 +189,7 @@ static void conditions_stalled(json_t *st, int64_t gen, const char *reason,
 
 /* Stopped for idleness: as intended (neither reconciling nor stalled),
  * but not serving. */
-static void conditions_idle(json_t *st, int64_t gen)
+static void conditions_idle(struct status *st, int64_t gen)
 {
 	const char *msg = "stopped after its idle timeout; activity "
 			  "(klangkc start, hosted traffic) starts it again";
@@ -243,15 +205,15 @@ static void conditions_idle(json_t *st, int64_t gen)
  * Returns 1 when it wrote, 0 when nothing changed, -EAGAIN when someone
  * else wrote it meanwhile.
  */
-static int write_status(struct rec *x, const struct wsref *ref, json_t *st,
+static int write_status(struct rec *x, const struct wsref *ref, const struct status *st,
 			const struct etcd_kv *cur, int64_t *rev, struct err *e)
 {
-	char *val = json_dumps(st, JSON_COMPACT);
+	char *val = NULL;
 	json_t *cmp = NULL, *ops = NULL, *resp = NULL;
 	bool ok = false;
 	int r;
 
-	if (!val)
+	if (status_emit(st, &val) < 0)
 		return -ENOMEM;
 	if (cur && cur->value && *rev == cur->mod_revision &&
 	    cur->value_len == strlen(val) && memcmp(cur->value, val, cur->value_len) == 0) {
@@ -319,15 +281,15 @@ static int ensure_volume(struct rec *x, const struct wsref *ref,
 
 	r = engine_volume_inspect(x->engine, vol, &v, e);
 	if (r == -ENOENT) {
-		labels = json_pack("{s:s,s:s,s:s}", LABEL_MANAGED, "true",
-				   LABEL_INSTANCE, x->cfg->instance_id, LABEL_USER,
+		labels = json_pack("{s:s,s:s,s:s}", CTRCFG_LABEL_MANAGED, "true",
+				   CTRCFG_LABEL_INSTANCE, x->cfg->instance_id, CTRCFG_LABEL_USER,
 				   ref->ns);
 		if (!labels)
 			return -ENOMEM;
 		if (per_workspace)
-			json_object_set_new(labels, LABEL_WORKSPACE, json_string(ref->owner));
+			json_object_set_new(labels, CTRCFG_LABEL_WORKSPACE, json_string(ref->owner));
 		if (x->cfg->node_name[0])
-			json_object_set_new(labels, LABEL_NODE, json_string(x->cfg->node_name));
+			json_object_set_new(labels, CTRCFG_LABEL_NODE, json_string(x->cfg->node_name));
 		err_clear(e);
 		r = engine_volume_create(x->engine, vol, labels, e);
 		json_decref(labels);
@@ -342,12 +304,12 @@ static int ensure_volume(struct rec *x, const struct wsref *ref,
 	if (r < 0)
 		return r;
 	labels = json_object_get(v, "Labels");
-	if (strcmp(label_of(labels, LABEL_INSTANCE), x->cfg->instance_id) != 0 ||
-	    strcmp(label_of(labels, LABEL_USER), ref->ns) != 0) {
+	if (strcmp(label_of(labels, CTRCFG_LABEL_INSTANCE), x->cfg->instance_id) != 0 ||
+	    strcmp(label_of(labels, CTRCFG_LABEL_USER), ref->ns) != 0) {
 		err_set(e, "volume %s belongs to %s (instance \"%s\", user \"%s\"), not "
 			   "to user \"%s\" of instance \"%s\"", vol,
 			json_object_size(labels) ? "someone else" : "nobody known",
-			label_of(labels, LABEL_INSTANCE), label_of(labels, LABEL_USER),
+			label_of(labels, CTRCFG_LABEL_INSTANCE), label_of(labels, CTRCFG_LABEL_USER),
 			ref->ns, x->cfg->instance_id);
 		r = -EPERM;
 	}
@@ -355,265 +317,237 @@ static int ensure_volume(struct rec *x, const struct wsref *ref,
 	return r;
 }
 
-static int sha256_hex(const char *s, char out[65])
-{
-	unsigned char md[32];
-	unsigned int n = 0;
-	static const char hex[] = "0123456789abcdef";
+/* What the engine holds under the workspace's container name. */
+struct observed {
+	bool exists;
+	bool running;
+	bool changed;             /* this reconcile acted on it */
+	char id[80];              /* "" when unknown */
+};
 
-	if (EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL) != 1 || n != 32)
-		return -EIO;
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
+/*
+ * Inspect the container.  One that is not ours is refused; one being
+ * removed (by someone else) is waited for: it cannot be started or
+ * recreated until it is gone, and its removal event brings us back.
+ */
+static int observe_container(struct rec *x, struct pass *p, json_t **info,
+			     struct observed *o, struct err *e)
+{
+	const json_t *labels, *state;
+	const char *status, *id;
+	int r = engine_container_inspect(x->engine, p->ref.container, info, e);
+
+	if (r == -ENOENT) {
+		err_clear(e);
+		return 0;
 	}
-	out[64] = '\0';
+	if (r < 0) {
+		p->reason = "EngineUnavailable";
+		return r;
+	}
+	labels = json_object_get(json_object_get(*info, "Config"), "Labels");
+	if (strcmp(label_of(labels, CTRCFG_LABEL_INSTANCE), x->cfg->instance_id) != 0 ||
+	    strcmp(label_of(labels, CTRCFG_LABEL_MANAGED), "true") != 0) {
+		err_set(e, "a container named %s exists and is not managed by "
+			   "instance %s", p->ref.container, x->cfg->instance_id);
+		p->reason = "ContainerNameTaken";
+		return -EPERM;
+	}
+	state = json_object_get(*info, "State");
+	status = json_string_value(json_object_get(state, "Status"));
+	if (status && strcmp(status, "removing") == 0) {
+		err_set(e, "container %s is being removed", p->ref.container);
+		p->reason = "ContainerRemoving";
+		return -EAGAIN;
+	}
+	o->exists = true;
+	o->running = json_is_true(json_object_get(state, "Running"));
+	id = json_string_value(json_object_get(*info, "Id"));
+	snprintf(o->id, sizeof(o->id), "%s", id ? id : "");
 	return 0;
 }
 
-/* The container we want, with its spec-hash label.  new. */
-static json_t *container_config(struct rec *x, const struct wsref *ref,
-				const struct ws *w, const char *id,
-				const long *ports, const char *restarted,
-				char hash[65])
+/* Remove a container whose spec-hash or environment is not what we want
+ * (someone recreated it behind our back with our labels); the volumes
+ * are kept. */
+static int remove_changed(struct rec *x, struct pass *p, const json_t *info,
+			  struct observed *o, struct err *e)
 {
-	const struct cfg *cfg = x->cfg;
-	json_t *c, *env, *exposed, *bindings, *mounts, *labels;
-	char home[128], work[160], kv[512];
-	struct buf map;
-	char *canon = NULL;
+	int r;
 
-	buf_init(&map, 4096);
-	for (int i = 0; i < w->hosted_ports; i++)
-		buf_printf(&map, "%s%d:%ld", i ? "," : "", WS_CONTAINER_PORT_BASE + i,
-			   ports[i]);
-	env = json_array();
-	exposed = json_object();
-	bindings = json_object();
-	mounts = json_array();
-	labels = json_pack("{s:s,s:s,s:s,s:s,s:s}", LABEL_MANAGED, "true",
-			   LABEL_INSTANCE, cfg->instance_id, LABEL_WORKSPACE,
-			   ref->owner, LABEL_USER, ref->ns, LABEL_ID, id);
-	c = json_object();
-	if (!env || !exposed || !bindings || !mounts || !labels || !c)
-		goto fail;
-	if (*restarted)
-		json_object_set_new(labels, "klangk.restarted-at", json_string(restarted));
-	if (cfg->node_name[0])
-		json_object_set_new(labels, LABEL_NODE, json_string(cfg->node_name));
-
-#define ENV(fmt, ...)                                                     \
-	do {                                                              \
-		snprintf(kv, sizeof(kv), fmt, __VA_ARGS__);               \
-		json_array_append_new(env, json_string(kv));             \
-	} while (0)
-	ENV("KLANGK_WORKSPACE_ID=%s", id);
-	ENV("KLANGK_PORT_MAPPINGS=%s", map.data ? map.data : "");
-	ENV("KLANGK_HOSTING_HOSTNAME=%s", cfg->hosting_hostname);
-	ENV("KLANGK_HOSTING_PROTO=%s", cfg->hosting_proto);
-	ENV("KLANGK_HOSTING_BASE_PATH=%s", cfg->hosting_base_path);
-	ENV("KLANGK_USER=%s", ref->ns);
-#undef ENV
-	for (size_t i = 0; i < w->n_env; i++) {
-		struct buf b;
-
-		buf_init(&b, WS_MAX_ENV_NAME + WS_MAX_ENV_VALUE + 2);
-		if (buf_printf(&b, "%s=%s", w->env[i].name, w->env[i].value) < 0) {
-			buf_free(&b);
-			goto fail;
-		}
-		json_array_append_new(env, json_string(b.data));
-		buf_free(&b);
+	if (!o->exists || ctrcfg_matches(info, p->config, p->hash))
+		return 0;
+	log_info("recreating container: configuration changed",
+		 "workspace", p->ref.owner, "container", p->ref.container, NULL);
+	events_record(x->events, p->ref.ns, p->ref.name, "Normal", "Recreating",
+		      "the container's configuration changed; recreating it "
+		      "(home and work volumes are kept)");
+	o->changed = true;
+	r = engine_container_remove(x->engine, p->ref.container, e);
+	if (r < 0) {
+		p->reason = "ContainerRemoveFailed";
+		return r;
 	}
-
-	for (int i = 0; i < w->hosted_ports; i++) {
-		char cport[16], hport[16];
-
-		snprintf(cport, sizeof(cport), "%d/tcp", WS_CONTAINER_PORT_BASE + i);
-		snprintf(hport, sizeof(hport), "%ld", ports[i]);
-		json_object_set_new(exposed, cport, json_object());
-		json_object_set_new(bindings, cport,
-				    json_pack("[{s:s,s:s}]", "HostIp",
-					      cfg->publish_address, "HostPort", hport));
-	}
-
-	ws_home_path(ref->ns, home, sizeof(home));
-	ws_work_path(ref->ns, work, sizeof(work));
-	json_array_append_new(mounts, json_pack("{s:s,s:s,s:s}", "Type", "volume",
-						"Source", ref->home_vol, "Target", home));
-	json_array_append_new(mounts, json_pack("{s:s,s:s,s:s}", "Type", "volume",
-						"Source", ref->work_vol, "Target", work));
-	for (size_t i = 0; i < w->n_mounts; i++)
-		json_array_append_new(mounts,
-				      json_pack("{s:s,s:s,s:s,s:b}", "Type",
-						w->mounts[i].bind ? "bind" : "volume",
-						"Source", w->mounts[i].source, "Target",
-						w->mounts[i].target, "ReadOnly",
-						w->mounts[i].read_only));
-
-	json_object_set_new(c, "Image", json_string(w->image));
-	json_object_set_new(c, "Hostname", json_string(ref->name));
-	json_object_set_new(c, "Env", env);
-	json_object_set_new(c, "ExposedPorts", exposed);
-	json_object_set_new(c, "Labels", labels);
-	json_object_set_new(c, "HostConfig",
-			    json_pack("{s:b,s:o,s:o,s:{s:s}}", "Init", 1,
-				      "PortBindings", bindings, "Mounts", mounts,
-				      "RestartPolicy", "Name", "no"));
-	env = exposed = bindings = mounts = labels = NULL;
-
-	/* The hash covers everything but itself, canonically ordered. */
-	canon = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
-	if (!canon || sha256_hex(canon, hash) < 0)
-		goto fail;
-	free(canon);
-	json_object_set_new(json_object_get(c, "Labels"), LABEL_HASH, json_string(hash));
-	buf_free(&map);
-	return c;
-fail:
-	free(canon);
-	json_decref(env);
-	json_decref(exposed);
-	json_decref(bindings);
-	json_decref(mounts);
-	json_decref(labels);
-	json_decref(c);
-	buf_free(&map);
-	return NULL;
+	*o = (struct observed){ .changed = true };
+	return 0;
 }
 
-/* Does the container carry every environment entry we want?  The engine
- * adds the image's own entries, so this is inclusion, not equality. */
-static bool env_matches(const json_t *info, const json_t *config)
+/* Create it.  The engine's create event is ours: expected, so it does
+ * not wake another reconcile (expect.h). */
+static int create_container(struct rec *x, struct pass *p, struct observed *o,
+			    struct err *e)
 {
-	const json_t *have = json_object_get(json_object_get(info, "Config"), "Env");
-	const json_t *want = json_object_get(config, "Env");
-	size_t i, j;
-	json_t *w, *h;
+	char *id = NULL;
+	int r;
 
-	json_array_foreach(want, i, w) {
-		bool found = false;
-
-		json_array_foreach(have, j, h)
-			if (json_equal(w, h)) {
-				found = true;
-				break;
-			}
-		if (!found)
-			return false;
+	o->changed = true;
+	expect_action(x->expect, p->ref.container, NULL, "create");
+	r = engine_container_create(x->engine, p->ref.container, p->config, &id, e);
+	if (r < 0) {
+		expect_cancel(x->expect, p->ref.container, "create");
+		p->reason = r == -ENOENT ? "ImageNotFound" : "ContainerCreateFailed";
+		return r;
 	}
-	return true;
+	expect_bind(x->expect, p->ref.container, id);
+	snprintf(o->id, sizeof(o->id), "%s", id ? id : "");
+	free(id);
+	o->exists = true;
+	log_info("container created", "workspace", p->ref.owner, "container",
+		 p->ref.container, NULL);
+	events_record(x->events, p->ref.ns, p->ref.name, "Normal", "Created",
+		      "created container");
+	return 0;
+}
+
+/* Start or stop it to match p->want_running; a start is expected as the
+ * create is. */
+static int run_container(struct rec *x, struct pass *p, struct observed *o,
+			 struct err *e)
+{
+	int r;
+
+	if (p->want_running && !o->running) {
+		o->changed = true;
+		expect_action(x->expect, p->ref.container, o->id, "start");
+		r = engine_container_start(x->engine, p->ref.container, e);
+		if (r < 0) {
+			expect_cancel(x->expect, p->ref.container, "start");
+			p->reason = "ContainerStartFailed";
+			return r;
+		}
+		log_info("container started", "workspace", p->ref.owner, NULL);
+		events_record(x->events, p->ref.ns, p->ref.name, "Normal", "Started",
+			      "started container");
+		o->running = true;
+	} else if (!p->want_running && o->running) {
+		o->changed = true;
+		r = engine_container_stop(x->engine, p->ref.container, STOP_GRACE_S, e);
+		if (r < 0) {
+			p->reason = "ContainerStopFailed";
+			return r;
+		}
+		log_info("container stopped", "workspace", p->ref.owner, NULL);
+		events_record(x->events, p->ref.ns, p->ref.name, "Normal", "Stopped",
+			      "stopped container");
+		o->running = false;
+	}
+	return 0;
+}
+
+/* A string of the engine's into a status field; "" when it has none or
+ * it does not fit. */
+static void seen_str(char *field, size_t size, const char *v)
+{
+	if (status_set_str(field, size, v) < 0)
+		field[0] = '\0';
+}
+
+/* An engine timestamp as the status keeps it; "" for the engines' zero
+ * time ("0001-01-01T00:00:00Z": never started or never finished). */
+static void seen_time(char *field, size_t size, const char *v)
+{
+	time_t t = seconds(v);
+
+	if (t <= 0 || timefmt_emit(t, field, size) < 0)
+		field[0] = '\0';
+}
+
+/* What the status records of the container (klangkc describe shows it),
+ * from the engine's inspect. */
+static void container_seen(const json_t *info, struct status_container *c)
+{
+	const json_t *state = json_object_get(info, "State");
+	const char *id = json_string_value(json_object_get(info, "Id"));
+
+	snprintf(c->id, sizeof(c->id), "%.12s", id ? id : "");
+	seen_str(c->image, sizeof(c->image),
+		 json_string_value(json_object_get(json_object_get(info, "Config"), "Image")));
+	seen_str(c->state, sizeof(c->state),
+		 json_string_value(json_object_get(state, "Status")));
+	c->exit_code = (int)json_integer_value(json_object_get(state, "ExitCode"));
+	c->oom_killed = json_is_true(json_object_get(state, "OOMKilled"));
+	seen_time(c->started_at, sizeof(c->started_at),
+		  json_string_value(json_object_get(state, "StartedAt")));
+	seen_time(c->finished_at, sizeof(c->finished_at),
+		  json_string_value(json_object_get(state, "FinishedAt")));
 }
 
 /*
- * Converge the container: create it if missing, recreate it when its
- * spec-hash differs or its environment is not what the hash promises
- * (someone recreated it behind our back with our labels), keeping the
- * volumes; start or stop it to match running.
- * *running gets the resulting state.
+ * What the status records of the container: info (borrowed, may be NULL)
+ * is the inspection from before this reconcile acted; when it acted
+ * (changed), even if the action failed, the engine is asked again, since
+ * what it says now is what the status shows.
  */
-static int ensure_container(struct rec *x, const struct wsref *ref,
-			    const json_t *config, const char *hash, bool want_running,
-			    bool *running, const char **reason, struct err *e)
+static void record_container(struct rec *x, struct pass *p, const json_t *info,
+			     bool changed)
 {
-	json_t *info = NULL;
-	bool exists, is_running = false;
-	int r;
+	json_t *now = NULL;
 
-	r = engine_container_inspect(x->engine, ref->container, &info, e);
-	if (r < 0 && r != -ENOENT) {
-		*reason = "EngineUnavailable";
+	if (changed && engine_container_inspect(x->engine, p->ref.container, &now, NULL) == 0)
+		info = now;
+	else if (changed)
+		info = NULL;
+	if (info)
+		container_seen(info, &p->st.container);
+	else if (changed)
+		p->st.container.state[0] = p->st.container.id[0] = '\0';
+	json_decref(now);
+}
+
+/*
+ * Converge the container to p->config: create it if missing, recreate it
+ * when its configuration changed, start or stop it to match
+ * p->want_running.  p->running gets the resulting state, the status what
+ * the engine says of the container.
+ */
+static int ensure_container(struct rec *x, struct pass *p, struct err *e)
+{
+	struct observed o = { 0 };
+	json_t *info = NULL;
+	int r = observe_container(x, p, &info, &o, e);
+
+	if (r < 0) {
+		json_decref(info);
 		return r;
 	}
-	exists = r == 0;
-	if (exists) {
-		const json_t *labels = json_object_get(json_object_get(info, "Config"), "Labels");
-
-		if (strcmp(label_of(labels, LABEL_INSTANCE), x->cfg->instance_id) != 0 ||
-		    strcmp(label_of(labels, LABEL_MANAGED), "true") != 0) {
-			err_set(e, "a container named %s exists and is not managed by "
-				   "instance %s", ref->container, x->cfg->instance_id);
-			*reason = "ContainerNameTaken";
-			json_decref(info);
-			return -EPERM;
-		}
-		is_running = json_is_true(json_object_get(json_object_get(info, "State"),
-							  "Running"));
-		{
-			const char *st = json_string_value(json_object_get(
-				json_object_get(info, "State"), "Status"));
-
-			/* Being removed (by someone else): it cannot be started
-			 * or recreated until it is gone; its removal event
-			 * brings us back. */
-			if (st && strcmp(st, "removing") == 0) {
-				err_set(e, "container %s is being removed", ref->container);
-				*reason = "ContainerRemoving";
-				json_decref(info);
-				return -EAGAIN;
-			}
-		}
-		if (strcmp(label_of(labels, LABEL_HASH), hash) != 0 ||
-		    !env_matches(info, config)) {
-			log_info("recreating container: configuration changed",
-				 "workspace", ref->owner, "container", ref->container, NULL);
-			events_record(x->events, ref->ns, ref->name, "Normal", "Recreating",
-				      "the container's configuration changed; recreating it "
-				      "(home and work volumes are kept)");
-			r = engine_container_remove(x->engine, ref->container, e);
-			if (r < 0) {
-				*reason = "ContainerRemoveFailed";
-				json_decref(info);
-				return r;
-			}
-			exists = false;
-			is_running = false;
-		}
-	}
-	json_decref(info);
+	r = remove_changed(x, p, info, &o, e);
 	/* The mount policy, once more on the exact configuration the engine
 	 * gets, right before it mounts anything: at a creation, and at a
 	 * start too, since the engine resolves bind sources again then. */
-	if ((!exists || (want_running && !is_running)) &&
-	    (r = mount_check_config(x->cfg, x->engine, config, e)) < 0) {
-		*reason = "MountRefused";
-		return r;
+	if (r == 0 && (!o.exists || (p->want_running && !o.running))) {
+		r = mount_check_config(x->cfg, x->engine, p->config, e);
+		if (r < 0)
+			p->reason = "MountRefused";
 	}
-	if (!exists) {
-		err_clear(e);
-		r = engine_container_create(x->engine, ref->container, config, NULL, e);
-		if (r < 0) {
-			*reason = r == -ENOENT ? "ImageNotFound" : "ContainerCreateFailed";
-			return r;
-		}
-		log_info("container created", "workspace", ref->owner, "container",
-			 ref->container, NULL);
-		events_record(x->events, ref->ns, ref->name, "Normal", "Created",
-			      "created container");
-	}
-	if (want_running && !is_running) {
-		r = engine_container_start(x->engine, ref->container, e);
-		if (r < 0) {
-			*reason = "ContainerStartFailed";
-			return r;
-		}
-		log_info("container started", "workspace", ref->owner, NULL);
-		events_record(x->events, ref->ns, ref->name, "Normal", "Started",
-			      "started container");
-		is_running = true;
-	} else if (!want_running && is_running) {
-		r = engine_container_stop(x->engine, ref->container, STOP_GRACE_S, e);
-		if (r < 0) {
-			*reason = "ContainerStopFailed";
-			return r;
-		}
-		log_info("container stopped", "workspace", ref->owner, NULL);
-		events_record(x->events, ref->ns, ref->name, "Normal", "Stopped",
-			      "stopped container");
-		is_running = false;
-	}
-	*running = is_running;
-	return 0;
+	if (r == 0 && !o.exists)
+		r = create_container(x, p, &o, e);
+	if (r == 0)
+		r = run_container(x, p, &o, e);
+	if (r == 0)
+		p->running = o.running;
+	record_container(x, p, info, o.changed);
+	json_decref(info);
+	return r;
 }
 
 /* ---- teardown ---- */
@@ -628,7 +562,7 @@ static int retain_mark(struct rec *x, const struct wsref *ref, bool set,
 		char key[512];
 		int r;
 
-		snprintf(key, sizeof(key), REC_RETAINED_PREFIX "%s", vols[i]);
+		keys_retained(vols[i], key, sizeof(key));
 		r = set ? etcd_put(x->etcd, key, ref->owner, strlen(ref->owner), e) :
 			  etcd_delete(x->etcd, key, NULL, e);
 		if (r < 0)
@@ -637,124 +571,94 @@ static int retain_mark(struct rec *x, const struct wsref *ref, bool set,
 	return 0;
 }
 
-static int teardown(struct rec *x, const struct wsref *ref, json_t *st,
-		    const struct etcd_kv *cur, int64_t status_rev, struct err *e)
+/* The home and work volumes go (reclaimPolicy Delete) or are marked as
+ * retained (Retain), unless there is no status to say which. */
+static int reclaim_volumes(struct rec *x, const struct wsref *ref, const char *policy,
+			   struct err *e)
 {
-	const char *policy = json_string_value(json_object_get(st, "reclaimPolicy"));
-	int released = 0, r;
-
-	if (status_rev) {
-		/* Terminating first: proxy-gen drops the routes before the
-		 * container goes away. */
-		json_object_set_new(st, "phase", json_string("Terminating"));
-		set_condition(st, "Ready", "False", "Deleting",
-			      "the workspace is being deleted",
-			      json_integer_value(json_object_get(st, "observedGeneration")));
-		r = write_status(x, ref, st, cur, &status_rev, e);
-		if (r < 0)
-			return r;
-	}
-	r = engine_container_remove(x->engine, ref->container, e);
-	if (r < 0)
-		return r;
-	if (status_rev && (!policy || strcmp(policy, "Retain") != 0)) {
-		r = engine_volume_remove(x->engine, ref->home_vol, e);
-		if (r == 0)
-			r = engine_volume_remove(x->engine, ref->work_vol, e);
-		if (r == 0)
-			r = retain_mark(x, ref, false, e);
-		if (r < 0)
-			return r;
-	} else if (status_rev) {
-		r = retain_mark(x, ref, true, e);
-		if (r < 0)
-			return r;
-	}
-	r = ports_release_all(x->etcd, ref->lease_prefix, ref->owner, &released, e);
-	if (r < 0)
-		return r;
-	if (status_rev || ref->node[0]) {
-		/* The status key (the finalizer) and the placement go together:
-		 * a placement never outlives its workspace's teardown. */
-		json_t *cmp = json_array(), *ops = json_array();
-		char pkey[256];
-		bool ok = false;
-
-		if (!cmp || !ops || place_key(ref->owner, pkey, sizeof(pkey)) < 0) {
-			json_decref(cmp);
-			json_decref(ops);
-			return -ENOMEM;
-		}
-		if (status_rev) {
-			char akey[512];
-
-			json_array_append_new(cmp, etcd_cmp_mod(ref->status_key, status_rev));
-			json_array_append_new(ops, etcd_op_delete(ref->status_key));
-			/* The activity key goes with the status: its writers
-			 * (proxy-gen, klangkc) write it only while the status
-			 * or spec exists. */
-			snprintf(akey, sizeof(akey), WS_ACTIVITY_PREFIX "%s", ref->owner);
-			json_array_append_new(ops, etcd_op_delete(akey));
-		} else {
-			json_array_append_new(cmp, etcd_cmp_value(pkey, ref->node));
-		}
-		if (ref->node[0])
-			json_array_append_new(ops, etcd_op_delete(pkey));
-		r = etcd_txn(x->etcd, cmp, ops, NULL, &ok, NULL, e);
-		if (r < 0)
-			return r;
-		if (!ok && status_rev) {
-			err_set(e, "status of %s changed during teardown; retrying", ref->owner);
-			return -EAGAIN;
-		}
-		if (status_rev)
-			log_info("workspace deleted", "workspace", ref->owner, "reclaimPolicy",
-				 policy ? policy : "Delete", NULL);
-	}
-	return 0;
-}
-
-/* ---- the reconcile ---- */
-
-/*
- * Several nodes: place the workspace unless placed (ref->node gets its
- * node).  1 when it is this node's; 0 when it is another node's, or when
- * spec.nodeName asks for another node than the one it is on (reported as
- * Stalled, nothing touched: a workspace is never moved silently, and
- * moving it would leave its home behind on the old node's engine).
- */
-static int rec_place(struct rec *x, struct wsref *ref, const char *wanted,
-		     json_t *st, int64_t gen, const struct etcd_kv *stkv,
-		     int64_t *status_rev, const char **reason, struct err *e)
-{
-	char msg[512];
 	int r;
 
-	if (!ref->node[0]) {
-		r = place_ensure(x->etcd, ref->owner, wanted, ref->node, e);
-		if (r < 0) {
-			*reason = r == -ENOSPC ? "Unschedulable" : "PlacementFailed";
-			return r;
-		}
-	}
-	if (strcmp(ref->node, x->cfg->node_name) != 0)
-		return 0;
-	json_object_set_new(st, "nodeName", json_string(ref->node));
-	if (*wanted && strcmp(wanted, ref->node) != 0) {
-		snprintf(msg, sizeof(msg), "spec.nodeName is \"%s\" but the workspace "
-			 "lives on node \"%s\" and is not moved (its home volume is "
-			 "there): set spec.nodeName back, or delete the workspace "
-			 "and create it anew", wanted, ref->node);
-		json_object_set_new(st, "observedGeneration", json_integer(gen));
-		conditions_stalled(st, gen, "NodeNameMismatch", msg);
-		r = write_status(x, ref, st, stkv->key ? stkv : NULL, status_rev, e);
-		if (r == 1)
-			events_record(x->events, ref->ns, ref->name, "Warning",
-				      "NodeNameMismatch", msg);
-		return r < 0 ? r : 0;
-	}
-	return 1;
+	if (policy && strcmp(policy, "Retain") == 0)
+		return retain_mark(x, ref, true, e);
+	r = engine_volume_remove(x->engine, ref->home_vol, e);
+	if (r == 0)
+		r = engine_volume_remove(x->engine, ref->work_vol, e);
+	if (r == 0)
+		r = retain_mark(x, ref, false, e);
+	return r;
 }
+
+/*
+ * The last act of a teardown, one transaction: the status key (the
+ * finalizer, compared with status_rev), the activity key and the
+ * placement go together, so a placement never outlives its workspace's
+ * teardown.  The activity key's writers (proxy-gen, klangkc) write it
+ * only while the status or spec exists.
+ */
+static int delete_finalizer(struct rec *x, const struct wsref *ref, int64_t status_rev,
+			    struct err *e)
+{
+	json_t *cmp = json_array(), *ops = json_array();
+	char pkey[256], akey[512];
+	bool ok = false;
+	int r;
+
+	if (!cmp || !ops || place_key(ref->owner, pkey, sizeof(pkey)) < 0 ||
+	    keys_of_owner(KEYS_ACTIVITY, ref->owner, akey, sizeof(akey)) < 0) {
+		json_decref(cmp);
+		json_decref(ops);
+		return -ENOMEM;
+	}
+	if (status_rev) {
+		json_array_append_new(cmp, etcd_cmp_mod(ref->status_key, status_rev));
+		json_array_append_new(ops, etcd_op_delete(ref->status_key));
+		json_array_append_new(ops, etcd_op_delete(akey));
+	} else {
+		json_array_append_new(cmp, etcd_cmp_value(pkey, ref->node));
+	}
+	if (ref->node[0])
+		json_array_append_new(ops, etcd_op_delete(pkey));
+	r = etcd_txn(x->etcd, cmp, ops, NULL, &ok, NULL, e);
+	if (r == 0 && !ok && status_rev) {
+		err_set(e, "status of %s changed during teardown; retrying", ref->owner);
+		r = -EAGAIN;
+	}
+	return r;
+}
+
+/*
+ * The spec is gone: Terminating first (proxy-gen drops the routes before
+ * the container goes away), then the container, the volumes, the port
+ * leases, and last the finalizer.
+ */
+static int teardown(struct rec *x, const struct wsref *ref, struct status *st,
+		    const struct etcd_kv *cur, int64_t status_rev, struct err *e)
+{
+	const char *policy = st->reclaim_policy[0] ? st->reclaim_policy : NULL;
+	int released = 0, r = 0;
+
+	if (status_rev) {
+		STATUS_SET(st->phase, STATUS_TERMINATING);
+		set_condition(st, "Ready", "False", "Deleting",
+			      "the workspace is being deleted", st->observed_generation);
+		r = write_status(x, ref, st, cur, &status_rev, e);
+	}
+	if (r >= 0)
+		r = engine_container_remove(x->engine, ref->container, e);
+	if (r == 0 && status_rev)
+		r = reclaim_volumes(x, ref, policy, e);
+	if (r == 0)
+		r = ports_release_all(x->etcd, ref->lease_prefix, ref->owner, &released, e);
+	if (r < 0 || (!status_rev && !ref->node[0]))
+		return r;
+	r = delete_finalizer(x, ref, status_rev, e);
+	if (r == 0 && status_rev)
+		log_info("workspace deleted", "workspace", ref->owner, "reclaimPolicy",
+			 policy ? policy : "Delete", NULL);
+	return r;
+}
+
+/* ---- the steps ---- */
 
 /* Parse the stored object (ws_load: JSON or YAML, exactly one document,
  * whose name and namespace match its key). */
@@ -777,291 +681,375 @@ static int parse_desired(const struct wsref *ref, const struct etcd_kv *kv,
 	return 0;
 }
 
-static bool is_phase(const json_t *st, const char *phase)
+static int set_ports_urls(struct rec *x, struct status *st, const char *id,
+			  const long *ports, int n)
 {
-	const char *p = json_string_value(json_object_get(st, "phase"));
+	char urls[STATUS_MAX_PORTS][STATUS_URL_MAX];
+	const char *u[STATUS_MAX_PORTS];
 
-	return p && strcmp(p, phase) == 0;
-}
-
-static void set_ports_urls(struct rec *x, json_t *st, const char *id,
-			   const long *ports, int n)
-{
-	json_t *jp = json_array(), *ju = json_array();
-	char url[1024];
-
-	for (int i = 0; i < n; i++) {
-		json_array_append_new(jp, json_pack("{s:i,s:I}", "container",
-						    WS_CONTAINER_PORT_BASE + i, "host",
-						    (json_int_t)ports[i]));
-		snprintf(url, sizeof(url), "%s://%s%s/hosted/%s/%ld/",
+	for (int i = 0; i < n && i < STATUS_MAX_PORTS; i++) {
+		snprintf(urls[i], sizeof(urls[i]), "%s://%s%s/hosted/%s/%ld/",
 			 x->cfg->hosting_proto, x->cfg->hosting_hostname,
 			 x->cfg->hosting_base_path, id, ports[i]);
-		json_array_append_new(ju, json_string(url));
+		u[i] = urls[i];
 	}
-	json_object_set_new(st, "ports", jp);
-	json_object_set_new(st, "urls", ju);
+	return status_set_ports(st, WS_CONTAINER_PORT_BASE, ports, u, (size_t)n);
 }
+
+/* Write p->st if it changed (write_status); 1 when it wrote. */
+static int pass_write_status(struct rec *x, struct pass *p, struct err *e)
+{
+	return write_status(x, &p->ref, &p->st, p->stkv.key ? &p->stkv : NULL,
+			    &p->status_rev, e);
+}
+
+/* The names and keys of the workspace ns/name (borrowed). */
+static int pass_init(struct rec *x, struct pass *p, const char *ns, const char *name)
+{
+	struct wsref *ref = &p->ref;
+	const char *inst = x->cfg->instance_id;
+
+	ref->ns = ns;
+	ref->name = name;
+	p->reason = NULL;
+	status_init(&p->st);
+	if ((size_t)snprintf(ref->owner, sizeof(ref->owner), "%s/%s", ns, name) >=
+		    sizeof(ref->owner) ||
+	    keys_ws(KEYS_SPEC, ns, name, ref->spec_key, sizeof(ref->spec_key)) < 0 ||
+	    keys_ws(KEYS_STATUS, ns, name, ref->status_key, sizeof(ref->status_key)) < 0 ||
+	    keys_ws(KEYS_ACTIVITY, ns, name, ref->activity_key, sizeof(ref->activity_key)) < 0 ||
+	    place_key(ref->owner, ref->place_key, sizeof(ref->place_key)) < 0 ||
+	    ws_container_name(inst, ns, name, ref->container, sizeof(ref->container)) < 0 ||
+	    ws_volume_name(inst, ns, name, "home", ref->home_vol, sizeof(ref->home_vol)) < 0 ||
+	    ws_volume_name(inst, ns, name, "work", ref->work_vol, sizeof(ref->work_vol)) < 0 ||
+	    ports_prefix(x->cfg->node_name, ref->lease_prefix, sizeof(ref->lease_prefix)) < 0)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static void pass_clear(struct pass *p)
+{
+	json_decref(p->config);
+	status_clear(&p->st);
+	ws_free(p->w);
+	etcd_kv_clear(&p->spec);
+	etcd_kv_clear(&p->stkv);
+	etcd_kv_clear(&p->place);
+	etcd_kv_clear(&p->activity);
+}
+
+/*
+ * read: the spec, the status, the placement and the activity, in one etcd
+ * transaction (so at one revision).  A status that does not parse is
+ * rebuilt: it is ours alone.
+ */
+static int step_read(struct rec *x, struct pass *p, struct err *e)
+{
+	const char *keys[] = { p->ref.spec_key, p->ref.status_key, p->ref.place_key,
+			       p->ref.activity_key };
+	struct etcd_kv kv[4] = { { 0 } };
+	int r = etcd_get_many(x->etcd, keys, 4, kv, e);
+
+	if (r < 0)
+		return r;
+	p->spec = kv[0];
+	p->stkv = kv[1];
+	p->place = kv[2];
+	p->activity = kv[3];
+	if (!p->stkv.key)
+		return STEP_NEXT;
+	p->status_rev = p->stkv.mod_revision;
+	r = status_parse(p->stkv.value, p->stkv.value_len, &p->st, NULL);
+	return r == -ENOMEM ? r : STEP_NEXT;
+}
+
+/* ours: with several nodes, another node's workspace is not ours to touch
+ * (ref.node gets its placement, "" when not placed yet). */
+static int step_ours(struct rec *x, struct pass *p, struct err *e)
+{
+	int r;
+
+	if (!x->cfg->node_name[0] || !p->place.key)
+		return STEP_NEXT;
+	r = place_parse(&p->place, p->ref.node, e);
+	if (r < 0)
+		return r;
+	return strcmp(p->ref.node, x->cfg->node_name) == 0 ? STEP_NEXT : STEP_DONE;
+}
+
+/* teardown: the spec is gone; the status key is the finalizer. */
+static int step_teardown(struct rec *x, struct pass *p, struct err *e)
+{
+	int r;
+
+	if (p->spec.key)
+		return STEP_NEXT;
+	r = teardown(x, &p->ref, &p->st, p->stkv.key ? &p->stkv : NULL, p->status_rev, e);
+	return r < 0 ? r : STEP_DONE;
+}
+
+/* validate: an invalid object is reported (Stalled) and left alone. */
+static int step_validate(struct rec *x, struct pass *p, struct err *e)
+{
+	char why[ERR_MSG_MAX];
+	int r;
+
+	p->gen = p->spec.version;
+	r = parse_desired(&p->ref, &p->spec, &p->w, p->restarted, sizeof(p->restarted), e);
+	if (r == 0 || r == -ENOMEM)
+		return r;
+	log_warn("invalid workspace", "workspace", p->ref.owner, "reason", e->msg, NULL);
+	if (!p->st.phase[0])
+		STATUS_SET(p->st.phase, STATUS_FAILED);
+	status_set_generation(&p->st, p->gen);
+	conditions_stalled(&p->st, p->gen, "InvalidSpec", e->msg);
+	snprintf(why, sizeof(why), "%s", e->msg);
+	r = pass_write_status(x, p, e);
+	if (r == 1)
+		events_record(x->events, p->ref.ns, p->ref.name, "Warning", "InvalidSpec", why);
+	return r < 0 ? r : STEP_DONE;
+}
+
+/*
+ * place: with several nodes, place the workspace unless placed (once,
+ * never moved); then only its node goes on.  A spec.nodeName that asks
+ * for another node than the one it is on is reported as Stalled and
+ * nothing is touched: moving it would leave its home behind on the old
+ * node's engine.
+ */
+static int step_place(struct rec *x, struct pass *p, struct err *e)
+{
+	struct wsref *ref = &p->ref;
+	const char *wanted = p->w->node_name ? p->w->node_name : "";
+	char msg[512];
+	int r;
+
+	if (!x->cfg->node_name[0])
+		return STEP_NEXT;
+	/* A status with an id and no node was written by a controller
+	 * without a node name: this node adopts the workspace (docs/
+	 * operations.md), and its leases move under the node's prefix. */
+	p->adopted = p->st.id[0] && !p->st.node_name[0];
+	if (!ref->node[0]) {
+		r = place_ensure(x->etcd, ref->owner, wanted, ref->node, e);
+		if (r < 0) {
+			p->reason = r == -ENOSPC ? "Unschedulable" : "PlacementFailed";
+			return r;
+		}
+	}
+	if (strcmp(ref->node, x->cfg->node_name) != 0)
+		return STEP_DONE;
+	STATUS_SET(p->st.node_name, ref->node);
+	if (!*wanted || strcmp(wanted, ref->node) == 0)
+		return STEP_NEXT;
+	snprintf(msg, sizeof(msg), "spec.nodeName is \"%s\" but the workspace "
+		 "lives on node \"%s\" and is not moved (its home volume is "
+		 "there): set spec.nodeName back, or delete the workspace "
+		 "and create it anew", wanted, ref->node);
+	status_set_generation(&p->st, p->gen);
+	conditions_stalled(&p->st, p->gen, "NodeNameMismatch", msg);
+	r = pass_write_status(x, p, e);
+	if (r == 1)
+		events_record(x->events, ref->ns, ref->name, "Warning", "NodeNameMismatch", msg);
+	return r < 0 ? r : STEP_DONE;
+}
+
+/* mounts: bind sources resolved on this host and checked against the
+ * mount policy (lib/mountpolicy.h); the container gets the resolved
+ * paths, so what the engine mounts is what was checked. */
+static int step_mounts(struct rec *x, struct pass *p, struct err *e)
+{
+	int r = mount_apply_ws(x->cfg, x->engine, p->w, e);
+
+	if (r < 0)
+		p->reason = r == -EPERM || r == -ENOENT ? "MountRefused" : "MountCheckFailed";
+	return r;
+}
+
+/* The port leases: the ones status says we hold are the hint.  An adopted
+ * workspace's leases move from the node-less prefix to this node's. */
+static int lease_ports(struct rec *x, struct pass *p, struct err *e)
+{
+	long hint[PORTS_MAX];
+	int n_hint = 0, r;
+
+	for (size_t i = 0; i < p->st.n_ports && n_hint < PORTS_MAX; i++)
+		hint[n_hint++] = p->st.ports[i].host;
+	r = ports_ensure(x->etcd, p->ref.lease_prefix, p->ref.owner, p->w->hosted_ports,
+			 x->cfg->port_range_start, x->cfg->port_range_end, hint, n_hint,
+			 p->ports, e);
+	if (r < 0) {
+		p->reason = r == -ENOSPC ? "NoFreePorts" : "PortLeaseFailed";
+		return r;
+	}
+	if (p->adopted) {
+		r = ports_release_all(x->etcd, KEYS_LEASE_PREFIX, p->ref.owner, NULL, e);
+		if (r < 0)
+			p->reason = "PortLeaseFailed";
+	}
+	return r;
+}
+
+/*
+ * identity: the id and the port leases.  A new id is only drawn here and
+ * written with the ports before anything outside this reconcile uses it
+ * (the leases are keyed by the workspace's name, not its id, so a crash
+ * before that write just draws another).  A workspace being created is
+ * written as Pending with its id, ports and URLs before its volumes and
+ * container (and a Pending one again when its ports change): proxy-gen
+ * routes Pending workspaces (docs/proxy-gen.md), so the route is in nginx
+ * by the time the container starts instead of one reload after it.
+ */
+static int step_identity(struct rec *x, struct pass *p, struct err *e)
+{
+	struct status_port before[STATUS_MAX_PORTS];
+	size_t n_before = p->st.n_ports;
+	bool fresh_id = false, ports_changed;
+	int r;
+
+	if (ws_is_id(p->st.id)) {
+		snprintf(p->id, sizeof(p->id), "%s", p->st.id);
+	} else {
+		r = new_id(p->id);
+		if (r < 0)
+			return r;
+		fresh_id = true;
+	}
+	STATUS_SET(p->st.reclaim_policy, p->w->reclaim_policy);
+	r = lease_ports(x, p, e);
+	if (r < 0)
+		return r;
+	memcpy(before, p->st.ports, sizeof(before));
+	r = set_ports_urls(x, &p->st, p->id, p->ports, p->w->hosted_ports);
+	if (r < 0)
+		return r;
+	ports_changed = n_before != p->st.n_ports ||
+			memcmp(before, p->st.ports, n_before * sizeof(before[0])) != 0;
+	if (fresh_id) {
+		STATUS_SET(p->st.id, p->id);
+		STATUS_SET(p->st.phase, STATUS_PENDING);
+	}
+	if (!fresh_id && !(ports_changed && status_is_phase(&p->st, STATUS_PENDING)))
+		return STEP_NEXT;
+	status_set_generation(&p->st, p->gen);
+	conditions_progressing(&p->st, p->gen, "Creating", "creating volumes and the container");
+	r = pass_write_status(x, p, e);
+	if (r < 0)
+		return r;
+	if (fresh_id)
+		log_info("workspace id assigned", "workspace", p->ref.owner, "id", p->id, NULL);
+	return STEP_NEXT;
+}
+
+/* volumes: home, work, and the spec's named volumes. */
+static int step_volumes(struct rec *x, struct pass *p, struct err *e)
+{
+	int r = ensure_volume(x, &p->ref, p->ref.home_vol, true, e);
+
+	if (r == 0)
+		r = ensure_volume(x, &p->ref, p->ref.work_vol, true, e);
+	for (size_t i = 0; r == 0 && i < p->w->n_mounts; i++)
+		if (!p->w->mounts[i].bind)
+			r = ensure_volume(x, &p->ref, p->w->mounts[i].source, false, e);
+	if (r < 0)
+		p->reason = r == -EPERM ? "VolumeNotOwned" : "VolumeFailed";
+	return r;
+}
+
+/* container: the configuration we want (ctrcfg.h), the run state the idle
+ * timeout leaves (idle_decide), and the engine made to match. */
+static int step_container(struct rec *x, struct pass *p, struct err *e)
+{
+	const struct ctrcfg_in in = { .cfg = x->cfg, .ws = p->w, .id = p->id,
+				      .ports = p->ports, .restarted = p->restarted };
+	bool was_running = status_is_phase(&p->st, STATUS_RUNNING);
+	int r = ctrcfg_build(&in, &p->config, p->hash);
+
+	if (r < 0)
+		return r;
+	idle_decide(x, p);
+	r = ensure_container(x, p, e);
+	if (r == 0 && p->running && !was_running)
+		/* A start counts as activity. */
+		timefmt_now(p->st.last_activity, sizeof(p->st.last_activity));
+	return r;
+}
+
+/* status: phase, generation and conditions of what the engine now runs. */
+static int step_status(struct rec *x, struct pass *p, struct err *e)
+{
+	struct status *st = &p->st;
+	int r;
+
+	STATUS_SET(st->phase, p->running ? STATUS_RUNNING : STATUS_STOPPED);
+	status_set_generation(st, p->gen);
+	STATUS_SET(st->container.name, p->ref.container);
+	/* Lets resync tell, from one container listing, that the container
+	 * still is the one this status describes. */
+	STATUS_SET(st->spec_hash, p->hash);
+	if (p->running)
+		conditions_ready(st, p->gen, "ContainerRunning", "the container is running");
+	else if (p->w->running)
+		conditions_idle(st, p->gen);
+	else
+		conditions_ready(st, p->gen, "Stopped",
+				 "the workspace is stopped (spec.running is false)");
+	r = pass_write_status(x, p, e);
+	return r < 0 ? r : STEP_DONE;
+}
+
+/*
+ * A step failed with a reason: report it (log, event, status), then let
+ * the caller retry with backoff.  A refused volume or mount cannot fix
+ * itself, so it is Stalled rather than Reconciling.
+ */
+static void report_failure(struct rec *x, struct pass *p, int r, const struct err *e)
+{
+	struct err werr = { "" };
+
+	log_warn("reconcile failed", "workspace", p->ref.owner, "reason", p->reason,
+		 "error", e->msg, NULL);
+	events_record(x->events, p->ref.ns, p->ref.name, "Warning", p->reason, e->msg);
+	if (!p->st.phase[0])
+		STATUS_SET(p->st.phase, STATUS_PENDING);
+	status_set_generation(&p->st, p->gen);
+	if (r == -EPERM || strcmp(p->reason, "MountRefused") == 0)
+		conditions_stalled(&p->st, p->gen, p->reason, e->msg);
+	else
+		conditions_progressing(&p->st, p->gen, p->reason, e->msg);
+	pass_write_status(x, p, &werr);
+}
+
+typedef int (*step_fn)(struct rec *x, struct pass *p, struct err *e);
+
+/* The pipeline.  Each step returns STEP_NEXT, STEP_DONE (converged, or
+ * nothing to do until something changes) or a negative errno; one that
+ * sets p->reason before failing is reported in the status. */
+static const step_fn steps[] = {
+	step_read,      /* spec, status, placement, activity: one transaction */
+	step_ours,      /* another node's workspace: done */
+	step_teardown,  /* no spec: tear down, done */
+	step_validate,  /* invalid: Stalled, done */
+	step_place,     /* several nodes: place it */
+	step_mounts,    /* resolve and check bind mounts */
+	step_identity,  /* assign the id, lease ports, Pending */
+	step_volumes,
+	step_container, /* configuration, idle timeout, engine */
+	step_status,    /* status, conditions */
+};
 
 int rec_reconcile(struct rec *x, const char *ns, const char *name,
 		  long *requeue_ms, struct err *e)
 {
-	struct wsref ref = { .ns = ns, .name = name };
-	struct etcd_kv spec = { 0 }, stkv = { 0 };
-	bool have_spec, have_status, running = false;
-	const char *reason = "Reconciling";
-	bool want_running = true, was_running = false, adopted = false;
-	long ports[PORTS_MAX] = { 0 }, hint[PORTS_MAX];
-	int64_t status_rev = 0, gen;
-	json_t *st = NULL, *config = NULL;
-	struct ws *w = NULL;
-	char key[512], id[33], hash[65], restarted[64];
-	const char *sid;
-	bool fresh_id = false, ports_changed;
-	int n_hint = 0, r;
+	struct pass p = { 0 };
+	int r = pass_init(x, &p, ns, name);
 
-	snprintf(ref.owner, sizeof(ref.owner), "%s/%s", ns, name);
-	if (ws_status_key(ns, name, ref.status_key, sizeof(ref.status_key)) < 0 ||
-	    ws_spec_key(ns, name, key, sizeof(key)) < 0 ||
-	    ws_container_name(x->cfg->instance_id, ns, name, ref.container,
-			      sizeof(ref.container)) < 0 ||
-	    ws_volume_name(x->cfg->instance_id, ns, name, "home", ref.home_vol,
-			   sizeof(ref.home_vol)) < 0 ||
-	    ws_volume_name(x->cfg->instance_id, ns, name, "work", ref.work_vol,
-			   sizeof(ref.work_vol)) < 0 ||
-	    ports_prefix(x->cfg->node_name, ref.lease_prefix, sizeof(ref.lease_prefix)) < 0)
-		return -ENAMETOOLONG;
-
-	r = etcd_get(x->etcd, key, &spec, NULL, e);
-	if (r < 0 && r != -ENOENT)
-		return r;
-	have_spec = r == 0;
-	r = etcd_get(x->etcd, ref.status_key, &stkv, NULL, e);
-	if (r < 0 && r != -ENOENT)
-		goto out;
-	have_status = r == 0;
-	err_clear(e);
-	if (have_status) {
-		json_error_t jerr;
-
-		status_rev = stkv.mod_revision;
-		st = json_loadb(stkv.value, stkv.value_len, 0, &jerr);
-		if (!json_is_object(st)) {
-			/* Status is ours alone; a broken one is rebuilt. */
-			json_decref(st);
-			st = NULL;
-		}
-	}
-	if (!st)
-		st = json_object();
-	if (!st) {
-		r = -ENOMEM;
-		goto out;
-	}
-
-	/* Several nodes: another node's workspace is not ours to touch. */
-	if (x->cfg->node_name[0]) {
-		r = place_get(x->etcd, ref.owner, ref.node, e);
-		if (r < 0 && r != -ENOENT)
-			goto out;
-		err_clear(e);
-		if (r == 0 && strcmp(ref.node, x->cfg->node_name) != 0) {
-			r = 0;
-			goto out;
-		}
-	}
-	if (!have_spec) {
-		r = teardown(x, &ref, st, have_status ? &stkv : NULL, status_rev, e);
-		goto out;
-	}
-	gen = spec.version;
-
-	/* 1. Validate.  An invalid object is reported and left alone. */
-	r = parse_desired(&ref, &spec, &w, restarted, sizeof(restarted), e);
-	if (r == -ENOMEM)
-		goto out;
-	if (r < 0) {
-		log_warn("invalid workspace", "workspace", ref.owner, "reason", e->msg, NULL);
-		if (!json_object_get(st, "phase"))
-			json_object_set_new(st, "phase", json_string("Failed"));
-		json_object_set_new(st, "observedGeneration", json_integer(gen));
-		conditions_stalled(st, gen, "InvalidSpec", e->msg);
-		{
-			char why[ERR_MSG_MAX];
-
-			snprintf(why, sizeof(why), "%s", e->msg);
-			r = write_status(x, &ref, st, have_status ? &stkv : NULL,
-					 &status_rev, e);
-			if (r == 1)
-				events_record(x->events, ns, name, "Warning", "InvalidSpec", why);
-		}
-		goto out;
-	}
-
-	/* 1a. Several nodes: place it (once, never moved), then only its
-	 * node goes on. */
-	if (x->cfg->node_name[0]) {
-		/* A status with an id and no node was written by a controller
-		 * without a node name: this node adopts the workspace (docs/
-		 * operations.md), and its leases move under the node's prefix. */
-		adopted = json_object_get(st, "id") && !json_object_get(st, "nodeName");
-		r = rec_place(x, &ref, w->node_name ? w->node_name : "", st, gen, &stkv,
-			      &status_rev, &reason, e);
-		if (r < 0)
-			goto failed;
-		if (r == 0)
-			goto out;
-	}
-
-	/* 1b. Bind mounts: resolved on this host and checked against the
-	 * mount policy (lib/mountpolicy.h); the container gets the resolved
-	 * paths, so what the engine mounts is what was checked. */
-	r = mount_apply_ws(x->cfg, x->engine, w, e);
-	if (r < 0) {
-		reason = r == -EPERM || r == -ENOENT ? "MountRefused" : "MountCheckFailed";
-		goto failed;
-	}
-
-	/* 2. The id.  A new one is only drawn here; it is written with the
-	 * ports below, before anything outside this function uses it (the
-	 * leases are keyed by the workspace's name, not its id, so a crash
-	 * before that write just draws another). */
-	sid = json_string_value(json_object_get(st, "id"));
-	if (sid && ws_is_id(sid)) {
-		snprintf(id, sizeof(id), "%s", sid);
-	} else {
-		r = new_id(id);
-		if (r < 0)
-			goto out;
-		fresh_id = true;
-	}
-	json_object_set_new(st, "reclaimPolicy", json_string(w->reclaim_policy));
-
-	/* 3. Ports: the ones status says we hold are the hint. */
-	{
-		size_t i;
-		json_t *p;
-
-		json_array_foreach(json_object_get(st, "ports"), i, p)
-			if (n_hint < PORTS_MAX && json_is_integer(json_object_get(p, "host")))
-				hint[n_hint++] = (long)json_integer_value(json_object_get(p, "host"));
-	}
-	r = ports_ensure(x->etcd, ref.lease_prefix, ref.owner, w->hosted_ports,
-			 x->cfg->port_range_start,
-			 x->cfg->port_range_end, hint, n_hint, ports, e);
-	if (r < 0) {
-		reason = r == -ENOSPC ? "NoFreePorts" : "PortLeaseFailed";
-		goto failed;
-	}
-	if (adopted) {
-		r = ports_release_all(x->etcd, WS_LEASE_PREFIX, ref.owner, NULL, e);
-		if (r < 0) {
-			reason = "PortLeaseFailed";
-			goto failed;
-		}
-	}
-	{
-		json_t *before = json_incref(json_object_get(st, "ports"));
-
-		set_ports_urls(x, st, id, ports, w->hosted_ports);
-		ports_changed = !json_equal(before, json_object_get(st, "ports"));
-		json_decref(before);
-	}
-
-	/* 3a. A workspace being created is written as Pending with its id,
-	 * ports and URLs before its volumes and container (and a Pending one
-	 * again when its ports change).  proxy-gen routes Pending workspaces
-	 * (docs/proxy-gen.md), so the route is in nginx by the time the
-	 * container starts instead of one reload after it. */
-	if (fresh_id) {
-		json_object_set_new(st, "id", json_string(id));
-		json_object_set_new(st, "phase", json_string("Pending"));
-	}
-	if (fresh_id || (ports_changed && is_phase(st, "Pending"))) {
-		json_object_set_new(st, "observedGeneration", json_integer(gen));
-		conditions_progressing(st, gen, "Creating", "creating volumes and the container");
-		r = write_status(x, &ref, st, have_status ? &stkv : NULL, &status_rev, e);
-		if (r < 0)
-			goto out;
-		if (fresh_id)
-			log_info("workspace id assigned", "workspace", ref.owner, "id", id,
-				 NULL);
-	}
-
-	/* 4. Volumes. */
-	r = ensure_volume(x, &ref, ref.home_vol, true, e);
-	if (r == 0)
-		r = ensure_volume(x, &ref, ref.work_vol, true, e);
-	for (size_t i = 0; r == 0 && i < w->n_mounts; i++)
-		if (!w->mounts[i].bind)
-			r = ensure_volume(x, &ref, w->mounts[i].source, false, e);
-	if (r < 0) {
-		reason = r == -EPERM ? "VolumeNotOwned" : "VolumeFailed";
-		goto failed;
-	}
-
-	/* 5. The container. */
-	config = container_config(x, &ref, w, id, ports, restarted, hash);
-	if (!config) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = idle_decide(x, &ref, w, st, &want_running, requeue_ms, e);
-	if (r < 0) {
-		reason = "ActivityUnreadable";
-		goto failed;
-	}
-	was_running = is_phase(st, "Running");
-	r = ensure_container(x, &ref, config, hash, want_running, &running, &reason, e);
-	if (r < 0)
-		goto failed;
-	if (running && !was_running) {
-		/* A start counts as activity. */
-		char ts[32];
-
-		now_rfc3339(ts, sizeof(ts));
-		json_object_set_new(st, "lastActivity", json_string(ts));
-	}
-
-	/* 6. Status. */
-	json_object_set_new(st, "phase", json_string(running ? "Running" : "Stopped"));
-	json_object_set_new(st, "observedGeneration", json_integer(gen));
-	json_object_set_new(st, "container", json_string(ref.container));
-	/* Lets resync tell, from one container listing, that the container
-	 * still is the one this status describes. */
-	json_object_set_new(st, "specHash", json_string(hash));
-	if (running)
-		conditions_ready(st, gen, "ContainerRunning", "the container is running");
-	else if (w->running)
-		conditions_idle(st, gen);
-	else
-		conditions_ready(st, gen, "Stopped", "the workspace is stopped (spec.running is false)");
-	r = write_status(x, &ref, st, &stkv, &status_rev, e);
-	goto out;
-
-failed:
-	/* Report, then let the caller retry with backoff.  A refused volume
-	 * cannot fix itself, so it is Stalled rather than Reconciling. */
-	{
-		struct err werr = { "" };
-
-		log_warn("reconcile failed", "workspace", ref.owner, "reason", reason,
-			 "error", e->msg, NULL);
-		events_record(x->events, ns, name, "Warning", reason, e->msg);
-		if (!json_object_get(st, "phase"))
-			json_object_set_new(st, "phase", json_string("Pending"));
-		json_object_set_new(st, "observedGeneration", json_integer(gen));
-		if (r == -EPERM || strcmp(reason, "MountRefused") == 0)
-			conditions_stalled(st, gen, reason, e->msg);
-		else
-			conditions_progressing(st, gen, reason, e->msg);
-		write_status(x, &ref, st, &stkv, &status_rev, &werr);
-	}
-out:
-	json_decref(config);
-	json_decref(st);
-	ws_free(w);
-	etcd_kv_clear(&spec);
-	etcd_kv_clear(&stkv);
-	return r > 0 ? 0 : r;
+	for (size_t i = 0; r == STEP_NEXT && i < sizeof(steps) / sizeof(steps[0]); i++)
+		r = steps[i](x, &p, e);
+	if (r < 0 && p.reason)
+		report_failure(x, &p, r, e);
+	if (r >= 0)
+		*requeue_ms = p.requeue_ms;
+	pass_clear(&p);
+	return r < 0 ? r : 0;
 }

@@ -15,17 +15,19 @@
 #include "events.h"
 
 struct events;
+struct expect;
 
 struct rec {
 	struct etcd *etcd;        /* borrowed; this worker's client */
 	struct engine *engine;    /* borrowed; this worker's client */
 	const struct cfg *cfg;    /* borrowed */
 	struct events *events;    /* borrowed; may be NULL */
+	struct expect *expect;    /* borrowed; may be NULL: the engine events
+				   * of our own actions (expect.h) */
 };
 
 /* Marks a home/work volume kept by reclaimPolicy Retain (value: owner), so
  * garbage collection leaves it alone. */
-#define REC_RETAINED_PREFIX "/klangk/retained/"
 #define REC_RESTARTED_ANNOTATION "klangk.io/restartedAt"
 
 /*

@@ -2,6 +2,8 @@
  * scache.h). */
 #include "scache.h"
 
+#include "status.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,20 +41,23 @@ void scache_free(struct scache *c)
  * quarter of the controller's memory. */
 static json_t *cached(const struct etcd_kv *kv)
 {
-	static const char *const keep[] = { "phase", "specHash", "observedGeneration" };
-	json_error_t jerr;
-	json_t *st = json_loadb(kv->value ? kv->value : "", kv->value_len, 0, &jerr);
-	json_t *sum = json_is_object(st) ? json_object() : json_null();
+	struct status st, keep;
+	json_t *sum;
+	int r = status_parse(kv->value, kv->value_len, &st, NULL);
 
-	for (size_t i = 0; sum && json_is_object(st) && i < sizeof(keep) / sizeof(keep[0]); i++) {
-		json_t *v = json_object_get(st, keep[i]);
-
-		if (v && json_object_set(sum, keep[i], v) < 0) {
-			json_decref(sum);
-			sum = NULL;
-		}
+	if (r == -ENOMEM)
+		return NULL;
+	if (r < 0) {
+		sum = json_null();
+	} else {
+		status_init(&keep);
+		STATUS_SET(keep.phase, st.phase);
+		STATUS_SET(keep.spec_hash, st.spec_hash);
+		keep.has_generation = st.has_generation;
+		keep.observed_generation = st.observed_generation;
+		sum = status_to_json(&keep);
+		status_clear(&st);
 	}
-	json_decref(st);
 	return sum ? json_pack("{s:I,s:o}", "r", (json_int_t)kv->mod_revision, "s", sum) : NULL;
 }
 

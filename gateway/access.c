@@ -3,6 +3,9 @@
  */
 #include "access.h"
 
+#include "keys.h"
+#include "timefmt.h"
+
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -70,17 +73,15 @@ void caller_clear(struct caller *c)
 
 int access_work(struct caller *c, const char *ns, const char *name, struct err *e)
 {
-	char spec[512], key[512], now[32];
-	time_t t = time(NULL);
-	struct tm tm;
+	char spec[512], key[512], now[TIMEFMT_MAX];
 	json_t *cmp, *ops;
 	bool ok = false;
 	int r;
 
-	if (ws_spec_key(ns, name, spec, sizeof(spec)) < 0 ||
-	    snprintf(key, sizeof(key), WS_ACTIVITY_PREFIX "%s/%s", ns, name) >= (int)sizeof(key))
+	if (keys_ws(KEYS_SPEC, ns, name, spec, sizeof(spec)) < 0 ||
+	    keys_ws(KEYS_ACTIVITY, ns, name, key, sizeof(key)) < 0)
 		return -ENAMETOOLONG;
-	if (!gmtime_r(&t, &tm) || strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (timefmt_now(now, sizeof(now)) < 0)
 		return -EINVAL;
 	/* Only for a workspace that exists; etcd checks the right to write
 	 * the key whichever branch runs. */
@@ -100,15 +101,15 @@ int access_work(struct caller *c, const char *ns, const char *name, struct err *
 }
 
 int access_read(struct caller *c, const char *ns, const char *name, struct ws **w,
-		json_t **status, struct err *e)
+		struct status *status, struct err *e)
 {
 	struct etcd_kv kv = { 0 }, st = { 0 };
 	char key[512];
 	struct ws *parsed = NULL;
-	json_t *sj = NULL;
 	int r;
 
-	if (ws_spec_key(ns, name, key, sizeof(key)) < 0)
+	status_init(status);
+	if (keys_ws(KEYS_SPEC, ns, name, key, sizeof(key)) < 0)
 		return -ENAMETOOLONG;
 	r = etcd_get(c->etcd, key, &kv, NULL, e);
 	if (r == -ENOENT)
@@ -118,30 +119,40 @@ int access_read(struct caller *c, const char *ns, const char *name, struct ws **
 	r = ws_load(kv.value, kv.value_len, ns, name, &parsed, NULL, e);
 	if (r < 0)
 		goto out;
-	if (ws_status_key(ns, name, key, sizeof(key)) < 0) {
+	if (keys_ws(KEYS_STATUS, ns, name, key, sizeof(key)) < 0) {
 		r = -ENAMETOOLONG;
 		goto out;
 	}
 	r = etcd_get(c->etcd, key, &st, NULL, e);
 	if (r == -ENOENT) {
 		r = 0;
-	} else if (r == 0) {
-		sj = json_loadb(st.value, st.value_len, 0, NULL);
-		if (!json_is_object(sj)) {
-			json_decref(sj);
-			sj = NULL;
-		}
+	} else if (r == 0 && status_parse(st.value, st.value_len, status, e) < 0) {
+		/* A status that is not one reads as none written yet. */
+		status_init(status);
+		err_clear(e);
 	}
 	if (r < 0)
 		goto out;
 	*w = parsed;
 	parsed = NULL;
-	*status = sj;
-	sj = NULL;
 out:
 	ws_free(parsed);
-	json_decref(sj);
 	etcd_kv_clear(&kv);
 	etcd_kv_clear(&st);
+	if (r < 0)
+		status_clear(status);
 	return r;
+}
+
+int access_container(const struct status *st, const char *ns, const char *name, char *out,
+		     size_t len, struct err *e)
+{
+	if (!status_is_phase(st, STATUS_RUNNING) || !st->container.name[0] ||
+	    strlen(st->container.name) >= len) {
+		err_set(e, "workspace %s/%s is not running (phase %s); start it first", ns, name,
+			status_phase(st));
+		return -EAGAIN;
+	}
+	snprintf(out, len, "%s", st->container.name);
+	return 0;
 }

@@ -20,6 +20,7 @@
 
 #include "err.h"
 #include "etcd.h"
+#include "status.h"
 #include "ws.h"
 
 #include <jansson.h>
@@ -45,8 +46,14 @@ void caller_clear(struct caller *c);
 int access_work(struct caller *c, const char *ns, const char *name, struct err *e);
 
 /* The read right: the workspace's parsed object (new, ws_free), and its
- * status as stored (new JSON, NULL when the controller wrote none yet). */
+ * status (filled; empty when the controller wrote none yet; the caller
+ * status_clears it). */
 int access_read(struct caller *c, const char *ns, const char *name, struct ws **w,
-		json_t **status, struct err *e);
+		struct status *st, struct err *e);
+
+/* The running container's name from a status: -EAGAIN (with the reason)
+ * when the workspace is not running or has no container yet. */
+int access_container(const struct status *st, const char *ns, const char *name, char *out,
+		     size_t len, struct err *e);
 
 #endif

@@ -9,6 +9,7 @@
 #include "engine.h"
 #include "exec.h"
 #include "httpd.h"
+#include "keys.h"
 #include "log.h"
 #include "ws.h"
 #include "wsarchive.h"
@@ -421,29 +422,23 @@ static void *logs_main(void *arg)
 	return NULL;
 }
 
-/* The running container, as the caller read it; answers and returns
- * MHD_NO-or-YES through *done when there is none. */
+/* The running container's name, read as the caller (the read right);
+ * on failure *status is how to answer. */
 static int workspace_container(struct req *q, struct ws **w, char *out, size_t len,
 			       unsigned *status, struct err *e)
 {
-	json_t *st = NULL;
-	const char *c;
+	struct status st;
 	int r = access_read(&q->caller, q->ns, q->name, w, &st, e);
 
 	if (r < 0) {
 		*status = etcd_status(r, e);
 		return r;
 	}
-	c = json_string_value(json_object_get(st, "container"));
-	if (!c || strlen(c) >= len) {
-		err_set(e, "workspace %s/%s has no container yet", q->ns, q->name);
+	r = access_container(&st, q->ns, q->name, out, len, e);
+	if (r < 0)
 		*status = 409;
-		json_decref(st);
-		return -ENOENT;
-	}
-	snprintf(out, len, "%s", c);
-	json_decref(st);
-	return 0;
+	status_clear(&st);
+	return r;
 }
 
 static enum MHD_Result do_logs(struct api *a, struct MHD_Connection *conn, struct req *q)
@@ -620,7 +615,7 @@ static unsigned build_export(struct api *a, struct req *q, int out_fd, struct er
 	}
 	if (workspace_container(q, &w, container, sizeof(container), &status, e) < 0)
 		goto out;
-	ws_spec_key(q->ns, q->name, key, sizeof(key));
+	keys_ws(KEYS_SPEC, q->ns, q->name, key, sizeof(key));
 	ws_free(w);
 	w = NULL;
 	r = etcd_get(q->caller.etcd, key, &kv, NULL, e);

@@ -101,24 +101,6 @@ static int build_argv(const struct exec_req *rq, const struct ws *w, const json_
 	return 0;
 }
 
-/* The running container of the workspace, read as the caller.  name:
- * new. */
-static int running_container(const json_t *status, const char *ns, const char *name,
-			     char **out, int *http_status, struct err *e)
-{
-	const char *phase = json_string_value(json_object_get(status, "phase"));
-	const char *cname = json_string_value(json_object_get(status, "container"));
-
-	if (!phase || strcmp(phase, "Running") != 0 || !cname) {
-		err_set(e, "workspace %s/%s is not running (phase %s); start it first", ns, name,
-			phase ? phase : "Pending");
-		*http_status = 409;
-		return -EAGAIN;
-	}
-	*out = strdup(cname);
-	return *out ? 0 : -ENOMEM;
-}
-
 static int create_exec(struct exec_session *s, const struct exec_req *rq,
 		       const struct ws *w, const char *container, int *http_status,
 		       struct err *e)
@@ -176,10 +158,11 @@ int exec_prepare(struct gw *g, struct caller *c, const struct exec_req *rq,
 {
 	struct exec_session *s = calloc(1, sizeof(*s));
 	struct ws *w = NULL;
-	json_t *status = NULL;
-	char *container = NULL;
+	struct status status;
+	char container[256];
 	int r;
 
+	status_init(&status);
 	if (!s)
 		return -ENOMEM;
 	s->g = g;
@@ -197,7 +180,8 @@ int exec_prepare(struct gw *g, struct caller *c, const struct exec_req *rq,
 		r = access_read(c, rq->ns, rq->name, &w, &status, e);
 	if (r < 0)
 		goto out;
-	r = running_container(status, rq->ns, rq->name, &container, http_status, e);
+	*http_status = 409;
+	r = access_container(&status, rq->ns, rq->name, container, sizeof(container), e);
 	if (r < 0)
 		goto out;
 	*http_status = 429;
@@ -220,8 +204,7 @@ int exec_prepare(struct gw *g, struct caller *c, const struct exec_req *rq,
 	s->last_io = s->last_touch = time(NULL);
 out:
 	ws_free(w);
-	json_decref(status);
-	free(container);
+	status_clear(&status);
 	if (r < 0) {
 		exec_session_free(s);
 		return r;
@@ -268,7 +251,7 @@ static int send_output(struct exec_session *s, int ch, const char *data, size_t 
 
 static int demux_out(void *ud, int stream, const char *data, size_t len)
 {
-	return send_output(ud, stream == 2 ? EXEC_STDERR : EXEC_STDOUT, data, len) < 0;
+	return send_output(ud, stream == 2 ? WSEXEC_STDERR : WSEXEC_STDOUT, data, len) < 0;
 }
 
 /* The end: a status message and a close frame. */
@@ -278,7 +261,7 @@ static void finish(struct exec_session *s, json_t *msg /* stolen */)
 	unsigned char code[2] = { WSFRAME_CLOSE_NORMAL >> 8, WSFRAME_CLOSE_NORMAL & 0xff };
 
 	if (text)
-		send_frame(s, WSFRAME_BINARY, EXEC_STATUS, text, strlen(text));
+		send_frame(s, WSFRAME_BINARY, WSEXEC_STATUS, text, strlen(text));
 	send_frame(s, WSFRAME_CLOSE, -1, code, 2);
 	free(text);
 	json_decref(msg);
@@ -312,9 +295,9 @@ static int on_message(void *ud, enum wsframe_op op, const unsigned char *data, s
 	s->last_io = time(NULL);
 	s->io_since_touch = true;
 	switch (data[0]) {
-	case EXEC_STDIN:
+	case WSEXEC_STDIN:
 		return engine_stream_send(s->s, data + 1, len - 1, &e) < 0 ? -EPIPE : 0;
-	case EXEC_RESIZE: {
+	case WSEXEC_RESIZE: {
 		json_t *j = json_loadb((const char *)data + 1, len - 1, 0, NULL);
 		json_int_t rows = json_integer_value(json_object_get(j, "rows"));
 		json_int_t cols = json_integer_value(json_object_get(j, "cols"));
@@ -324,7 +307,7 @@ static int on_message(void *ud, enum wsframe_op op, const unsigned char *data, s
 		json_decref(j);
 		return 0;
 	}
-	case EXEC_CLOSE_STDIN:
+	case WSEXEC_CLOSE_STDIN:
 		if (!s->tty)
 			engine_stream_close_write(s->s);
 		return 0;
@@ -368,7 +351,7 @@ static json_t *exit_msg(struct exec_session *s)
 
 	if (r < 0)
 		return error_msg("EngineError", e.msg);
-	return json_pack("{s:i}", "exitCode", code);
+	return json_pack("{s:i}", WSEXEC_EXIT, code);
 }
 
 static long poll_timeout_ms(const struct exec_session *s, time_t now)
@@ -424,7 +407,7 @@ static json_t *pump(struct exec_session *s)
 				return exit_msg(s);
 			s->last_io = time(NULL);
 			s->io_since_touch = true;
-			r = s->tty ? send_output(s, EXEC_STDOUT, buf, n) :
+			r = s->tty ? send_output(s, WSEXEC_STDOUT, buf, n) :
 				     engine_demux_feed(&s->dm, buf, n, demux_out, s);
 			if (r < 0)
 				return NULL; /* the client is gone */

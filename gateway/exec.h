@@ -28,6 +28,7 @@
 
 #include "access.h"
 #include "gw.h"
+#include "wsframe.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,14 +36,6 @@
 #define EXEC_TOUCH_S 30
 #define EXEC_MAX_ARGS 256
 
-enum exec_channel {
-	EXEC_STDIN = 0,
-	EXEC_STDOUT = 1,
-	EXEC_STDERR = 2,
-	EXEC_STATUS = 3,
-	EXEC_RESIZE = 4,
-	EXEC_CLOSE_STDIN = 5,
-};
 
 struct exec_req {
 	char ns[64];

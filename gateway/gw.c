@@ -68,6 +68,7 @@ int gw_init(struct gw *g, const struct gw_config *cfg, struct err *e)
 	memset(g, 0, sizeof(*g));
 	g->cfg = *cfg;
 	atomic_init(&g->stopping, false);
+	atomic_init(&g->cancel, 0);
 	if (pipe2(g->wake, O_CLOEXEC) < 0) {
 		err_set(e, "pipe: %s", strerror(errno));
 		return -errno;
@@ -144,7 +145,7 @@ void gw_stop_sessions(struct gw *g)
 {
 	pthread_mutex_lock(&g->mu);
 	atomic_store(&g->stopping, true);
-	g->cancel = 1;
+	atomic_store(&g->cancel, 1);
 	/* Never read: the one byte keeps the pipe readable, so every
 	 * session's poll wakes, now and later. */
 	if (write(g->wake[1], "x", 1) < 0) {

@@ -51,7 +51,7 @@ struct gw {
 	unsigned open;               /* sessions open, all users */
 	int wake[2];                 /* a pipe: readable once stopping */
 	atomic_bool stopping;
-	volatile sig_atomic_t cancel; /* set with stopping: aborts transfers */
+	atomic_int cancel;           /* set with stopping: aborts transfers */
 };
 
 int gw_init(struct gw *g, const struct gw_config *cfg, struct err *e);

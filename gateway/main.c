@@ -16,6 +16,7 @@
 #include "gw.h"
 #include "http.h"
 #include "httpd.h"
+#include "keys.h"
 #include "log.h"
 
 #include <errno.h>
@@ -32,7 +33,7 @@ static int etcd_auth_off(const struct gw_config *cfg, bool *off, struct err *e)
 	int r = etcd_new(&cfg->etcd, &c, e);
 
 	if (r == 0)
-		r = etcd_count(c, "/klangk/", &n, e);
+		r = etcd_count(c, KEYS_ROOT, &n, e);
 	etcd_free(c);
 	/* etcd answers an anonymous request 400 "user name is empty" when
 	 * its authentication is on (the client says "requires

@@ -5,12 +5,14 @@
 #include "engine.h"
 #include "ws.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 int cfg_parse_long(const char *s, long min, long max, long *out)
 {
@@ -110,6 +112,16 @@ static const struct field fields[] = {
 	S("KLANGK_PROTECTED_PATHS", protected_paths),
 	S("KLANGK_NODE_NAME", node_name),
 	L("KLANGK_NODE_CAPACITY", node_capacity, 0, 1000000),
+	S("KLANGK_DEFAULT_CPU", default_cpu),
+	S("KLANGK_DEFAULT_MEMORY", default_memory),
+	L("KLANGK_DEFAULT_PIDS", default_pids, 1, WS_MAX_PIDS),
+	S("KLANGK_MAX_CPU", max_cpu),
+	S("KLANGK_MAX_MEMORY", max_memory),
+	L("KLANGK_MAX_PIDS", max_pids, 0, WS_MAX_PIDS),
+	S("KLANGK_CAP_DROP", cap_drop),
+	S("KLANGK_USERNS", userns),
+	S("KLANGK_TMP_SIZE", tmp_size),
+	S("KLANGK_EGRESS_DENY", egress_deny),
 };
 #undef S
 #undef L
@@ -215,6 +227,36 @@ static int env_str(const char *name, const char *dflt, char *dst, size_t n,
 	return 0;
 }
 
+/* The workspace isolation settings (docs/security.md); parsed by
+ * cfg_check. */
+static int isolation_from_env(struct cfg *c, struct err *e)
+{
+	int r;
+
+	if ((r = env_str("KLANGK_DEFAULT_CPU", "2", c->default_cpu,
+			 sizeof(c->default_cpu), e)) < 0 ||
+	    (r = env_str("KLANGK_DEFAULT_MEMORY", "8Gi", c->default_memory,
+			 sizeof(c->default_memory), e)) < 0 ||
+	    (r = env_long("KLANGK_DEFAULT_PIDS", 1, WS_MAX_PIDS, 16384,
+			  &c->default_pids, e)) < 0 ||
+	    (r = env_str("KLANGK_MAX_CPU", "", c->max_cpu, sizeof(c->max_cpu),
+			 e)) < 0 ||
+	    (r = env_str("KLANGK_MAX_MEMORY", "", c->max_memory,
+			 sizeof(c->max_memory), e)) < 0 ||
+	    (r = env_long("KLANGK_MAX_PIDS", 0, WS_MAX_PIDS, 0, &c->max_pids,
+			  e)) < 0 ||
+	    (r = env_str("KLANGK_CAP_DROP", "", c->cap_drop, sizeof(c->cap_drop),
+			 e)) < 0 ||
+	    (r = env_str("KLANGK_USERNS", "off", c->userns, sizeof(c->userns),
+			 e)) < 0 ||
+	    (r = env_str("KLANGK_TMP_SIZE", "1Gi", c->tmp_size, sizeof(c->tmp_size),
+			 e)) < 0 ||
+	    (r = env_str("KLANGK_EGRESS_DENY", "", c->egress_deny,
+			 sizeof(c->egress_deny), e)) < 0)
+		return r;
+	return 0;
+}
+
 int cfg_from_env(struct cfg *c, struct err *e)
 {
 	int r;
@@ -253,6 +295,264 @@ int cfg_from_env(struct cfg *c, struct err *e)
 	    (r = env_long("KLANGK_NODE_CAPACITY", 0, 1000000, 0, &c->node_capacity,
 			  e)) < 0)
 		return r;
+	return isolation_from_env(c, e);
+}
+
+/* ---- workspace isolation (issue 15; docs/security.md) ---- */
+
+/* A limit setting: a positive quantity (scale as quantity_parse) of at
+ * least min; "" is 0 when allow_empty (no cap). */
+static int check_quantity(const char *name, const char *s, int scale,
+			  int64_t min, bool allow_empty, int64_t *out,
+			  struct err *e)
+{
+	char least[32];
+	int64_t v;
+	int r;
+
+	if (*s == '\0' && allow_empty) {
+		*out = 0;
+		return 0;
+	}
+	r = quantity_parse(s, scale, &v);
+	if (r < 0 || v <= 0) {
+		err_set(e, "%s=%s: must be a positive quantity such as %s", name, s,
+			scale ? "2 or 500m" : "8Gi or 512Mi");
+		return -EINVAL;
+	}
+	if (v < min) {
+		quantity_format(min, scale, least, sizeof(least));
+		err_set(e, "%s=%s: must be at least %s", name, s, least);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The capabilities a container may be given (capabilities(7)). */
+static const char *const capabilities[] = {
+	"AUDIT_CONTROL", "AUDIT_READ", "AUDIT_WRITE", "BLOCK_SUSPEND", "BPF",
+	"CHECKPOINT_RESTORE", "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH",
+	"FOWNER", "FSETID", "IPC_LOCK", "IPC_OWNER", "KILL", "LEASE",
+	"LINUX_IMMUTABLE", "MAC_ADMIN", "MAC_OVERRIDE", "MKNOD", "NET_ADMIN",
+	"NET_BIND_SERVICE", "NET_BROADCAST", "NET_RAW", "PERFMON", "SETFCAP",
+	"SETGID", "SETPCAP", "SETUID", "SYS_ADMIN", "SYS_BOOT", "SYS_CHROOT",
+	"SYS_MODULE", "SYS_NICE", "SYS_PACCT", "SYS_PTRACE", "SYS_RAWIO",
+	"SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "SYSLOG", "WAKE_ALARM",
+	NULL,
+};
+
+/* Call fn on each item of a comma-separated list, blanks around items
+ * removed; an empty item is an error (-EINVAL). */
+static int each_item(const char *list, int (*fn)(void *ud, const char *item),
+		     void *ud)
+{
+	const char *p = list;
+
+	for (;;) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char item[128];
+		int r;
+
+		while (n && (*p == ' ' || *p == '\t')) {
+			p++;
+			n--;
+		}
+		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n == 0 || n >= sizeof(item))
+			return -EINVAL;
+		memcpy(item, p, n);
+		item[n] = '\0';
+		r = fn(ud, item);
+		if (r < 0)
+			return r;
+		if (!end)
+			return 0;
+		p = end + 1;
+	}
+}
+
+static int add_cap(void *ud, const char *item)
+{
+	struct cfg_isolation *iso = ud;
+	const char *name = strncmp(item, "CAP_", 4) == 0 ? item + 4 : item;
+	bool known = strcmp(name, "ALL") == 0;
+
+	for (size_t i = 0; !known && capabilities[i]; i++)
+		known = strcmp(name, capabilities[i]) == 0;
+	if (!known || iso->n_cap_drop == CFG_MAX_CAPS)
+		return -EINVAL;
+	for (size_t i = 0; i < iso->n_cap_drop; i++)
+		if (strcmp(iso->cap_drop[i], name) == 0)
+			return 0;
+	snprintf(iso->cap_drop[iso->n_cap_drop++], sizeof(iso->cap_drop[0]), "%s",
+		 name);
+	return 0;
+}
+
+int cfg_parse_cidr(const char *s, struct cfg_cidr *out)
+{
+	struct cfg_cidr c = { 0 };
+	const char *slash = strchr(s, '/');
+	char addr[INET6_ADDRSTRLEN];
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	long prefix;
+	int len;
+
+	if (n == 0 || n >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	if (inet_pton(AF_INET, addr, c.addr) == 1)
+		c.family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, c.addr) == 1)
+		c.family = AF_INET6;
+	else
+		return -EINVAL;
+	len = c.family == AF_INET ? 4 : 16;
+	if (!slash)
+		prefix = len * 8;
+	else if (cfg_parse_long(slash + 1, 0, len * 8, &prefix) < 0 ||
+		 slash[1] == '+' || slash[1] == '-' || slash[1] == ' ')
+		return -EINVAL;
+	c.prefix = (int)prefix;
+	for (int bit = c.prefix; bit < len * 8; bit++)
+		if (c.addr[bit / 8] & (0x80 >> (bit % 8)))
+			return -EINVAL;
+	if (!inet_ntop(c.family, c.addr, addr, sizeof(addr)))
+		return -EINVAL;
+	snprintf(c.text, sizeof(c.text), "%s/%d", addr, c.prefix);
+	*out = c;
+	return 0;
+}
+
+static int add_cidr(void *ud, const char *item)
+{
+	struct cfg_isolation *iso = ud;
+
+	if (iso->n_egress_deny == CFG_MAX_CIDRS)
+		return -E2BIG;
+	return cfg_parse_cidr(item, &iso->egress_deny[iso->n_egress_deny++]);
+}
+
+/* A default over the cap could never be used. */
+static int check_default_cap(const char *what, int64_t dflt, int64_t cap,
+			     const char *dtext, const char *ctext, struct err *e)
+{
+	if (cap && dflt > cap) {
+		err_set(e, "KLANGK_DEFAULT_%s=%s is over KLANGK_MAX_%s=%s", what,
+			dtext, what, ctext);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Parse the raw isolation settings of c into c->iso. */
+static int check_isolation(struct cfg *c, struct err *e)
+{
+	struct cfg_isolation iso = { 0 };
+	const char *caps = c->cap_drop[0] ? c->cap_drop : CFG_DEFAULT_CAP_DROP;
+	char dp[24], mp[24];
+	int r;
+
+	if ((r = check_quantity("KLANGK_DEFAULT_CPU", c->default_cpu,
+				QUANTITY_SCALE_NANO, CFG_MIN_CPU_NANO, false,
+				&iso.default_cpu, e)) < 0 ||
+	    (r = check_quantity("KLANGK_DEFAULT_MEMORY", c->default_memory, 0,
+				CFG_MIN_MEMORY, false, &iso.default_memory, e)) < 0 ||
+	    (r = check_quantity("KLANGK_MAX_CPU", c->max_cpu, QUANTITY_SCALE_NANO,
+				CFG_MIN_CPU_NANO, true, &iso.max_cpu, e)) < 0 ||
+	    (r = check_quantity("KLANGK_MAX_MEMORY", c->max_memory, 0,
+				CFG_MIN_MEMORY, true, &iso.max_memory, e)) < 0 ||
+	    (r = check_quantity("KLANGK_TMP_SIZE", c->tmp_size, 0,
+				CFG_MIN_TMP_SIZE, false, &iso.tmp_size, e)) < 0)
+		return r;
+	iso.default_pids = c->default_pids;
+	iso.max_pids = c->max_pids;
+	snprintf(dp, sizeof(dp), "%ld", c->default_pids);
+	snprintf(mp, sizeof(mp), "%ld", c->max_pids);
+	if ((r = check_default_cap("CPU", iso.default_cpu, iso.max_cpu,
+				   c->default_cpu, c->max_cpu, e)) < 0 ||
+	    (r = check_default_cap("MEMORY", iso.default_memory, iso.max_memory,
+				   c->default_memory, c->max_memory, e)) < 0 ||
+	    (r = check_default_cap("PIDS", iso.default_pids, iso.max_pids, dp, mp,
+				   e)) < 0)
+		return r;
+	if (strcmp(caps, "none") != 0 && each_item(caps, add_cap, &iso) < 0) {
+		err_set(e, "KLANGK_CAP_DROP=%s: must be \"none\", or a comma-separated "
+			   "list of capability names (NET_RAW or CAP_NET_RAW, "
+			   "capabilities(7)) or ALL", caps);
+		return -EINVAL;
+	}
+	if (strcmp(c->userns, "off") != 0 && strcmp(c->userns, "auto") != 0) {
+		err_set(e, "KLANGK_USERNS=%s: must be off or auto", c->userns);
+		return -EINVAL;
+	}
+	iso.userns_auto = strcmp(c->userns, "auto") == 0;
+	if (c->egress_deny[0] &&
+	    (r = each_item(c->egress_deny, add_cidr, &iso)) < 0) {
+		err_set(e, "KLANGK_EGRESS_DENY=%s: must be a comma-separated list of "
+			   "at most %d networks such as 10.0.0.0/8 or fd00::/8 (an "
+			   "address alone is one host; no host bits past the prefix)",
+			c->egress_deny, CFG_MAX_CIDRS);
+		return -EINVAL;
+	}
+	c->iso = iso;
+	return 0;
+}
+
+/* One limit of cfg_resolve_resources: the spec's value (0 = unset) or the
+ * default, checked against the engines' minimum and the cap. */
+static int64_t resolve_one(const char *path, int64_t spec, const char *text,
+			   int64_t dflt, int64_t min, int64_t cap,
+			   const char *cap_text, const char *setting, int scale,
+			   int *problems, struct err *e)
+{
+	char least[32];
+
+	if (spec == 0)
+		return dflt;
+	if (min && spec < min) {
+		quantity_format(min, scale, least, sizeof(least));
+		err_addline(e, "%s: %s is under %s, the least the engines accept",
+			    path, text, least);
+		++*problems;
+	} else if (cap && spec > cap) {
+		err_addline(e, "%s: %s is over the cap %s (%s)", path, text, cap_text,
+			    setting);
+		++*problems;
+	}
+	return spec;
+}
+
+int cfg_resolve_resources(const struct cfg *c, const struct ws_resources *spec,
+			  struct engine_resources *out, struct err *e)
+{
+	const struct cfg_isolation *iso = &c->iso;
+	struct engine_resources r = { 0 };
+	char pids[24], cap[24];
+	int problems = 0;
+
+	err_clear(e);
+	r.nano_cpus = resolve_one("spec.resources.cpu", spec->cpu.value,
+				  spec->cpu.text, iso->default_cpu, CFG_MIN_CPU_NANO,
+				  iso->max_cpu, c->max_cpu, "KLANGK_MAX_CPU",
+				  QUANTITY_SCALE_NANO, &problems, e);
+	r.memory = resolve_one("spec.resources.memory", spec->memory.value,
+			       spec->memory.text, iso->default_memory,
+			       CFG_MIN_MEMORY, iso->max_memory, c->max_memory,
+			       "KLANGK_MAX_MEMORY", 0, &problems, e);
+	snprintf(pids, sizeof(pids), "%lld", spec->pids);
+	snprintf(cap, sizeof(cap), "%lld", (long long)iso->max_pids);
+	r.pids_limit = resolve_one("spec.resources.pids", spec->pids, pids,
+				   iso->default_pids, 0, iso->max_pids, cap,
+				   "KLANGK_MAX_PIDS", 0, &problems, e);
+	if (problems)
+		return -EINVAL;
+	r.memory_swap = r.memory;
+	*out = r;
 	return 0;
 }
 
@@ -300,5 +600,5 @@ int cfg_check(struct cfg *c, struct err *e)
 			   "without a trailing slash", c->hosting_base_path);
 		return -EINVAL;
 	}
-	return 0;
+	return check_isolation(c, e);
 }

@@ -23,6 +23,8 @@ struct engine {
 	char *base;      /* "http://host:port" */
 	struct http_client *http;
 	CURL *esc;       /* only for curl_easy_escape */
+	bool kind_known; /* is_podman was asked (engine_container_update) */
+	bool is_podman;
 };
 
 const char *engine_default_host(void)
@@ -232,8 +234,10 @@ int engine_is_podman(struct engine *g, bool *out, struct err *e)
 	return r;
 }
 
-int engine_container_inspect(struct engine *g, const char *name,
-			     json_t **out, struct err *e)
+/* GET fmt with the escaped name in it, its JSON into *out; the error
+ * prefixed by the name. */
+static int get_named(struct engine *g, const char *what, const char *fmt,
+		     const char *name, json_t **out, struct err *e)
 {
 	char *n = esc(g, name);
 	struct buf p;
@@ -241,14 +245,29 @@ int engine_container_inspect(struct engine *g, const char *name,
 
 	if (!n)
 		return -ENOMEM;
-	r = pathf(&p, "/containers/%s/json", n);
+	r = pathf(&p, fmt, n);
 	if (r == 0)
-		r = call(g, "inspect container", "GET", p.data, NULL, out, NULL, e);
+		r = call(g, what, "GET", p.data, NULL, out, NULL, e);
 	if (r < 0)
 		err_prefix(e, "%s", name);
 	buf_free(&p);
 	free(n);
 	return r;
+}
+
+int engine_container_inspect(struct engine *g, const char *name,
+			     json_t **out, struct err *e)
+{
+	return get_named(g, "inspect container", "/containers/%s/json", name, out, e);
+}
+
+/* *id: new, the Id of a creation's answer ("" if it has none). */
+static int copy_id(const json_t *resp, char **id)
+{
+	const char *s = json_string_value(json_object_get(resp, "Id"));
+
+	*id = strdup(s ? s : "");
+	return *id ? 0 : -ENOMEM;
 }
 
 int engine_container_create(struct engine *g, const char *name,
@@ -272,13 +291,8 @@ int engine_container_create(struct engine *g, const char *name,
 		err_prefix(e, "%s", name);
 		goto out;
 	}
-	if (id) {
-		const char *s = json_string_value(json_object_get(resp, "Id"));
-
-		*id = strdup(s ? s : "");
-		if (!*id)
-			r = -ENOMEM;
-	}
+	if (id)
+		r = copy_id(resp, id);
 out:
 	json_decref(resp);
 	buf_free(&p);
@@ -375,41 +389,311 @@ out:
 	return r;
 }
 
-int engine_container_list(struct engine *g, const char *label, json_t **out,
-			  struct err *e)
+/* A listing that answers with a JSON array (containers, networks). */
+static int list_array(struct engine *g, const char *what, const char *base,
+		      const char *label, json_t **out, struct err *e)
 {
 	json_t *arr = NULL;
-	int r = list_with_label(g, "list containers", "/containers/json?all=true&",
-				label, &arr, e);
+	int r = list_with_label(g, what, base, label, &arr, e);
 
 	if (r < 0)
 		return r;
 	if (!json_is_array(arr)) {
 		json_decref(arr);
-		err_set(e, "list containers: engine did not answer with an array");
+		err_set(e, "%s: engine did not answer with an array", what);
 		return -EPROTO;
 	}
 	*out = arr;
 	return 0;
 }
 
-int engine_volume_inspect(struct engine *g, const char *name, json_t **out,
+int engine_container_list(struct engine *g, const char *label, json_t **out,
 			  struct err *e)
 {
+	return list_array(g, "list containers", "/containers/json?all=true&", label,
+			  out, e);
+}
+
+/* ---- resources and state ---- */
+
+int engine_resources_to_json(const struct engine_resources *r, json_t *hc)
+{
+	const struct {
+		const char *key;
+		int64_t v;
+	} f[] = {
+		{ "NanoCpus", r->nano_cpus },
+		{ "Memory", r->memory },
+		{ "MemorySwap", r->memory_swap },
+		{ "PidsLimit", r->pids_limit },
+	};
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (f[i].v && json_object_set_new(hc, f[i].key,
+						  json_integer((json_int_t)f[i].v)) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/* Podman's libpod update takes the OCI runtime's LinuxResources: a CFS
+ * quota per 100 ms period rather than NanoCpus. */
+static json_t *libpod_resources(const struct engine_resources *r)
+{
+	const int64_t period = 100000; /* microseconds */
+	json_t *j = json_object();
+	int bad = !j;
+
+	if (!bad && r->nano_cpus)
+		bad |= json_object_set_new(j, "cpu", json_pack("{s:I,s:I}", "quota",
+			(json_int_t)(r->nano_cpus * period / 1000000000),
+			"period", (json_int_t)period)) < 0;
+	if (!bad && (r->memory || r->memory_swap)) {
+		json_t *m = json_object();
+
+		bad |= !m;
+		if (!bad && r->memory)
+			bad |= json_object_set_new(m, "limit",
+						   json_integer((json_int_t)r->memory)) < 0;
+		if (!bad && r->memory_swap)
+			bad |= json_object_set_new(m, "swap",
+						   json_integer((json_int_t)r->memory_swap)) < 0;
+		bad |= json_object_set_new(j, "memory", m) < 0;
+	}
+	if (!bad && r->pids_limit)
+		bad |= json_object_set_new(j, "pids", json_pack("{s:I}", "limit",
+					   (json_int_t)r->pids_limit)) < 0;
+	if (bad) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* Whether the engine is Podman, asked once per client. */
+static int podman(struct engine *g, bool *out, struct err *e)
+{
+	if (!g->kind_known) {
+		int r = engine_is_podman(g, &g->is_podman, e);
+
+		if (r < 0)
+			return r;
+		g->kind_known = true;
+	}
+	*out = g->is_podman;
+	return 0;
+}
+
+int engine_container_update(struct engine *g, const char *name,
+			    const struct engine_resources *res, struct err *e)
+{
+	char *n = esc(g, name), *body = NULL;
+	json_t *req = NULL;
+	bool is_podman = false;
+	struct buf p;
+	int r;
+
+	buf_init(&p, 8192);
+	if (!n) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = podman(g, &is_podman, e);
+	if (r < 0)
+		goto out;
+	req = is_podman ? libpod_resources(res) : json_object();
+	if (!req || (!is_podman && engine_resources_to_json(res, req) < 0) ||
+	    !(body = json_dumps(req, JSON_COMPACT))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = pathf(&p, is_podman ? "/libpod/containers/%s/update" :
+				  "/containers/%s/update", n);
+	if (r == 0)
+		r = call(g, "update container", "POST", p.data, body, NULL, NULL, e);
+	if (r < 0)
+		err_prefix(e, "%s", name);
+out:
+	json_decref(req);
+	buf_free(&p);
+	free(body);
+	free(n);
+	return r;
+}
+
+int engine_container_state(const json_t *inspect, struct engine_state *out)
+{
+	const json_t *st = json_object_get(inspect, "State");
+	struct engine_state s = { 0 };
+	const char *status, *fin;
+
+	if (!json_is_object(st))
+		return -EPROTO;
+	status = json_string_value(json_object_get(st, "Status"));
+	fin = json_string_value(json_object_get(st, "FinishedAt"));
+	s.running = json_is_true(json_object_get(st, "Running"));
+	s.oom_killed = json_is_true(json_object_get(st, "OOMKilled"));
+	s.exit_code = (int)json_integer_value(json_object_get(st, "ExitCode"));
+	snprintf(s.status, sizeof(s.status), "%s", status ? status : "");
+	snprintf(s.finished_at, sizeof(s.finished_at), "%s", fin ? fin : "");
+	*out = s;
+	return 0;
+}
+
+/* ---- networks ---- */
+
+/* Podman's compat API answers some conflicts with HTTP 500 where dockerd
+ * has a status of its own: r becomes as when the engine's message (in e)
+ * holds needle. */
+static int podman_conflict(int r, long status, const struct err *e,
+			   const char *needle, int as)
+{
+	return r < 0 && status == 500 && strstr(e->msg, needle) ? as : r;
+}
+
+int engine_network_create(struct engine *g, const char *name,
+			  const struct engine_network_opts *o, char **id,
+			  struct err *e)
+{
+	json_t *req = json_pack("{s:s,s:s,s:b,s:b}", "Name", name, "Driver", "bridge",
+				"CheckDuplicate", 1, "Internal", o->internal);
+	json_t *resp = NULL;
+	char *body = NULL;
+	struct err local;
+	long status = 0;
+	int r = -ENOMEM;
+
+	if (!e)
+		e = &local;
+	if (!req)
+		goto out;
+	if ((o->labels && json_object_set(req, "Labels", (json_t *)o->labels) < 0) ||
+	    (o->options && json_object_set(req, "Options", (json_t *)o->options) < 0) ||
+	    (o->subnet && json_object_set_new(req, "IPAM",
+			json_pack("{s:s,s:[{s:s}]}", "Driver", "default", "Config",
+				  "Subnet", o->subnet)) < 0))
+		goto out;
+	body = json_dumps(req, JSON_COMPACT);
+	if (!body)
+		goto out;
+	r = call(g, "create network", "POST", "/networks/create", body, &resp,
+		 &status, e);
+	/* dockerd: 409; Podman: 500 "network name ... already used". */
+	r = podman_conflict(r, status, e, "already used", -EEXIST);
+	if (r < 0) {
+		err_prefix(e, "%s", name);
+		goto out;
+	}
+	if (id)
+		r = copy_id(resp, id);
+out:
+	json_decref(resp);
+	json_decref(req);
+	free(body);
+	return r;
+}
+
+int engine_network_inspect(struct engine *g, const char *name, json_t **out,
+			   struct err *e)
+{
+	return get_named(g, "inspect network", "/networks/%s", name, out, e);
+}
+
+int engine_network_list(struct engine *g, const char *label, json_t **out,
+			struct err *e)
+{
+	return list_array(g, "list networks", "/networks?", label, out, e);
+}
+
+int engine_network_remove(struct engine *g, const char *name, struct err *e)
+{
+	struct err local;
+	struct err *le = e ? e : &local;
 	char *n = esc(g, name);
+	long status = 0;
 	struct buf p;
 	int r;
 
 	if (!n)
 		return -ENOMEM;
-	r = pathf(&p, "/volumes/%s", n);
+	err_clear(le);
+	r = pathf(&p, "/networks/%s", n);
 	if (r == 0)
-		r = call(g, "inspect volume", "GET", p.data, NULL, out, NULL, e);
+		r = call(g, "remove network", "DELETE", p.data, NULL, NULL, &status, le);
+	/* In use: dockerd answers 403 ("has active endpoints"), Podman 500
+	 * ("network is being used"). */
+	if (r == -ENOENT) {
+		err_clear(le);
+		r = 0;
+	} else if (r < 0 && (status == 403 || status == 409)) {
+		r = -EBUSY;
+	} else {
+		r = podman_conflict(r, status, le, "being used", -EBUSY);
+	}
 	if (r < 0)
-		err_prefix(e, "%s", name);
+		err_prefix(le, "%s", name);
 	buf_free(&p);
 	free(n);
 	return r;
+}
+
+/* POST /networks/{network}/{what} with body (borrowed). */
+static int network_member(struct engine *g, const char *what,
+			  const char *network, const char *container,
+			  json_t *req, struct err *e)
+{
+	char *n = esc(g, network), *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	struct buf p;
+	int r;
+
+	buf_init(&p, 8192);
+	if (!n || !body) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = buf_printf(&p, "/networks/%s/%s", n, what);
+	if (r == 0)
+		r = call(g, what, "POST", p.data, body, NULL, NULL, e);
+	if (r < 0)
+		err_prefix(e, "%s %s", network, container);
+out:
+	buf_free(&p);
+	free(body);
+	free(n);
+	return r;
+}
+
+int engine_network_connect(struct engine *g, const char *network,
+			   const char *container, const json_t *aliases,
+			   struct err *e)
+{
+	json_t *req = json_pack("{s:s,s:{}}", "Container", container, "EndpointConfig");
+	int r;
+
+	if (req && aliases &&
+	    json_object_set(json_object_get(req, "EndpointConfig"), "Aliases",
+			    (json_t *)aliases) < 0) {
+		json_decref(req);
+		return -ENOMEM;
+	}
+	r = network_member(g, "connect", network, container, req, e);
+	json_decref(req);
+	return r;
+}
+
+int engine_network_disconnect(struct engine *g, const char *network,
+			      const char *container, struct err *e)
+{
+	json_t *req = json_pack("{s:s,s:b}", "Container", container, "Force", 0);
+	int r = network_member(g, "disconnect", network, container, req, e);
+
+	json_decref(req);
+	return r;
+}
+
+int engine_volume_inspect(struct engine *g, const char *name, json_t **out,
+			  struct err *e)
+{
+	return get_named(g, "inspect volume", "/volumes/%s", name, out, e);
 }
 
 int engine_volume_create(struct engine *g, const char *name,
@@ -541,7 +825,7 @@ static int events_chunk(void *ud, const char *data, size_t len)
 }
 
 int engine_events(struct engine *g, const char *label, engine_event_fn fn,
-		  void *ud, volatile sig_atomic_t *cancel, struct err *e)
+		  void *ud, atomic_int *cancel, struct err *e)
 {
 	struct events_state s = { .fn = fn, .ud = ud, .e = e };
 	json_t *f = json_pack("{s:[s],s:[s]}", "label", label, "type", "container");
@@ -996,7 +1280,7 @@ int engine_demux_feed(struct engine_demux *d, const char *data, size_t len,
 /* ---- logs and stats ---- */
 
 int engine_container_logs(struct engine *g, const char *name, bool follow, long tail,
-			  http_chunk_fn fn, void *ud, volatile sig_atomic_t *cancel,
+			  http_chunk_fn fn, void *ud, atomic_int *cancel,
 			  struct err *e)
 {
 	char *n = esc(g, name), t[32];

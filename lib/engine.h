@@ -15,7 +15,7 @@
 #include "http.h"
 
 #include <jansson.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -56,6 +56,75 @@ int engine_container_remove(struct engine *g, const char *name, struct err *e);
 int engine_container_list(struct engine *g, const char *label,
 			  json_t **out /* new array */, struct err *e);
 
+/*
+ * Resource limits of a container, in the engine's HostConfig units; 0
+ * leaves a limit unset (the engine's default: none, or Podman's 2048 pids).
+ */
+struct engine_resources {
+	int64_t nano_cpus;    /* HostConfig.NanoCpus, 10^-9 CPUs */
+	int64_t memory;       /* HostConfig.Memory, bytes */
+	int64_t memory_swap;  /* HostConfig.MemorySwap: memory + swap; = memory
+			       * for none */
+	int64_t pids_limit;   /* HostConfig.PidsLimit */
+};
+
+/* Set the limits in r as HostConfig fields of hc (borrowed object), for
+ * a container's creation and for engine_container_update. */
+int engine_resources_to_json(const struct engine_resources *r, json_t *hc);
+
+/*
+ * Change the limits of a container, running or not, without recreating
+ * it.  dockerd: POST /containers/{id}/update (kept in the container's
+ * HostConfig).  Podman 4.3 has no such compat route: its libpod route
+ * is used, which changes the running container's cgroup only (inspect
+ * keeps the old HostConfig and a restart brings the old limits back;
+ * docs/security.md).
+ */
+int engine_container_update(struct engine *g, const char *name,
+			    const struct engine_resources *r, struct err *e);
+
+/* What a container's inspection says about its state. */
+struct engine_state {
+	bool running;
+	bool oom_killed;      /* State.OOMKilled (Podman 4.3 never sets it) */
+	int exit_code;        /* State.ExitCode: 137 after SIGKILL (and OOM) */
+	char status[16];      /* State.Status: created, running, exited, ... */
+	char finished_at[40]; /* State.FinishedAt, RFC 3339 as the engine wrote it */
+};
+/* From an inspection (borrowed); -EPROTO when it has no State object. */
+int engine_container_state(const json_t *inspect, struct engine_state *out);
+
+/*
+ * Networks.  A network is created with labels, driver options (for the
+ * bridge driver: "com.docker.network.bridge.name" names the Linux bridge,
+ * Podman's "isolate" blocks traffic from other bridges), internal (no
+ * route out) and optionally one IPv4 subnet (NULL: the engine picks from
+ * its pools).  -EEXIST when the name is taken.
+ */
+struct engine_network_opts {
+	const json_t *labels;    /* object of strings, may be NULL */
+	const json_t *options;   /* driver options, object of strings, may be NULL */
+	bool internal;
+	const char *subnet;      /* "10.1.2.0/24" or NULL */
+};
+int engine_network_create(struct engine *g, const char *name,
+			  const struct engine_network_opts *o,
+			  char **id /* new, may be NULL */, struct err *e);
+int engine_network_inspect(struct engine *g, const char *name,
+			   json_t **out /* new */, struct err *e);
+/* Networks carrying `label` ("k" or "k=v"). */
+int engine_network_list(struct engine *g, const char *label,
+			json_t **out /* new array */, struct err *e);
+/* An absent network is success; one with containers is -EBUSY. */
+int engine_network_remove(struct engine *g, const char *name, struct err *e);
+/* Attach a container (running or not) to a network; -ENOENT when either
+ * is absent.  aliases: DNS names on that network (may be NULL). */
+int engine_network_connect(struct engine *g, const char *network,
+			   const char *container, const json_t *aliases,
+			   struct err *e);
+int engine_network_disconnect(struct engine *g, const char *network,
+			      const char *container, struct err *e);
+
 /* Volumes. */
 int engine_volume_inspect(struct engine *g, const char *name,
 			  json_t **out /* new */, struct err *e);
@@ -81,7 +150,7 @@ int engine_image_inspect(struct engine *g, const char *name,
  */
 typedef int (*engine_event_fn)(void *ud, const json_t *event);
 int engine_events(struct engine *g, const char *label, engine_event_fn fn,
-		  void *ud, volatile sig_atomic_t *cancel, struct err *e);
+		  void *ud, atomic_int *cancel, struct err *e);
 
 /*
  * Exec: run a process in a running container (POST /containers/{id}/exec,
@@ -157,7 +226,7 @@ int engine_demux_feed(struct engine_demux *d, const char *data, size_t len,
  * the container has a TTY.
  */
 int engine_container_logs(struct engine *g, const char *name, bool follow, long tail,
-			  http_chunk_fn fn, void *ud, volatile sig_atomic_t *cancel,
+			  http_chunk_fn fn, void *ud, atomic_int *cancel,
 			  struct err *e);
 /* One sample of a container's resource use (GET /containers/{id}/stats,
  * not streamed): the engine's JSON, with cpu_stats, precpu_stats and

@@ -822,6 +822,65 @@ int etcd_txn(struct etcd *c, json_t *compare, json_t *success,
 	return 0;
 }
 
+/* The kv of the i-th range response of a txn response into out (zeroed
+ * when the key is absent). */
+static int txn_range_kv(const json_t *resp, size_t i, struct etcd_kv *out)
+{
+	const json_t *rr = json_object_get(json_array_get(json_object_get(resp, "responses"), i),
+					   "response_range");
+	struct etcd_kvs kvs = { 0 };
+	int r;
+
+	if (!json_is_object(rr))
+		return -EPROTO;
+	r = parse_kvs(json_object_get(rr, "kvs"), &kvs);
+	if (r == 0 && kvs.n) {
+		*out = kvs.kvs[0];
+		memset(&kvs.kvs[0], 0, sizeof(kvs.kvs[0]));
+	}
+	etcd_kvs_clear(&kvs);
+	return r;
+}
+
+int etcd_get_many(struct etcd *c, const char *const *keys, size_t n,
+		  struct etcd_kv *out, struct err *e)
+{
+	json_t *ops = json_array(), *resp = NULL;
+	struct etcd_kv *got = calloc(n ? n : 1, sizeof(*got));
+	bool ok = false;
+	size_t i;
+	int r = 0;
+
+	if (!ops || !got) {
+		json_decref(ops);
+		free(got);
+		return -ENOMEM;
+	}
+	for (i = 0; r == 0 && i < n; i++)
+		if (json_array_append_new(ops, etcd_op_get(keys[i])) < 0)
+			r = -ENOMEM;
+	if (r < 0) {
+		json_decref(ops);
+		goto out;
+	}
+	r = etcd_txn(c, NULL, ops, NULL, &ok, &resp, e);
+	for (i = 0; r == 0 && i < n; i++) {
+		r = txn_range_kv(resp, i, &got[i]);
+		if (r < 0)
+			err_set(e, "etcd txn reading %s: malformed response", keys[i]);
+	}
+	if (r == 0) {
+		memcpy(out, got, n * sizeof(*got));
+		n = 0;   /* handed over */
+	}
+out:
+	for (i = 0; i < n; i++)
+		etcd_kv_clear(&got[i]);
+	free(got);
+	json_decref(resp);
+	return r;
+}
+
 int etcd_lease_grant(struct etcd *c, int64_t ttl, int64_t *id, struct err *e)
 {
 	json_t *req = json_pack("{s:I}", "TTL", (json_int_t)ttl);
@@ -1017,7 +1076,7 @@ static int watch_chunk(void *ud, const char *data, size_t len)
 }
 
 int etcd_watch(struct etcd *c, const char *prefix, int64_t start_rev,
-	       etcd_watch_fn fn, void *ud, volatile sig_atomic_t *cancel,
+	       etcd_watch_fn fn, void *ud, atomic_int *cancel,
 	       int64_t *last_rev, struct err *e)
 {
 	struct watch_state w = { .fn = fn, .ud = ud, .last_rev = last_rev, .e = e };

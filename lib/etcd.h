@@ -21,7 +21,7 @@
 #include "err.h"
 
 #include <jansson.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -136,6 +136,14 @@ json_t *etcd_op_get(const char *key);
 int etcd_txn(struct etcd *c, json_t *compare, json_t *success,
 	     json_t *failure, bool *succeeded, json_t **resp, struct err *e);
 
+/*
+ * Read n keys in one transaction, so all at one revision: out[i] (caller's
+ * array of n) gets keys[i]'s kv, or stays zeroed (key NULL) when it is
+ * absent.  The outputs are written only on success.
+ */
+int etcd_get_many(struct etcd *c, const char *const *keys, size_t n,
+		  struct etcd_kv *out, struct err *e);
+
 /* Leases: grant (ttl seconds) returns the id; keepalive renews once. */
 int etcd_lease_grant(struct etcd *c, int64_t ttl, int64_t *id, struct err *e);
 int etcd_lease_keepalive(struct etcd *c, int64_t id, int64_t *ttl,
@@ -170,7 +178,7 @@ int etcd_compact(struct etcd *c, int64_t revision, struct err *e);
 typedef int (*etcd_watch_fn)(void *ud, const struct etcd_event *ev, size_t n,
 			     int64_t revision);
 int etcd_watch(struct etcd *c, const char *prefix, int64_t start_rev,
-	       etcd_watch_fn fn, void *ud, volatile sig_atomic_t *cancel,
+	       etcd_watch_fn fn, void *ud, atomic_int *cancel,
 	       int64_t *last_rev, struct err *e);
 
 #endif

@@ -12,7 +12,7 @@
 #include "buf.h"
 #include "err.h"
 
-#include <signal.h>
+#include <stdatomic.h>
 
 struct http_client;
 
@@ -57,7 +57,7 @@ struct http_request {
 	void (*on_response)(void *ud, long status);
 	/* Checked about once a second and on every chunk; when it becomes
 	 * non-zero the transfer is aborted with -ECANCELED. */
-	volatile sig_atomic_t *cancel;
+	atomic_int *cancel;
 };
 
 /* Call once per process before any thread starts. */

@@ -28,7 +28,7 @@ static int on_watch(void *ud, const struct etcd_event *ev, size_t n,
 	(void)revision;
 	if (n)
 		inf->on_events(inf->ud, ev, n);
-	if (inf->stop->stopping)
+	if (stopper_stopping(inf->stop))
 		return 1;
 	/* End the stream for the periodic relist (-ECANCELED). */
 	if (inf->relist_ms && now_ms() - r->listed_at > inf->relist_ms)
@@ -44,7 +44,7 @@ void informer_run(struct informer *inf)
 	int failures = 0;
 	bool listed = false;
 
-	while (!inf->stop->stopping) {
+	while (!stopper_stopping(inf->stop)) {
 		int r;
 
 		if (!listed) {
@@ -64,14 +64,14 @@ void informer_run(struct informer *inf)
 			etcd_kvs_clear(&kvs);
 			listed = true;
 			run.listed_at = now_ms();
-			inf->lists++;
+			atomic_fetch_add(&inf->lists, 1);
 			failures = 0;
 		}
 		r = etcd_watch(inf->etcd, inf->prefix, rev + 1, on_watch, &run,
 			       &inf->stop->stopping, &rev, &e);
-		if (inf->stop->stopping)
+		if (stopper_stopping(inf->stop))
 			break;
-		inf->watch_restarts++;
+		atomic_fetch_add(&inf->watch_restarts, 1);
 		if (r == -ESTALE) {
 			log_warn("watch revision compacted; relisting", "prefix",
 				 inf->prefix, "error", e.msg, NULL);

@@ -12,6 +12,8 @@
 #include "etcd.h"
 #include "stopper.h"
 
+#include <stdatomic.h>
+
 struct informer {
 	const char *prefix;        /* borrowed */
 	struct etcd *etcd;         /* borrowed; used only by informer_run */
@@ -22,8 +24,8 @@ struct informer {
 	/* Changes, in order. */
 	void (*on_events)(void *ud, const struct etcd_event *ev, size_t n);
 	void *ud;
-	/* Counted for metrics; written by informer_run only. */
-	unsigned long lists, watch_restarts;
+	/* Counted for metrics: written by informer_run, read by any thread. */
+	atomic_ulong lists, watch_restarts;
 };
 
 /* Run until inf->stop is stopped.  Logs its own trouble. */

@@ -1,8 +1,12 @@
-/* stopper — stop flag with wakeable sleeps (see stopper.h). */
+/* stopper — stop request with a status, wakeable sleeps (see stopper.h). */
 #include "stopper.h"
 
+#include "log.h"
+
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int stopper_init(struct stopper *s)
@@ -10,7 +14,8 @@ int stopper_init(struct stopper *s)
 	pthread_condattr_t ca;
 	int r;
 
-	s->stopping = 0;
+	memset(s, 0, sizeof(*s));
+	atomic_init(&s->stopping, 0);
 	if (pthread_mutex_init(&s->mu, NULL) != 0)
 		return -ENOMEM;
 	pthread_condattr_init(&ca);
@@ -30,12 +35,104 @@ void stopper_destroy(struct stopper *s)
 	pthread_cond_destroy(&s->cv);
 }
 
-void stopper_stop(struct stopper *s)
+void stopper_stop(struct stopper *s, int status, const char *why)
 {
 	pthread_mutex_lock(&s->mu);
-	s->stopping = 1;
-	pthread_cond_broadcast(&s->cv);
+	if (!atomic_load(&s->stopping)) {
+		s->status = status;
+		snprintf(s->reason, sizeof(s->reason), "%s", why ? why : "");
+		atomic_store(&s->stopping, 1);
+		pthread_cond_broadcast(&s->cv);
+	}
 	pthread_mutex_unlock(&s->mu);
+}
+
+int stopper_wait(struct stopper *s, char *why, size_t len)
+{
+	int status;
+
+	pthread_mutex_lock(&s->mu);
+	while (!atomic_load(&s->stopping))
+		pthread_cond_wait(&s->cv, &s->mu);
+	status = s->status;
+	if (len)
+		snprintf(why, len, "%s", s->reason);
+	pthread_mutex_unlock(&s->mu);
+	return status;
+}
+
+void stopper_block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void *signal_thread(void *arg)
+{
+	struct stopper *s = arg;
+	sigset_t set;
+	int sig = 0;
+
+	stopper_block_signals(&set);
+	while (!stopper_stopping(s)) {
+		/* A stop requested elsewhere wakes us with a TERM of main's. */
+		if (sigwait(&set, &sig) != 0 || stopper_stopping(s))
+			continue;
+		if (sig == SIGHUP) {
+			if (s->on_hup)
+				s->on_hup(s->hup_ud);
+			continue;
+		}
+		log_info("signal received; stopping", "signal",
+			 sig == SIGTERM ? "TERM" : "INT", NULL);
+		stopper_stop(s, 0, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	}
+	return NULL;
+}
+
+int stopper_signals(struct stopper *s, void (*on_hup)(void *), void *ud)
+{
+	int r;
+
+	s->on_hup = on_hup;
+	s->hup_ud = ud;
+	r = pthread_create(&s->sig_thread, NULL, signal_thread, s);
+	if (r != 0)
+		return -r;
+	pthread_setname_np(s->sig_thread, "signals");
+	s->sig_started = true;
+	return 0;
+}
+
+int stopper_spawn(struct stopper *s, void *(*fn)(void *), void *arg, const char *name)
+{
+	char n[16];
+	int r;
+
+	if (s->nthreads == STOPPER_MAX_THREADS)
+		return -EAGAIN;
+	r = pthread_create(&s->threads[s->nthreads], NULL, fn, arg);
+	if (r != 0)
+		return -r;
+	snprintf(n, sizeof(n), "%s", name);
+	pthread_setname_np(s->threads[s->nthreads], n);
+	s->nthreads++;
+	return 0;
+}
+
+void stopper_join(struct stopper *s)
+{
+	if (s->sig_started) {
+		pthread_kill(s->sig_thread, SIGTERM);
+		pthread_join(s->sig_thread, NULL);
+		s->sig_started = false;
+	}
+	while (s->nthreads)
+		pthread_join(s->threads[--s->nthreads], NULL);
 }
 
 void stopper_deadline(long ms, struct timespec *ts)
@@ -56,9 +153,10 @@ bool stopper_nap(struct stopper *s, long ms)
 
 	stopper_deadline(ms, &ts);
 	pthread_mutex_lock(&s->mu);
-	while (!s->stopping && pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT)
+	while (!atomic_load(&s->stopping) &&
+	       pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT)
 		;
-	stopped = s->stopping;
+	stopped = atomic_load(&s->stopping);
 	pthread_mutex_unlock(&s->mu);
 	return stopped;
 }

@@ -13,6 +13,7 @@
 #include "mountpolicy.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,7 +212,7 @@ static const char *const meta_fields[] = { "name", "namespace", "labels",
 static const char *const spec_fields[] = { "image", "command", "env", "mounts",
 					   "hostedPorts", "idleTimeoutSeconds",
 					   "running", "members", "reclaimPolicy",
-					   "nodeName", NULL };
+					   "nodeName", "resources", NULL };
 
 static bool in_list(const char *s, const char *const *list)
 {
@@ -660,6 +661,88 @@ static long long get_int(struct vctx *v, const json_t *j, const char *path,
 	return n;
 }
 
+/*
+ * A quantity of spec.resources, as the CRD's int-or-string with its pattern
+ * says: an integer of at least 1 (5.0 counts, as in JSON Schema) in units
+ * of 10^scale, or a positive quantity string (lib/quantity.h).  Sizes past
+ * int64_t are kept as INT64_MAX (see ws.h).
+ */
+static void get_quantity(struct vctx *v, const json_t *j, const char *path,
+			 int scale, const char *examples, struct ws_quantity *q)
+{
+	int64_t unit = 1, n = 0;
+	const char *s;
+	int r;
+
+	for (int i = 0; i < scale; i++)
+		unit *= 10;
+	if (!j || json_is_null(j))
+		return;
+	if (json_is_integer(j) || json_is_real(j)) {
+		double d = json_is_real(j) ? json_real_value(j) : 0;
+		json_int_t k = json_is_integer(j) ? json_integer_value(j) : 0;
+
+		if (json_is_real(j) && (!isfinite(d) || d != floor(d))) {
+			problem(v, path, "must be an integer or a quantity string "
+					 "(such as %s)", examples);
+			return;
+		}
+		if (json_is_real(j) ? d < 1 : k < 1) {
+			problem(v, path, "must be at least 1");
+			return;
+		}
+		if (json_is_real(j) ? d >= 9.2e18 / (double)unit : k > INT64_MAX / unit)
+			n = INT64_MAX;
+		else
+			n = (json_is_real(j) ? (int64_t)d : (int64_t)k) * unit;
+		if (json_is_real(j))
+			snprintf(q->text, sizeof(q->text), "%.17g", d);
+		else
+			snprintf(q->text, sizeof(q->text), "%lld", (long long)k);
+		q->value = n;
+		return;
+	}
+	if (!json_is_string(j) || has_nul(j)) {
+		problem(v, path, "must be an integer or a quantity string (such as %s)",
+			examples);
+		return;
+	}
+	s = json_string_value(j);
+	if (utf8_len(j) > QUANTITY_MAX_LEN) {
+		problem(v, path, "must be at most %d characters", QUANTITY_MAX_LEN);
+		return;
+	}
+	/* The pattern has no '-' and wants a non-zero digit: a positive
+	 * value, which rounding up keeps positive. */
+	r = quantity_parse(s, scale, &n);
+	if (r == -ERANGE && *s != '-') {
+		n = INT64_MAX;
+	} else if (r < 0 || *s == '-' || n <= 0) {
+		problem(v, path, "must be a positive quantity such as %s (Kubernetes "
+				 "quantity syntax)", examples);
+		return;
+	}
+	snprintf(q->text, sizeof(q->text), "%s", s);
+	q->value = n;
+}
+
+static void parse_resources(struct vctx *v, const json_t *j, struct ws *w)
+{
+	static const char *const fields[] = { "cpu", "memory", "pids", NULL };
+
+	if (!json_is_object(j)) {
+		problem(v, "spec.resources", "must be an object (cpu, memory, pids)");
+		return;
+	}
+	unknown_fields(v, j, "spec.resources", fields);
+	get_quantity(v, json_object_get(j, "cpu"), "spec.resources.cpu",
+		     QUANTITY_SCALE_NANO, "2, 1.5 or 500m", &w->resources.cpu);
+	get_quantity(v, json_object_get(j, "memory"), "spec.resources.memory",
+		     QUANTITY_SCALE_UNIT, "8Gi, 512Mi or 1e9", &w->resources.memory);
+	w->resources.pids = get_int(v, json_object_get(j, "pids"),
+				    "spec.resources.pids", 1, WS_MAX_PIDS, 0);
+}
+
 static int parse_spec(struct vctx *v, const json_t *spec, struct ws *w)
 {
 	const json_t *j;
@@ -703,6 +786,8 @@ static int parse_spec(struct vctx *v, const json_t *spec, struct ws *w)
 				       WS_MAX_HOSTED_PORTS);
 	w->idle_timeout = get_int(v, json_object_get(spec, "idleTimeoutSeconds"),
 				  "spec.idleTimeoutSeconds", 0, WS_MAX_IDLE, -1);
+	if ((j = json_object_get(spec, "resources")) && !json_is_null(j))
+		parse_resources(v, j, w);
 	j = json_object_get(spec, "running");
 	if (j && !json_is_null(j)) {
 		if (!json_is_boolean(j))
@@ -888,36 +973,6 @@ static int fmt(char *buf, size_t len, const char *f, ...)
 	n = vsnprintf(buf, len, f, ap);
 	va_end(ap);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-int ws_spec_key(const char *ns, const char *name, char *buf, size_t len)
-{
-	return fmt(buf, len, WS_SPEC_PREFIX "%s/%s", ns, name);
-}
-
-int ws_status_key(const char *ns, const char *name, char *buf, size_t len)
-{
-	return fmt(buf, len, WS_STATUS_PREFIX "%s/%s", ns, name);
-}
-
-int ws_split_key(const char *key, const char *prefix, char *ns, size_t nslen,
-		 char *name, size_t namelen)
-{
-	size_t pl = strlen(prefix);
-	const char *rest, *slash;
-
-	if (strncmp(key, prefix, pl) != 0)
-		return -EINVAL;
-	rest = key + pl;
-	slash = strchr(rest, '/');
-	if (!slash || (size_t)(slash - rest) >= nslen || strlen(slash + 1) >= namelen)
-		return -EINVAL;
-	memcpy(ns, rest, (size_t)(slash - rest));
-	ns[slash - rest] = '\0';
-	memcpy(name, slash + 1, strlen(slash + 1) + 1);
-	if (!ws_is_dns_label(ns) || !ws_is_dns_label(name))
-		return -EINVAL;
-	return 0;
 }
 
 /* '_' never occurs in DNS labels or instance ids, so these names cannot

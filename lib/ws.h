@@ -1,6 +1,6 @@
 /*
  * ws — the Workspace resource: its parsed form, its validation, and the
- * names derived from it (container, volumes, etcd keys).
+ * names derived from it (container, volumes).
  *
  * ws_parse is the one implementation of the rules that crds/workspace.yaml
  * writes down; the CLI and the controller both call it, so an object gets
@@ -11,10 +11,12 @@
 #define KLANGK_WS_H
 
 #include "err.h"
+#include "quantity.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define WS_API_VERSION "klangk.io/v1alpha1"
 #define WS_KIND "Workspace"
@@ -23,13 +25,6 @@
 #define WS_MAX_HOSTED_PORTS 5
 #define WS_CONTAINER_PORT_BASE 8000
 #define WS_MAX_OBJECT (256u * 1024)  /* canonical JSON of one object */
-
-#define WS_SPEC_PREFIX "/klangk/workspaces/"
-#define WS_STATUS_PREFIX "/klangk/status/"
-#define WS_LEASE_PREFIX "/klangk/leases/ports/"
-/* Last activity of a workspace (hosted traffic, klangkc start/exec/touch):
- * an RFC 3339 UTC timestamp, written by proxy-gen and klangkc. */
-#define WS_ACTIVITY_PREFIX "/klangk/activity/"
 
 /* Limits (also in the CRD). */
 #define WS_NAME_MAX 63
@@ -45,6 +40,7 @@
 #define WS_MAX_USER 254
 #define WS_MAX_IMAGE 255
 #define WS_MAX_IDLE 31536000
+#define WS_MAX_PIDS 4194304   /* the kernel's PID_MAX_LIMIT */
 
 struct ws_env {
 	char *name;
@@ -61,6 +57,23 @@ struct ws_mount {
 struct ws_member {
 	char *user;
 	char *role;       /* owner | collaborator | coder | spectator */
+};
+
+/*
+ * spec.resources as written: 0 means unset (the operator's default
+ * applies, cfg_resolve_resources).  A quantity too large for int64_t is
+ * valid syntax (the CRD's pattern cannot tell) and is kept as INT64_MAX,
+ * which is over every cap; text keeps what was written, for messages.
+ */
+struct ws_quantity {
+	int64_t value;
+	char text[QUANTITY_MAX_LEN + 1];
+};
+
+struct ws_resources {
+	struct ws_quantity cpu;     /* nano-CPUs */
+	struct ws_quantity memory;  /* bytes */
+	long long pids;
 };
 
 struct ws {
@@ -82,6 +95,7 @@ struct ws {
 	char *reclaim_policy;  /* Delete | Retain */
 	char *node_name;       /* the node it must run on; NULL = placed by the
 				* controllers (docs/operations.md) */
+	struct ws_resources resources;
 };
 
 /*
@@ -114,12 +128,8 @@ json_t *ws_canonical(const json_t *doc, const char *ns);
 bool ws_is_dns_label(const char *s);
 bool ws_is_id(const char *s);   /* status.id: 12..32 lowercase hex */
 
-/* Derived names, written into caller buffers; -ENAMETOOLONG if too small. */
-int ws_spec_key(const char *ns, const char *name, char *buf, size_t len);
-int ws_status_key(const char *ns, const char *name, char *buf, size_t len);
-/* Split "<prefix><ns>/<name>" into ns and name; -EINVAL if malformed. */
-int ws_split_key(const char *key, const char *prefix, char *ns, size_t nslen,
-		 char *name, size_t namelen);
+/* Derived names, written into caller buffers; -ENAMETOOLONG if too small.
+ * (The etcd keys are lib/keys.h's.) */
 int ws_container_name(const char *instance, const char *ns, const char *name,
 		      char *buf, size_t len);
 int ws_volume_name(const char *instance, const char *ns, const char *name,

@@ -82,4 +82,20 @@ typedef int (*wsframe_fn)(void *ud, enum wsframe_op op, const unsigned char *dat
 int wsframe_rx_feed(struct wsframe_rx *rx, const void *data, size_t len, wsframe_fn fn,
 		    void *ud);
 
+/*
+ * The exec protocol of klangk-gateway and klangkc (gateway/exec.h): binary
+ * messages whose first byte is a channel, as in Kubernetes'
+ * channel.k8s.io.  The status message (WSEXEC_STATUS) is JSON with
+ * WSEXEC_EXIT (the exit code) or "error" and "reason".
+ */
+enum wsexec_channel {
+	WSEXEC_STDIN = 0,
+	WSEXEC_STDOUT = 1,
+	WSEXEC_STDERR = 2,
+	WSEXEC_STATUS = 3,
+	WSEXEC_RESIZE = 4,       /* JSON {"rows": R, "cols": C} */
+	WSEXEC_CLOSE_STDIN = 5,
+};
+#define WSEXEC_EXIT "exit"
+
 #endif

@@ -1,8 +1,10 @@
 /* activity — hosted traffic recorded as workspace activity (see activity.h). */
 #include "activity.h"
 
+#include "keys.h"
 #include "log.h"
 #include "pgen.h"
+#include "timefmt.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -46,15 +48,6 @@ int activity_parse(const char *msg, size_t len, char *id, size_t idlen)
 	memcpy(id, p, n);
 	id[n] = '\0';
 	return ws_is_id(id) ? 0 : -EINVAL;
-}
-
-int activity_format_time(time_t t, char *out, size_t len)
-{
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		return -EINVAL;
-	return 0;
 }
 
 /* ---- the coalescer ---- */
@@ -318,13 +311,13 @@ static int write_batch(struct activity *a, const struct act_due *d, size_t n,
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
-		char skey[sizeof(WS_STATUS_PREFIX) + ACTIVITY_KEY_MAX];
-		char akey[sizeof(WS_ACTIVITY_PREFIX) + ACTIVITY_KEY_MAX];
-		char when[32];
+		char skey[sizeof(KEYS_STATUS_PREFIX) + ACTIVITY_KEY_MAX];
+		char akey[sizeof(KEYS_ACTIVITY_PREFIX) + ACTIVITY_KEY_MAX];
+		char when[TIMEFMT_MAX];
 
-		snprintf(skey, sizeof(skey), WS_STATUS_PREFIX "%s", d[i].key);
-		snprintf(akey, sizeof(akey), WS_ACTIVITY_PREFIX "%s", d[i].key);
-		if (activity_format_time(d[i].when, when, sizeof(when)) < 0)
+		keys_of_owner(KEYS_STATUS, d[i].key, skey, sizeof(skey));
+		keys_of_owner(KEYS_ACTIVITY, d[i].key, akey, sizeof(akey));
+		if (timefmt_emit(d[i].when, when, sizeof(when)) < 0)
 			when[0] = '\0';
 		json_array_append_new(cmp, etcd_cmp_exists(skey));
 		json_array_append_new(ops, etcd_op_put(akey, when, strlen(when), 0));
@@ -360,9 +353,9 @@ static void flush(struct activity *a)
 		} else if (r == 1) {
 			written = n;
 			for (size_t i = 0; i < n; i++) {
-				char when[32];
+				char when[TIMEFMT_MAX];
 
-				activity_format_time(d[i].when, when, sizeof(when));
+				timefmt_emit(d[i].when, when, sizeof(when));
 				log_debug("activity recorded", "workspace", d[i].key, "time", when, NULL);
 			}
 		} else if (r < 0) {

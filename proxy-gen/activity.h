@@ -25,12 +25,13 @@
 
 #include "err.h"
 #include "etcd.h"
+#include "keys.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
-/* Keys are WS_ACTIVITY_PREFIX (lib/ws.h) + "<ns>/<name>". */
+/* Keys are "<ns>/<name>"; lib/keys.h makes the etcd key of each. */
 #define ACTIVITY_KEY_MAX 160   /* "<ns>/<name>" */
 
 /* ---- parsing ---- */
@@ -38,9 +39,6 @@
 /* The workspace id of one datagram from nginx (tag PGEN_ACCESS_TAG), into
  * id (at least 33 bytes).  -EINVAL for anything else. */
 int activity_parse(const char *msg, size_t len, char *id, size_t idlen);
-
-/* RFC 3339 UTC, second precision: "2025-01-31T12:34:56Z" (out >= 21). */
-int activity_format_time(time_t t, char *out, size_t len);
 
 /* ---- the coalescer ---- */
 

@@ -6,16 +6,21 @@
  *   watcher     informer on /klangk/status/: a cache of every status object
  *               (list, then watch; relist when compacted and periodically);
  *               each change marks the cache dirty;
- *   main        debounces (a quiet window, a cap on the total delay, and a
+ *   apply       debounces (a quiet window, a cap on the total delay, and a
  *               minimum interval between reloads), renders, skips a render
  *               identical to the one serving (also across restarts: the
  *               live file's generation is compared), and runs the apply
  *               pipeline (nginx.c); every --resync-seconds it renders again
- *               and checks that nginx serves the result;
+ *               and checks that nginx serves the result; when it ends, it
+ *               stops the nginx it supervises;
  *   activity    receives nginx's per-request lines and writes
  *               /klangk/activity/<ns>/<name> (activity.c);
  *   supervisor  with --supervise only: restarts nginx when it dies;
- *   signals     SIGTERM/SIGINT become a clean stop.
+ *   signals     SIGTERM/SIGINT request a clean stop, SIGHUP re-applies;
+ *   main        waits for the stop request (a signal, or a thread that
+ *               cannot go on), wakes and joins every thread, frees what they
+ *               shared and exits with the request's status: 0 for a signal,
+ *               1 and a log line saying why when a thread could not go on.
  * libmicrohttpd's thread serves /metrics, /healthz and /readyz when
  * --metrics-address is set.
  */
@@ -25,10 +30,12 @@
 #include "http.h"
 #include "httpd.h"
 #include "informer.h"
+#include "keys.h"
 #include "log.h"
 #include "nginx.h"
 #include "pgen.h"
 #include "prom.h"
+#include "status.h"
 #include "stopper.h"
 #include "ws.h"
 
@@ -70,9 +77,12 @@ struct pg {
 	char dir[PATH_MAX];
 	long debounce_ms, max_delay_ms, min_interval_ms, resync_s, activity_s;
 	const char *metrics_addr;
-	/* stop.mu also guards the caches and the dirty state, so that a stop
-	 * request wakes the apply loop waiting on stop.cv. */
-	struct stopper stop;
+	struct stopper stop;  /* the stop request, with its status and reason */
+	/* cache_mu guards the caches and the dirty state; cache_cv wakes the
+	 * apply thread for a change, and for the stop (main broadcasts it
+	 * after the request, stop_threads). */
+	pthread_mutex_t cache_mu;
+	pthread_cond_t cache_cv;
 	json_t *cache;        /* status key -> status object */
 	json_t *ids;          /* workspace id -> "<ns>/<name>" (not Terminating) */
 	bool dirty, verify;
@@ -101,7 +111,7 @@ static void mark_dirty_locked(struct pg *p)
 		p->first_dirty = now;
 	p->dirty = true;
 	p->last_dirty = now;
-	pthread_cond_broadcast(&p->stop.cv);
+	pthread_cond_broadcast(&p->cache_cv);
 }
 
 /* A status object (new), or NULL when it is not one or, with several
@@ -109,47 +119,43 @@ static void mark_dirty_locked(struct pg *p)
  * ports are published there, and that node's nginx routes it. */
 static json_t *parse_status(const struct pg *p, const struct etcd_kv *kv)
 {
-	json_error_t jerr;
-	json_t *j = json_loadb(kv->value, kv->value_len, 0, &jerr);
-	const char *node;
+	struct status st;
+	json_t *j = NULL;
 
-	if (!json_is_object(j)) {
-		json_decref(j);
+	if (status_parse(kv->value, kv->value_len, &st, NULL) < 0)
 		return NULL;
-	}
-	node = json_string_value(json_object_get(j, "nodeName"));
-	if (p->cfg.node_name[0] && (!node || strcmp(node, p->cfg.node_name) != 0)) {
-		json_decref(j);
-		return NULL;
-	}
+	if (!p->cfg.node_name[0] || strcmp(st.node_name, p->cfg.node_name) == 0)
+		j = status_to_json(&st);
+	status_clear(&st);
 	return j;
 }
 
 /* ids: forget the id of the status at key (before it changes). */
 static void unindex_locked(struct pg *p, const char *key)
 {
-	json_t *old = json_object_get(p->cache, key);
-	const char *id = json_string_value(json_object_get(old, "id"));
-	const char *owner;
+	struct status old;
+	const char *owner, *mine = keys_owner(KEYS_STATUS, key);
 
-	if (!id)
+	if (status_from_json(json_object_get(p->cache, key), &old) < 0)
 		return;
-	owner = json_string_value(json_object_get(p->ids, id));
-	if (owner && strcmp(owner, key + strlen(WS_STATUS_PREFIX)) == 0)
-		json_object_del(p->ids, id);
+	owner = json_string_value(json_object_get(p->ids, old.id));
+	if (owner && mine && strcmp(owner, mine) == 0)
+		json_object_del(p->ids, old.id);
+	status_clear(&old);
 }
 
 /* ids: remember the id of status st at key, unless it is being deleted. */
 static void index_locked(struct pg *p, const char *key, json_t *st)
 {
-	const char *id = json_string_value(json_object_get(st, "id"));
-	const char *phase = json_string_value(json_object_get(st, "phase"));
+	struct status s;
 	char ns[64], name[64];
 
-	if (!id || !ws_is_id(id) || (phase && strcmp(phase, "Terminating") == 0) ||
-	    ws_split_key(key, WS_STATUS_PREFIX, ns, sizeof(ns), name, sizeof(name)) < 0)
+	if (status_from_json(st, &s) < 0)
 		return;
-	json_object_set_new(p->ids, id, json_string(key + strlen(WS_STATUS_PREFIX)));
+	if (ws_is_id(s.id) && !status_is_phase(&s, STATUS_TERMINATING) &&
+	    keys_split(KEYS_STATUS, key, ns, sizeof(ns), name, sizeof(name)) == 0)
+		json_object_set_new(p->ids, s.id, json_string(keys_owner(KEYS_STATUS, key)));
+	status_clear(&s);
 }
 
 static void on_list(void *ud, const struct etcd_kvs *kvs)
@@ -162,7 +168,7 @@ static void on_list(void *ud, const struct etcd_kvs *kvs)
 		json_decref(ids);
 		return;
 	}
-	pthread_mutex_lock(&p->stop.mu);
+	pthread_mutex_lock(&p->cache_mu);
 	json_decref(p->cache);
 	json_decref(p->ids);
 	p->cache = fresh;
@@ -179,14 +185,14 @@ static void on_list(void *ud, const struct etcd_kvs *kvs)
 	/* A relist also checks that nginx still serves what we applied. */
 	p->verify = true;
 	mark_dirty_locked(p);
-	pthread_mutex_unlock(&p->stop.mu);
+	pthread_mutex_unlock(&p->cache_mu);
 }
 
 static void on_events(void *ud, const struct etcd_event *ev, size_t n)
 {
 	struct pg *p = ud;
 
-	pthread_mutex_lock(&p->stop.mu);
+	pthread_mutex_lock(&p->cache_mu);
 	for (size_t i = 0; i < n; i++) {
 		json_t *st = ev[i].type == ETCD_DELETE ? NULL : parse_status(p, &ev[i].kv);
 
@@ -199,7 +205,7 @@ static void on_events(void *ud, const struct etcd_event *ev, size_t n)
 		}
 	}
 	mark_dirty_locked(p);
-	pthread_mutex_unlock(&p->stop.mu);
+	pthread_mutex_unlock(&p->cache_mu);
 }
 
 static struct etcd *new_etcd(struct pg *p)
@@ -218,13 +224,19 @@ static struct etcd *new_etcd(struct pg *p)
 static void *watcher(void *arg)
 {
 	struct pg *p = arg;
-	struct informer inf = { .prefix = WS_STATUS_PREFIX, .stop = &p->stop,
+	struct informer inf = { .prefix = KEYS_STATUS_PREFIX, .stop = &p->stop,
 				.relist_ms = p->resync_s * 1000, .on_list = on_list,
 				.on_events = on_events, .ud = p };
 
-	inf.etcd = new_etcd(p);
-	if (!inf.etcd) {
-		stopper_stop(&p->stop);
+	struct etcd_opts o = etcd_opts_env(p->cfg.etcd_endpoints);
+	struct err e = { "" };
+	char why[512];
+
+	if (etcd_new(&o, &inf.etcd, &e) < 0) {
+		/* Without it nothing is ever routed: the daemon cannot go on. */
+		snprintf(why, sizeof(why), "watcher: cannot create etcd client: %.400s", e.msg);
+		log_error("watcher: cannot create etcd client", "error", e.msg, NULL);
+		stopper_stop(&p->stop, 1, why);
 		return NULL;
 	}
 	informer_run(&inf);
@@ -238,52 +250,51 @@ static int lookup_id(void *ud, const char *id, char *key, size_t keylen)
 	const char *k;
 	int r = -ENOENT;
 
-	pthread_mutex_lock(&p->stop.mu);
+	pthread_mutex_lock(&p->cache_mu);
 	k = json_string_value(json_object_get(p->ids, id));
 	if (k && (size_t)snprintf(key, keylen, "%s", k) < keylen)
 		r = 0;
-	pthread_mutex_unlock(&p->stop.mu);
+	pthread_mutex_unlock(&p->cache_mu);
 	return r;
+}
+
+/* A thread whose loop ended while no stop was requested cannot go on (it
+ * logged why): the daemon stops, non-zero. */
+static void thread_ended(struct pg *p, const char *what)
+{
+	if (!stopper_stopping(&p->stop))
+		stopper_stop(&p->stop, 1, what);
 }
 
 static void *activity_thread(void *arg)
 {
-	activity_run(arg);
+	struct pg *p = arg;
+
+	activity_run(p->act);
+	thread_ended(p, "activity: the receiving loop failed");
 	return NULL;
 }
 
 static void *supervisor(void *arg)
 {
-	ngx_supervise(arg);
+	struct pg *p = arg;
+
+	ngx_supervise(&p->ngx);
+	thread_ended(p, "nginx supervisor ended");
 	return NULL;
 }
 
-static void *signals(void *arg)
+/* SIGHUP (systemctl reload): render again and make sure nginx serves it,
+ * starting or reloading it if it does not. */
+static void on_hup(void *ud)
 {
-	struct pg *p = arg;
-	sigset_t set;
-	int sig = 0;
+	struct pg *p = ud;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (sig != SIGHUP)
-			break;
-		/* A reload (systemctl reload): render again and make sure
-		 * nginx serves it, starting or reloading it if it does not. */
-		log_info("SIGHUP: re-applying the configuration", NULL);
-		pthread_mutex_lock(&p->stop.mu);
-		p->verify = true;
-		mark_dirty_locked(p);
-		pthread_mutex_unlock(&p->stop.mu);
-	}
-	log_info("signal received; stopping", NULL);
-	stopper_stop(&p->stop);
-	return NULL;
+	log_info("SIGHUP: re-applying the configuration", NULL);
+	pthread_mutex_lock(&p->cache_mu);
+	p->verify = true;
+	mark_dirty_locked(p);
+	pthread_mutex_unlock(&p->cache_mu);
 }
 
 /* ---- /metrics, /healthz, /readyz ---- */
@@ -382,10 +393,10 @@ static int readyz(void *ud, struct buf *b, int *status)
 	bool synced, dirty;
 	char gen[33];
 
-	pthread_mutex_lock(&p->stop.mu);
+	pthread_mutex_lock(&p->cache_mu);
 	synced = p->synced;
 	dirty = p->dirty;
-	pthread_mutex_unlock(&p->stop.mu);
+	pthread_mutex_unlock(&p->cache_mu);
 	pthread_mutex_lock(&p->gen_mu);
 	snprintf(gen, sizeof(gen), "%s", p->serving_gen);
 	pthread_mutex_unlock(&p->gen_mu);
@@ -435,12 +446,12 @@ static int apply_once(struct pg *p, bool *applied, struct err *e)
 
 	*applied = false;
 	buf_init(&conf, 0);
-	pthread_mutex_lock(&p->stop.mu);
+	pthread_mutex_lock(&p->cache_mu);
 	r = pgen_routes_from_status(p->cache, &routes, &n, &skipped);
 	p->dirty = false;
 	verify = p->verify;
 	p->verify = false;
-	pthread_mutex_unlock(&p->stop.mu);
+	pthread_mutex_unlock(&p->cache_mu);
 	if (r < 0)
 		goto render_failed;
 	if (skipped)
@@ -500,7 +511,7 @@ out:
 	return r;
 }
 
-/* Wait on stop.cv (held) until ms_abs (monotonic) or a wake-up. */
+/* Wait on cache_cv (cache_mu held) until ms_abs (monotonic) or a wake-up. */
 static void wait_until_locked(struct pg *p, long long ms_abs)
 {
 	long long d = ms_abs - now_ms();
@@ -509,7 +520,7 @@ static void wait_until_locked(struct pg *p, long long ms_abs)
 	if (d <= 0)
 		return;
 	stopper_deadline((long)d, &ts);
-	pthread_cond_timedwait(&p->stop.cv, &p->stop.mu, &ts);
+	pthread_cond_timedwait(&p->cache_cv, &p->cache_mu, &ts);
 }
 
 /* resync_s from now, give or take 10 %, so that proxy-gens started together
@@ -526,8 +537,8 @@ static void apply_loop(struct pg *p)
 	long long last_reload = -1000000000, resync = next_resync(p);
 	int failures = 0;
 
-	pthread_mutex_lock(&p->stop.mu);
-	while (!p->stop.stopping) {
+	pthread_mutex_lock(&p->cache_mu);
+	while (!stopper_stopping(&p->stop)) {
 		long long now = now_ms(), due;
 		struct err e = { "" };
 		bool applied = false;
@@ -547,7 +558,7 @@ static void apply_loop(struct pg *p)
 			if (p->synced)
 				wait_until_locked(p, resync);
 			else
-				pthread_cond_wait(&p->stop.cv, &p->stop.mu);
+				pthread_cond_wait(&p->cache_cv, &p->cache_mu);
 			continue;
 		}
 		/* Debounce: apply after a quiet window, but never later than
@@ -563,13 +574,13 @@ static void apply_loop(struct pg *p)
 			wait_until_locked(p, due);
 			continue;
 		}
-		pthread_mutex_unlock(&p->stop.mu);
+		pthread_mutex_unlock(&p->cache_mu);
 		r = apply_once(p, &applied, &e);
 		if (applied)
 			last_reload = now_ms();
-		if (r < 0 && p->stop.stopping) {
+		if (r < 0 && stopper_stopping(&p->stop)) {
 			/* Cut short by the stop request: nothing to report. */
-			pthread_mutex_lock(&p->stop.mu);
+			pthread_mutex_lock(&p->cache_mu);
 			break;
 		}
 		if (r < 0) {
@@ -578,14 +589,60 @@ static void apply_loop(struct pg *p)
 			log_error("apply failed; the previous configuration keeps serving",
 				  "error", e.msg, NULL);
 			stopper_nap(&p->stop, d);
-			pthread_mutex_lock(&p->stop.mu);
+			pthread_mutex_lock(&p->cache_mu);
 			mark_dirty_locked(p); /* try again */
 			continue;
 		}
 		failures = 0;
-		pthread_mutex_lock(&p->stop.mu);
+		pthread_mutex_lock(&p->cache_mu);
 	}
-	pthread_mutex_unlock(&p->stop.mu);
+	pthread_mutex_unlock(&p->cache_mu);
+}
+
+static void *apply_thread(void *arg)
+{
+	struct pg *p = arg;
+
+	apply_loop(p);
+	/* No apply can follow: the supervised nginx may stop now. */
+	if (p->ngx.mode == NGX_MODE_SUPERVISE) {
+		log_info("stopping nginx", NULL);
+		ngx_shutdown(&p->ngx);
+	}
+	return NULL;
+}
+
+/* Signals first (a signal during the start is taken), then the others;
+ * each that starts is joined by stop_threads, whether or not the others
+ * could start. */
+static int start_threads(struct pg *p)
+{
+	struct stopper *s = &p->stop;
+	int r;
+
+	if ((r = stopper_signals(s, on_hup, p)) < 0 ||
+	    (p->ngx.mode == NGX_MODE_SUPERVISE &&
+	     (r = stopper_spawn(s, supervisor, p, "supervisor")) < 0) ||
+	    (p->act && (r = stopper_spawn(s, activity_thread, p, "activity")) < 0) ||
+	    (r = stopper_spawn(s, watcher, p, "watcher")) < 0 ||
+	    (r = stopper_spawn(s, apply_thread, p, "apply")) < 0) {
+		log_error("cannot start threads", "error", strerror(-r), NULL);
+		return r;
+	}
+	return 0;
+}
+
+/* After the stop request: wake what waits on a condition of its own (the
+ * apply thread on cache_cv, the activity thread on its socket), then join
+ * every thread; the apply thread stops a supervised nginx as it ends. */
+static void stop_threads(struct pg *p)
+{
+	if (p->act)
+		activity_stop(p->act);
+	pthread_mutex_lock(&p->cache_mu);
+	pthread_cond_broadcast(&p->cache_cv);
+	pthread_mutex_unlock(&p->cache_mu);
+	stopper_join(&p->stop);
 }
 
 /* ---- options ---- */
@@ -663,12 +720,12 @@ int main(int argc, char **argv)
 	const char *dir = getenv("KLANGK_NGINX_DIR");
 	const char *listen = "127.0.0.1";
 	enum log_level lvl = LOG_INFO;
-	pthread_t wt, st, at, sv;
-	bool have_at = false, have_sv = false;
 	struct etcd *act_etcd = NULL;
 	struct httpd *httpd = NULL;
 	sigset_t sigs;
+	pthread_condattr_t mono;
 	struct err e = { "" };
+	char why[512];
 	int opt, json = 0, rc = 1;
 	bool bad = false, no_start = false, supervise = false;
 
@@ -807,15 +864,18 @@ int main(int argc, char **argv)
 	}
 	p.cache = json_object();
 	p.ids = json_object();
+	/* The apply thread's deadlines are CLOCK_MONOTONIC (stopper_deadline). */
+	pthread_condattr_init(&mono);
+	pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
 	if (!p.cache || !p.ids || stopper_init(&p.stop) < 0 || ngx_init(&p.ngx) < 0 ||
+	    pthread_mutex_init(&p.cache_mu, NULL) != 0 ||
+	    pthread_cond_init(&p.cache_cv, &mono) != 0 ||
 	    pthread_mutex_init(&p.gen_mu, NULL) != 0 || metrics_init(&p.m) < 0)
 		return 1;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	pthread_condattr_destroy(&mono);
+	/* Signals are blocked in every thread (libmicrohttpd's included) and
+	 * taken by the signal thread. */
+	stopper_block_signals(&sigs);
 	{
 		char port[16];
 
@@ -850,38 +910,17 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (pthread_create(&st, NULL, signals, &p) != 0 ||
-	    pthread_create(&wt, NULL, watcher, &p) != 0)
-		goto out;
-	if (p.act) {
-		if (pthread_create(&at, NULL, activity_thread, p.act) != 0)
-			goto out;
-		have_at = true;
-	}
-	if (supervise) {
-		if (pthread_create(&sv, NULL, supervisor, &p.ngx) != 0)
-			goto out;
-		have_sv = true;
-	}
-
-	apply_loop(&p);
-	rc = 0;
-
+	if (start_threads(&p) < 0)
+		stopper_stop(&p.stop, 1, "cannot start threads");
+	rc = stopper_wait(&p.stop, why, sizeof(why));
+	/* No scrape may read what is freed below. */
 	httpd_stop(httpd);
 	httpd = NULL;
-	if (have_at) {
-		activity_stop(p.act);
-		pthread_join(at, NULL);
-	}
-	if (have_sv) {
-		log_info("stopping nginx", NULL);
-		ngx_shutdown(&p.ngx);
-		pthread_join(sv, NULL);
-	}
-	pthread_join(wt, NULL);
-	pthread_cancel(st);
-	pthread_join(st, NULL);
-	log_info("stopped", NULL);
+	stop_threads(&p);
+	if (rc == 0)
+		log_info("stopped", "reason", why, NULL);
+	else
+		log_error("stopped: cannot go on", "reason", why, NULL);
 out:
 	httpd_stop(httpd);
 	activity_free(p.act);

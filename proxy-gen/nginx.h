@@ -21,7 +21,7 @@
 #include "err.h"
 
 #include <pthread.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -46,7 +46,7 @@ struct ngx {
 	/* Borrowed, may be NULL: when it becomes non-zero, ngx_apply stops
 	 * waiting for the confirmation (-ECANCELED), so that a stop request
 	 * is not held up by it. */
-	volatile sig_atomic_t *cancel;
+	atomic_int *cancel;
 	/* Supervision state (private; ngx_init/ngx_destroy). */
 	pthread_mutex_t mu;
 	pid_t child;            /* the supervised master, or 0 */

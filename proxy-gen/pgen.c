@@ -2,6 +2,7 @@
 #include "pgen.h"
 
 #include "cfg.h"
+#include "status.h"
 #include "ws.h"
 
 #include <arpa/inet.h>
@@ -97,49 +98,51 @@ int pgen_routes_from_status(const json_t *statuses, struct pgen_route **routes,
 	struct pgen_route *v = NULL;
 	size_t cnt = 0, cap = 0, bad = 0;
 	const char *key;
-	json_t *st;
+	json_t *j;
 
-	json_object_foreach((json_t *)statuses, key, st) {
-		const char *phase = json_string_value(json_object_get(st, "phase"));
-		const char *id = json_string_value(json_object_get(st, "id"));
-		json_t *ports = json_object_get(st, "ports"), *p;
-		size_t i;
+	json_object_foreach((json_t *)statuses, key, j) {
+		struct status st;
 
 		/* Pending is a workspace being created: routing it now puts
 		 * the route in nginx before its app can answer, rather than
 		 * one reload after.  Its ports are leased to it alone, so the
 		 * route leads nowhere else meanwhile (nginx answers 502). */
-		if (!phase || (strcmp(phase, "Running") != 0 && strcmp(phase, "Pending") != 0))
+		if (status_from_json(j, &st) < 0)
 			continue;
-		if (!id || !ws_is_id(id)) {
-			bad++;
+		if (!status_is_phase(&st, STATUS_RUNNING) && !status_is_phase(&st, STATUS_PENDING)) {
+			status_clear(&st);
 			continue;
 		}
-		json_array_foreach(ports, i, p) {
-			json_t *h = json_object_get(p, "host");
-			long port;
+		if (!ws_is_id(st.id)) {
+			bad++;
+			status_clear(&st);
+			continue;
+		}
+		bad += st.n_invalid;
+		for (size_t i = 0; i < st.n_ports; i++) {
+			long port = st.ports[i].host;
 
-			if (!json_is_integer(h) || json_integer_value(h) < 1 ||
-			    json_integer_value(h) > 65535) {
+			if (port < 1 || port > 65535) {
 				bad++;
 				continue;
 			}
-			port = (long)json_integer_value(h);
 			if (cnt == cap) {
 				size_t nc = cap ? cap * 2 : 64;
 				struct pgen_route *nv = realloc(v, nc * sizeof(*nv));
 
 				if (!nv) {
 					free(v);
+					status_clear(&st);
 					return -ENOMEM;
 				}
 				v = nv;
 				cap = nc;
 			}
-			snprintf(v[cnt].id, sizeof(v[cnt].id), "%s", id);
+			snprintf(v[cnt].id, sizeof(v[cnt].id), "%s", st.id);
 			v[cnt].port = port;
 			cnt++;
 		}
+		status_clear(&st);
 	}
 	if (cnt)
 		qsort(v, cnt, sizeof(*v), cmp_route);

@@ -45,3 +45,52 @@ klangk_cache_dir() {
 	fi
 	echo "$d"
 }
+
+# engine_build IMAGE DIR [BUILD_ARGS...]: builds DIR/Dockerfile as IMAGE,
+# quietly. --network host: a RUN apt-get needs the network, and dockerd's
+# containers have none here (--iptables=false).
+engine_build() {
+	local image="$1" dir="$2"
+	shift 2
+	if [ "$(engine_name)" = docker ]; then
+		DOCKER_BUILDKIT=0 engine build -q --network host -t "$image" "$@" "$dir" >/dev/null
+	else
+		engine build -q --network host -t "$image" "$@" "$dir" >/dev/null
+	fi
+}
+
+# engine_cached_build IMAGE DIR: puts IMAGE, built from DIR/Dockerfile on
+# the Debian base (scripts/base-image.sh), into the engine, keeping the
+# build as an archive in the machine's cache named after a hash of DIR's
+# files and the base: a later call (also into another engine's storage:
+# an archive either engine saved loads into the other) loads it in seconds
+# where a build (apt-get inside) takes minutes. Older archives of IMAGE are
+# deleted.
+engine_cached_build() {
+	local image="$1" dir="$2" here cache base key archive name
+	here="$(dirname "${BASH_SOURCE[0]}")"
+	cache="$(klangk_cache_dir)"
+	base="$(bash "$here/base-image.sh" --tarball)"
+	key="$({
+		echo "$image"
+		stat -c '%s %Y' "$base"
+		cat "$dir"/*
+	} | sha256sum | cut -c1-16)"
+	name="${image##*/}"
+	name="${name%%:*}"
+	archive="$cache/$name-$key.tar"
+	if [ -s "$archive" ]; then
+		engine load -q -i "$archive" >/dev/null || return 1
+		# Podman's archive names the image localhost/NAME, which Docker
+		# does not take for NAME; give it the name asked for.
+		engine image inspect "$image" >/dev/null 2>&1 ||
+			engine tag "localhost/$image" "$image" || return 1
+		return 0
+	fi
+	bash "$here/base-image.sh" || return 1
+	engine_build "$image" "$dir" || return 1
+	engine save -o "$archive.tmp.$$" "$image" >/dev/null || return 1
+	mv -f "$archive.tmp.$$" "$archive" || return 1
+	find "$cache" -maxdepth 1 -name "$name-????????????????.tar" ! -name "${archive##*/}" -delete
+	echo "engine: built $image (cached as $archive)" >&2
+}

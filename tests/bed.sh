@@ -53,6 +53,10 @@
 #                    KLANGK_ETCD_CACERT, _CERT, _KEY and ETCDCTL_CACERT, _CERT,
 #                    _KEY; the endpoints are https://
 #   BED_ETCD_ARGS    extra etcd flags (word-split), e.g. "--auth-token-ttl 2"
+#   BED_OWN_SESSION=1  bed_start_controller and bed_start_proxygen start the
+#                    daemon in a session of its own (setsid), so that a
+#                    terminal's Ctrl-C, which signals the whole foreground
+#                    process group, does not reach it (scripts/run.sh)
 
 BED_SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BED_REPO="$(cd "$BED_SRC_DIR/.." && pwd)"
@@ -724,6 +728,14 @@ etcdput() {
 	etcdctl put "$1" "$2" >/dev/null
 }
 
+# _bed_session: prints the command prefix that starts a daemon in a
+# session of its own when BED_OWN_SESSION=1 (setsid does not fork here: a
+# background job of a script does not lead its process group, so $! stays
+# the daemon's pid).
+_bed_session() {
+	[ "${BED_OWN_SESSION:-0}" != 1 ] || echo setsid
+}
+
 # bed_start_controller [ARGS...]: starts $BIN/klangk-controller ARGS in the
 # background with the bed's environment; log $BED/controller.log, pid in
 # BED_CONTROLLER_PID (and $BED/controller.pid).
@@ -732,7 +744,8 @@ bed_start_controller() {
 		bed_log "controller already running (pid $BED_CONTROLLER_PID)"
 		return 1
 	fi
-	"$BIN/klangk-controller" "$@" </dev/null >>"$BED/controller.log" 2>&1 &
+	# shellcheck disable=SC2046 # the prefix is one word or none
+	$(_bed_session) "$BIN/klangk-controller" "$@" </dev/null >>"$BED/controller.log" 2>&1 &
 	BED_CONTROLLER_PID=$!
 	echo "$BED_CONTROLLER_PID" >"$BED/controller.pid"
 }
@@ -758,7 +771,8 @@ bed_start_proxygen() {
 		bed_log "proxy-gen already running (pid $BED_PROXYGEN_PID)"
 		return 1
 	fi
-	"$BIN/klangk-proxy-gen" --dir "$NGINX_DIR" --port "$KLANGK_NGINX_PORT" "$@" \
+	# shellcheck disable=SC2046 # the prefix is one word or none
+	$(_bed_session) "$BIN/klangk-proxy-gen" --dir "$NGINX_DIR" --port "$KLANGK_NGINX_PORT" "$@" \
 		</dev/null >>"$BED/proxy-gen.log" 2>&1 &
 	BED_PROXYGEN_PID=$!
 	echo "$BED_PROXYGEN_PID" >"$BED/proxy-gen.pid"
@@ -788,8 +802,9 @@ bed_start_gateway() {
 		return 1
 	fi
 	: >"$BED/gateway.log"
+	# shellcheck disable=SC2046 # the prefix is one word or none
 	KLANGK_GATEWAY_LISTEN="${KLANGK_GATEWAY_LISTEN:-127.0.0.1:0}" \
-		"$BIN/klangk-gateway" </dev/null >>"$BED/gateway.log" 2>&1 &
+		$(_bed_session) "$BIN/klangk-gateway" </dev/null >>"$BED/gateway.log" 2>&1 &
 	BED_GATEWAY_PID=$!
 	echo "$BED_GATEWAY_PID" >"$BED/gateway.pid"
 	_bed_gateway_port() { sed -n 's/.*msg=serving .*port=\([0-9]*\).*/\1/p' "$BED/gateway.log" | tail -1; }

@@ -95,6 +95,21 @@ ws_apply() {
 		"$BIN/klangkc" apply -f - >/dev/null
 }
 
+# wait_hosted_app NAME NS: waits until the workspace converged and the app
+# on its second hosted port (container port 8001 of the test image) answers
+# through nginx on KLANGK_NGINX_PORT; fails the test otherwise. Sets
+# HOSTED_ID and HOSTED_PORT (the workspace's id and that host port).
+wait_hosted_app() {
+	local url
+	wait_ws_converged "$1" "$2" 60
+	HOSTED_ID="$(ws_field "$1" "$2" .status.id)"
+	HOSTED_PORT="$(ws_field "$1" "$2" '.status.ports[1].host')"
+	url="http://127.0.0.1:$KLANGK_NGINX_PORT/hosted/$HOSTED_ID/$HOSTED_PORT/"
+	wait_for "the hosted app through nginx" 30 sh -c "curl -sf --max-time 5 '$url' | grep -q 'workspace=$HOSTED_ID'" ||
+		fail "GET $url: $(curl -s "$url")"
+	assert_contains "$(curl -sf "$url")" "container-port=8001 host-port=$HOSTED_PORT" "hosted app"
+}
+
 # container_names: the names of the engine's containers, one per line.
 container_names() {
 	engine_get '/v1.41/containers/json?all=1' | jq -r '.[].Names[]' | sed 's,^/,,'

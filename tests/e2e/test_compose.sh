@@ -32,6 +32,9 @@ compose() {
 }
 cleanup() {
 	local rc=$?
+	# errexit applies in traps too: `(exit "$rc")` below would end the
+	# trap before bed_down when the test failed.
+	set +e
 	if [ -n "${PROJECT:-}" ]; then
 		compose logs --no-color >"$BED/compose.log" 2>&1 || true
 		compose down -v -t 5 >>"$BED/teardown.log" 2>&1 || true
@@ -78,21 +81,9 @@ assert_eq "65534:$(stat -c %g "$SOCK")" "$(engine_get "/v1.41/containers/${PROJE
 
 echo "== 3. a workspace through the sidecar"
 export KLANGK_ETCD_ENDPOINTS="http://127.0.0.1:$C_ETCD" ETCDCTL_ENDPOINTS="http://127.0.0.1:$C_ETCD"
-"$BIN/klangkc" apply -f - <<YAML
-apiVersion: klangk.io/v1alpha1
-kind: Workspace
-metadata: {name: hello, namespace: demo}
-spec:
-  image: $KLANGK_TEST_IMAGE
-  hostedPorts: 2
-YAML
-wait_ws_converged hello demo 60
-id="$(ws_field hello demo .status.id)"
-port="$(ws_field hello demo '.status.ports[1].host')"
-url="http://127.0.0.1:$KLANGK_NGINX_PORT/hosted/$id/$port/"
-wait_for "the hosted app through the sidecar" 30 sh -c "curl -sf --max-time 5 '$url' | grep -q 'workspace=$id'" ||
-	fail "GET $url: $(curl -s "$url")"
-assert_contains "$(curl -sf "$url")" "container-port=8001 host-port=$port" "hosted app"
+ws_apply demo hello '{"hostedPorts": 2}'
+wait_hosted_app hello demo
+id="$HOSTED_ID"
 assert_eq 404 "$(http_code "http://127.0.0.1:$KLANGK_NGINX_PORT/hosted/$id/1/")" "an unleased port"
 "$BIN/klangkc" delete hello -n demo >/dev/null
 gone() { [ -z "$(etcdget "/klangk/status/demo/hello")" ] && ! engine_get "/v1.41/containers/klangk_${KLANGK_INSTANCE_ID}_demo_hello/json" >/dev/null 2>&1; }

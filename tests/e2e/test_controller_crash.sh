@@ -16,11 +16,15 @@ bed_up
 declare -A PID
 start_ctl() {
 	"$BIN/klangk-controller" --config "$BED/empty.conf" --leader-ttl-seconds 3 \
-		--resync-seconds 5 </dev/null >>"$BED/controller-$1.log" 2>&1 &
+		--resync-seconds 5 --leader-identity "$1" </dev/null >>"$BED/controller-$1.log" 2>&1 &
 	PID[$1]=$!
 }
+# leader_pid: the pid of the controller (a or b, its leader identity)
+# holding the leader key. A restarted one takes its key over at once.
 leader_pid() {
-	etcdget "/klangk/leader/$KLANGK_INSTANCE_ID" | cut -d: -f2
+	local id
+	id="$(etcdget "/klangk/leader/$KLANGK_INSTANCE_ID")"
+	[ -n "$id" ] && echo "${PID[$id]:-}"
 }
 N=20
 names() { for i in $(seq 1 $N); do printf 'w%02d ' "$i"; done; }

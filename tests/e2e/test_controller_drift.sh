@@ -83,6 +83,21 @@ assert_contains "$metrics" "klangk_workqueue_depth" "metrics"
 assert_contains "$metrics" "klangk_leader 1" "metrics"
 assert_eq 404 "$(http_code "$M/nope")" "unknown metrics path"
 
+# The engine's events for the controller's own create and start (and
+# Podman's init before a start) wake no second reconcile: the one that
+# created the container converged it.  Once their echoes are counted, no
+# other event was seen, and "one" was reconciled once (twice if the resync
+# right after the election found it too); before, each echo woke one.
+metric() { curl -sf "$M/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+own_at_least() { [ "$(metric 'klangk_engine_events_total{source="own"}')" -ge "$1" ] 2>/dev/null; }
+echoes=2
+[ "$BED_ENGINE" = podman ] && echoes=3
+wait_for "echoes of create and start" 10 own_at_least "$echoes" ||
+	fail "own events not recognised: $(curl -sf "$M/metrics" | grep engine_events)"
+assert_eq 0 "$(metric 'klangk_engine_events_total{source="other"}')" "engine events not of our own"
+[ "$(metric 'klangk_reconcile_total{result="success"}')" -le 2 ] ||
+	fail "own events woke reconciles: $(curl -sf "$M/metrics" | grep -E 'reconcile_total|engine_events')"
+
 # Removed behind its back: recreated (engine events wake the controller;
 # resync is 300 s, so a quick fix proves the event path).
 old="$(cid one)"

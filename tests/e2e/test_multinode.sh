@@ -73,7 +73,8 @@ B_START=$((KLANGK_PORT_RANGE_START + HALF))
 start_ctl() { # NAME NODE RANGE_START
 	"$BIN/klangk-controller" --node-name "$2" --node-capacity 10 \
 		--port-range-start "$3" --port-range-end $(($3 + HALF - 1)) \
-		--leader-ttl-seconds 3 --resync-seconds 5 </dev/null >>"$BED/controller-$1.log" 2>&1 &
+		--leader-ttl-seconds 3 --resync-seconds 5 --leader-identity "$1" \
+		</dev/null >>"$BED/controller-$1.log" 2>&1 &
 	CTL_PIDS+=($!)
 	eval "PID_$1=\$!"
 }
@@ -85,9 +86,12 @@ wait_for "node a registered" 30 node_up a || fail "node a never registered"
 wait_for "node b registered" 30 node_up b || fail "node b never registered"
 assert_eq '{"capacity":10}' "$(etcdget /klangk/nodes/a)" "node a's record"
 
-# leader_pid NODE: the pid in the node's leader key (host:pid:random).
+# leader_pid NODE: the pid of the replica (a1, a2, b1: its leader identity)
+# holding the node's leader key.
 leader_pid() {
-	etcdget "/klangk/leader/$KLANGK_INSTANCE_ID/$1" | cut -d: -f2
+	local id
+	id="$(etcdget "/klangk/leader/$KLANGK_INSTANCE_ID/$1")"
+	[[ "$id" =~ ^[ab][12]$ ]] && eval "echo \"\$PID_$id\""
 }
 wait_for "a leader on node a" 30 sh -c "[ -n \"\$(etcdctl get --print-value-only /klangk/leader/$KLANGK_INSTANCE_ID/a)\" ]" ||
 	fail "node a has no leader"

@@ -16,6 +16,8 @@
 //    every object schema with properties gets additionalProperties: false;
 //  - x-kubernetes-list-type: map means unique keys (ajv-keywords'
 //    uniqueItemProperties);
+//  - x-kubernetes-int-or-string: true means an integer or a string (the
+//    type ajv is given; minimum then applies to the one, pattern to the other);
 //  - a null field is pruned before validation (all fields are non-nullable);
 //  - apiVersion and kind must name the resource; status is ignored on writes
 //    (status subresource);
@@ -47,6 +49,8 @@ function convert(s) {
 			? Object.fromEntries(Object.entries(v).map(([p, ps]) => [p, convert(ps)]))
 			: convert(v);
 	}
+	if (s['x-kubernetes-int-or-string'])
+		out.type = ['integer', 'string'];
 	if (s['x-kubernetes-list-type'] === 'map')
 		out.uniqueItemProperties = s['x-kubernetes-list-map-keys'];
 	if (s.type === 'object' && s.properties && !('additionalProperties' in s) &&
@@ -109,7 +113,8 @@ function main() {
 	const summary = args[0] === '--summary';
 	if (summary) args = args.slice(1);
 	const [crdPath, ...files] = args;
-	const ajv = new Ajv({ allErrors: true, strict: true, unicodeRegExp: true });
+	const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true,
+		unicodeRegExp: true });
 	addFormats(ajv);
 	addKeywords(ajv, ['uniqueItemProperties']);
 	const validate = ajv.compile(schemaOf(fs.readFileSync(crdPath, 'utf8')));

@@ -33,16 +33,6 @@ static void test_parse(void)
 		CHECK(activity_parse(bad[i], strlen(bad[i]), id, sizeof(id)) == -EINVAL);
 }
 
-static void test_time(void)
-{
-	char s[32];
-
-	CHECK(activity_format_time(0, s, sizeof(s)) == 0 && strcmp(s, "1970-01-01T00:00:00Z") == 0);
-	CHECK(activity_format_time(1738326896, s, sizeof(s)) == 0 &&
-	      strcmp(s, "2025-01-31T12:34:56Z") == 0);
-	CHECK(activity_format_time(0, s, 5) == -EINVAL);
-}
-
 static void test_coalesce(void)
 {
 	struct act_coal *c = NULL;
@@ -102,7 +92,6 @@ static void test_coalesce(void)
 int main(void)
 {
 	test_parse();
-	test_time();
 	test_coalesce();
 	return T_DONE("activity");
 }

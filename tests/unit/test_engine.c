@@ -1,5 +1,6 @@
 /* Unit tests for the pure parts of lib/engine: the demultiplexer of an
- * exec's output stream without a TTY. */
+ * exec's output stream without a TTY, limits as HostConfig fields, and a
+ * container's state from its inspection. */
 #include "t.h"
 
 #include "engine.h"
@@ -34,6 +35,45 @@ static void frame(char *buf, size_t *n, int stream, const char *payload)
 	buf[*n + 7] = (char)len;
 	memcpy(buf + *n + 8, payload, len);
 	*n += 8 + len;
+}
+
+/* Limits become HostConfig fields; unset ones are left out. */
+static void test_resources_json(void)
+{
+	struct engine_resources r = { .nano_cpus = 500000000, .memory = 134217728,
+				      .memory_swap = 134217728 };
+	json_t *hc = json_object();
+
+	CHECK(engine_resources_to_json(&r, hc) == 0);
+	CHECK(json_integer_value(json_object_get(hc, "NanoCpus")) == 500000000);
+	CHECK(json_integer_value(json_object_get(hc, "Memory")) == 134217728);
+	CHECK(json_integer_value(json_object_get(hc, "MemorySwap")) == 134217728);
+	CHECK(json_object_get(hc, "PidsLimit") == NULL);
+	json_decref(hc);
+}
+
+/* State from an inspection: dockerd's OOM kill, an exit code, no State. */
+static void test_state(void)
+{
+	json_t *j = json_loads("{\"State\": {\"Status\": \"exited\", \"Running\": false,"
+			       " \"OOMKilled\": true, \"ExitCode\": 137,"
+			       " \"FinishedAt\": \"2026-12-03T22:23:58.899964232Z\"}}", 0, NULL);
+	struct engine_state s = { .exit_code = -1 };
+
+	CHECK(engine_container_state(j, &s) == 0);
+	CHECK(!s.running && s.oom_killed && s.exit_code == 137);
+	CHECK(strcmp(s.status, "exited") == 0);
+	CHECK(strcmp(s.finished_at, "2026-12-03T22:23:58.899964232Z") == 0);
+	json_decref(j);
+	j = json_loads("{\"State\": {\"Status\": \"running\", \"Running\": true,"
+		       " \"ExitCode\": 0}}", 0, NULL);
+	CHECK(engine_container_state(j, &s) == 0 && s.running && !s.oom_killed &&
+	      s.exit_code == 0 && s.finished_at[0] == '\0');
+	json_decref(j);
+	s.exit_code = 99;
+	j = json_loads("{\"Id\": \"x\"}", 0, NULL);
+	CHECK(engine_container_state(j, &s) == -EPROTO && s.exit_code == 99);
+	json_decref(j);
 }
 
 int main(void)
@@ -80,5 +120,7 @@ int main(void)
 		frame(b, &k, 0, "stdin?");
 		CHECK(engine_demux_feed(&d, b, k, collect, &o) == -ECANCELED);
 	}
+	test_resources_json();
+	test_state();
 	return T_DONE("engine");
 }

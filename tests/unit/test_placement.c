@@ -3,6 +3,7 @@
  * skipped, and no room anywhere is -ENOSPC. */
 #include "placement.h"
 #include "t.h"
+#include "keys.h"
 
 #include <stdlib.h>
 
@@ -41,16 +42,16 @@ static int pick(const char *const *nodes, const char *const *placed, char *out)
 int main(void)
 {
 	static const char *const none[] = { NULL };
-	static const char *const two[] = { PLACE_NODE_PREFIX "a={\"capacity\":2}",
-					   PLACE_NODE_PREFIX "b={\"capacity\":2}", NULL };
-	static const char *const one_on_a[] = { PLACE_PREFIX "x/1=a", NULL };
-	static const char *const full[] = { PLACE_PREFIX "x/1=a", PLACE_PREFIX "x/2=a",
-					    PLACE_PREFIX "x/3=b", PLACE_PREFIX "x/4=b", NULL };
-	static const char *const big_b[] = { PLACE_NODE_PREFIX "a={\"capacity\":2}",
-					     PLACE_NODE_PREFIX "b={\"capacity\":9}", NULL };
-	static const char *const odd[] = { PLACE_NODE_PREFIX "Bad={\"capacity\":50}",
-					   PLACE_NODE_PREFIX "c=not json",
-					   PLACE_NODE_PREFIX "d={\"capacity\":1}", NULL };
+	static const char *const two[] = { KEYS_NODE_PREFIX "a={\"capacity\":2}",
+					   KEYS_NODE_PREFIX "b={\"capacity\":2}", NULL };
+	static const char *const one_on_a[] = { KEYS_PLACEMENT_PREFIX "x/1=a", NULL };
+	static const char *const full[] = { KEYS_PLACEMENT_PREFIX "x/1=a", KEYS_PLACEMENT_PREFIX "x/2=a",
+					    KEYS_PLACEMENT_PREFIX "x/3=b", KEYS_PLACEMENT_PREFIX "x/4=b", NULL };
+	static const char *const big_b[] = { KEYS_NODE_PREFIX "a={\"capacity\":2}",
+					     KEYS_NODE_PREFIX "b={\"capacity\":9}", NULL };
+	static const char *const odd[] = { KEYS_NODE_PREFIX "Bad={\"capacity\":50}",
+					   KEYS_NODE_PREFIX "c=not json",
+					   KEYS_NODE_PREFIX "d={\"capacity\":1}", NULL };
 	char node[PLACE_NODE_MAX] = "";
 
 	CHECK(pick(two, none, node) == 0 && strcmp(node, "a") == 0);

@@ -166,7 +166,7 @@ static void test_schema_agreement(void)
 
 static void test_names(void)
 {
-	char ns[64], name[64], buf[256];
+	char buf[256];
 
 	CHECK(ws_is_dns_label("a-b1"));
 	CHECK(!ws_is_dns_label("-a"));
@@ -175,11 +175,6 @@ static void test_names(void)
 	CHECK(ws_is_id("3f9c1a2b7d4e"));
 	CHECK(!ws_is_id("3F9C1A2B7D4E"));
 	CHECK(!ws_is_id("3f9c"));
-	CHECK(ws_split_key("/klangk/workspaces/alice/proj", WS_SPEC_PREFIX, ns, sizeof(ns),
-			   name, sizeof(name)) == 0);
-	CHECK(strcmp(ns, "alice") == 0 && strcmp(name, "proj") == 0);
-	CHECK(ws_split_key("/klangk/workspaces/alice/a/b", WS_SPEC_PREFIX, ns, sizeof(ns),
-			   name, sizeof(name)) == -EINVAL);
 	CHECK(ws_container_name("i1", "alice", "proj", buf, sizeof(buf)) == 0);
 	CHECK(strcmp(buf, "klangk_i1_alice_proj") == 0);
 	CHECK(ws_container_name("i1", "alice", "proj", buf, 5) == -ENAMETOOLONG);
@@ -327,10 +322,62 @@ static void test_injection_corpus(void)
 			 &e) == -EINVAL);
 }
 
+/* spec.resources: what each form parses to, unset fields, and refusals
+ * naming the field. */
+static void test_resources(void)
+{
+	struct ws *w;
+	struct err e;
+
+	CHECK(parse(HDR "spec:\n  resources: {cpu: 500m, memory: 8Gi, pids: 16384}\n",
+		    &w, &e) == 0);
+	CHECK(w && w->resources.cpu.value == 500000000 &&
+	      strcmp(w->resources.cpu.text, "500m") == 0);
+	CHECK(w && w->resources.memory.value == 8589934592LL &&
+	      strcmp(w->resources.memory.text, "8Gi") == 0);
+	CHECK(w && w->resources.pids == 16384);
+	ws_free(w);
+
+	/* Integers are CPUs and bytes; 2.0 counts as an integer. */
+	CHECK(parse(HDR "spec:\n  resources: {cpu: 2.0, memory: 1048576}\n", &w, &e) == 0);
+	CHECK(w && w->resources.cpu.value == 2000000000 &&
+	      w->resources.memory.value == 1048576 && w->resources.pids == 0);
+	ws_free(w);
+
+	/* Unset means 0 (the operator's default applies). */
+	CHECK(parse(HDR "spec:\n  resources: {}\n", &w, &e) == 0);
+	CHECK(w && w->resources.cpu.value == 0 && w->resources.memory.value == 0 &&
+	      w->resources.pids == 0 && w->resources.cpu.text[0] == '\0');
+	ws_free(w);
+	CHECK(parse(HDR "spec: {}\n", &w, &e) == 0);
+	CHECK(w && w->resources.cpu.value == 0 && w->resources.memory.value == 0);
+	ws_free(w);
+
+	/* Too large for int64: valid syntax, kept as INT64_MAX (over any cap). */
+	CHECK(parse(HDR "spec:\n  resources: {memory: 1e30, cpu: \"1e100\"}\n",
+		    &w, &e) == 0);
+	CHECK(w && w->resources.memory.value == INT64_MAX &&
+	      w->resources.cpu.value == INT64_MAX &&
+	      strcmp(w->resources.cpu.text, "1e100") == 0);
+	ws_free(w);
+
+	refused("  resources: {cpu: \"0\"}\n", "spec.resources.cpu: must be a positive quantity");
+	refused("  resources: {cpu: \"-1\"}\n", "spec.resources.cpu: must be a positive quantity");
+	refused("  resources: {cpu: 0}\n", "spec.resources.cpu: must be at least 1");
+	refused("  resources: {cpu: 0.5}\n", "spec.resources.cpu: must be an integer or a quantity");
+	refused("  resources: {memory: \"1e1.5\"}\n", "spec.resources.memory: must be a positive quantity");
+	refused("  resources: {memory: \"8GB\"}\n", "spec.resources.memory: must be a positive quantity");
+	refused("  resources: {memory: [1]}\n", "spec.resources.memory: must be an integer or a quantity");
+	refused("  resources: {pids: 0}\n", "spec.resources.pids: must be between 1 and 4194304");
+	refused("  resources: {pids: 100, cpus: 2}\n", "spec.resources.cpus: unknown field");
+	refused("  resources: 2\n", "spec.resources: must be an object");
+}
+
 int main(void)
 {
 	test_valid_and_defaults();
 	test_refusals();
+	test_resources();
 	test_schema_agreement();
 	test_names();
 	test_injection_corpus();
