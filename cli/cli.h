@@ -332,11 +332,6 @@ typedef int (*cli_mutate_fn)(json_t *obj, void *ud, struct err *e);
 int cli_update(struct etcd *c, const char *ns, const char *name,
 	       cli_mutate_fn fn, void *ud, bool *changed, struct err *e);
 
-/* ---- touch.c ---- */
-
-/* Record activity on a workspace (KEYS_ACTIVITY_PREFIX key = now), only if
- * it exists (-ENOENT). */
-int cli_touch(struct etcd *c, const char *ns, const char *name, struct err *e);
 
 /* ---- wait.c ---- */
 

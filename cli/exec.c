@@ -21,6 +21,8 @@
  */
 #include "cli.h"
 
+#include "touch.h"
+
 #include "gwclient.h"
 
 #include <curl/curl.h>
@@ -211,7 +213,7 @@ static int ensure_running(struct etcd *c, const char *ns, const char *name,
 	struct status st;
 	int r, ret = EXIT_OK;
 
-	r = cli_touch(c, ns, name, &e);
+	r = touch_workspace(c, ns, name, &e);
 	if (r < 0 && r != -ENOENT && r != -EACCES)
 		return cli_fail("exec", r, &e);
 	if (r < 0 && r != -ENOENT)

@@ -4,14 +4,13 @@
 #include "access.h"
 
 #include "keys.h"
-#include "timefmt.h"
+#include "touch.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static int make(const struct etcd_opts *base, const char *user, const char *password,
 		const char *token, struct caller *out, struct err *e)
@@ -73,31 +72,9 @@ void caller_clear(struct caller *c)
 
 int access_work(struct caller *c, const char *ns, const char *name, struct err *e)
 {
-	char spec[512], key[512], now[TIMEFMT_MAX];
-	json_t *cmp, *ops;
-	bool ok = false;
-	int r;
-
-	if (keys_ws(KEYS_SPEC, ns, name, spec, sizeof(spec)) < 0 ||
-	    keys_ws(KEYS_ACTIVITY, ns, name, key, sizeof(key)) < 0)
-		return -ENAMETOOLONG;
-	if (timefmt_now(now, sizeof(now)) < 0)
-		return -EINVAL;
-	/* Only for a workspace that exists; etcd checks the right to write
-	 * the key whichever branch runs. */
-	cmp = json_pack("[o]", etcd_cmp_exists(spec));
-	ops = json_pack("[o]", etcd_op_put(key, now, strlen(now), 0));
-	if (!cmp || !ops) {
-		json_decref(cmp);
-		json_decref(ops);
-		return -ENOMEM;
-	}
-	r = etcd_txn(c->etcd, cmp, ops, NULL, &ok, NULL, e);
-	if (r == 0 && !ok) {
-		err_set(e, "workspace \"%s\" not found in namespace \"%s\"", name, ns);
-		r = -ENOENT;
-	}
-	return r;
+	/* etcd checks the right to write the key whether the workspace
+	 * exists or not. */
+	return touch_workspace(c->etcd, ns, name, e);
 }
 
 int access_read(struct caller *c, const char *ns, const char *name, struct ws **w,
@@ -144,12 +121,13 @@ out:
 	return r;
 }
 
-int access_container(const struct status *st, const char *ns, const char *name, char *out,
-		     size_t len, struct err *e)
+int access_container(const struct status *st, const char *ns, const char *name,
+		     bool running, char *out, size_t len, struct err *e)
 {
-	if (!status_is_phase(st, STATUS_RUNNING) || !st->container.name[0] ||
+	if ((running && !status_is_phase(st, STATUS_RUNNING)) || !st->container.name[0] ||
 	    strlen(st->container.name) >= len) {
-		err_set(e, "workspace %s/%s is not running (phase %s); start it first", ns, name,
+		err_set(e, running ? "workspace %s/%s is not running (phase %s); start it first" :
+				     "workspace %s/%s has no container yet (phase %s)", ns, name,
 			status_phase(st));
 		return -EAGAIN;
 	}

@@ -51,9 +51,10 @@ int access_work(struct caller *c, const char *ns, const char *name, struct err *
 int access_read(struct caller *c, const char *ns, const char *name, struct ws **w,
 		struct status *st, struct err *e);
 
-/* The running container's name from a status: -EAGAIN (with the reason)
- * when the workspace is not running or has no container yet. */
-int access_container(const struct status *st, const char *ns, const char *name, char *out,
-		     size_t len, struct err *e);
+/* The container's name from a status: -EAGAIN (with the reason) when it
+ * has none yet, or, with running, when the workspace is not running
+ * (exec needs a running one; logs, top and archives any container). */
+int access_container(const struct status *st, const char *ns, const char *name,
+		     bool running, char *out, size_t len, struct err *e);
 
 #endif

@@ -434,7 +434,7 @@ static int workspace_container(struct req *q, struct ws **w, char *out, size_t l
 		*status = etcd_status(r, e);
 		return r;
 	}
-	r = access_container(&st, q->ns, q->name, out, len, e);
+	r = access_container(&st, q->ns, q->name, false, out, len, e);
 	if (r < 0)
 		*status = 409;
 	status_clear(&st);

@@ -181,7 +181,7 @@ int exec_prepare(struct gw *g, struct caller *c, const struct exec_req *rq,
 	if (r < 0)
 		goto out;
 	*http_status = 409;
-	r = access_container(&status, rq->ns, rq->name, container, sizeof(container), e);
+	r = access_container(&status, rq->ns, rq->name, true, container, sizeof(container), e);
 	if (r < 0)
 		goto out;
 	*http_status = 429;

@@ -133,9 +133,11 @@ code="$(curl -s -o /dev/null -w '%{http_code}' -u "$alice" "$API/top")"
 assert_eq 200 "$code" "the owner's top over HTTP"
 
 # Export then import through the gateway.
-as alice "$KC" exec proj -n alice -- sh -c 'echo keep-me >notes.txt; mkdir -p work/p && echo w >work/p/f' </dev/null
+as alice "$KC" exec proj -n alice -- sh -c 'echo keep-me >notes.txt; mkdir -p work/p && echo w >work/p/f' </dev/null ||
+	fail "writing the files to export"
 as alice "$KC" export proj -n alice -o "$BED/proj.tar.gz" >/dev/null || fail "export"
-tar -tzf "$BED/proj.tar.gz" | grep -qx 'home/notes.txt' || fail "notes.txt not exported"
+tar -tzf "$BED/proj.tar.gz" >"$BED/list"
+grep -qx 'home/notes.txt' "$BED/list" || fail "notes.txt not exported: $(head -20 "$BED/list")"
 as alice "$KC" import "$BED/proj.tar.gz" --name copy -n alice >/dev/null || fail "import"
 as alice "$KC" wait --for=condition=Ready copy -n alice --timeout=120s >/dev/null || fail "copy not Ready"
 assert_eq "keep-me

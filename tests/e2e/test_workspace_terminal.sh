@@ -30,7 +30,7 @@ YAML
 "$K" apply -f "$BED/ws.yaml" >/dev/null
 wait_ws_converged dev alice 60
 assert_eq klangk-workspace "$(ws_field dev alice '.spec.image // "klangk-workspace"')" "default image"
-cname="$(ws_field dev alice .status.container)"
+cname="$(ws_field dev alice .status.container.name)"
 img="$(engine_get "/v1.41/containers/$cname/json" | jq -r .Config.Image)"
 assert_contains "$img" "klangk-workspace" "the container's image"
 
