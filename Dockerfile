@@ -1,9 +1,11 @@
-# Builds the three binaries and yields the controller image (the default,
-# last target) and the nginx sidecar with proxy-gen (--target proxy); and
+# Builds the binaries and yields the controller image (the default, last
+# target), the nginx sidecar with proxy-gen (--target proxy), the gateway
+# (--target gateway); and
 # Debian's etcd (--target etcd) for compose where no registry image of etcd
 # is at hand.
 #   docker build -t klangk-controller .
 #   docker build --target proxy -t klangk-proxy .
+#   docker build --target gateway -t klangk-gateway .
 # Where no registry is reachable, `make images` (scripts/images.sh) imports
 # a Debian base made by debootstrap and builds with
 # --build-arg BASE=localhost/debian:bookworm-slim --network host.
@@ -20,6 +22,7 @@ COPY lib lib
 COPY cli cli
 COPY controller controller
 COPY proxy-gen proxy-gen
+COPY gateway gateway
 RUN make all
 
 # What the binaries link, shared by the proxy and controller images.
@@ -57,6 +60,14 @@ USER etcd
 WORKDIR /var/lib/etcd
 VOLUME /var/lib/etcd
 ENTRYPOINT ["/usr/bin/etcd"]
+
+# The gateway: terminals, logs, top and archives for tenants, as their own
+# etcd users.  Like the controller it holds the engine socket (run it with
+# the socket's group); it has no etcd user of its own.
+FROM runtime AS gateway
+COPY --from=build /src/bin/klangk-gateway /usr/local/bin/
+USER 65534:65534
+ENTRYPOINT ["/usr/local/bin/klangk-gateway"]
 
 # The default (last) target: the controller.
 FROM runtime AS controller

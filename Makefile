@@ -1,6 +1,7 @@
 # Klangk workspace operator — build, test, run.
 #
-#   make            build bin/klangkc, bin/klangk-controller, bin/klangk-proxy-gen
+#   make            build bin/klangkc, bin/klangk-controller, bin/klangk-proxy-gen,
+#                   bin/klangk-gateway
 #   make test       unit tests, then end-to-end tests on real etcd, Podman, nginx
 #   make asan       the same suite built with ASan and UBSan
 #   make run        start a local etcd, Podman's API service, the controller,
@@ -34,21 +35,24 @@ LIB_SRC  := $(wildcard lib/*.c)
 CLI_SRC  := $(wildcard cli/*.c)
 CTL_SRC  := $(wildcard controller/*.c)
 PGEN_SRC := $(wildcard proxy-gen/*.c)
+GW_SRC   := $(wildcard gateway/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CTL_OBJ  := $(CTL_SRC:%.c=$(BUILD)/%.o)
 PGEN_OBJ := $(PGEN_SRC:%.c=$(BUILD)/%.o)
+GW_OBJ   := $(GW_SRC:%.c=$(BUILD)/%.o)
 # Module objects of the daemons (everything but main.c), for unit tests.
 CTL_MOD  := $(filter-out $(BUILD)/controller/main.o,$(CTL_OBJ))
 PGEN_MOD := $(filter-out $(BUILD)/proxy-gen/main.o,$(PGEN_OBJ))
+GW_MOD   := $(filter-out $(BUILD)/gateway/main.o,$(GW_OBJ))
 # The modules of klangkc that stand alone (no verb), for unit tests.
 CLI_MOD  := $(BUILD)/cli/table.o $(BUILD)/cli/cliopt.o
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-BINS := $(BIN)/klangkc $(BIN)/klangk-controller $(BIN)/klangk-proxy-gen
+BINS := $(BIN)/klangkc $(BIN)/klangk-controller $(BIN)/klangk-proxy-gen $(BIN)/klangk-gateway
 # Test programs of the end-to-end tests (tests/e2e/*.c), run against a bed.
 E2E_BIN := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(wildcard tests/e2e/*.c))
 
@@ -85,9 +89,13 @@ $(BIN)/klangk-proxy-gen: $(PGEN_OBJ) $(BUILD)/libklangk.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(CTL_MOD) $(PGEN_MOD) $(CLI_MOD) $(BUILD)/libklangk.a
+$(BIN)/klangk-gateway: $(GW_OBJ) $(BUILD)/libklangk.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(CTL_MOD) $(PGEN_MOD) $(GW_MOD) $(CLI_MOD) $(BUILD)/libklangk.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -Icontroller -Iproxy-gen -Icli $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -Icontroller -Iproxy-gen -Igateway -Icli $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/e2e/%: tests/e2e/%.c $(BUILD)/libklangk.a
 	@mkdir -p $(dir $@)

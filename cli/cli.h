@@ -65,13 +65,17 @@ const struct cliopt *cli_global_opts(void);
 /* --timeout's key: a value no short option letter has (exec has -t). */
 #define CLI_KEY_TIMEOUT 256
 #define CLI_OPT_TIMEOUT(what) { "timeout", 0, CLI_KEY_TIMEOUT, "DURATION", NULL, what }
+/* The gateway of the verbs that act inside a workspace (cli/gwclient.h). */
+#define CLI_KEY_SERVER 257
+#define CLI_OPT_SERVER { "server", 0, CLI_KEY_SERVER, "URL", NULL, \
+	"the gateway (KLANGK_GATEWAY_URL; default\nhttp://127.0.0.1:8990)" }
 
 /* Each verb's options (in the verb's file; common.c: cli_opts_names, the
  * options of the verbs that take only -n and --help). */
 extern const struct cliopt cli_opts_apply[], cli_opts_create[], cli_opts_get[],
 	cli_opts_delete[], cli_opts_diff[], cli_opts_wait[], cli_opts_exec[],
 	cli_opts_export[], cli_opts_import[], cli_opts_share[], cli_opts_unshare[],
-	cli_opts_members[], cli_opts_names[];
+	cli_opts_members[], cli_opts_names[], cli_opts_logs[], cli_opts_top[];
 
 int verb_apply(int argc, char **argv);
 int verb_create(int argc, char **argv);
@@ -88,6 +92,8 @@ int verb_exec(int argc, char **argv);
 int verb_export(int argc, char **argv);
 int verb_import(int argc, char **argv);
 int verb_touch(int argc, char **argv);
+int verb_logs(int argc, char **argv);
+int verb_top(int argc, char **argv);
 int verb_url(int argc, char **argv);
 int verb_share(int argc, char **argv);
 int verb_unshare(int argc, char **argv);
@@ -326,11 +332,6 @@ typedef int (*cli_mutate_fn)(json_t *obj, void *ud, struct err *e);
 int cli_update(struct etcd *c, const char *ns, const char *name,
 	       cli_mutate_fn fn, void *ud, bool *changed, struct err *e);
 
-/* ---- touch.c ---- */
-
-/* Record activity on a workspace (KEYS_ACTIVITY_PREFIX key = now), only if
- * it exists (-ENOENT). */
-int cli_touch(struct etcd *c, const char *ns, const char *name, struct err *e);
 
 /* ---- wait.c ---- */
 

@@ -1,29 +1,31 @@
 /*
  * klangkc exec — a terminal, or one command, in a workspace's container,
- * through the engine's exec API.
+ * through the gateway (cli/gwclient.h, gateway/exec.h): klangkc needs no
+ * engine socket, only the caller's etcd credentials.
  *
  * Without a command it opens the workspace's terminal: spec.command when
  * set, else a tmux session "main" (attached again on every exec, so a
- * dropped connection loses nothing) running a login shell, or only a
- * login shell when the image has no tmux or there is no terminal.  It runs
- * as the image's workspace user (the label io.klangk.workspace.user; the
- * container's user when absent) in the home, /home/<namespace>.
+ * dropped connection loses nothing, and the owner and the members who
+ * work in it share it) running a login shell, or only a login shell when
+ * the image has no tmux or there is no terminal.  It runs as the image's
+ * workspace user in the home, /home/<namespace>.
  *
  * With a TTY (stdin is a terminal, or -t) the local terminal is put in raw
  * mode and restored on every way out, and its size follows SIGWINCH;
  * without one, stdout and stderr stay apart and the end of stdin reaches
  * the command.  klangkc exits with the command's exit status.
  *
- * An exec is activity: it is recorded before the exec starts and again at
- * most every EXEC_TOUCH_S seconds while bytes flow, so an open terminal
- * keeps its workspace from the idle timeout.  A workspace stopped for
- * idleness is started again by that, and exec waits for it to run.
+ * An exec is activity: klangkc records it before the exec (which starts a
+ * workspace stopped for idleness; exec waits for it to run), and the
+ * gateway records it, as the caller, while bytes flow.
  */
 #include "cli.h"
 
-#include "engine.h"
-#include "ws.h"
+#include "touch.h"
 
+#include "gwclient.h"
+
+#include <curl/curl.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -35,20 +37,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXEC_TOUCH_S 30
-#define EXEC_USER_LABEL "io.klangk.workspace.user"
-#define EXEC_SESSION_LABEL "io.klangk.workspace.session"
-/* How long the exit code may lag behind the end of the output. */
-#define EXEC_WAIT_MS 30000
-
-/* The terminal: tmux when the image has it and there is a TTY, else a
- * login shell.  (The command itself is fixed text: nothing is spliced in.) */
-static const char *const default_terminal[] = {
-	"/bin/sh", "-c",
-	"if [ -t 0 ] && command -v tmux >/dev/null 2>&1; then "
-	"exec tmux new-session -A -s main; fi; "
-	"exec \"${SHELL:-/bin/sh}\" -l",
-};
 
 static struct termios saved_tio;
 static bool tio_saved;
@@ -70,46 +58,70 @@ static void on_signal(int sig)
 		got_stop = sig;
 }
 
-static int demux_out(void *ud, int stream, const char *data, size_t len)
-{
-	(void)ud;
-	return cli_write_all(stream == 2 ? STDERR_FILENO : STDOUT_FILENO, data, len) < 0;
-}
-
-static void resize(struct engine *g, const char *id)
-{
-	struct winsize ws;
-	struct err e = { "" };
-
-	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
-		engine_exec_resize(g, id, ws.ws_row, ws.ws_col, &e);
-}
-
 struct session {
-	struct engine *g;
-	const char *id;
-	struct engine_stream *s;
+	struct gwclient_ws *w;
 	bool tty;
-	struct etcd *etcd;
-	const char *ns, *name;
+	bool ended;
+	int code;              /* the exit code, or EXIT_FAIL with why */
+	char why[1024];
 };
 
-/* Copy stdin to the exec and its output to stdout/stderr until the output
- * ends (0), a signal stops us (128 + signal), or an error. */
+static int send_resize(struct session *x, struct err *e)
+{
+	struct winsize ws;
+	char msg[64];
+
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) != 0 || !ws.ws_row || !ws.ws_col)
+		return 0;
+	snprintf(msg, sizeof(msg), "{\"rows\":%u,\"cols\":%u}", ws.ws_row, ws.ws_col);
+	return gwclient_ws_send(x->w, WSEXEC_RESIZE, msg, strlen(msg), e);
+}
+
+/* A message from the gateway: output, or the end. */
+static int on_message(void *ud, enum wsframe_op op, const unsigned char *data, size_t len)
+{
+	struct session *x = ud;
+
+	if (op == WSFRAME_CLOSE)
+		return 1;
+	if (op != WSFRAME_BINARY || len == 0)
+		return 0;
+	switch (data[0]) {
+	case WSEXEC_STDOUT:
+	case WSEXEC_STDERR:
+		return cli_write_all(data[0] == WSEXEC_STDERR ? STDERR_FILENO : STDOUT_FILENO,
+				     (const char *)data + 1, len - 1) < 0 ? -EPIPE : 0;
+	case WSEXEC_STATUS: {
+		json_t *j = json_loadb((const char *)data + 1, len - 1, 0, NULL);
+		const json_t *code = json_object_get(j, WSEXEC_EXIT);
+		const char *why = json_string_value(json_object_get(j, "error"));
+
+		x->ended = true;
+		x->code = json_is_integer(code) ? (int)json_integer_value(code) : EXIT_FAIL;
+		snprintf(x->why, sizeof(x->why), "%s", why ? why : json_is_integer(code) ? "" :
+			 "the session ended without an exit status");
+		json_decref(j);
+		return 1;
+	}
+	default:
+		return 0;
+	}
+}
+
+/* Copy stdin to the session and its output to stdout/stderr until the
+ * gateway sends the end (0), a signal stops us (128 + signal), or an
+ * error. */
 static int pump(struct session *x, const sigset_t *waitmask, struct err *e)
 {
 	static char buf[32768];
-	struct engine_demux dm = { 0 };
-	bool in_open = true, active = false;
-	time_t last_touch = time(NULL);
+	bool in_open = true;
 
 	for (;;) {
 		struct pollfd fds[2] = {
-			{ .fd = engine_stream_fd(x->s), .events = POLLIN },
+			{ .fd = gwclient_ws_fd(x->w), .events = POLLIN },
 			{ .fd = STDIN_FILENO, .events = POLLIN },
 		};
-		bool readable = engine_stream_pending(x->s);
-		size_t n = 0;
+		bool readable = gwclient_ws_pending(x->w);
 		int r;
 
 		if (got_stop)
@@ -117,8 +129,8 @@ static int pump(struct session *x, const sigset_t *waitmask, struct err *e)
 		if (got_winch) {
 			/* Before any input that follows it. */
 			got_winch = 0;
-			if (x->tty)
-				resize(x->g, x->id);
+			if (x->tty && (r = send_resize(x, e)) < 0)
+				return r;
 		}
 		if (!readable) {
 			int k = ppoll(fds, in_open ? 2 : 1, NULL, waitmask);
@@ -134,23 +146,15 @@ static int pump(struct session *x, const sigset_t *waitmask, struct err *e)
 			fds[1].revents = 0;
 		}
 		if (readable) {
-			r = engine_stream_recv(x->s, buf, sizeof(buf), &n, e);
-			if (r == -EAGAIN)
-				continue;
-			if (r < 0)
-				return r;
-			if (n == 0)
+			r = gwclient_ws_recv(x->w, on_message, x, e);
+			if (r == 1 && x->ended)
 				return 0;
-			if (x->tty)
-				r = cli_write_all(STDOUT_FILENO, buf, n);
-			else
-				r = engine_demux_feed(&dm, buf, n, demux_out, NULL);
-			if (r < 0) {
-				err_set(e, r == -EPROTO ? "exec: malformed output stream"
-							: "exec: cannot write the output");
-				return r;
+			if (r == 1) {
+				err_set(e, "the gateway closed the session");
+				return -ECONNRESET;
 			}
-			active = true;
+			if (r < 0 && r != -EAGAIN)
+				return r;
 		}
 		if (in_open && fds[1].revents) {
 			ssize_t k = read(STDIN_FILENO, buf, sizeof(buf));
@@ -158,40 +162,58 @@ static int pump(struct session *x, const sigset_t *waitmask, struct err *e)
 			if (k < 0 && errno == EINTR)
 				continue;
 			if (k > 0) {
-				r = engine_stream_send(x->s, buf, (size_t)k, e);
+				r = gwclient_ws_send(x->w, WSEXEC_STDIN, buf, (size_t)k, e);
 				if (r < 0)
 					return r;
-				active = true;
 			} else {
 				/* End of input: the command reads end of file. */
 				in_open = false;
-				if (!x->tty)
-					engine_stream_close_write(x->s);
+				if (!x->tty && (r = gwclient_ws_send(x->w, WSEXEC_CLOSE_STDIN, "", 0, e)) < 0)
+					return r;
 			}
-		}
-		if (active && time(NULL) - last_touch >= EXEC_TOUCH_S) {
-			struct err te = { "" };
-
-			cli_touch(x->etcd, x->ns, x->name, &te);
-			last_touch = time(NULL);
-			active = false;
 		}
 	}
 }
 
+/* The exec's path and query: tty, size, TERM and the command. */
+static int exec_path(const char *ns, const char *name, bool tty, const char **cmd,
+		     size_t n_cmd, struct buf *p)
+{
+	const char *term = getenv("TERM");
+	struct winsize ws;
+	int r = gwclient_path(ns, name, "exec", p);
+
+	if (r == 0)
+		r = buf_puts(p, tty ? "?tty=1" : "?tty=0");
+	if (r == 0 && tty && isatty(STDIN_FILENO) && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 &&
+	    ws.ws_row && ws.ws_col)
+		r = buf_printf(p, "&rows=%u&cols=%u", ws.ws_row, ws.ws_col);
+	if (r == 0 && tty && term && *term && strlen(term) < 64) {
+		char *t = curl_easy_escape(NULL, term, 0);
+
+		r = t ? buf_printf(p, "&term=%s", t) : -ENOMEM;
+		curl_free(t);
+	}
+	for (size_t i = 0; r == 0 && i < n_cmd; i++) {
+		char *a = curl_easy_escape(NULL, cmd[i], 0);
+
+		r = a ? buf_printf(p, "&cmd=%s", a) : -ENOMEM;
+		curl_free(a);
+	}
+	return r;
+}
+
 /* Make sure the workspace runs: its activity is recorded first (which
- * starts one stopped for idleness), then wait for Ready.  *container: its
- * container's name (new). */
+ * starts one stopped for idleness), then wait for Ready. */
 static int ensure_running(struct etcd *c, const char *ns, const char *name,
-			  long timeout_ms, char **container, json_t **spec_cmd)
+			  long timeout_ms)
 {
 	struct err e = { "" };
 	json_t *o = NULL;
 	struct status st;
-	char cname[256];
 	int r, ret = EXIT_OK;
 
-	r = cli_touch(c, ns, name, &e);
+	r = touch_workspace(c, ns, name, &e);
 	if (r < 0 && r != -ENOENT && r != -EACCES)
 		return cli_fail("exec", r, &e);
 	if (r < 0 && r != -ENOENT)
@@ -226,15 +248,6 @@ static int ensure_running(struct etcd *c, const char *ns, const char *name,
 			goto out;
 		}
 	}
-	if (cli_container(o, cname, sizeof(cname)) < 0) {
-		fprintf(stderr, "error: exec: workspace %s/%s has no container yet\n", ns, name);
-		ret = EXIT_FAIL;
-		goto out;
-	}
-	*container = strdup(cname);
-	*spec_cmd = json_incref(json_object_get(json_object_get(o, "spec"), "command"));
-	if (!*container)
-		ret = EXIT_FAIL;
 out:
 	status_clear(&st);
 	json_decref(o);
@@ -246,6 +259,7 @@ const struct cliopt cli_opts_exec[] = {
 	{ "tty", 't', 0, NULL, NULL, "allocate a terminal even when stdin is not one" },
 	{ "no-tty", 'T', 0, NULL, NULL, "never allocate a terminal" },
 	CLI_OPT_TIMEOUT("how long to wait for a stopped workspace to start\n(default 60s)"),
+	CLI_OPT_SERVER,
 	CLIOPT_HELP,
 	CLIOPT_END,
 };
@@ -253,24 +267,22 @@ const struct cliopt cli_opts_exec[] = {
 int verb_exec(int argc, char **argv)
 {
 	struct cliopt_parser p = { .opts = cli_opts_exec };
-	const char *ns_flag = NULL, *ns, *name, *user = NULL;
-	const char **cmd = NULL, **owned_cmd = NULL, **argvx = NULL;
-	size_t n_cmd = 0, n_argvx = 0;
+	const char *ns_flag = NULL, *ns, *name, *server = NULL;
+	const char **cmd = NULL;
+	size_t n_cmd = 0;
 	int tty_flag = -1, opt, nopt = argc, ret = EXIT_FAIL, r;
 	long timeout_ms = 60000;
 	struct etcd *c = NULL;
-	struct engine *g = NULL;
-	struct engine_stream *s = NULL;
-	json_t *info = NULL, *spec_cmd = NULL;
-	char *container = NULL, *id = NULL;
-	char home[160], env_home[200], env_term[256];
-	const char *env[2];
+	struct gwclient *gc = NULL;
+	struct gwclient_ws *w = NULL;
+	struct buf path;
 	struct err e = { "" };
 	bool tty;
 	sigset_t block, waitmask;
 	struct sigaction sa_old[4];
 	static const int sigs[] = { SIGWINCH, SIGTERM, SIGHUP, SIGINT };
 
+	buf_init(&path, 1024 * 1024);
 	/* Everything after "--" is the command, options included. */
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--") == 0) {
@@ -295,6 +307,9 @@ int verb_exec(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case CLI_KEY_SERVER:
+			server = optarg;
 			break;
 		case 'h':
 			cli_usage("exec", false);
@@ -326,74 +341,19 @@ int verb_exec(int argc, char **argv)
 
 	if (cli_etcd(&c) < 0)
 		return EXIT_FAIL;
-	ret = ensure_running(c, ns, name, timeout_ms, &container, &spec_cmd);
+	ret = ensure_running(c, ns, name, timeout_ms);
 	if (ret != EXIT_OK)
 		goto out;
 	ret = EXIT_FAIL;
-	if (!cmd && json_array_size(spec_cmd) > 0) {
-		/* spec.command: validated strings (ws_parse). */
-		n_cmd = json_array_size(spec_cmd);
-		cmd = owned_cmd = calloc(n_cmd, sizeof(*cmd));
-		if (!cmd)
-			goto out;
-		for (size_t i = 0; i < n_cmd; i++)
-			cmd[i] = json_string_value(json_array_get(spec_cmd, i));
-	}
-
-	r = engine_new(engine_default_host(), &g, &e);
+	/* The gateway runs spec.command (or the terminal) when no command
+	 * is given, as the workspace's user, and records the activity. */
+	r = gwclient_new(server, &gc, &e);
 	if (r == 0)
-		r = engine_container_inspect(g, container, &info, &e);
-	if (r < 0) {
-		fprintf(stderr, "error: exec: %s\n", e.msg);
-		goto out;
-	}
-	{
-		const json_t *labels = json_object_get(json_object_get(info, "Config"), "Labels");
-		const char *session = json_string_value(json_object_get(labels,
-									EXEC_SESSION_LABEL));
-		const char *const *base = cmd ? cmd : default_terminal;
-		size_t n_base = cmd ? n_cmd : sizeof(default_terminal) / sizeof(default_terminal[0]);
-		size_t k = 0;
-
-		user = json_string_value(json_object_get(labels, EXEC_USER_LABEL));
-		/* The image's session program runs the command (absolute path
-		 * only: a label is no place for a search). */
-		if (session && session[0] != '/')
-			session = NULL;
-		argvx = calloc(n_base + 1, sizeof(*argvx));
-		if (!argvx)
-			goto out;
-		if (session)
-			argvx[k++] = session;
-		for (size_t i = 0; i < n_base; i++)
-			argvx[k++] = base[i];
-		n_argvx = k;
-	}
-	ws_home_path(ns, home, sizeof(home));
-	snprintf(env_home, sizeof(env_home), "HOME=%s", home);
-	snprintf(env_term, sizeof(env_term), "TERM=%s",
-		 getenv("TERM") && *getenv("TERM") && strlen(getenv("TERM")) < 64 ?
-			 getenv("TERM") : "xterm-256color");
-	env[0] = env_home;
-	env[1] = env_term;
-	{
-		struct engine_exec_opts o = {
-			.cmd = argvx,
-			.n_cmd = n_argvx,
-			.env = env,
-			.n_env = tty ? 2 : 1,
-			.user = user,
-			.workdir = home,
-			.tty = tty,
-			.attach_stdin = true,
-		};
-
-		r = engine_exec_create(g, container, &o, &id, &e);
-	}
+		r = exec_path(ns, name, tty, cmd, n_cmd, &path);
 	if (r == 0)
-		r = engine_exec_start(g, id, tty, &s, &e);
+		r = gwclient_ws_open(gc, path.data, &w, &e);
 	if (r < 0) {
-		fprintf(stderr, "error: exec: %s\n", e.msg);
+		ret = cli_fail("exec", r, &e);
 		goto out;
 	}
 
@@ -417,41 +377,30 @@ int verb_exec(int argc, char **argv)
 		atexit(restore_tty);
 		tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
 	}
-	if (tty)
-		resize(g, id);
 	{
-		struct session x = { .g = g, .id = id, .s = s, .tty = tty, .etcd = c,
-				     .ns = ns, .name = name };
+		struct session x = { .w = w, .tty = tty };
 
 		r = pump(&x, &waitmask, &e);
+		restore_tty();
+		for (size_t i = 0; i < 4; i++)
+			sigaction(sigs[i], &sa_old[i], NULL);
+		sigprocmask(SIG_SETMASK, &waitmask, NULL);
+		if (r > 0) {
+			/* Stopped by a signal: the command goes on in the container. */
+			ret = r;
+		} else if (r == 0 && x.why[0]) {
+			fprintf(stderr, "error: exec: %s\n", x.why);
+			ret = EXIT_FAIL;
+		} else if (r == 0) {
+			ret = x.code;
+		} else {
+			fprintf(stderr, "error: exec: %s\n", e.msg);
+		}
 	}
-	restore_tty();
-	for (size_t i = 0; i < 4; i++)
-		sigaction(sigs[i], &sa_old[i], NULL);
-	sigprocmask(SIG_SETMASK, &waitmask, NULL);
-	if (r > 0) {
-		/* Stopped by a signal: the command goes on in the container. */
-		ret = r;
-		goto out;
-	}
-	if (r == 0) {
-		int code = 0;
-
-		r = engine_exec_wait(g, id, EXEC_WAIT_MS, &code, &e);
-		if (r == 0)
-			ret = code;
-	}
-	if (r < 0)
-		fprintf(stderr, "error: exec: %s\n", e.msg);
 out:
-	free(owned_cmd);
-	free(argvx);
-	engine_stream_free(s);
-	engine_free(g);
+	buf_free(&path);
+	gwclient_ws_free(w);
+	gwclient_free(gc);
 	etcd_free(c);
-	json_decref(info);
-	json_decref(spec_cmd);
-	free(container);
-	free(id);
 	return ret;
 }

@@ -7,7 +7,8 @@
  * (--max-size, also the cap of its unpacked contents), every member
  * (wsarchive_import), the object by the same rules as apply (ws_parse;
  * reserved environment variables are dropped with a warning, the name and
- * namespace are the command line's), and that the engine has the image.
+ * namespace are the command line's), and that the engine has the image
+ * (asked through the gateway).
  * A refused archive leaves nothing behind: no etcd key, no volume.
  *
  * Then, each step safe to repeat:
@@ -15,7 +16,9 @@
  *      klangk.io/import-sha256 = the archive's SHA-256 (a create that
  *      fails if the name is taken);
  *   2. the controller creates the volumes and the container, not started;
- *   3. the home is extracted into that container (PUT archive);
+ *   3. the archive goes to the gateway (gateway/api.h), which checks it
+ *      again and extracts the home into that container (progress on a
+ *      terminal); klangkc needs no engine socket;
  *   4. one compare-and-swap sets spec.running back to the archive's value
  *      and removes the annotation: the controller starts it.
  * Interrupted anywhere, the workspace exists with its annotation, and the
@@ -24,13 +27,14 @@
  */
 #include "cli.h"
 
-#include "engine.h"
+#include "gwclient.h"
 #include "keys.h"
 #include "ws.h"
 #include "wsarchive.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,17 +117,26 @@ out:
 	return r;
 }
 
-static long read_fd(void *ud, char *buf, size_t len)
+/* Whether the engine behind the gateway has the image. */
+static int have_image(struct gwclient *gc, const char *image, struct err *e)
 {
-	int fd = *(int *)ud;
+	char *q = curl_easy_escape(NULL, image, 0);
+	struct buf path, out;
+	int r;
 
-	for (;;) {
-		ssize_t k = read(fd, buf, len);
+	buf_init(&path, 8192);
+	buf_init(&out, 64 * 1024);
+	r = q ? buf_printf(&path, "/api/v1/images?name=%s", q) : -ENOMEM;
+	if (r == 0) {
+		struct gwclient_call call = { .method = "GET", .path = path.data, .out = &out,
+					      .upload_fd = -1 };
 
-		if (k < 0 && errno == EINTR)
-			continue;
-		return k < 0 ? -1 : (long)k;
+		r = gwclient_do(gc, &call, e);
 	}
+	curl_free(q);
+	buf_free(&path);
+	buf_free(&out);
+	return r;
 }
 
 /*
@@ -287,6 +300,7 @@ const struct cliopt cli_opts_import[] = {
 	{ "max-size", 0, 'm', "SIZE", NULL, "the largest archive and unpacked contents\n"
 	  "(default 4G; K, M, G, T)" },
 	CLI_OPT_TIMEOUT("how long to wait for the controller (default 2m)"),
+	CLI_OPT_SERVER,
 	CLIOPT_HELP,
 	CLIOPT_END,
 };
@@ -294,20 +308,19 @@ const struct cliopt cli_opts_import[] = {
 int verb_import(int argc, char **argv)
 {
 	struct cliopt_parser p = { .opts = cli_opts_import };
-	const char *ns_flag = NULL, *ns, *name = NULL, *file, *tmpdir;
+	const char *ns_flag = NULL, *ns, *name = NULL, *file, *tmpdir, *server = NULL;
 	int64_t max = WSARCHIVE_DEFAULT_MAX_BYTES;
 	long timeout_ms = 120000;
 	struct wsarchive_stats st = { 0 };
 	struct etcd *c = NULL;
-	struct engine *g = NULL;
+	struct gwclient *gc = NULL;
 	struct err e = { "" };
 	struct stat sb;
-	json_t *obj = NULL, *running = NULL, *view = NULL;
-	char *spec = NULL, hash[65], home[160], work[160], where[4200];
+	json_t *obj = NULL, *running = NULL;
+	char *spec = NULL, hash[65], where[4200];
 	size_t spec_len = 0;
-	bool resumed = false, podman = false;
+	bool resumed = false;
 	int opt, r, ret = EXIT_FAIL, fd = -1, home_fd = -1, work_fd = -1;
-	off_t home_len, work_len;
 
 	while ((opt = cliopt_next(&p, argc, argv)) != -1) {
 		switch (opt) {
@@ -332,6 +345,9 @@ int verb_import(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case CLI_KEY_SERVER:
+			server = optarg;
 			break;
 		case 'h':
 			cli_usage("import", false);
@@ -378,23 +394,14 @@ int verb_import(int argc, char **argv)
 			strerror(-(home_fd < 0 ? home_fd : work_fd)));
 		goto out;
 	}
-	r = engine_new(engine_default_host(), &g, &e);
-	if (r == 0)
-		r = engine_is_podman(g, &podman, &e);
-	if (r < 0) {
-		fprintf(stderr, "error: import: %s\nerror: nothing was imported\n", e.msg);
-		goto out;
-	}
-	r = wsarchive_import(fd, home_fd, work_fd, podman, max, &spec, &spec_len, &st, &e);
+	/* The same check the gateway makes again: refused here, nothing is
+	 * created. */
+	r = wsarchive_import(fd, home_fd, work_fd, false, max, &spec, &spec_len, &st, &e);
 	if (r < 0) {
 		fprintf(stderr, "error: import: %s: %s\nerror: nothing was imported\n", file,
 			e.msg);
 		goto out;
 	}
-	home_len = lseek(home_fd, 0, SEEK_CUR);
-	work_len = lseek(work_fd, 0, SEEK_CUR);
-	if (home_len < 0 || work_len < 0)
-		goto out;
 	obj = import_object(where, spec, spec_len, ns, name, hash, &running);
 	if (!obj) {
 		fprintf(stderr, "error: nothing was imported\n");
@@ -404,7 +411,9 @@ int verb_import(int argc, char **argv)
 		const char *image = json_string_value(json_object_get(json_object_get(obj, "spec"),
 								      "image"));
 
-		r = engine_image_inspect(g, image ? image : WS_DEFAULT_IMAGE, NULL, &e);
+		r = gwclient_new(server, &gc, &e);
+		if (r == 0)
+			r = have_image(gc, image ? image : WS_DEFAULT_IMAGE, &e);
 	}
 	if (r < 0) {
 		fprintf(stderr, "error: import: %s\nerror: nothing was imported\n", e.msg);
@@ -435,37 +444,26 @@ int verb_import(int argc, char **argv)
 		}
 		ret = EXIT_FAIL;
 	}
-	r = cli_get_object(c, ns, name, &view, &e);
-	if (r < 0) {
-		ret = cli_fail("import", r, &e);
-		goto out;
-	}
+	/* 3. The home and work, into the container that has not run yet. */
 	{
-		char container[256];
+		struct buf path;
 
-		if (cli_container(view, container, sizeof(container)) < 0) {
-			fprintf(stderr, "error: import: workspace %s/%s has no container\n", ns,
-				name);
-			goto out;
-		}
-		/* 3. The home and work, into the container that has not run
-		 * yet: one volume at a time (an engine writing into a stopped
-		 * container may not see a volume mounted inside another). */
-		ws_home_path(ns, home, sizeof(home));
-		ws_work_path(ns, work, sizeof(work));
-		if (lseek(home_fd, 0, SEEK_SET) < 0 || lseek(work_fd, 0, SEEK_SET) < 0) {
+		buf_init(&path, 8192);
+		r = gwclient_path(ns, name, "import", &path);
+		if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
 			r = -errno;
-			err_set(&e, "%s", strerror(errno));
-		} else {
-			r = engine_archive_put(g, container, home, read_fd, &home_fd,
-					       (long long)home_len, &e);
+		if (r == 0) {
+			struct gwclient_call call = { .method = "PUT", .path = path.data,
+						      .upload_fd = fd,
+						      .upload_len = (long long)sb.st_size,
+						      .progress = "import" };
+
+			r = gwclient_do(gc, &call, &e);
 		}
-		if (r == 0 && podman)
-			r = engine_archive_put(g, container, work, read_fd, &work_fd,
-					       (long long)work_len, &e);
+		buf_free(&path);
 		if (r < 0) {
 			fprintf(stderr, "error: import: %s; run the same import again to "
-					"finish\n", e.msg);
+					"finish\n", e.msg[0] ? e.msg : strerror(-r));
 			goto out;
 		}
 	}
@@ -493,8 +491,7 @@ out:
 	free(spec);
 	json_decref(obj);
 	json_decref(running);
-	json_decref(view);
-	engine_free(g);
+	gwclient_free(gc);
 	etcd_free(c);
 	return ret;
 }

@@ -125,7 +125,7 @@ static const struct cli_verb verbs[] = {
 	  "  controller recreates the container (home and work survive).\n",
 	  cli_opts_names },
 	{ "exec", verb_exec, "Open a terminal in a workspace, or run a command",
-	  "klangkc exec NAME [-n NS] [-t|-T] [--timeout DURATION] [-- CMD [ARG...]]\n"
+	  "klangkc exec NAME [-n NS] [-t|-T] [--timeout DURATION] [--server URL] [-- CMD [ARG...]]\n"
 	  "\n"
 	  "  Without CMD, the workspace's terminal: spec.command if set, else a tmux\n"
 	  "  session \"main\" with a login shell (attached again by the next exec).\n"
@@ -133,8 +133,20 @@ static const struct cli_verb verbs[] = {
 	  "  terminal the session is interactive (raw mode, window size followed);\n"
 	  "  else stdout and stderr stay apart and stdin's end reaches CMD. The exit\n"
 	  "  status is CMD's. Counts as activity; a workspace stopped for idleness\n"
-	  "  is started and waited for (--timeout, default 60s).\n",
+	  "  is started and waited for (--timeout, default 60s). Through the gateway,\n"
+	  "  as the etcd user: the owner and members who work in it (not spectators).\n",
 	  cli_opts_exec },
+	{ "logs", verb_logs, "Print a workspace container's output",
+	  "klangkc logs NAME [-n NS] [-f] [--tail N] [--server URL]\n"
+	  "\n"
+	  "  Through the gateway, as the etcd user: the owner and every member.\n",
+	  cli_opts_logs },
+	{ "top", verb_top, "Show a workspace's CPU and memory use",
+	  "klangkc top NAME [-n NS] [--server URL]\n"
+	  "\n"
+	  "  One sample from the engine's stats, through the gateway, as the etcd\n"
+	  "  user: the owner and every member.\n",
+	  cli_opts_top },
 	{ "touch", verb_touch, "Record activity on workspaces (idle timeout)",
 	  "klangkc touch NAME... [-n NS]\n"
 	  "\n"
@@ -142,24 +154,27 @@ static const struct cli_verb verbs[] = {
 	  "  counts from it, and a workspace stopped for idleness starts again.\n",
 	  cli_opts_names },
 	{ "export", verb_export, "Write a workspace and its files to an archive",
-	  "klangkc export NAME -o FILE.tar.gz [-n NS]\n"
+	  "klangkc export NAME -o FILE.tar.gz [-n NS] [--server URL]\n"
 	  "\n"
 	  "  The archive holds workspace.yaml (apiVersion, kind, name, namespace,\n"
 	  "  labels, spec) and home/ (the home, with the work directory as\n"
-	  "  home/work/), read through the engine from the workspace's container.\n"
-	  "  FILE appears only once complete. Stop a workspace first for a\n"
+	  "  home/work/), read by the gateway from the workspace's container (as the\n"
+	  "  etcd user: the owner and working members). FILE appears only once\n"
+	  "  complete; progress shows on a terminal. Stop a workspace first for a\n"
 	  "  consistent copy of files that change.\n",
 	  cli_opts_export },
 	{ "import", verb_import, "Create a workspace from an export archive",
 	  "klangkc import FILE --name NEW [-n NS] [--max-size SIZE] [--timeout DURATION]\n"
+	  "               [--server URL]\n"
 	  "\n"
 	  "  Checks everything first, and creates nothing when anything is wrong:\n"
 	  "  the size, every member (no absolute path, no .., no link out of the\n"
 	  "  home, no device; set-uid bits dropped), the object by apply's rules\n"
 	  "  (reserved environment variables dropped with a warning) and the image.\n"
 	  "  The workspace is created stopped, its files restored into its new\n"
-	  "  container, then started as the archive says. Interrupted, the same\n"
-	  "  command run again finishes it.\n",
+	  "  container (through the gateway, with progress on a terminal), then\n"
+	  "  started as the archive says. Interrupted, the same command run again\n"
+	  "  finishes it.\n",
 	  cli_opts_import },
 	{ "url", verb_url, "Print a workspace's hosted-app URLs",
 	  "klangkc url NAME [PORT] [-n NS]\n"

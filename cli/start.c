@@ -4,10 +4,12 @@
  * restart sets the annotation klangk.io/restartedAt to the current time
  * (the controller's spec hash includes it, so the container is recreated;
  * home and work survive) and spec.running to true.  start and restart also
- * record activity (cli_touch), which resumes a workspace stopped by its
+ * record activity (lib/touch.h), which resumes a workspace stopped by its
  * idle timeout.
  */
 #include "cli.h"
+
+#include "touch.h"
 
 #include "timefmt.h"
 
@@ -85,7 +87,7 @@ static int run_verb(const char *verb, enum run_op op, int argc, char **argv)
 		if (r == 0 && op != OP_STOP) {
 			struct err te = { "" };
 
-			if (cli_touch(c, ns, argv[i], &te) < 0)
+			if (touch_workspace(c, ns, argv[i], &te) < 0)
 				fprintf(stderr, "warning: %s: recording activity: %s\n",
 					argv[i], te.msg);
 		}

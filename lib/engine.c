@@ -754,8 +754,10 @@ int engine_volume_list(struct engine *g, const char *label, json_t **out,
 	return 0;
 }
 
-int engine_image_inspect(struct engine *g, const char *name, json_t **out,
-			 struct err *e)
+/* GET the JSON at fmt (one %s: the escaped name); *out new, or dropped
+ * when out is NULL. */
+static int get_json(struct engine *g, const char *what, const char *fmt, const char *name,
+		    json_t **out, struct err *e)
 {
 	char *n = esc(g, name);
 	json_t *j = NULL;
@@ -764,9 +766,9 @@ int engine_image_inspect(struct engine *g, const char *name, json_t **out,
 
 	if (!n)
 		return -ENOMEM;
-	r = pathf(&p, "/images/%s/json", n);
+	r = pathf(&p, fmt, n);
 	if (r == 0)
-		r = call(g, "inspect image", "GET", p.data, NULL, &j, NULL, e);
+		r = call(g, what, "GET", p.data, NULL, &j, NULL, e);
 	if (r < 0)
 		err_prefix(e, "%s", name);
 	if (r == 0 && out)
@@ -776,6 +778,12 @@ int engine_image_inspect(struct engine *g, const char *name, json_t **out,
 	buf_free(&p);
 	free(n);
 	return r;
+}
+
+int engine_image_inspect(struct engine *g, const char *name, json_t **out,
+			 struct err *e)
+{
+	return get_json(g, "inspect image", "/images/%s/json", name, out, e);
 }
 
 struct events_state {
@@ -1267,6 +1275,58 @@ int engine_demux_feed(struct engine_demux *d, const char *data, size_t len,
 		}
 	}
 	return 0;
+}
+
+/* ---- logs and stats ---- */
+
+int engine_container_logs(struct engine *g, const char *name, bool follow, long tail,
+			  http_chunk_fn fn, void *ud, atomic_int *cancel,
+			  struct err *e)
+{
+	char *n = esc(g, name), t[32];
+	struct buf url, body;
+	long status = 0;
+	int r;
+
+	buf_init(&url, 16384);
+	buf_init(&body, 64 * 1024);
+	if (tail >= 0)
+		snprintf(t, sizeof(t), "%ld", tail);
+	else
+		snprintf(t, sizeof(t), "all");
+	r = n ? buf_printf(&url, "%s%s/containers/%s/logs?stdout=1&stderr=1&follow=%d&tail=%s",
+			   g->base, ENGINE_API, n, follow ? 1 : 0, t) : -ENOMEM;
+	if (r == 0) {
+		struct http_request hr = {
+			.method = "GET",
+			.url = url.data,
+			.unix_socket = g->socket,
+			.on_chunk = fn,
+			.ud = ud,
+			.chunk_2xx_only = 1,
+			.max_body = 64 * 1024,
+			.cancel = cancel,
+		};
+
+		r = http_do(g->http, &hr, &status, &body, e);
+		if (r < 0)
+			err_prefix(e, "logs of %s", name);
+		else if (status < 200 || status >= 300) {
+			set_engine_error(e, "logs", status, &body);
+			err_prefix(e, "%s", name);
+			r = status_errno(status);
+		}
+	}
+	buf_free(&url);
+	buf_free(&body);
+	free(n);
+	return r;
+}
+
+int engine_container_stats(struct engine *g, const char *name, json_t **out,
+			   struct err *e)
+{
+	return get_json(g, "container stats", "/containers/%s/stats?stream=false", name, out, e);
 }
 
 /* ---- archive ---- */

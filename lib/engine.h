@@ -219,6 +219,22 @@ int engine_demux_feed(struct engine_demux *d, const char *data, size_t len,
 		      engine_demux_fn fn, void *ud);
 
 /*
+ * A container's output (GET /containers/{id}/logs, stdout and stderr):
+ * the last `tail` lines (-1: all), then, with follow, what comes until the
+ * container stops, fn returns non-zero or *cancel is set (-ECANCELED).
+ * The bytes are as the engine sends them: multiplexed (engine_demux) unless
+ * the container has a TTY.
+ */
+int engine_container_logs(struct engine *g, const char *name, bool follow, long tail,
+			  http_chunk_fn fn, void *ud, atomic_int *cancel,
+			  struct err *e);
+/* One sample of a container's resource use (GET /containers/{id}/stats,
+ * not streamed): the engine's JSON, with cpu_stats, precpu_stats and
+ * memory_stats.  out: new. */
+int engine_container_stats(struct engine *g, const char *name, json_t **out,
+			   struct err *e);
+
+/*
  * The archive API: a tar of `path` in a container (running or not; its
  * volumes included), streamed to fn; and a tar extracted into the
  * directory `path`, read from fn (len bytes, or -1 when unknown).

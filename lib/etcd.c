@@ -118,6 +118,16 @@ out:
 	return r;
 }
 
+int etcd_opts_password(const struct etcd_opts *o, char **out, struct err *e)
+{
+	if (o->password_file && *o->password_file)
+		return read_secret_file(o->password_file, out, e);
+	if (!o->password)
+		return -ENOENT;
+	*out = strdup(o->password);
+	return *out ? 0 : -ENOMEM;
+}
+
 int etcd_new(const struct etcd_opts *o, struct etcd **out, struct err *e)
 {
 	struct etcd *c;
@@ -176,6 +186,10 @@ int etcd_new(const struct etcd_opts *o, struct etcd **out, struct err *e)
 	c->tls.cacert = c->cacert;
 	c->tls.cert = c->cert;
 	c->tls.key = c->key;
+	if (o->token && !(c->token = strdup(o->token))) {
+		r = -ENOMEM;
+		goto out;
+	}
 	if (o->username) {
 		if (!(c->username = strdup(o->username))) {
 			r = -ENOMEM;
@@ -446,6 +460,24 @@ out:
 	json_decref(resp);
 	buf_free(&out);
 	return r;
+}
+
+int etcd_token(struct etcd *c, char **out, struct err *e)
+{
+	char *t;
+	int r;
+
+	if (!c->username) {
+		err_set(e, "etcd: no user name to authenticate with");
+		return -EINVAL;
+	}
+	if (!c->token && (r = authenticate(c, e)) < 0)
+		return r;
+	t = strdup(c->token);
+	if (!t)
+		return -ENOMEM;
+	*out = t;
+	return 0;
 }
 
 /* POST a JSON request to path: authenticated when a user is configured

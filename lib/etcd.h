@@ -35,6 +35,9 @@ struct etcd_opts {
 	const char *username;   /* auth: etcd user, or NULL (no auth) */
 	const char *password;   /* auth: the password, or NULL ... */
 	const char *password_file; /* ... read from this file (first line) */
+	const char *token;      /* auth: a token from etcd_token, used as is
+				 * (without a user name: never renewed, a
+				 * stale one fails with -EACCES), or NULL */
 	long timeout_ms;        /* per unary request; 0 = 5000 */
 };
 
@@ -69,6 +72,16 @@ const char *etcd_default_endpoints(void);
  * credentials from KLANGK_ETCD_USERNAME with KLANGK_ETCD_PASSWORD_FILE or
  * KLANGK_ETCD_PASSWORD.  The strings are borrowed from the environment. */
 struct etcd_opts etcd_opts_env(const char *endpoints);
+
+/* The password the options give: password, or the first line of
+ * password_file; -ENOENT when neither is set.  out: new, the caller wipes
+ * and frees it. */
+int etcd_opts_password(const struct etcd_opts *o, char **out, struct err *e);
+
+/* The client's auth token, authenticating first when it has none yet
+ * (-EACCES when the user name and password are refused; -EINVAL without a
+ * user name).  out: new, the caller wipes and frees it. */
+int etcd_token(struct etcd *c, char **out, struct err *e);
 
 /* new: free with etcd_free. */
 int etcd_new(const struct etcd_opts *o, struct etcd **out, struct err *e);

@@ -114,8 +114,7 @@ static void free_routes(struct httpd *h)
 	}
 }
 
-int httpd_start(const char *addr, const struct httpd_route *routes,
-		size_t n, struct httpd **out, struct err *e)
+int httpd_listen(const char *addr, int *fd_out, int *port_out, struct err *e)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICSERV };
@@ -123,11 +122,8 @@ int httpd_start(const char *addr, const struct httpd_route *routes,
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	char host[256], port[8];
-	struct httpd *h;
-	int one = 1, r, g;
+	int one = 1, r = 0, g, fd;
 
-	if (n > HTTPD_MAX_ROUTES)
-		return -E2BIG;
 	if (httpd_split_listen(addr, host, sizeof(host), port, sizeof(port)) < 0) {
 		err_set(e, "listen address \"%s\": must be HOST:PORT or [IPv6]:PORT", addr);
 		return -EINVAL;
@@ -137,22 +133,40 @@ int httpd_start(const char *addr, const struct httpd_route *routes,
 		err_set(e, "listen address \"%s\": %s", addr, gai_strerror(g));
 		return -EINVAL;
 	}
-	h = calloc(1, sizeof(*h));
-	if (!h) {
-		freeaddrinfo(ai);
-		return -ENOMEM;
-	}
-	h->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (h->fd < 0 ||
-	    setsockopt(h->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(h->fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(h->fd, 64) < 0 ||
-	    getsockname(h->fd, (struct sockaddr *)&ss, &sl) < 0) {
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
 		r = -errno;
 		err_set(e, "listen on %s: %s", addr, strerror(errno));
-		goto fail;
+		if (fd >= 0)
+			close(fd);
 	}
-	h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+	freeaddrinfo(ai);
+	if (r < 0)
+		return r;
+	*fd_out = fd;
+	*port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 						  : ((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
+}
+
+int httpd_start(const char *addr, const struct httpd_route *routes,
+		size_t n, struct httpd **out, struct err *e)
+{
+	struct httpd *h;
+	int r;
+
+	if (n > HTTPD_MAX_ROUTES)
+		return -E2BIG;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->fd = -1;
+	r = httpd_listen(addr, &h->fd, &h->port, e);
+	if (r < 0)
+		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		h->routes[i] = routes[i];
 		h->routes[i].path = strdup(routes[i].path);
@@ -174,11 +188,9 @@ int httpd_start(const char *addr, const struct httpd_route *routes,
 		err_set(e, "listen on %s: libmicrohttpd could not start", addr);
 		goto fail;
 	}
-	freeaddrinfo(ai);
 	*out = h;
 	return 0;
 fail:
-	freeaddrinfo(ai);
 	if (h->fd >= 0)
 		close(h->fd);
 	free_routes(h);

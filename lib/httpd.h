@@ -46,6 +46,10 @@ int httpd_port(const struct httpd *h);
 /* Stop serving and free; accepts NULL. */
 void httpd_stop(struct httpd *h);
 
+/* A listening TCP socket on addr (the forms httpd_start accepts), close-
+ * on-exec; *port: the port bound.  fd: new, the caller closes it. */
+int httpd_listen(const char *addr, int *fd, int *port, struct err *e);
+
 /* Split "host:port" / "[v6]:port" (the forms httpd_start accepts) into
  * host (without brackets) and port.  Exposed for tests. */
 int httpd_split_listen(const char *addr, char *host, size_t hostlen,

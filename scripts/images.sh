@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/images.sh [TAG] — build the images of the top-level Dockerfile in
 # the engine at DOCKER_HOST (or the local podman): klangk-controller:TAG
-# (the default target), klangk-proxy:TAG (--target proxy) and
+# (the default target), klangk-proxy:TAG (--target proxy), klangk-gateway:TAG
+# (--target gateway) and
 # klangk-etcd:TAG (--target etcd, for manifests/compose/), TAG "latest" by
 # default.  `make images` runs it.
 #
@@ -27,7 +28,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TAG="${1:-latest}"
 BASE="${KLANGK_BASE_IMAGE:-localhost/debian:bookworm-slim}"
 # Unqualified names: what compose files name, on Docker and Podman alike.
-TARGETS=(proxy etcd controller)
+TARGETS=(proxy etcd gateway controller)
 
 # shellcheck source=engine.sh
 source "$REPO/scripts/engine.sh"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make run: a complete local Klangk on this machine, everything under ./run/:
 # an etcd, Podman's Docker-compatible API service (private storage and
-# network), klangk-controller, klangk-proxy-gen and the nginx it starts.
+# network), klangk-controller, klangk-proxy-gen and the nginx it starts, and
+# klangk-gateway on 127.0.0.1:8990 (klangkc exec/logs/top/export/import).
 # Applies manifests/examples/hello.yaml, waits until the controller running
 # now has observed it and nginx serves it, and prints its hosted URLs.
 #
@@ -96,6 +97,8 @@ mkdir -p "$BED/nginx" "$BED/data"
 export ETCD_PORT="${KLANGK_RUN_ETCD_PORT:-2379}"
 export PEER_PORT=$((ETCD_PORT + 1))
 export KLANGK_NGINX_PORT="${KLANGK_NGINX_PORT:-8995}"
+export KLANGK_GATEWAY_LISTEN="127.0.0.1:8990"
+GATEWAY_PORT=8990
 METRICS_PORT="${KLANGK_RUN_METRICS_PORT:-8996}"
 export KLANGK_PORT_RANGE_START="${KLANGK_PORT_RANGE_START:-9000}"
 export KLANGK_INSTANCE_ID="${KLANGK_INSTANCE_ID:-local}"
@@ -131,6 +134,7 @@ say() {
 # stopped (its children are ours, not the subshell's).
 stop_daemons() {
 	local sub pg="${BED_PROXYGEN_PID:-}" engine etcd
+	bed_stop_gateway || true
 	{ bed_stop_proxygen; bed_stop_nginx; } &
 	sub=$!
 	bed_stop_controller 15 || true
@@ -173,14 +177,14 @@ port_free() {
 }
 
 # A make run that was killed (not stopped) left its daemons running.
-for f in controller proxy-gen etcd podman nginx/nginx; do
+for f in gateway controller proxy-gen etcd podman nginx/nginx; do
 	if _bed_alive "$(cat "$BED/$f.pid" 2>/dev/null)"; then
 		say "stopping the daemons a killed make run left"
 		stop_daemons
 		break
 	fi
 done
-for v in ETCD_PORT PEER_PORT KLANGK_NGINX_PORT METRICS_PORT; do
+for v in ETCD_PORT PEER_PORT KLANGK_NGINX_PORT METRICS_PORT GATEWAY_PORT; do
 	if ! port_free "${!v}"; then
 		say "port ${!v} ($v) is in use; stop what uses it or set" \
 			"KLANGK_RUN_ETCD_PORT / KLANGK_NGINX_PORT / KLANGK_RUN_METRICS_PORT" >&2
@@ -194,7 +198,7 @@ RUN_STATUS=1
 on_exit() {
 	trap '' INT TERM HUP QUIT
 	stop_daemons
-	echo "${CR}make run: stopped the controller, proxy-gen, nginx, the engine and etcd;" \
+	echo "${CR}make run: stopped the gateway, the controller, proxy-gen, nginx, the engine and etcd;" \
 		"workspaces keep running (make run-down stops them); state in $BED" >&2
 	give_terminal_back
 	exit "$RUN_STATUS"
@@ -252,6 +256,7 @@ fi
 
 bed_start_controller --metrics-address "127.0.0.1:$METRICS_PORT"
 bed_start_proxygen
+bed_start_gateway || { tail -20 "$BED/gateway.log" >&2; exit 1; }
 "$BIN/klangkc" apply -f "$REPO/manifests/examples/hello.yaml" >&2
 
 # controller_reconciled: this controller leads and has finished a
@@ -297,7 +302,8 @@ Klangk is running (state in $BED):
   engine      $DOCKER_HOST
   nginx       http://127.0.0.1:$KLANGK_NGINX_PORT/
   metrics     http://127.0.0.1:$METRICS_PORT/metrics (the controller)
-  logs        $BED/controller.log, $BED/proxy-gen.log
+  gateway     $KLANGK_GATEWAY_URL (klangkc exec, logs, top, export, import)
+  logs        $BED/controller.log, $BED/proxy-gen.log, $BED/gateway.log
 
 The hello workspace's hosted apps:
 $(printf '  %s\n' "${urls[@]}")
@@ -312,10 +318,11 @@ MSG
 # Wait for Ctrl-C (on_signal), or for a daemon to die: that is a failure.
 died=""
 rc=0
-wait -n -p died "$BED_CONTROLLER_PID" "$BED_PROXYGEN_PID" "$RUN_ETCD_PID" "$RUN_PODMAN_PID" || rc=$?
+wait -n -p died "$BED_CONTROLLER_PID" "$BED_PROXYGEN_PID" "$BED_GATEWAY_PID" "$RUN_ETCD_PID" "$RUN_PODMAN_PID" || rc=$?
 case "$died" in
 "$BED_CONTROLLER_PID") name=klangk-controller log=controller.log BED_CONTROLLER_PID="" ;;
 "$BED_PROXYGEN_PID") name=klangk-proxy-gen log=proxy-gen.log BED_PROXYGEN_PID="" ;;
+"$BED_GATEWAY_PID") name=klangk-gateway log=gateway.log BED_GATEWAY_PID="" ;;
 "$RUN_ETCD_PID") name=etcd log=etcd.log ;;
 *) name="podman system service" log=podman.log ;;
 esac

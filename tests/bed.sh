@@ -792,6 +792,41 @@ bed_stop_proxygen() {
 	[ -z "${BED:-}" ] || rm -f "$BED/proxy-gen.pid"
 }
 
+# bed_start_gateway: starts $BIN/klangk-gateway on a free loopback port
+# (KLANGK_GATEWAY_LISTEN, default 127.0.0.1:0) with the bed's environment
+# and waits until it serves; log $BED/gateway.log, pid in BED_GATEWAY_PID
+# (and $BED/gateway.pid); exports KLANGK_GATEWAY_URL for klangkc.
+bed_start_gateway() {
+	if _bed_alive "${BED_GATEWAY_PID:-}"; then
+		bed_log "gateway already running (pid $BED_GATEWAY_PID)"
+		return 1
+	fi
+	: >"$BED/gateway.log"
+	# shellcheck disable=SC2046 # the prefix is one word or none
+	KLANGK_GATEWAY_LISTEN="${KLANGK_GATEWAY_LISTEN:-127.0.0.1:0}" \
+		$(_bed_session) "$BIN/klangk-gateway" </dev/null >>"$BED/gateway.log" 2>&1 &
+	BED_GATEWAY_PID=$!
+	echo "$BED_GATEWAY_PID" >"$BED/gateway.pid"
+	_bed_gateway_port() { sed -n 's/.*msg=serving .*port=\([0-9]*\).*/\1/p' "$BED/gateway.log" | tail -1; }
+	_bed_gateway_up() { [ -n "$(_bed_gateway_port)" ]; }
+	_bed_wait_daemon gateway "$BED_GATEWAY_PID" 30 _bed_gateway_up ||
+		{ tail -5 "$BED/gateway.log" >&2; return 1; }
+	export KLANGK_GATEWAY_URL="http://127.0.0.1:$(_bed_gateway_port)"
+}
+
+# bed_stop_gateway [TIMEOUT_S]: SIGTERM to the gateway, SIGKILL after
+# TIMEOUT_S (10).  Its exit status is left in BED_LAST_RC.
+# shellcheck disable=SC2120 # the argument is optional
+bed_stop_gateway() {
+	local pid="${BED_GATEWAY_PID:-}"
+	if [ -z "$pid" ] && [ -n "${BED:-}" ] && [ -f "$BED/gateway.pid" ]; then
+		pid="$(cat "$BED/gateway.pid")"
+	fi
+	_bed_stop_pid "$pid" klangk-gateway "${1:-10}" TERM klangk-gateway
+	BED_GATEWAY_PID=""
+	[ -z "${BED:-}" ] || rm -f "$BED/gateway.pid"
+}
+
 # bed_stop_nginx [TIMEOUT_S]: stops the nginx whose pid is in
 # $BED/nginx/nginx.pid: SIGQUIT (graceful), SIGKILL to it and its workers
 # after TIMEOUT_S (10).
@@ -867,6 +902,7 @@ bed_down() {
 		if [ -z "${BED_BRIDGE:-}" ] && [ -f "$BED/bed.env" ]; then
 			BED_BRIDGE="$(sed -n 's/^BED_BRIDGE=//p' "$BED/bed.env")"
 		fi
+		bed_stop_gateway
 		bed_stop_controller
 		bed_stop_proxygen
 		bed_stop_nginx

@@ -15,6 +15,7 @@ trap bed_down EXIT
 bed_up
 bed_workspace_image || fail "the workspace image could not be built or loaded"
 bed_start_controller
+bed_start_gateway
 
 K="$BIN/klangkc"
 cat >"$BED/ws.yaml" <<'YAML'

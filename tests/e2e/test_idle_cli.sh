@@ -10,6 +10,7 @@ source "$HERE/assert.sh"
 trap bed_down EXIT
 bed_up
 bed_start_controller
+bed_start_gateway
 
 K="$BIN/klangkc"
 ws_apply alice nap '{"hostedPorts": 0, "idleTimeoutSeconds": 3}'

@@ -18,7 +18,7 @@ DIR="$(mktemp -d /tmp/klangk-units.XXXXXX)"
 trap 'rm -rf "$DIR"' EXIT
 
 units=("$REPO"/manifests/systemd/*.service)
-assert_eq 3 "${#units[@]}" "units"
+assert_eq 4 "${#units[@]}" "units"
 for u in "${units[@]}"; do
 	# The units name the installed paths; verify checks that executables
 	# exist, so point them at this build instead.

@@ -31,7 +31,7 @@ check() {
 	while IFS= read -r f; do
 		for o in "${owners[@]}"; do [ "$f" = "$o" ] && continue 2; done
 		hits+=$(code "$f" | grep -E -- "$pattern")$'\n'
-	done < <(find cli controller proxy-gen lib bench -name '*.[ch]' 2>/dev/null | sort)
+	done < <(find cli controller proxy-gen gateway lib bench -name '*.[ch]' 2>/dev/null | sort)
 	hits=$(printf '%s' "$hits" | sed '/^$/d')
 	if [ -n "$hits" ]; then
 		printf '%s: outside its owner:\n%s\n' "$name" "$hits" >&2

@@ -1,0 +1,948 @@
+/*
+ * api — routes, authentication and the streams (see api.h).
+ */
+#include "api.h"
+
+#include "access.h"
+#include "buf.h"
+#include "codec.h"
+#include "engine.h"
+#include "exec.h"
+#include "httpd.h"
+#include "keys.h"
+#include "log.h"
+#include "ws.h"
+#include "wsarchive.h"
+#include "wsframe.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define API_PREFIX "/api/v1/namespaces/"
+
+struct api {
+	struct gw *g;
+	struct MHD_Daemon *mhd;
+	int fd, port;
+};
+
+enum route {
+	R_NONE,
+	R_HEALTH,
+	R_WHOAMI,
+	R_IMAGE,
+	R_EXEC,
+	R_LOGS,
+	R_TOP,
+	R_EXPORT,
+	R_IMPORT,
+};
+
+/* One request's state across libmicrohttpd's calls. */
+struct req {
+	enum route route;
+	char ns[64], name[64];
+	struct caller caller;
+	bool authed;
+	int upload_fd;            /* import: the body so far */
+	long long upload_len;
+	bool too_large;
+};
+
+/* ---- answers ---- */
+
+static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status,
+			      const char *type, const char *body)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result r;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", type);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (status == 401)
+		MHD_add_response_header(resp, "WWW-Authenticate", "Basic realm=\"klangk\"");
+	r = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+static enum MHD_Result answer_json(struct MHD_Connection *conn, unsigned status,
+				   json_t *j /* stolen */)
+{
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	enum MHD_Result r = text ? answer(conn, status, "application/json", text) : MHD_NO;
+
+	free(text);
+	json_decref(j);
+	return r;
+}
+
+static const char *reason_of(unsigned status)
+{
+	switch (status) {
+	case 400: return "BadRequest";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "NotFound";
+	case 405: return "MethodNotAllowed";
+	case 409: return "Conflict";
+	case 413: return "TooLarge";
+	case 429: return "TooManySessions";
+	case 502: return "EngineError";
+	case 503: return "Unavailable";
+	default: return "InternalError";
+	}
+}
+
+static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, const char *why)
+{
+	log_info("request refused", "status", reason_of(status), "why", why, NULL);
+	return answer_json(conn, status, json_pack("{s:s,s:s}", "error", why, "reason",
+						   reason_of(status)));
+}
+
+/* An HTTP status for a failed etcd request made as the caller. */
+static unsigned etcd_status(int r, const struct err *e)
+{
+	/* An anonymous caller while etcd's authentication is on (etcd says
+	 * 400 "user name is empty"). */
+	if (strstr(e->msg, "requires authentication"))
+		return 401;
+	if (r == -EACCES)
+		return 403;
+	if (r == -ENOENT)
+		return 404;
+	if (r == -ECONNREFUSED || r == -ETIMEDOUT)
+		return 503;
+	if (r == -EINVAL)
+		return 400;
+	return 500;
+}
+
+/* ---- routes ---- */
+
+static enum route parse_route(const char *url, const char *method, struct req *q)
+{
+	const char *p, *slash, *sub;
+	size_t n;
+	bool get = strcmp(method, "GET") == 0;
+
+	if (strcmp(url, "/healthz") == 0)
+		return get ? R_HEALTH : R_NONE;
+	if (strcmp(url, "/api/v1/whoami") == 0)
+		return get ? R_WHOAMI : R_NONE;
+	if (strcmp(url, "/api/v1/images") == 0)
+		return get ? R_IMAGE : R_NONE;
+	if (strncmp(url, API_PREFIX, strlen(API_PREFIX)) != 0)
+		return R_NONE;
+	p = url + strlen(API_PREFIX);
+	slash = strchr(p, '/');
+	if (!slash || (n = (size_t)(slash - p)) == 0 || n >= sizeof(q->ns))
+		return R_NONE;
+	memcpy(q->ns, p, n);
+	q->ns[n] = '\0';
+	p = slash;
+	if (strncmp(p, "/workspaces/", 12) != 0)
+		return R_NONE;
+	p += 12;
+	slash = strchr(p, '/');
+	if (!slash || (n = (size_t)(slash - p)) == 0 || n >= sizeof(q->name))
+		return R_NONE;
+	memcpy(q->name, p, n);
+	q->name[n] = '\0';
+	sub = slash + 1;
+	if (!ws_is_dns_label(q->ns) || !ws_is_dns_label(q->name))
+		return R_NONE;
+	if (strcmp(sub, "import") == 0)
+		return strcmp(method, "PUT") == 0 ? R_IMPORT : R_NONE;
+	if (!get)
+		return R_NONE;
+	if (strcmp(sub, "exec") == 0)
+		return R_EXEC;
+	if (strcmp(sub, "logs") == 0)
+		return R_LOGS;
+	if (strcmp(sub, "top") == 0)
+		return R_TOP;
+	if (strcmp(sub, "export") == 0)
+		return R_EXPORT;
+	return R_NONE;
+}
+
+/* ---- who is calling ---- */
+
+static bool peer_is_loopback(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	if (!sa)
+		return false;
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
+/* A page of another origin may make the browser send our credentials:
+ * any request naming an Origin must name ours (scheme and Host). */
+static bool origin_ok(struct MHD_Connection *conn)
+{
+	const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+	const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+	char want[512];
+
+	if (!origin)
+		return true; /* not a browser's cross-site request */
+	if (!host)
+		return false;
+	snprintf(want, sizeof(want), "http://%s", host);
+	return strcmp(origin, want) == 0;
+}
+
+/* "Basic base64(user:password)" into the caller.  Returns an HTTP status
+ * (0 when the caller is known). */
+static unsigned authenticate(struct api *a, struct MHD_Connection *conn, struct req *q,
+			     struct err *e)
+{
+	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	unsigned char dec[1024];
+	char *colon;
+	size_t hl;
+	int n, r;
+
+	if (!h) {
+		if (!peer_is_loopback(conn)) {
+			err_set(e, "sign in with your etcd user name and password (HTTP Basic)");
+			return 401;
+		}
+		r = caller_anonymous(&a->g->cfg.etcd, &q->caller, e);
+		return r < 0 ? 500 : 0;
+	}
+	if (strncmp(h, "Basic ", 6) != 0) {
+		err_set(e, "only HTTP Basic authentication is accepted");
+		return 401;
+	}
+	h += 6;
+	hl = strlen(h);
+	if (hl == 0 || hl % 4 || hl / 4 * 3 >= sizeof(dec)) {
+		err_set(e, "malformed Authorization header");
+		return 401;
+	}
+	n = EVP_DecodeBlock(dec, (const unsigned char *)h, (int)hl);
+	if (n < 0) {
+		err_set(e, "malformed Authorization header");
+		return 401;
+	}
+	while (n > 0 && h[hl - 1] == '=' && hl--)
+		n--;
+	dec[n] = '\0';
+	colon = strchr((char *)dec, ':');
+	if (!colon || colon == (char *)dec || strlen((char *)dec) != (size_t)n) {
+		OPENSSL_cleanse(dec, sizeof(dec));
+		err_set(e, "malformed Authorization header");
+		return 401;
+	}
+	*colon = '\0';
+	r = caller_password(&a->g->cfg.etcd, (char *)dec, colon + 1, &q->caller, e);
+	OPENSSL_cleanse(dec, sizeof(dec));
+	if (r == -EACCES)
+		return 401;
+	if (r < 0)
+		return etcd_status(r, e);
+	return 0;
+}
+
+/* ---- exec ---- */
+
+struct cmd_collect {
+	struct exec_req *rq;
+	bool too_many;
+};
+
+static enum MHD_Result collect_cmd(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	struct cmd_collect *c = cls;
+
+	(void)kind;
+	if (strcmp(key, "cmd") != 0)
+		return MHD_YES;
+	if (c->rq->n_cmd == EXEC_MAX_ARGS) {
+		c->too_many = true;
+		return MHD_NO;
+	}
+	c->rq->cmd[c->rq->n_cmd++] = value ? value : "";
+	return MHD_YES;
+}
+
+static unsigned query_uint(struct MHD_Connection *conn, const char *key)
+{
+	const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+	char *end;
+	unsigned long n;
+
+	if (!v)
+		return 0;
+	n = strtoul(v, &end, 10);
+	return *end || n > 9999 ? 0 : (unsigned)n;
+}
+
+static void upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
+		     const char *extra, size_t n_extra, MHD_socket sock,
+		     struct MHD_UpgradeResponseHandle *urh);
+
+static void close_upgraded(void *ud)
+{
+	MHD_upgrade_action(ud, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+static enum MHD_Result do_exec(struct api *a, struct MHD_Connection *conn, struct req *q)
+{
+	const char *up = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
+	const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+	const char *ver = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						      "Sec-WebSocket-Version");
+	const char *tty = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tty");
+	const char *term = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "term");
+	struct exec_req rq = { .rows = query_uint(conn, "rows"), .cols = query_uint(conn, "cols") };
+	struct cmd_collect cc = { .rq = &rq };
+	struct exec_session *s = NULL;
+	struct MHD_Response *resp;
+	char accept[29];
+	struct err e = { "" };
+	int status = 500;
+	enum MHD_Result ret;
+
+	if (!up || strcasecmp(up, "websocket") != 0 || !key || !ver || strcmp(ver, "13") != 0 ||
+	    wsframe_accept_key(key, accept) < 0)
+		return refuse(conn, 400, "exec is a WebSocket (version 13) upgrade");
+	snprintf(rq.ns, sizeof(rq.ns), "%s", q->ns);
+	snprintf(rq.name, sizeof(rq.name), "%s", q->name);
+	rq.tty = tty && strcmp(tty, "1") == 0;
+	if (term && strlen(term) < sizeof(rq.term) && strspn(term, "abcdefghijklmnopqrstuvwxyz"
+				"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._+") == strlen(term))
+		snprintf(rq.term, sizeof(rq.term), "%s", term);
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_cmd, &cc);
+	if (cc.too_many)
+		return refuse(conn, 400, "a command of at most 256 arguments");
+	if (exec_prepare(a->g, &q->caller, &rq, &s, &status, &e) < 0)
+		return refuse(conn, (unsigned)status, e.msg);
+	resp = MHD_create_response_for_upgrade(upgraded, s);
+	if (!resp) {
+		exec_session_free(s);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Upgrade", "websocket");
+	MHD_add_response_header(resp, "Connection", "Upgrade");
+	MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
+	ret = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+	MHD_destroy_response(resp);
+	if (ret != MHD_YES)
+		exec_session_free(s);
+	return ret;
+}
+
+static void upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
+		     const char *extra, size_t n_extra, MHD_socket sock,
+		     struct MHD_UpgradeResponseHandle *urh)
+{
+	struct exec_session *s = cls;
+
+	(void)conn;
+	(void)con_cls;
+	if (exec_start(s, sock, extra, n_extra, close_upgraded, urh) < 0) {
+		exec_session_free(s);
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+	}
+}
+
+/* ---- logs: an engine stream into a pipe that libmicrohttpd sends ---- */
+
+struct logs_job {
+	struct gw *g;
+	char user[256];
+	char container[256];
+	bool follow, tty;
+	long tail;
+	int wfd;
+	struct engine_demux dm;
+};
+
+static int logs_out(void *ud, int stream, const char *data, size_t len)
+{
+	(void)stream;
+	return gw_write_all(((struct logs_job *)ud)->wfd, data, len) < 0;
+}
+
+static int logs_chunk(void *ud, const char *data, size_t len)
+{
+	struct logs_job *j = ud;
+
+	if (j->tty)
+		return gw_write_all(j->wfd, data, len) < 0;
+	return engine_demux_feed(&j->dm, data, len, logs_out, j) != 0;
+}
+
+static void *logs_main(void *arg)
+{
+	struct logs_job *j = arg;
+	struct engine *eg = NULL;
+	struct err e = { "" };
+	int r = engine_new(j->g->cfg.engine, &eg, &e);
+
+	if (r == 0)
+		r = engine_container_logs(eg, j->container, j->follow, j->tail, logs_chunk, j,
+					  &j->g->cancel, &e);
+	if (r < 0 && r != -ECANCELED)
+		log_warn("logs stream ended", "container", j->container, "error", e.msg, NULL);
+	engine_free(eg);
+	close(j->wfd);
+	gw_session_release(j->g, j->user);
+	free(j);
+	return NULL;
+}
+
+/* The running container's name, read as the caller (the read right);
+ * on failure *status is how to answer. */
+static int workspace_container(struct req *q, struct ws **w, char *out, size_t len,
+			       unsigned *status, struct err *e)
+{
+	struct status st;
+	int r = access_read(&q->caller, q->ns, q->name, w, &st, e);
+
+	if (r < 0) {
+		*status = etcd_status(r, e);
+		return r;
+	}
+	r = access_container(&st, q->ns, q->name, false, out, len, e);
+	if (r < 0)
+		*status = 409;
+	status_clear(&st);
+	return r;
+}
+
+static enum MHD_Result do_logs(struct api *a, struct MHD_Connection *conn, struct req *q)
+{
+	const char *follow = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "follow");
+	const char *tail = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tail");
+	struct logs_job *j = calloc(1, sizeof(*j));
+	struct MHD_Response *resp;
+	struct engine *eg = NULL;
+	struct ws *w = NULL;
+	json_t *info = NULL;
+	struct err e = { "" };
+	unsigned status = 500;
+	int fds[2] = { -1, -1 };
+	pthread_t t;
+	enum MHD_Result ret;
+
+	if (!j)
+		return MHD_NO;
+	j->g = a->g;
+	j->follow = follow && strcmp(follow, "1") == 0;
+	j->tail = tail ? strtol(tail, NULL, 10) : -1;
+	if (workspace_container(q, &w, j->container, sizeof(j->container), &status, &e) < 0)
+		goto fail;
+	status = 502;
+	if (engine_new(a->g->cfg.engine, &eg, &e) < 0 ||
+	    engine_container_inspect(eg, j->container, &info, &e) < 0)
+		goto fail;
+	j->tty = json_is_true(json_object_get(json_object_get(info, "Config"), "Tty"));
+	status = 429;
+	if (gw_session_acquire(a->g, q->caller.user, &e) < 0)
+		goto fail;
+	snprintf(j->user, sizeof(j->user), "%s", q->caller.user);
+	if (pipe2(fds, O_CLOEXEC) < 0 || !(resp = MHD_create_response_from_pipe(fds[0]))) {
+		gw_session_release(a->g, j->user);
+		status = 500;
+		err_set(&e, "no pipe");
+		goto fail;
+	}
+	j->wfd = fds[1];
+	if (pthread_create(&t, NULL, logs_main, j) != 0) {
+		MHD_destroy_response(resp); /* closes fds[0] */
+		close(fds[1]);
+		gw_session_release(a->g, j->user);
+		free(j);
+		j = NULL;
+		ret = MHD_NO;
+		goto out;
+	}
+	pthread_detach(t);
+	j = NULL;
+	MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	/* A followed log may stay silent for long: no inactivity timeout. */
+	MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+	ret = MHD_queue_response(conn, 200, resp);
+	MHD_destroy_response(resp);
+	goto out;
+fail:
+	ret = refuse(conn, status, e.msg);
+	free(j);
+out:
+	engine_free(eg);
+	json_decref(info);
+	ws_free(w);
+	return ret;
+}
+
+/* ---- top ---- */
+
+static double jnum(const json_t *o, const char *a, const char *b)
+{
+	const json_t *v = json_object_get(b ? json_object_get(o, a) : o, b ? b : a);
+
+	return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+/* CPU percent of one sample, as `docker stats` computes it. */
+static double cpu_percent(const json_t *s)
+{
+	const json_t *cpu = json_object_get(s, "cpu_stats"), *pre = json_object_get(s, "precpu_stats");
+	double d_cpu = jnum(cpu, "cpu_usage", "total_usage") - jnum(pre, "cpu_usage", "total_usage");
+	double d_sys = jnum(cpu, "system_cpu_usage", NULL) - jnum(pre, "system_cpu_usage", NULL);
+	double n = jnum(cpu, "online_cpus", NULL);
+
+	if (n <= 0)
+		n = (double)json_array_size(json_object_get(json_object_get(cpu, "cpu_usage"),
+							    "percpu_usage"));
+	if (n <= 0)
+		n = 1;
+	return d_cpu > 0 && d_sys > 0 ? d_cpu / d_sys * n * 100.0 : 0;
+}
+
+static enum MHD_Result do_top(struct api *a, struct MHD_Connection *conn, struct req *q)
+{
+	char container[256];
+	struct engine *eg = NULL;
+	struct ws *w = NULL;
+	json_t *s = NULL;
+	struct err e = { "" };
+	unsigned status = 500;
+	enum MHD_Result ret;
+
+	if (workspace_container(q, &w, container, sizeof(container), &status, &e) < 0) {
+		ret = refuse(conn, status, e.msg);
+		goto out;
+	}
+	if (engine_new(a->g->cfg.engine, &eg, &e) < 0 ||
+	    engine_container_stats(eg, container, &s, &e) < 0) {
+		ret = refuse(conn, 502, e.msg);
+		goto out;
+	}
+	ret = answer_json(conn, 200, json_pack("{s:s,s:s,s:f,s:f,s:f,s:f}", "namespace", q->ns,
+					       "workspace", q->name, "cpuPercent", cpu_percent(s),
+					       "memoryBytes", jnum(s, "memory_stats", "usage"),
+					       "memoryLimitBytes", jnum(s, "memory_stats", "limit"),
+					       "pids", jnum(s, "pids_stats", "current")));
+out:
+	json_decref(s);
+	engine_free(eg);
+	ws_free(w);
+	return ret;
+}
+
+/* ---- export and import ---- */
+
+/* An unnamed temporary file.  new fd or -errno. */
+static int temp_fd(void)
+{
+	const char *d = getenv("TMPDIR");
+	int fd = open(d && *d ? d : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static int to_fd(void *ud, const char *data, size_t len)
+{
+	return gw_write_all(*(int *)ud, data, len) < 0;
+}
+
+/* The object as exported: apiVersion, kind, name, namespace, labels and
+ * spec.  new. */
+static json_t *export_object(const json_t *doc)
+{
+	const json_t *meta = json_object_get(doc, "metadata");
+	const json_t *labels = json_object_get(meta, "labels");
+	json_t *m = json_pack("{s:O,s:O}", "name", json_object_get(meta, "name"), "namespace",
+			      json_object_get(meta, "namespace"));
+	json_t *o = m ? json_pack("{s:s,s:s,s:o,s:O}", "apiVersion", WS_API_VERSION, "kind",
+				  WS_KIND, "metadata", m, "spec", json_object_get(doc, "spec"))
+		      : NULL;
+
+	if (o && json_object_size(labels))
+		json_object_set(m, "labels", (json_t *)labels);
+	return o;
+}
+
+/* The workspace's archive into out_fd.  Returns an HTTP status (200). */
+static unsigned build_export(struct api *a, struct req *q, int out_fd, struct err *e)
+{
+	struct etcd_kv kv = { 0 };
+	char key[512], home[160], work[160], container[256];
+	struct ws *w = NULL;
+	json_t *doc = NULL, *obj = NULL;
+	struct engine *eg = NULL;
+	struct buf yaml;
+	unsigned status = 500;
+	int home_fd = temp_fd(), work_fd = temp_fd(), r;
+
+	buf_init(&yaml, WS_MAX_OBJECT * 4);
+	if (home_fd < 0 || work_fd < 0) {
+		err_set(e, "no temporary file: %s", strerror(-(home_fd < 0 ? home_fd : work_fd)));
+		goto out;
+	}
+	if (workspace_container(q, &w, container, sizeof(container), &status, e) < 0)
+		goto out;
+	keys_ws(KEYS_SPEC, q->ns, q->name, key, sizeof(key));
+	ws_free(w);
+	w = NULL;
+	r = etcd_get(q->caller.etcd, key, &kv, NULL, e);
+	if (r == 0)
+		r = ws_load(kv.value, kv.value_len, q->ns, q->name, &w, &doc, e);
+	if (r < 0) {
+		status = etcd_status(r, e);
+		goto out;
+	}
+	obj = export_object(doc);
+	status = 500;
+	if (!obj || codec_yaml_dump(obj, &yaml, e) < 0)
+		goto out;
+	ws_home_path(q->ns, home, sizeof(home));
+	ws_work_path(q->ns, work, sizeof(work));
+	status = 502;
+	r = engine_new(a->g->cfg.engine, &eg, e);
+	if (r == 0)
+		r = engine_archive_get(eg, container, home, to_fd, &home_fd, e);
+	if (r == 0)
+		r = engine_archive_get(eg, container, work, to_fd, &work_fd, e);
+	if (r < 0)
+		goto out;
+	status = 500;
+	if (lseek(home_fd, 0, SEEK_SET) < 0 || lseek(work_fd, 0, SEEK_SET) < 0 ||
+	    wsarchive_export(out_fd, yaml.data, yaml.len, home_fd, work_fd, q->ns, e) < 0)
+		goto out;
+	status = 200;
+out:
+	if (home_fd >= 0)
+		close(home_fd);
+	if (work_fd >= 0)
+		close(work_fd);
+	buf_free(&yaml);
+	etcd_kv_clear(&kv);
+	json_decref(doc);
+	json_decref(obj);
+	ws_free(w);
+	engine_free(eg);
+	return status;
+}
+
+static enum MHD_Result do_export(struct api *a, struct MHD_Connection *conn, struct req *q)
+{
+	struct MHD_Response *resp;
+	struct err e = { "" };
+	unsigned status;
+	int fd, r;
+	off_t size;
+	char disp[200];
+
+	r = access_work(&q->caller, q->ns, q->name, &e);
+	if (r < 0)
+		return refuse(conn, etcd_status(r, &e), e.msg);
+	if (gw_session_acquire(a->g, q->caller.user, &e) < 0)
+		return refuse(conn, 429, e.msg);
+	fd = temp_fd();
+	status = fd < 0 ? 500 : build_export(a, q, fd, &e);
+	gw_session_release(a->g, q->caller.user);
+	if (fd < 0)
+		err_set(&e, "no temporary file: %s", strerror(-fd));
+	if (status != 200) {
+		if (fd >= 0)
+			close(fd);
+		return refuse(conn, status, e.msg);
+	}
+	size = lseek(fd, 0, SEEK_CUR);
+	if (size > a->g->cfg.max_archive) {
+		close(fd);
+		err_set(&e, "the archive of %s/%s is %lld bytes, over the gateway's limit of %lld "
+			    "(KLANGK_GATEWAY_MAX_ARCHIVE)", q->ns, q->name, (long long)size,
+			a->g->cfg.max_archive);
+		return refuse(conn, 413, e.msg);
+	}
+	lseek(fd, 0, SEEK_SET);
+	resp = MHD_create_response_from_fd((size_t)size, fd); /* owns fd */
+	if (!resp) {
+		close(fd);
+		return MHD_NO;
+	}
+	snprintf(disp, sizeof(disp), "attachment; filename=\"%s-%s.tar.gz\"", q->ns, q->name);
+	MHD_add_response_header(resp, "Content-Type", "application/gzip");
+	MHD_add_response_header(resp, "Content-Disposition", disp);
+	r = MHD_queue_response(conn, 200, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+static long read_fd(void *ud, char *buf, size_t len)
+{
+	for (;;) {
+		ssize_t k = read(*(int *)ud, buf, len);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		return k < 0 ? -1 : (long)k;
+	}
+}
+
+/* The uploaded archive's home into the workspace's container. */
+static enum MHD_Result finish_import(struct api *a, struct MHD_Connection *conn, struct req *q)
+{
+	struct wsarchive_stats st = { 0 };
+	char container[256], home[160], work[160], *spec = NULL;
+	struct engine *eg = NULL;
+	struct ws *w = NULL;
+	struct err e = { "" };
+	unsigned status = 500;
+	size_t spec_len = 0;
+	bool podman = false;
+	int home_fd = temp_fd(), work_fd = temp_fd(), r;
+	off_t home_len, work_len;
+	enum MHD_Result ret;
+
+	if (q->too_large) {
+		err_set(&e, "the archive is over the gateway's limit of %lld bytes "
+			    "(KLANGK_GATEWAY_MAX_ARCHIVE)", a->g->cfg.max_archive);
+		status = 413;
+		goto fail;
+	}
+	if (home_fd < 0 || work_fd < 0 || lseek(q->upload_fd, 0, SEEK_SET) < 0) {
+		err_set(&e, "no temporary file");
+		goto fail;
+	}
+	if (workspace_container(q, &w, container, sizeof(container), &status, &e) < 0)
+		goto fail;
+	status = 502;
+	if (engine_new(a->g->cfg.engine, &eg, &e) < 0 || engine_is_podman(eg, &podman, &e) < 0)
+		goto fail;
+	/* Checked again here: the gateway trusts no client's check. */
+	r = wsarchive_import(q->upload_fd, home_fd, work_fd, podman, a->g->cfg.max_archive,
+			     &spec, &spec_len, &st, &e);
+	if (r < 0) {
+		status = 400;
+		goto fail;
+	}
+	home_len = lseek(home_fd, 0, SEEK_CUR);
+	work_len = lseek(work_fd, 0, SEEK_CUR);
+	ws_home_path(q->ns, home, sizeof(home));
+	ws_work_path(q->ns, work, sizeof(work));
+	if (home_len < 0 || work_len < 0 || lseek(home_fd, 0, SEEK_SET) < 0 ||
+	    lseek(work_fd, 0, SEEK_SET) < 0) {
+		status = 500;
+		goto fail;
+	}
+	r = engine_archive_put(eg, container, home, read_fd, &home_fd, (long long)home_len, &e);
+	if (r == 0 && podman)
+		r = engine_archive_put(eg, container, work, read_fd, &work_fd, (long long)work_len,
+				       &e);
+	if (r < 0)
+		goto fail;
+	ret = answer_json(conn, 200, json_pack("{s:I,s:I}", "files", (json_int_t)st.members,
+					       "bytes", (json_int_t)st.bytes));
+	goto out;
+fail:
+	ret = refuse(conn, status, e.msg);
+out:
+	if (home_fd >= 0)
+		close(home_fd);
+	if (work_fd >= 0)
+		close(work_fd);
+	free(spec);
+	ws_free(w);
+	engine_free(eg);
+	return ret;
+}
+
+/* ---- dispatch ---- */
+
+static enum MHD_Result do_image(struct api *a, struct MHD_Connection *conn)
+{
+	const char *name = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "name");
+	struct engine *eg = NULL;
+	struct err e = { "" };
+	int r;
+
+	if (!name || !*name || strlen(name) > WS_MAX_IMAGE)
+		return refuse(conn, 400, "name=IMAGE is required");
+	r = engine_new(a->g->cfg.engine, &eg, &e);
+	if (r == 0)
+		r = engine_image_inspect(eg, name, NULL, &e);
+	engine_free(eg);
+	if (r == -ENOENT)
+		return refuse(conn, 404, e.msg);
+	if (r < 0)
+		return refuse(conn, 502, e.msg);
+	return answer_json(conn, 200, json_pack("{s:s}", "name", name));
+}
+
+/* The first call of a request: route, origin, caller, and for an import
+ * the right to do it before its body is taken. */
+static enum MHD_Result begin(struct api *a, struct MHD_Connection *conn, const char *url,
+			     const char *method, struct req *q)
+{
+	struct err e = { "" };
+	unsigned status;
+	int r;
+
+	q->upload_fd = -1;
+	q->route = parse_route(url, method, q);
+	if (q->route == R_NONE)
+		return refuse(conn, 404, "no such resource (or method)");
+	if (q->route == R_HEALTH)
+		return answer(conn, 200, "text/plain; charset=utf-8", "ok\n");
+	if (!origin_ok(conn))
+		return refuse(conn, 403, "requests from another origin are refused");
+	status = authenticate(a, conn, q, &e);
+	if (status)
+		return refuse(conn, status, e.msg);
+	q->authed = true;
+	if (q->route != R_IMPORT)
+		return MHD_YES;
+	r = access_work(&q->caller, q->ns, q->name, &e);
+	if (r < 0)
+		return refuse(conn, etcd_status(r, &e), e.msg);
+	q->upload_fd = temp_fd();
+	if (q->upload_fd < 0)
+		return refuse(conn, 500, "no temporary file for the upload");
+	return MHD_YES;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *data,
+			      size_t *data_size, void **con_cls)
+{
+	struct api *a = cls;
+	struct req *q = *con_cls;
+
+	(void)version;
+	if (!q) {
+		q = calloc(1, sizeof(*q));
+		if (!q)
+			return MHD_NO;
+		*con_cls = q;
+		return begin(a, conn, url, method, q);
+	}
+	if (!q->authed) {
+		*data_size = 0; /* answered already; the body is dropped */
+		return MHD_YES;
+	}
+	if (*data_size) {
+		if (q->route == R_IMPORT && !q->too_large) {
+			if (q->upload_len + (long long)*data_size > a->g->cfg.max_archive)
+				q->too_large = true;
+			else if (gw_write_all(q->upload_fd, data, *data_size) < 0)
+				return MHD_NO;
+			q->upload_len += (long long)*data_size;
+		}
+		*data_size = 0;
+		return MHD_YES;
+	}
+	switch (q->route) {
+	case R_WHOAMI:
+		return answer_json(conn, 200, json_pack("{s:s}", "user", q->caller.user));
+	case R_IMAGE:
+		return do_image(a, conn);
+	case R_EXEC:
+		return do_exec(a, conn, q);
+	case R_LOGS:
+		return do_logs(a, conn, q);
+	case R_TOP:
+		return do_top(a, conn, q);
+	case R_EXPORT:
+		return do_export(a, conn, q);
+	case R_IMPORT:
+		return finish_import(a, conn, q);
+	default:
+		return refuse(conn, 404, "no such resource");
+	}
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		      enum MHD_RequestTerminationCode code)
+{
+	struct req *q = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)code;
+	if (!q)
+		return;
+	if (q->upload_fd >= 0)
+		close(q->upload_fd);
+	caller_clear(&q->caller);
+	free(q);
+	*con_cls = NULL;
+}
+
+int api_start(struct gw *g, struct api **out, struct err *e)
+{
+	struct api *a = calloc(1, sizeof(*a));
+	int r;
+
+	if (!a)
+		return -ENOMEM;
+	a->g = g;
+	r = httpd_listen(g->cfg.listen, &a->fd, &a->port, e);
+	if (r < 0) {
+		free(a);
+		return r;
+	}
+	a->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+				  MHD_USE_POLL | MHD_ALLOW_UPGRADE, 0, NULL, NULL, handle, a,
+				  MHD_OPTION_LISTEN_SOCKET, a->fd,
+				  MHD_OPTION_NOTIFY_COMPLETED, completed, a,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512,
+				  MHD_OPTION_END);
+	if (!a->mhd) {
+		close(a->fd);
+		free(a);
+		err_set(e, "listen on %s: libmicrohttpd could not start", g->cfg.listen);
+		return -EIO;
+	}
+	*out = a;
+	return 0;
+}
+
+int api_port(const struct api *a)
+{
+	return a->port;
+}
+
+void api_stop(struct api *a)
+{
+	if (!a)
+		return;
+	MHD_stop_daemon(a->mhd);
+	free(a);
+}
