@@ -123,6 +123,11 @@ static void idle_decide(struct rec *x, struct pass *p)
 			timefmt_emit(act, st->last_activity, sizeof(st->last_activity));
 			events_record(x->events, p->ref.ns, p->ref.name, "Normal", "Resumed",
 				      "activity after an idle stop; starting the container");
+			/* The start is activity (step_container), so the next
+			 * deadline is a full timeout away.  Without this
+			 * requeue nothing would wake us: our own status write
+			 * is an echo the watch drops. */
+			p->requeue_ms = (long)timeout * 1000 + 500;
 			return;
 		}
 		p->want_running = false;

@@ -71,6 +71,8 @@ assert_eq "$BED/datasets:/data:ro" "$(jq -r '.Mounts[] | select(.Destination == 
 	"\(.Source):\(.Destination):\(if .RW then "rw" else "ro" end)"' <<<"$info")" "my-project's bind mount"
 assert_eq nix-store "$(jq -r '.Mounts[] | select(.Destination == "/nix") | .Name' <<<"$info")" "my-project's named volume"
 assert_contains "$(jq -r '.Config.Env[]' <<<"$info")" "FOO=bar" "my-project's env"
+assert_eq "1500000000 4294967296 4096" "$(jq -r '.HostConfig | "\(.NanoCpus) \(.Memory) \(.PidsLimit)"' <<<"$info")" \
+	"my-project's limits"
 
 echo "== 4. delete"
 "$K" delete -f "$EX/" --wait --timeout=60s >/dev/null
