@@ -95,6 +95,32 @@ static struct pgen_route *make_routes(size_t n)
 	return r;
 }
 
+/* The start of a peer's file, up to its servers and maps: the same
+ * settings as proxy-gen's, one worker; map_hash_max_size when map_hash > 0
+ * (before the first map: nginx fixes it there). */
+static int render_head(const struct pgen_opts *o, const char *gen, size_t n,
+		       const char *what, size_t map_hash, struct buf *out)
+{
+	const char *d = o->dir;
+	int r = buf_printf(out,
+		"# generation %s, %zu routes (%s)\n"
+		"worker_processes 1;\nworker_shutdown_timeout 300s;\n"
+		"pid %s/nginx.pid;\nerror_log %s/error.log warn;\n"
+		"events { worker_connections 4096; }\n"
+		"http {\n    access_log off;\n    default_type text/plain;\n"
+		"    client_body_temp_path %s/tmp/body;\n    proxy_temp_path %s/tmp/proxy;\n"
+		"    fastcgi_temp_path %s/tmp/fastcgi;\n    uwsgi_temp_path %s/tmp/uwsgi;\n"
+		"    scgi_temp_path %s/tmp/scgi;\n",
+		gen, n, what, d, d, d, d, d, d, d);
+
+	if (map_hash)
+		r |= buf_printf(out, "    map_hash_max_size %zu;\n    map_hash_bucket_size 256;\n",
+				map_hash);
+	r |= buf_printf(out,
+		"    map $http_upgrade $klangk_connection { default upgrade; \"\" close; }\n");
+	return r;
+}
+
 /*
  * The peer: what a generator without maps writes — one prefix location per
  * (id, port), each carrying the proxy settings, plus the same status server.
@@ -105,18 +131,10 @@ static int render_peer(const struct pgen_opts *o, const struct pgen_route *route
 	const char *d = o->dir;
 	int r = 0;
 
+	r |= render_head(o, gen, n, "peer layout: a location per route", 0, out);
 	r |= buf_printf(out,
-		"# generation %s, %zu routes (peer layout: a location per route)\n"
-		"worker_processes 1;\nworker_shutdown_timeout 300s;\n"
-		"pid %s/nginx.pid;\nerror_log %s/error.log warn;\n"
-		"events { worker_connections 4096; }\n"
-		"http {\n    access_log off;\n    default_type text/plain;\n"
-		"    client_body_temp_path %s/tmp/body;\n    proxy_temp_path %s/tmp/proxy;\n"
-		"    fastcgi_temp_path %s/tmp/fastcgi;\n    uwsgi_temp_path %s/tmp/uwsgi;\n"
-		"    scgi_temp_path %s/tmp/scgi;\n"
-		"    map $http_upgrade $klangk_connection { default upgrade; \"\" close; }\n"
 		"    server {\n        listen %s:%ld;\n        absolute_redirect off;\n",
-		gen, n, d, d, d, d, d, d, d, o->listen_addr, o->listen_port);
+		o->listen_addr, o->listen_port);
 	for (size_t i = 0; i < n; i++)
 		r |= buf_printf(out,
 			"        location /hosted/%s/%ld/ {\n"
@@ -157,19 +175,10 @@ static int render_hostmap(const struct pgen_opts *o, const struct pgen_route *ro
 	const char *d = o->dir;
 	int r = 0;
 
+	r |= render_head(o, gen, n, "hostmap layout: a map of host names",
+			 n * 4 > 16384 ? n * 4 : 16384, out);
 	r |= buf_printf(out,
-		"# generation %s, %zu routes (hostmap layout: a map of host names)\n"
-		"worker_processes 1;\nworker_shutdown_timeout 300s;\n"
-		"pid %s/nginx.pid;\nerror_log %s/error.log warn;\n"
-		"events { worker_connections 4096; }\n"
-		"http {\n    access_log off;\n    default_type text/plain;\n"
-		"    client_body_temp_path %s/tmp/body;\n    proxy_temp_path %s/tmp/proxy;\n"
-		"    fastcgi_temp_path %s/tmp/fastcgi;\n    uwsgi_temp_path %s/tmp/uwsgi;\n"
-		"    scgi_temp_path %s/tmp/scgi;\n"
-		"    map_hash_max_size %zu;\n    map_hash_bucket_size 256;\n"
-		"    map $http_upgrade $klangk_connection { default upgrade; \"\" close; }\n"
-		"    map $host $klangk_upstream {\n        hostnames;\n        default \"\";\n",
-		gen, n, d, d, d, d, d, d, d, n * 4 > 16384 ? n * 4 : 16384);
+		"    map $host $klangk_upstream {\n        hostnames;\n        default \"\";\n");
 	for (size_t i = 0; i < n; i++)
 		r |= buf_printf(out, "        %s-%ld." BENCH_DOMAIN " %s:%ld;\n", routes[i].id,
 				routes[i].port, o->upstream_host, routes[i].port);

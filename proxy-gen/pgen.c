@@ -284,12 +284,26 @@ static int render_proxy(const struct pgen_opts *o, const char *prefix, struct bu
 	return r;
 }
 
-/* The hosted tree's location; its captures name the route. */
-static int render_path_location(const struct pgen_opts *o, struct buf *out)
+/*
+ * The server of the shared host, up to the allow-list check in the hosted
+ * tree's location (whose captures name the route): in path mode it serves
+ * the apps; in origin mode it is the default server, which only redirects.
+ */
+static int render_shared_head(const struct pgen_opts *o, struct buf *out)
 {
-	return buf_printf(out,
+	bool origin = origin_mode(o);
+	int r = buf_printf(out,
+		"    server {\n"
+		"        listen %s:%ld%s;\n"
+		"        server_name _;\n"
+		"%s"
 		"        location ~ \"^%s/hosted/(?<klangk_id>[0-9a-f]{12,32})/(?<klangk_port>[0-9]{1,5})(?<klangk_rest>/.*)?$\" {\n",
-		o->base_path);
+		o->listen_addr, o->listen_port, origin ? " default_server" : "",
+		origin ? "" : "        absolute_redirect off;\n", o->base_path);
+
+	r |= render_activity(o, out);
+	r |= buf_printf(out, "            if ($klangk_upstream = \"\") { return 404; }\n");
+	return r;
 }
 
 /*
@@ -307,16 +321,8 @@ static int render_path(const struct pgen_opts *o, struct buf *out)
 		"    }\n");
 
 	r |= render_forwarded_maps(o, out);
+	r |= render_shared_head(o, out);
 	r |= buf_printf(out,
-		"    server {\n"
-		"        listen %s:%ld;\n"
-		"        server_name _;\n"
-		"        absolute_redirect off;\n",
-		o->listen_addr, o->listen_port);
-	r |= render_path_location(o, out);
-	r |= render_activity(o, out);
-	r |= buf_printf(out,
-		"            if ($klangk_upstream = \"\") { return 404; }\n"
 		"            if ($klangk_redirect) { return 301 \"%s%s/hosted/$klangk_id/$klangk_port/$is_args$args\"; }\n",
 		o->trust_forwarded ? "$klangk_fwd_prefix" : "", o->base_path);
 	r |= render_proxy(o, o->base_path, out);
@@ -361,15 +367,8 @@ static int render_origin(const struct pgen_opts *o, struct buf *out)
 		"    }\n",
 		base_re, base_re);
 	r |= render_forwarded_maps(o, out);
+	r |= render_shared_head(o, out);
 	r |= buf_printf(out,
-		"    server {\n"
-		"        listen %s:%ld default_server;\n"
-		"        server_name _;\n",
-		o->listen_addr, o->listen_port);
-	r |= render_path_location(o, out);
-	r |= render_activity(o, out);
-	r |= buf_printf(out,
-		"            if ($klangk_upstream = \"\") { return 404; }\n"
 		"            if ($klangk_origin_rest = \"\") { return 404; }\n"
 		"            return 307 \"%s://$klangk_id-$klangk_port.%s$klangk_origin_rest\";\n"
 		"        }\n"
