@@ -131,6 +131,23 @@ static void describe_status(const struct status *st)
  * a socket only the controller may open), and what the controller saw is
  * what it acts on.  Then the volumes the workspace mounts.
  */
+/* The restarts after crashes (status.restarts): how many, the last exit,
+ * and the pending restart while one waits. */
+static void describe_restarts(const struct status_restarts *x)
+{
+	char n[32], last[128];
+
+	snprintf(n, sizeof(n), "%lld", (long long)x->count);
+	field("  ", "Restarts:", n);
+	if (!x->count)
+		return;
+	snprintf(last, sizeof(last), "%s, exit code %d, at %s", x->last_reason,
+		 x->last_exit_code, x->last_finished_at[0] ? x->last_finished_at : "-");
+	field("  ", "Last Exit:", last);
+	if (x->next_restart_at[0])
+		field("  ", "Next Restart:", x->next_restart_at);
+}
+
 static void describe_container(const char *ns, const char *name, const struct status *st,
 			       const json_t *spec)
 {
@@ -168,6 +185,7 @@ static void describe_container(const char *ns, const char *name, const struct st
 		field("  ", "Memory:", st->resources.memory);
 		field("  ", "Pids:", pids);
 	}
+	describe_restarts(&st->restarts);
 	field("  ", "Spec Hash:", st->spec_hash[0] ? st->spec_hash : "-");
 	printf("Volumes:\n");
 	for (int v = 0; v < 2; v++) {

@@ -278,6 +278,37 @@ int ctrcfg_hash(const json_t *config, char hash[CTRCFG_HASH_LEN])
 	return r;
 }
 
+/* The HostConfig fields engine_resources_to_json sets. */
+static const char *const limit_fields[] = { "NanoCpus", "Memory", "MemorySwap",
+					    "PidsLimit" };
+
+/* The spec-hash of c without its limits (limits_in_place). */
+static int hash_sans_limits(const json_t *c, char hash[CTRCFG_HASH_LEN])
+{
+	json_t *copy = json_deep_copy(c);
+	int r = -ENOMEM;
+
+	if (copy) {
+		for (size_t i = 0; i < sizeof(limit_fields) / sizeof(limit_fields[0]); i++)
+			json_object_del(json_object_get(copy, "HostConfig"), limit_fields[i]);
+		r = ctrcfg_hash(copy, hash);
+	}
+	json_decref(copy);
+	return r;
+}
+
+bool ctrcfg_limits_match(const json_t *info, const json_t *config)
+{
+	const json_t *have = json_object_get(info, "HostConfig");
+	const json_t *want = json_object_get(config, "HostConfig");
+
+	for (size_t i = 0; i < sizeof(limit_fields) / sizeof(limit_fields[0]); i++)
+		if (json_integer_value(json_object_get(have, limit_fields[i])) !=
+		    json_integer_value(json_object_get(want, limit_fields[i])))
+			return false;
+	return true;
+}
+
 int ctrcfg_build(const struct ctrcfg_in *in, json_t **config,
 		 char hash[CTRCFG_HASH_LEN])
 {
@@ -288,7 +319,7 @@ int ctrcfg_build(const struct ctrcfg_in *in, json_t **config,
 	for (size_t i = 0; r == 0 && i < sizeof(sections) / sizeof(sections[0]); i++)
 		r = sections[i](c, in);
 	if (r == 0)
-		r = ctrcfg_hash(c, h);
+		r = in->limits_in_place ? hash_sans_limits(c, h) : ctrcfg_hash(c, h);
 	if (r == 0)
 		r = put(json_object_get(c, "Labels"), CTRCFG_LABEL_HASH, json_string(h));
 	if (r < 0) {

@@ -13,6 +13,12 @@
  * the body's shape for the same inputs recreates every container once: keep
  * the shape stable (tests/unit/test_ctrcfg.c pins it).
  *
+ * Where the engine changes a container's limits in place and keeps them
+ * (dockerd's POST /containers/{id}/update), the limits are left out of the
+ * hash (in.limits_in_place): a change of spec.resources alone updates the
+ * running container (ctrcfg_limits_match says when) instead of recreating
+ * it.  Podman's update is not kept, so there they stay in the hash.
+ *
  * To extend the body (networks, say), add one section
  * function to the table in ctrcfg.c and its inputs to struct ctrcfg_in.
  */
@@ -48,6 +54,9 @@ struct ctrcfg_in {
 	/* The limits cfg_resolve_resources gave for the spec (the privilege
 	 * settings come from cfg->iso). */
 	const struct engine_resources *res;
+	/* The engine updates limits in place (dockerd): they are not part
+	 * of the spec-hash. */
+	bool limits_in_place;
 };
 
 /*
@@ -69,5 +78,10 @@ int ctrcfg_hash(const json_t *config, char hash[CTRCFG_HASH_LEN]);
  * container recreated behind our back with our labels but other env.
  */
 bool ctrcfg_matches(const json_t *info, const json_t *config, const char *hash);
+
+/* Does the inspected container (borrowed) have the limits (NanoCpus,
+ * Memory, MemorySwap, PidsLimit) of config (borrowed)?  Unset and 0 are
+ * the same. */
+bool ctrcfg_limits_match(const json_t *info, const json_t *config);
 
 #endif

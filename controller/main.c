@@ -321,7 +321,7 @@ static void *worker(void *arg)
 	struct ctl *c = arg;
 	struct etcd_opts o = etcd_opts_env(c->boot.etcd_endpoints);
 	struct cfg cfg;
-	struct rec x = { .cfg = &cfg, .expect = c->expect };
+	struct rec x = { .cfg = &cfg, .expect = c->expect, .metrics = c->metrics, .podman = -1 };
 	struct err e = { "" };
 	unsigned gen = 0;
 	char *item;

@@ -13,7 +13,7 @@
 struct metrics {
 	struct prom *reg;
 	struct prom_metric *reconciles, *duration, *depth, *restarts, *engine, *events,
-		*leases, *leader;
+		*leases, *leader, *crashes;
 	struct metrics_probe probe;
 	struct httpd *http;
 };
@@ -92,7 +92,12 @@ int metrics_start(const char *addr, const struct metrics_probe *probe,
 				  "ones echo the controller's own create or start and "
 				  "wake nothing, \"other\" ones wake a reconcile.",
 				  PROM_COUNTER, "source", NULL, 0);
-	if (!m->reconciles || !m->duration || !m->depth || !m->restarts ||
+	m->crashes = prom_register(m->reg, "klangk_container_restarts_total",
+				   "Restarts of workspace containers that exited on "
+				   "their own, by reason (OOMKilled, ContainerExited), "
+				   "counted when the restart is scheduled.",
+				   PROM_COUNTER, "reason", NULL, 0);
+	if (!m->crashes || !m->reconciles || !m->duration || !m->depth || !m->restarts ||
 	    !m->engine || !m->leases || !m->leader || !m->events) {
 		r = -ENOMEM;
 		goto fail;
@@ -102,6 +107,8 @@ int metrics_start(const char *addr, const struct metrics_probe *probe,
 	prom_add(m->reconciles, "error", 0);
 	prom_add(m->events, "own", 0);
 	prom_add(m->events, "other", 0);
+	prom_add(m->crashes, "OOMKilled", 0);
+	prom_add(m->crashes, "ContainerExited", 0);
 	if (addr && *addr) {
 		const struct httpd_route routes[] = {
 			{ "/metrics", "text/plain; version=0.0.4", serve_metrics, m },
@@ -141,6 +148,12 @@ void metrics_engine_event(struct metrics *m, bool own)
 {
 	if (m)
 		prom_add(m->events, own ? "own" : "other", 1);
+}
+
+void metrics_container_restart(struct metrics *m, const char *reason)
+{
+	if (m)
+		prom_add(m->crashes, reason, 1);
 }
 
 void metrics_port_leases(struct metrics *m, long n)

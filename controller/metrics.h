@@ -37,6 +37,9 @@ void metrics_reconcile(struct metrics *m, bool ok, double seconds);
 /* An engine event about a workspace's container; own: the echo of the
  * controller's own action (expect.h), which wakes no reconcile. */
 void metrics_engine_event(struct metrics *m, bool own);
+/* A restart of a container that exited on its own was scheduled; reason
+ * "OOMKilled" or "ContainerExited" (crashloop.h). */
+void metrics_container_restart(struct metrics *m, const char *reason);
 void metrics_port_leases(struct metrics *m, long n);
 /* An engine_observer_fn (lib/engine.h) with m as ud. */
 void metrics_engine_request(void *m, const char *method, const char *path, long status,

@@ -13,11 +13,13 @@
  */
 #include "reconcile.h"
 
+#include "crashloop.h"
 #include "ctrcfg.h"
 #include "expect.h"
 #include "hosting.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "mountpolicy.h"
 #include "placement.h"
 #include "ports.h"
@@ -70,6 +72,8 @@ struct pass {
 	char hash[CTRCFG_HASH_LEN];
 	bool want_running;
 	bool running;
+	bool backoff;             /* a crash restart waits (CrashLoopBackOff) */
+	char crash_msg[256];      /* why it is not running, while it waits */
 	const char *reason;       /* set by a step whose failure is reported */
 	long requeue_ms;
 };
@@ -153,6 +157,14 @@ static void idle_decide(struct rec *x, struct pass *p)
 		return;
 	}
 	p->requeue_ms = (long)(last + timeout - now) * 1000 + 500;
+}
+
+/* Another look after ms at the latest (the earliest of the wake-ups
+ * the steps want). */
+static void requeue_within(struct pass *p, long ms)
+{
+	if (p->requeue_ms <= 0 || ms < p->requeue_ms)
+		p->requeue_ms = ms;
 }
 
 /* Set a condition (lib/status.h: lastTransitionTime moves only when its
@@ -433,7 +445,7 @@ static int run_container(struct rec *x, struct pass *p, struct observed *o,
 {
 	int r;
 
-	if (p->want_running && !o->running) {
+	if (p->want_running && !o->running && !p->backoff) {
 		o->changed = true;
 		expect_action(x->expect, p->ref.container, o->id, "start");
 		r = engine_container_start(x->engine, p->ref.container, e);
@@ -446,6 +458,7 @@ static int run_container(struct rec *x, struct pass *p, struct observed *o,
 		events_record(x->events, p->ref.ns, p->ref.name, "Normal", "Started",
 			      "started container");
 		o->running = true;
+		p->st.restarts.next_restart_at[0] = '\0';
 	} else if (!p->want_running && o->running) {
 		o->changed = true;
 		r = engine_container_stop(x->engine, p->ref.container, STOP_GRACE_S, e);
@@ -522,6 +535,138 @@ static void record_container(struct rec *x, struct pass *p, const json_t *info,
 }
 
 /*
+ * Limits changed and nothing else (the spec-hash matched): dockerd changes
+ * them on the container as it runs (limits_in_place; ctrcfg.h).  Should
+ * the engine refuse (a memory limit under what the container uses now,
+ * say), the container is recreated with them instead.
+ */
+static int update_limits(struct rec *x, struct pass *p, const json_t *info,
+			 struct observed *o, struct err *e)
+{
+	struct err uerr = { "" };
+	char msg[ERR_MSG_MAX + 128];
+	int r;
+
+	if (!o->exists || x->podman != 0 || ctrcfg_limits_match(info, p->config))
+		return 0;
+	o->changed = true;
+	r = engine_container_update(x->engine, p->ref.container, &p->res, &uerr);
+	if (r == 0) {
+		log_info("container limits updated in place", "workspace", p->ref.owner, NULL);
+		events_record(x->events, p->ref.ns, p->ref.name, "Normal", "Updated",
+			      "changed the container's CPU, memory and pids limits in "
+			      "place (the container was not restarted)");
+		return 0;
+	}
+	snprintf(msg, sizeof(msg), "the engine refused the new limits in place (%s); "
+		 "recreating the container (home and work volumes are kept)", uerr.msg);
+	log_warn("container update refused; recreating", "workspace", p->ref.owner,
+		 "error", uerr.msg, NULL);
+	events_record(x->events, p->ref.ns, p->ref.name, "Warning", "Recreating", msg);
+	r = engine_container_remove(x->engine, p->ref.container, e);
+	if (r < 0) {
+		p->reason = "ContainerRemoveFailed";
+		return r;
+	}
+	*o = (struct observed){ .changed = true };
+	return 0;
+}
+
+/* The run of the container that ended, from its inspection (borrowed).
+ * Podman 4.3 never reports an OOM kill (State.OOMKilled stays false,
+ * there is no "oom" event): there an exit by SIGKILL (137) that the
+ * controller did not cause is taken for one (docs/security.md). */
+static void exit_seen(const struct rec *x, const json_t *info, struct crashloop_exit *ex,
+		      bool *inferred)
+{
+	const json_t *state = json_object_get(info, "State");
+
+	ex->started = seconds(json_string_value(json_object_get(state, "StartedAt")));
+	ex->finished = seconds(json_string_value(json_object_get(state, "FinishedAt")));
+	ex->exit_code = (int)json_integer_value(json_object_get(state, "ExitCode"));
+	ex->oom = json_is_true(json_object_get(state, "OOMKilled"));
+	*inferred = !ex->oom && x->podman == 1 && ex->exit_code == 137;
+	if (*inferred)
+		ex->oom = true;
+}
+
+/* The restart record of status (the pacing's state) and back. */
+static void restarts_load(const struct status_restarts *sr, struct crashloop_state *cs)
+{
+	cs->count = (long)sr->count;
+	cs->streak = (long)sr->streak;
+	cs->finished = seconds(sr->last_finished_at);
+	cs->next = seconds(sr->next_restart_at);
+}
+
+static void restarts_store(const struct crashloop_state *cs, struct status_restarts *sr)
+{
+	sr->count = cs->count;
+	sr->streak = cs->streak;
+	if (timefmt_emit(cs->finished, sr->last_finished_at, sizeof(sr->last_finished_at)) < 0)
+		sr->last_finished_at[0] = '\0';
+	if (timefmt_emit(cs->next, sr->next_restart_at, sizeof(sr->next_restart_at)) < 0)
+		sr->next_restart_at[0] = '\0';
+}
+
+/*
+ * The container exited while the workspace should run: a crash, when the
+ * status says it was running (phase Running) or a restart is pending; a
+ * container that never ran ("created") or that the controller stopped is
+ * not one.  The exit is counted once (crashloop.h), with an event and the
+ * restart metric; the restart is made now or, while it waits, p->backoff
+ * is set and the reconcile requeued for when it is due: the state lives in
+ * status.restarts, so a restarted controller keeps the pace.
+ */
+static void crash_pace(struct rec *x, struct pass *p, const json_t *info)
+{
+	const struct crashloop_policy pol = { x->cfg->restart_backoff_base,
+					      x->cfg->restart_backoff_max,
+					      x->cfg->restart_backoff_reset };
+	const char *state = json_string_value(json_object_get(json_object_get(info, "State"),
+							      "Status"));
+	struct status_restarts *sr = &p->st.restarts;
+	struct crashloop_state cs;
+	struct crashloop_exit ex;
+	char why[160], msg[sizeof(p->crash_msg)];
+	bool inferred;
+	long wait_s;
+
+	/* A run that ended has a finish time (Podman says "stopped" until
+	 * its cleanup, "exited" after; dockerd "exited" or "dead"). */
+	exit_seen(x, info, &ex, &inferred);
+	if (ex.finished <= 0 || (state && strcmp(state, "paused") == 0) ||
+	    (!status_is_phase(&p->st, STATUS_RUNNING) && !sr->next_restart_at[0]))
+		return;
+	restarts_load(sr, &cs);
+	if (ex.oom)
+		snprintf(why, sizeof(why), "the container was OOM-killed (exit code %d%s)",
+			 ex.exit_code, inferred ? "; inferred: the engine does not report "
+						  "OOM kills, and the controller did not kill it" : "");
+	else
+		snprintf(why, sizeof(why), "the container exited with exit code %d", ex.exit_code);
+	if (crashloop_on_exit(&pol, &cs, &ex, time(NULL), &wait_s)) {
+		restarts_store(&cs, sr);
+		STATUS_SET(sr->last_reason, crashloop_reason(&ex));
+		sr->last_exit_code = ex.exit_code;
+		snprintf(msg, sizeof(msg), "%s; restart %ld, back-off %ld s", why, cs.count,
+			 crashloop_delay(&pol, cs.streak - 1));
+		log_warn("container exited; restarting with back-off", "workspace", p->ref.owner,
+			 "reason", sr->last_reason, "message", msg, NULL);
+		events_record(x->events, p->ref.ns, p->ref.name, "Warning", sr->last_reason, msg);
+		metrics_container_restart(x->metrics, sr->last_reason);
+	}
+	if (wait_s <= 0)
+		return;
+	p->backoff = true;
+	snprintf(p->crash_msg, sizeof(p->crash_msg), "%s; restart %ld at %s (CrashLoopBackOff)",
+		 why, cs.count, sr->next_restart_at);
+	/* Woken when the restart is due; the exit's own events woke this
+	 * reconcile, nothing else polls. */
+	requeue_within(p, wait_s * 1000 + 50);
+}
+
+/*
  * Converge the container to p->config: create it if missing, recreate it
  * when its configuration changed, start or stop it to match
  * p->want_running.  p->running gets the resulting state, the status what
@@ -538,10 +683,14 @@ static int ensure_container(struct rec *x, struct pass *p, struct err *e)
 		return r;
 	}
 	r = remove_changed(x, p, info, &o, e);
+	if (r == 0)
+		r = update_limits(x, p, info, &o, e);
+	if (r == 0 && p->want_running && o.exists && !o.running)
+		crash_pace(x, p, info);
 	/* The mount policy, once more on the exact configuration the engine
 	 * gets, right before it mounts anything: at a creation, and at a
 	 * start too, since the engine resolves bind sources again then. */
-	if (r == 0 && (!o.exists || (p->want_running && !o.running))) {
+	if (r == 0 && (!o.exists || (p->want_running && !o.running && !p->backoff))) {
 		r = mount_check_config(x->cfg, x->engine, p->config, e);
 		if (r < 0)
 			p->reason = "MountRefused";
@@ -995,16 +1144,36 @@ static int step_volumes(struct rec *x, struct pass *p, struct err *e)
 	return r;
 }
 
+/* Which engine serves the socket (asked once per worker): the two differ
+ * in limit updates and OOM reports. */
+static int engine_kind(struct rec *x, struct pass *p, struct err *e)
+{
+	bool podman = false;
+	int r;
+
+	if (x->podman >= 0)
+		return 0;
+	r = engine_is_podman(x->engine, &podman, e);
+	if (r < 0) {
+		p->reason = "EngineUnavailable";
+		return r;
+	}
+	x->podman = podman;
+	return 0;
+}
+
 /* container: the configuration we want (ctrcfg.h), the run state the idle
  * timeout leaves (idle_decide), and the engine made to match. */
 static int step_container(struct rec *x, struct pass *p, struct err *e)
 {
+	bool was_running = status_is_phase(&p->st, STATUS_RUNNING);
+	int r = engine_kind(x, p, e);
 	const struct ctrcfg_in in = { .cfg = x->cfg, .ws = p->w, .id = p->id,
 				      .ports = p->ports, .restarted = p->restarted,
-				      .res = &p->res };
-	bool was_running = status_is_phase(&p->st, STATUS_RUNNING);
-	int r = ctrcfg_build(&in, &p->config, p->hash);
+				      .res = &p->res, .limits_in_place = x->podman == 0 };
 
+	if (r == 0)
+		r = ctrcfg_build(&in, &p->config, p->hash);
 	if (r < 0)
 		return r;
 	idle_decide(x, p);
@@ -1039,7 +1208,17 @@ static int step_status(struct rec *x, struct pass *p, struct err *e)
 	 * still is the one this status describes. */
 	STATUS_SET(st->spec_hash, p->hash);
 	record_resources(&p->res, &st->resources);
-	if (p->running)
+	if (!p->backoff)
+		st->restarts.next_restart_at[0] = '\0';
+	if (p->backoff) {
+		/* Waiting to restart a crashed container: still meant to run
+		 * (phase Running, as a pod in CrashLoopBackOff); Ready says
+		 * why it is not, Reconciling that a restart is coming. */
+		STATUS_SET(st->phase, STATUS_RUNNING);
+		set_condition(st, "Ready", "False", st->restarts.last_reason, p->crash_msg, p->gen);
+		set_condition(st, "Reconciling", "True", "CrashLoopBackOff", p->crash_msg, p->gen);
+		set_condition(st, "Stalled", "False", "CrashLoopBackOff", "", p->gen);
+	} else if (p->running)
 		conditions_ready(st, p->gen, "ContainerRunning", "the container is running");
 	else if (p->w->running)
 		conditions_idle(st, p->gen);

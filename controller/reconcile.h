@@ -16,6 +16,7 @@
 
 struct events;
 struct expect;
+struct metrics;
 
 struct rec {
 	struct etcd *etcd;        /* borrowed; this worker's client */
@@ -24,6 +25,9 @@ struct rec {
 	struct events *events;    /* borrowed; may be NULL */
 	struct expect *expect;    /* borrowed; may be NULL: the engine events
 				   * of our own actions (expect.h) */
+	struct metrics *metrics;  /* borrowed; may be NULL */
+	int podman;               /* the engine is Podman: 1, dockerd: 0,
+				   * -1 until asked (once, by rec_reconcile) */
 };
 
 /* Marks a home/work volume kept by reclaimPolicy Retain (value: owner), so

@@ -114,6 +114,9 @@ static const struct field fields[] = {
 	S("KLANGK_PROTECTED_PATHS", protected_paths),
 	S("KLANGK_NODE_NAME", node_name),
 	L("KLANGK_NODE_CAPACITY", node_capacity, 0, 1000000),
+	L("KLANGK_RESTART_BACKOFF_BASE", restart_backoff_base, 1, 86400),
+	L("KLANGK_RESTART_BACKOFF_MAX", restart_backoff_max, 1, 86400),
+	L("KLANGK_RESTART_BACKOFF_RESET", restart_backoff_reset, 1, 86400),
 	S("KLANGK_DEFAULT_CPU", default_cpu),
 	S("KLANGK_DEFAULT_MEMORY", default_memory),
 	L("KLANGK_DEFAULT_PIDS", default_pids, 1, WS_MAX_PIDS),
@@ -259,6 +262,21 @@ static int isolation_from_env(struct cfg *c, struct err *e)
 	return 0;
 }
 
+/* The pacing of crash restarts (controller/crashloop.h). */
+static int restart_from_env(struct cfg *c, struct err *e)
+{
+	int r;
+
+	if ((r = env_long("KLANGK_RESTART_BACKOFF_BASE", 1, 86400, 10,
+			  &c->restart_backoff_base, e)) < 0 ||
+	    (r = env_long("KLANGK_RESTART_BACKOFF_MAX", 1, 86400, 300,
+			  &c->restart_backoff_max, e)) < 0 ||
+	    (r = env_long("KLANGK_RESTART_BACKOFF_RESET", 1, 86400, 600,
+			  &c->restart_backoff_reset, e)) < 0)
+		return r;
+	return 0;
+}
+
 int cfg_from_env(struct cfg *c, struct err *e)
 {
 	int r;
@@ -299,7 +317,8 @@ int cfg_from_env(struct cfg *c, struct err *e)
 	    (r = env_long("KLANGK_NODE_CAPACITY", 0, 1000000, 0, &c->node_capacity,
 			  e)) < 0)
 		return r;
-	return isolation_from_env(c, e);
+	r = restart_from_env(c, e);
+	return r < 0 ? r : isolation_from_env(c, e);
 }
 
 /* ---- workspace isolation (issue 15; docs/security.md) ---- */
@@ -609,6 +628,12 @@ int cfg_check(struct cfg *c, struct err *e)
 			   "more labels (at most %d characters), optionally :port, e.g. "
 			   "apps.example.com or apps.localhost:8995", c->hosting_domain,
 			HOSTING_DOMAIN_MAX);
+		return -EINVAL;
+	}
+	if (c->restart_backoff_base > c->restart_backoff_max) {
+		err_set(e, "KLANGK_RESTART_BACKOFF_BASE=%ld is over "
+			   "KLANGK_RESTART_BACKOFF_MAX=%ld", c->restart_backoff_base,
+			c->restart_backoff_max);
 		return -EINVAL;
 	}
 	return check_isolation(c, e);

@@ -70,6 +70,11 @@ struct cfg {
 	char protected_paths[8192];  /* KLANGK_PROTECTED_PATHS (lib/mountpolicy.h) */
 	char node_name[64];        /* KLANGK_NODE_NAME, "" = one node owns all */
 	long node_capacity;        /* KLANGK_NODE_CAPACITY, 0 = ports / 5 */
+	/* Restarts of a container that exits on its own (controller/
+	 * crashloop.h), in seconds. */
+	long restart_backoff_base; /* KLANGK_RESTART_BACKOFF_BASE, 10 */
+	long restart_backoff_max;  /* KLANGK_RESTART_BACKOFF_MAX, 300 */
+	long restart_backoff_reset;/* KLANGK_RESTART_BACKOFF_RESET, 600 */
 	/* Workspace isolation, as written (docs/security.md); cfg_check
 	 * parses them into iso. */
 	char default_cpu[QUANTITY_MAX_LEN + 1];    /* KLANGK_DEFAULT_CPU, 2 */

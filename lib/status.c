@@ -30,6 +30,13 @@
 #define F_R_CPU "cpu"
 #define F_R_MEMORY "memory"
 #define F_R_PIDS "pids"
+#define F_RESTARTS "restarts"
+#define F_X_COUNT "count"
+#define F_X_STREAK "streak"
+#define F_X_REASON "lastReason"
+#define F_X_EXIT "lastExitCode"
+#define F_X_FINISHED "lastFinishedAt"
+#define F_X_NEXT "nextRestartAt"
 #define F_HASH "specHash"
 #define F_CONDITIONS "conditions"
 #define F_K_TYPE "type"
@@ -99,6 +106,16 @@ static void get_resources(const json_t *r, struct status_resources *out)
 	out->pids = (int64_t)json_integer_value(json_object_get(r, F_R_PIDS));
 }
 
+static void get_restarts(const json_t *x, struct status_restarts *out)
+{
+	out->count = (int64_t)json_integer_value(json_object_get(x, F_X_COUNT));
+	out->streak = (int64_t)json_integer_value(json_object_get(x, F_X_STREAK));
+	get_str(x, F_X_REASON, out->last_reason, sizeof(out->last_reason));
+	out->last_exit_code = (int)json_integer_value(json_object_get(x, F_X_EXIT));
+	get_str(x, F_X_FINISHED, out->last_finished_at, sizeof(out->last_finished_at));
+	get_str(x, F_X_NEXT, out->next_restart_at, sizeof(out->next_restart_at));
+}
+
 static int get_conditions(const json_t *conds, struct status *s)
 {
 	const json_t *c;
@@ -166,6 +183,7 @@ int status_from_json(const json_t *j, struct status *out)
 	get_str(j, F_IDLE, out->idle_since, sizeof(out->idle_since));
 	get_container(json_object_get(j, F_CONTAINER), &out->container);
 	get_resources(json_object_get(j, F_RESOURCES), &out->resources);
+	get_restarts(json_object_get(j, F_RESTARTS), &out->restarts);
 	get_str(j, F_HASH, out->spec_hash, sizeof(out->spec_hash));
 	r = get_conditions(json_object_get(j, F_CONDITIONS), out);
 	if (r < 0)
@@ -237,6 +255,20 @@ static json_t *resources_json(const struct status_resources *r)
 {
 	return json_pack("{s:s,s:s,s:I}", F_R_CPU, r->cpu, F_R_MEMORY, r->memory, F_R_PIDS,
 			 (json_int_t)r->pids);
+}
+
+static json_t *restarts_json(const struct status_restarts *x)
+{
+	json_t *o = json_pack("{s:I,s:I,s:s,s:i}", F_X_COUNT, (json_int_t)x->count,
+			      F_X_STREAK, (json_int_t)x->streak, F_X_REASON, x->last_reason,
+			      F_X_EXIT, x->last_exit_code);
+
+	if (o && (put_str(o, F_X_FINISHED, x->last_finished_at) < 0 ||
+		  put_str(o, F_X_NEXT, x->next_restart_at) < 0)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 static json_t *condition_json(const struct status_condition *k)
@@ -312,6 +344,8 @@ json_t *status_to_json(const struct status *s)
 		r = put(o, F_CONTAINER, container_json(&s->container));
 	if (r == 0 && s->resources.cpu[0])
 		r = put(o, F_RESOURCES, resources_json(&s->resources));
+	if (r == 0 && (s->restarts.count || s->restarts.next_restart_at[0]))
+		r = put(o, F_RESTARTS, restarts_json(&s->restarts));
 	if (r == 0)
 		r = put_str(o, F_HASH, s->spec_hash);
 	if (r == 0)

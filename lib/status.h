@@ -14,6 +14,9 @@
  *                  "exitCode": 0, "oomKilled": false,
  *                  "startedAt": "...", "finishedAt": "..."},
  *    "resources": {"cpu": "2", "memory": "8Gi", "pids": 16384},
+ *    "restarts": {"count": 3, "streak": 2, "lastReason": "OOMKilled",
+ *                 "lastExitCode": 137, "lastFinishedAt": "...",
+ *                 "nextRestartAt": "..."},
  *    "specHash": "<sha256 hex>",
  *    "conditions": [{"type": "Ready", "status": "True", "reason": "...",
  *                    "message": "...", "observedGeneration": 4,
@@ -84,6 +87,19 @@ struct status_resources {
 	int64_t pids;
 };
 
+/* The container's restarts after it exited on its own (controller/
+ * crashloop.h keeps the pacing); count 0 = none ever.  streak is the
+ * current series' length (the backoff's exponent); nextRestartAt is set
+ * while a restart waits (CrashLoopBackOff). */
+struct status_restarts {
+	int64_t count;
+	int64_t streak;
+	char last_reason[32];            /* OOMKilled | ContainerExited */
+	int last_exit_code;
+	char last_finished_at[TIMEFMT_MAX];
+	char next_restart_at[TIMEFMT_MAX];
+};
+
 struct status {
 	char id[33];
 	char phase[16];
@@ -99,6 +115,7 @@ struct status {
 	char idle_since[TIMEFMT_MAX];
 	struct status_container container;
 	struct status_resources resources;
+	struct status_restarts restarts;
 	char spec_hash[65];
 	struct status_condition conditions[STATUS_MAX_CONDITIONS];
 	size_t n_conditions;

@@ -476,7 +476,9 @@ _bed_start_engine() {
 		echo "$BED_PODMAN_PID" >"$BED/podman.pid"
 		return 0
 	fi
-	env TMPDIR="$BED/tmp" XDG_RUNTIME_DIR="$BED/xdg" \
+	# In $BED: conmon writes an "oom" file into the service's working
+	# directory when a container is OOM-killed.
+	env -C "$BED" TMPDIR="$BED/tmp" XDG_RUNTIME_DIR="$BED/xdg" \
 		podman --log-level="${BED_PODMAN_LOG_LEVEL:-warn}" \
 		system service --time=0 "unix://$BED/podman.sock" \
 		</dev/null >>"$BED/podman.log" 2>&1 &

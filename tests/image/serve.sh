@@ -23,8 +23,15 @@
 # test sees the headers the proxy sent.
 #
 # SIGTERM/SIGINT stop the servers and exit at once (0).
+#
+# TEST_MAIN, when set, is run by sh instead of all that (exec'd: it
+# is the container's main process), so a test makes a workspace that exits
+# with a code ("exit 3") or hogs memory ("tail /dev/zero").
 
 set -u
+if [ -n "${TEST_MAIN:-}" ]; then
+	exec sh -c "$TEST_MAIN"
+fi
 
 id="${KLANGK_WORKSPACE_ID:-unknown}"
 base="${KLANGK_HOSTING_BASE_PATH:-}"

@@ -12,7 +12,7 @@ static const char *const vars[] = {
 	"KLANGK_DEFAULT_CPU", "KLANGK_DEFAULT_MEMORY", "KLANGK_DEFAULT_PIDS",
 	"KLANGK_MAX_CPU", "KLANGK_MAX_MEMORY", "KLANGK_MAX_PIDS", "KLANGK_CAP_DROP",
 	"KLANGK_USERNS", "KLANGK_TMP_SIZE", "KLANGK_EGRESS_DENY", "KLANGK_HOSTING_DOMAIN",
-	NULL,
+	"KLANGK_RESTART_BACKOFF_BASE", "KLANGK_RESTART_BACKOFF_MAX", NULL,
 };
 
 static void clear_env(void)
@@ -234,6 +234,23 @@ static void test_resolve(void)
 	clear_env();
 }
 
+/* The crash restart back-off: 10 s to 300 s, reset after 600 s; a base
+ * over the cap is refused; 0 is no back-off, refused too. */
+static void test_restart_backoff(void)
+{
+	struct cfg c;
+	struct err e;
+
+	CHECK(load(&c, NULL, NULL, &e) == 0 && c.restart_backoff_base == 10 &&
+	      c.restart_backoff_max == 300 && c.restart_backoff_reset == 600);
+	CHECK(load(&c, "KLANGK_RESTART_BACKOFF_BASE", "2", &e) == 0 &&
+	      c.restart_backoff_base == 2);
+	refused("KLANGK_RESTART_BACKOFF_BASE", "0", "KLANGK_RESTART_BACKOFF_BASE");
+	refused("KLANGK_RESTART_BACKOFF_BASE", "301",
+		"KLANGK_RESTART_BACKOFF_BASE=301 is over KLANGK_RESTART_BACKOFF_MAX=300");
+	unsetenv("KLANGK_RESTART_BACKOFF_BASE");
+}
+
 int main(void)
 {
 	test_defaults();
@@ -241,5 +258,6 @@ int main(void)
 	test_cidr();
 	test_file();
 	test_resolve();
+	test_restart_backoff();
 	return T_DONE("cfg");
 }

@@ -87,16 +87,22 @@ static void fixture_init(struct fixture *f)
 	f->res = base_res;
 }
 
-static json_t *build(const struct fixture *f, char hash[CTRCFG_HASH_LEN])
+static json_t *build_in_place(const struct fixture *f, bool in_place,
+			      char hash[CTRCFG_HASH_LEN])
 {
 	const struct ctrcfg_in in = { .cfg = &f->cfg, .ws = f->w, .id = f->id,
 				      .ports = f->ports, .restarted = f->restarted,
-				      .res = &f->res };
+				      .res = &f->res, .limits_in_place = in_place };
 	json_t *c = NULL;
 
 	if (ctrcfg_build(&in, &c, hash) < 0)
 		return NULL;
 	return c;
+}
+
+static json_t *build(const struct fixture *f, char hash[CTRCFG_HASH_LEN])
+{
+	return build_in_place(f, false, hash);
 }
 
 static const char *env_at(const json_t *c, size_t i)
@@ -396,6 +402,37 @@ static void test_matches(const json_t *c, const char *hash)
 	json_decref(info);
 }
 
+/* Where the engine updates limits in place (dockerd), they are out of
+ * the hash: a change of limits alone keeps the hash (no recreation) and
+ * ctrcfg_limits_match tells the container's limits from the wanted ones;
+ * anything else still moves the hash. */
+static void test_limits_in_place(struct fixture *f, const char *full_hash)
+{
+	char h1[CTRCFG_HASH_LEN], h2[CTRCFG_HASH_LEN];
+	json_t *c1 = build_in_place(f, true, h1), *c2, *info;
+
+	CHECK(c1 && strcmp(h1, full_hash) != 0);
+	f->res.memory = f->res.memory_swap = 1LL << 30;
+	f->res.nano_cpus = 500000000LL;
+	c2 = build_in_place(f, true, h2);
+	CHECK(c2 && strcmp(h1, h2) == 0);
+	/* An inspection of the container made from c1. */
+	info = json_pack("{s:o}", "HostConfig", json_deep_copy(json_object_get(c1, "HostConfig")));
+	CHECK(info && ctrcfg_limits_match(info, c1));
+	CHECK(!ctrcfg_limits_match(info, c2));
+	json_object_set_new(json_object_get(info, "HostConfig"), "PidsLimit", json_null());
+	CHECK(!ctrcfg_limits_match(info, c1));
+	json_decref(info);
+	json_decref(c2);
+	f->res = base_res;
+	f->ports[1] = 9002;
+	c2 = build_in_place(f, true, h2);
+	CHECK(c2 && strcmp(h1, h2) != 0);
+	f->ports[1] = 9001;
+	json_decref(c2);
+	json_decref(c1);
+}
+
 int main(void)
 {
 	struct fixture f;
@@ -429,6 +466,7 @@ int main(void)
 	mutate_each_leaf(c, c, hash);
 	CHECK(leaves_checked >= 30);
 	test_matches(c, hash);
+	test_limits_in_place(&f, hash);
 	json_decref(c);
 	ws_free(f.w);
 	return T_DONE("ctrcfg");

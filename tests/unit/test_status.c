@@ -18,6 +18,9 @@ static const char full[] =
 	"\"state\":\"exited\",\"exitCode\":137,\"oomKilled\":true,"
 	"\"startedAt\":\"2025-01-31T12:00:00Z\",\"finishedAt\":\"2025-01-31T12:30:00Z\"},"
 	"\"resources\":{\"cpu\":\"500m\",\"memory\":\"8Gi\",\"pids\":16384},"
+	"\"restarts\":{\"count\":3,\"streak\":2,\"lastReason\":\"OOMKilled\","
+	"\"lastExitCode\":137,\"lastFinishedAt\":\"2025-01-31T12:30:00Z\","
+	"\"nextRestartAt\":\"2025-01-31T12:30:10Z\"},"
 	"\"specHash\":\"abc\","
 	"\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"ContainerRunning\","
 	"\"message\":\"the container is running\",\"observedGeneration\":4,"
@@ -40,6 +43,9 @@ static void test_round_trip(void)
 	CHECK(s.container.oom_killed);
 	CHECK(strcmp(s.resources.cpu, "500m") == 0 && strcmp(s.resources.memory, "8Gi") == 0 &&
 	      s.resources.pids == 16384);
+	CHECK(s.restarts.count == 3 && s.restarts.streak == 2 &&
+	      strcmp(s.restarts.last_reason, "OOMKilled") == 0 && s.restarts.last_exit_code == 137 &&
+	      strcmp(s.restarts.next_restart_at, "2025-01-31T12:30:10Z") == 0);
 	CHECK(status_condition(&s, "Ready") &&
 	      strcmp(status_condition(&s, "Ready")->message, "the container is running") == 0);
 	CHECK(status_condition(&s, "Stalled") == NULL);
