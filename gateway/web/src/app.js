@@ -67,7 +67,6 @@
       b.dataset.testid = 'start';
       b.onclick = () => start(w, b);
     }
-    b.setAttribute('data-testid', b.dataset.testid);
     td.appendChild(b);
     tr.appendChild(td);
     return tr;
