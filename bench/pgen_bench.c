@@ -1,7 +1,10 @@
 /*
  * pgen_bench — proxy-gen's rendering, validation and reload at 100, 10,000
- * and 50,000 routes, with nginx's memory, next to the peer layout (one
- * `location` per route) in the same run.  Not part of `make test`; run with
+ * and 50,000 routes, with nginx's memory, in path mode (map) and origin mode
+ * (origin), next to two peers in the same run: one `location` per route
+ * (peer), and origin mode with a `map $host { hostnames; ... }` of full host
+ * names instead of a regex server_name feeding the path mode's map
+ * (hostmap).  Not part of `make test`; run with
  * `make bench` (results go to BENCHMARKS.md by hand).
  *
  * For each layout and N: render N routes (median of 5; for the map layout
@@ -14,7 +17,8 @@
  * old one has gone.  Routes are N/5 workspaces with 5 ports each.
  *
  *   pgen_bench [DIR] [N...]      (DIR default /tmp/pgen-bench.XXXXXX)
- *   PGEN_BENCH_LAYOUT=map|peer   only one layout
+ *   PGEN_BENCH_LAYOUT=map,origin,...   only these layouts (map, origin,
+ *                                      peer, hostmap)
  *
  * Wall times suffer when the machine is busy; the CPU times (nginx -t's
  * user+system, the master's during a reload) do much less.
@@ -44,7 +48,12 @@
 
 extern char **environ;
 
-enum layout { MAP, PEER };
+enum layout { MAP, ORIGIN, PEER, HOSTMAP, N_LAYOUTS };
+
+static const char *const layout_name[N_LAYOUTS] = { "map", "origin", "peer", "hostmap" };
+
+/* The domain of the origin layouts. */
+#define BENCH_DOMAIN "apps.test"
 
 static double now_s(void)
 {
@@ -86,6 +95,32 @@ static struct pgen_route *make_routes(size_t n)
 	return r;
 }
 
+/* The start of a peer's file, up to its servers and maps: the same
+ * settings as proxy-gen's, one worker; map_hash_max_size when map_hash > 0
+ * (before the first map: nginx fixes it there). */
+static int render_head(const struct pgen_opts *o, const char *gen, size_t n,
+		       const char *what, size_t map_hash, struct buf *out)
+{
+	const char *d = o->dir;
+	int r = buf_printf(out,
+		"# generation %s, %zu routes (%s)\n"
+		"worker_processes 1;\nworker_shutdown_timeout 300s;\n"
+		"pid %s/nginx.pid;\nerror_log %s/error.log warn;\n"
+		"events { worker_connections 4096; }\n"
+		"http {\n    access_log off;\n    default_type text/plain;\n"
+		"    client_body_temp_path %s/tmp/body;\n    proxy_temp_path %s/tmp/proxy;\n"
+		"    fastcgi_temp_path %s/tmp/fastcgi;\n    uwsgi_temp_path %s/tmp/uwsgi;\n"
+		"    scgi_temp_path %s/tmp/scgi;\n",
+		gen, n, what, d, d, d, d, d, d, d);
+
+	if (map_hash)
+		r |= buf_printf(out, "    map_hash_max_size %zu;\n    map_hash_bucket_size 256;\n",
+				map_hash);
+	r |= buf_printf(out,
+		"    map $http_upgrade $klangk_connection { default upgrade; \"\" close; }\n");
+	return r;
+}
+
 /*
  * The peer: what a generator without maps writes — one prefix location per
  * (id, port), each carrying the proxy settings, plus the same status server.
@@ -96,18 +131,10 @@ static int render_peer(const struct pgen_opts *o, const struct pgen_route *route
 	const char *d = o->dir;
 	int r = 0;
 
+	r |= render_head(o, gen, n, "peer layout: a location per route", 0, out);
 	r |= buf_printf(out,
-		"# generation %s, %zu routes (peer layout: a location per route)\n"
-		"worker_processes 1;\nworker_shutdown_timeout 300s;\n"
-		"pid %s/nginx.pid;\nerror_log %s/error.log warn;\n"
-		"events { worker_connections 4096; }\n"
-		"http {\n    access_log off;\n    default_type text/plain;\n"
-		"    client_body_temp_path %s/tmp/body;\n    proxy_temp_path %s/tmp/proxy;\n"
-		"    fastcgi_temp_path %s/tmp/fastcgi;\n    uwsgi_temp_path %s/tmp/uwsgi;\n"
-		"    scgi_temp_path %s/tmp/scgi;\n"
-		"    map $http_upgrade $klangk_connection { default upgrade; \"\" close; }\n"
 		"    server {\n        listen %s:%ld;\n        absolute_redirect off;\n",
-		gen, n, d, d, d, d, d, d, d, o->listen_addr, o->listen_port);
+		o->listen_addr, o->listen_port);
 	for (size_t i = 0; i < n; i++)
 		r |= buf_printf(out,
 			"        location /hosted/%s/%ld/ {\n"
@@ -133,6 +160,50 @@ static int render_peer(const struct pgen_opts *o, const struct pgen_route *route
 		"    server {\n        listen unix:%s/" PGEN_STATUS_SOCK ";\n"
 		"        location = /generation { return 200 \"%s\\n\"; }\n    }\n}\n",
 		d, gen);
+	return r ? -E2BIG : 0;
+}
+
+/*
+ * The other origin-mode layout: every app's full host name a key of a
+ * `hostnames` map on $host, its value the upstream (the same map sizing as
+ * proxy-gen's), one server for all of them.  What it costs next to the
+ * regex server_name that feeds the path mode's (id, port) map.
+ */
+static int render_hostmap(const struct pgen_opts *o, const struct pgen_route *routes,
+			  size_t n, const char *gen, struct buf *out)
+{
+	const char *d = o->dir;
+	int r = 0;
+
+	r |= render_head(o, gen, n, "hostmap layout: a map of host names",
+			 n * 4 > 16384 ? n * 4 : 16384, out);
+	r |= buf_printf(out,
+		"    map $host $klangk_upstream {\n        hostnames;\n        default \"\";\n");
+	for (size_t i = 0; i < n; i++)
+		r |= buf_printf(out, "        %s-%ld." BENCH_DOMAIN " %s:%ld;\n", routes[i].id,
+				routes[i].port, o->upstream_host, routes[i].port);
+	r |= buf_printf(out,
+		"    }\n"
+		"    server {\n        listen %s:%ld;\n"
+		"        location / {\n"
+		"            if ($klangk_upstream = \"\") { return 404; }\n"
+		"            proxy_pass http://$klangk_upstream;\n"
+		"            proxy_http_version 1.1;\n"
+		"            proxy_set_header Upgrade $http_upgrade;\n"
+		"            proxy_set_header Connection $klangk_connection;\n"
+		"            proxy_set_header Host $http_host;\n"
+		"            proxy_set_header X-Forwarded-For $remote_addr;\n"
+		"            proxy_set_header X-Forwarded-Proto $scheme;\n"
+		"            proxy_set_header X-Forwarded-Host $http_host;\n"
+		"            proxy_read_timeout 3600s;\n"
+		"            proxy_send_timeout 3600s;\n"
+		"            proxy_buffering off;\n"
+		"            proxy_request_buffering off;\n"
+		"            client_max_body_size 0;\n"
+		"        }\n    }\n"
+		"    server {\n        listen unix:%s/" PGEN_STATUS_SOCK ";\n"
+		"        location = /generation { return 200 \"%s\\n\"; }\n    }\n}\n",
+		o->listen_addr, o->listen_port, d, gen);
 	return r ? -E2BIG : 0;
 }
 
@@ -192,7 +263,14 @@ static int render(enum layout l, const struct pgen_opts *o, const struct pgen_ro
 	struct err e;
 
 	buf_reset(out);
-	return l == MAP ? pgen_render(o, r, n, gen, out, &e) : render_peer(o, r, n, gen, out);
+	switch (l) {
+	case PEER:
+		return render_peer(o, r, n, gen, out);
+	case HOSTMAP:
+		return render_hostmap(o, r, n, gen, out);
+	default:
+		return pgen_render(o, r, n, gen, out, &e);
+	}
 }
 
 static int write_file(const char *path, const struct buf *b)
@@ -360,7 +438,8 @@ static void bench(enum layout l, size_t n, const char *base)
 	char dir[512], conf[600], gen[16], full[32] = "-";
 	struct pgen_opts o = { .listen_addr = "127.0.0.1", .listen_port = port,
 			       .base_path = "", .upstream_host = "127.0.0.1",
-			       .worker_processes = 1 };
+			       .worker_processes = 1,
+			       .domain = l == ORIGIN ? BENCH_DOMAIN : "", .proto = "http" };
 	struct ngx ng = { .bin = "nginx", .mode = NGX_MODE_DAEMON };
 	struct pgen_route *routes = make_routes(n + 1);
 	double tr[5], cr[5], cf[5] = { 0 }, tv[3], cv[3], tl[3], cl[3], t0, c0;
@@ -368,7 +447,7 @@ static void bench(enum layout l, size_t n, const char *base)
 	pid_t master, worker;
 	size_t bytes;
 
-	snprintf(dir, sizeof(dir), "%s/%s-%zu", base, l == MAP ? "map" : "peer", n);
+	snprintf(dir, sizeof(dir), "%s/%s-%zu", base, layout_name[l], n);
 	snprintf(conf, sizeof(conf), "%s/nginx.conf", dir);
 	o.dir = dir;
 	ng.dir = dir;
@@ -387,7 +466,7 @@ static void bench(enum layout l, size_t n, const char *base)
 		tr[i] = now_s() - t0;
 		cr[i] = cpu_s() - c0;
 	}
-	if (l == MAP) {
+	if (l == MAP || l == ORIGIN) {
 		json_t *st = statuses(routes, n);
 
 		for (int i = 0; i < 5; i++)
@@ -426,10 +505,10 @@ static void bench(enum layout l, size_t n, const char *base)
 		cl[i] = proc_cpu(master) - t0;
 		worker = new_worker(master, worker);
 	}
-	if (l == MAP)
+	if (l == MAP || l == ORIGIN)
 		snprintf(full, sizeof(full), "%.1f", median(cf, 5) * 1000);
-	printf("| %-4s | %6zu | %5.1f / %5.1f | %5s | %7.0f | %5.0f / %5.0f | %5.0f / %5.0f | %6.1f | %6.1f | %6.1f |\n",
-	       l == MAP ? "map" : "peer", n, median(tr, 5) * 1000, median(cr, 5) * 1000,
+	printf("| %-7s | %6zu | %5.1f / %5.1f | %5s | %7.0f | %5.0f / %5.0f | %5.0f / %5.0f | %6.1f | %6.1f | %6.1f |\n",
+	       layout_name[l], n, median(tr, 5) * 1000, median(cr, 5) * 1000,
 	       full, (double)bytes / 1024,
 	       median(tv, 3) * 1000, median(cv, 3) * 1000, median(tl, 3) * 1000,
 	       median(cl, 3) * 1000, proc_mib(master, "status", "VmRSS"),
@@ -448,13 +527,26 @@ static void bench(enum layout l, size_t n, const char *base)
 	ngx_destroy(&ng);
 }
 
+/* Is name in the comma-separated list (NULL or "": every layout)? */
+static bool wanted(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!list || !*list)
+		return true;
+	for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	char tmpl[] = "/tmp/pgen-bench.XXXXXX";
 	const char *base = argc > 1 ? argv[1] : mkdtemp(tmpl);
 	size_t sizes[8] = { 100, 10000, 50000 };
 	int nsizes = 3;
-	const char *only = getenv("PGEN_BENCH_LAYOUT"); /* "map" or "peer" */
+	const char *only = getenv("PGEN_BENCH_LAYOUT"); /* "map,origin,..." */
 
 	if (!base) {
 		perror("mkdtemp");
@@ -470,12 +562,10 @@ int main(int argc, char **argv)
 	printf("| layout | routes | render ms wall / CPU | proxy-gen render CPU ms | file KiB | nginx -t ms wall / CPU | "
 	       "reload ms wall / master CPU | master RSS MiB | worker RSS MiB | worker PSS MiB |\n"
 	       "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-	for (int i = 0; i < nsizes; i++) {
-		if (!only || strcmp(only, "map") == 0)
-			bench(MAP, sizes[i], base);
-		if (!only || strcmp(only, "peer") == 0)
-			bench(PEER, sizes[i], base);
-	}
+	for (int i = 0; i < nsizes; i++)
+		for (int l = 0; l < N_LAYOUTS; l++)
+			if (wanted(only, layout_name[l]))
+				bench((enum layout)l, sizes[i], base);
 	printf("\n(files in %s)\n", base);
 	return 0;
 }

@@ -122,6 +122,11 @@ static int sec_env(json_t *c, const struct ctrcfg_in *in)
 		r = push_env(env, "KLANGK_HOSTING_PROTO", cfg->hosting_proto);
 	if (r == 0)
 		r = push_env(env, "KLANGK_HOSTING_BASE_PATH", cfg->hosting_base_path);
+	/* Origin mode only: its presence tells apps their URL is
+	 * <proto>://<KLANGK_WORKSPACE_ID>-<host port>.<domain>/ (set only
+	 * when in force, so path-mode containers keep their spec hash). */
+	if (r == 0 && cfg->hosting_domain[0])
+		r = push_env(env, "KLANGK_HOSTING_DOMAIN", cfg->hosting_domain);
 	if (r == 0)
 		r = push_env(env, "KLANGK_USER", in->ws->ns);
 	for (size_t i = 0; r == 0 && i < in->ws->n_env; i++)

@@ -15,6 +15,7 @@
 
 #include "ctrcfg.h"
 #include "expect.h"
+#include "hosting.h"
 #include "keys.h"
 #include "log.h"
 #include "mountpolicy.h"
@@ -693,10 +694,15 @@ static int set_ports_urls(struct rec *x, struct status *st, const char *id,
 	char urls[STATUS_MAX_PORTS][STATUS_URL_MAX];
 	const char *u[STATUS_MAX_PORTS];
 
+	const struct cfg *c = x->cfg;
+
 	for (int i = 0; i < n && i < STATUS_MAX_PORTS; i++) {
-		snprintf(urls[i], sizeof(urls[i]), "%s://%s%s/hosted/%s/%ld/",
-			 x->cfg->hosting_proto, x->cfg->hosting_hostname,
-			 x->cfg->hosting_base_path, id, ports[i]);
+		int r = hosting_app_url(c->hosting_proto, c->hosting_hostname,
+					c->hosting_base_path, c->hosting_domain, id,
+					ports[i], urls[i], sizeof(urls[i]));
+
+		if (r < 0)
+			return r;
 		u[i] = urls[i];
 	}
 	return status_set_ports(st, WS_CONTAINER_PORT_BASE, ports, u, (size_t)n);

@@ -3,6 +3,7 @@
 
 #include "etcd.h"
 #include "engine.h"
+#include "hosting.h"
 #include "ws.h"
 
 #include <arpa/inet.h>
@@ -105,6 +106,7 @@ static const struct field fields[] = {
 	S("KLANGK_HOSTING_HOSTNAME", hosting_hostname),
 	S("KLANGK_HOSTING_PROTO", hosting_proto),
 	S("KLANGK_HOSTING_BASE_PATH", hosting_base_path),
+	S("KLANGK_HOSTING_DOMAIN", hosting_domain),
 	S("KLANGK_PUBLISH_ADDRESS", publish_address),
 	L("KLANGK_IDLE_TIMEOUT_SECONDS", idle_timeout, 0, 31536000),
 	S("KLANGK_DATA_DIR", data_dir),
@@ -280,6 +282,8 @@ int cfg_from_env(struct cfg *c, struct err *e)
 			 sizeof(c->hosting_proto), e)) < 0 ||
 	    (r = env_str("KLANGK_HOSTING_BASE_PATH", "", c->hosting_base_path,
 			 sizeof(c->hosting_base_path), e)) < 0 ||
+	    (r = env_str("KLANGK_HOSTING_DOMAIN", "", c->hosting_domain,
+			 sizeof(c->hosting_domain), e)) < 0 ||
 	    (r = env_str("KLANGK_PUBLISH_ADDRESS", "127.0.0.1", c->publish_address,
 			 sizeof(c->publish_address), e)) < 0 ||
 	    (r = env_long("KLANGK_IDLE_TIMEOUT_SECONDS", 0, 31536000, 1800,
@@ -598,6 +602,13 @@ int cfg_check(struct cfg *c, struct err *e)
 	if (!cfg_is_base_path(c->hosting_base_path)) {
 		err_set(e, "hosting base path \"%s\": must be empty or /segment[/...] "
 			   "without a trailing slash", c->hosting_base_path);
+		return -EINVAL;
+	}
+	if (c->hosting_domain[0] && !hosting_is_domain(c->hosting_domain)) {
+		err_set(e, "hosting domain \"%s\": must be a lowercase DNS name of two or "
+			   "more labels (at most %d characters), optionally :port, e.g. "
+			   "apps.example.com or apps.localhost:8995", c->hosting_domain,
+			HOSTING_DOMAIN_MAX);
 		return -EINVAL;
 	}
 	return check_isolation(c, e);

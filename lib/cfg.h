@@ -60,6 +60,9 @@ struct cfg {
 	char hosting_hostname[256];/* KLANGK_HOSTING_HOSTNAME, localhost:<nginx> */
 	char hosting_proto[16];    /* KLANGK_HOSTING_PROTO, http */
 	char hosting_base_path[256];/* KLANGK_HOSTING_BASE_PATH, "" */
+	/* KLANGK_HOSTING_DOMAIN, "" = path mode; "apps.example.com[:port]" =
+	 * origin mode, one origin per hosted app (lib/hosting.h). */
+	char hosting_domain[256];
 	char publish_address[64];  /* KLANGK_PUBLISH_ADDRESS, 127.0.0.1 */
 	long idle_timeout;         /* KLANGK_IDLE_TIMEOUT_SECONDS, 1800 */
 	char data_dir[4096];       /* KLANGK_DATA_DIR */

@@ -661,6 +661,8 @@ static void usage(FILE *f)
 		"  --listen ADDR              IPv4 address nginx listens on (127.0.0.1)\n"
 		"  --port N                   KLANGK_NGINX_PORT (8995)\n"
 		"  --base-path PATH           KLANGK_HOSTING_BASE_PATH (\"\")\n"
+		"  --domain DOMAIN[:PORT]     KLANGK_HOSTING_DOMAIN: origin mode, each app at\n"
+		"                             <id>-<port>.DOMAIN; path URLs redirect there (\"\": off)\n"
 		"  --upstream-host ADDR       KLANGK_PUBLISH_ADDRESS (127.0.0.1)\n"
 		"  --trust-forwarded          honour X-Forwarded-Host/Proto/Prefix/For from an outer\n"
 		"                             proxy (KLANGK_TRUST_FORWARDED=1); else derived from the request\n"
@@ -697,6 +699,7 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'L' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "base-path", required_argument, NULL, 'b' },
+		{ "domain", required_argument, NULL, 'o' },
 		{ "upstream-host", required_argument, NULL, 'u' },
 		{ "trust-forwarded", no_argument, NULL, 'T' },
 		{ "nginx", required_argument, NULL, 'n' },
@@ -755,6 +758,9 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			bad |= cfg_copy(p.cfg.hosting_base_path, sizeof(p.cfg.hosting_base_path), optarg) < 0;
+			break;
+		case 'o':
+			bad |= cfg_copy(p.cfg.hosting_domain, sizeof(p.cfg.hosting_domain), optarg) < 0;
 			break;
 		case 'u':
 			bad |= cfg_copy(p.cfg.publish_address, sizeof(p.cfg.publish_address), optarg) < 0;
@@ -843,6 +849,8 @@ int main(int argc, char **argv)
 	p.opts.listen_port = p.cfg.nginx_port;
 	p.opts.base_path = p.cfg.hosting_base_path;
 	p.opts.upstream_host = p.cfg.publish_address;
+	p.opts.domain = p.cfg.hosting_domain;
+	p.opts.proto = p.cfg.hosting_proto;
 	p.opts.activity_log = p.activity_s > 0;
 	p.ngx.dir = p.dir;
 	p.ngx.cancel = &p.stop.stopping;
@@ -882,6 +890,7 @@ int main(int argc, char **argv)
 		snprintf(port, sizeof(port), "%ld", p.cfg.nginx_port);
 		log_info("klangk-proxy-gen starting", "dir", p.dir, "listen", listen,
 			 "port", port, "base_path", p.cfg.hosting_base_path,
+			 "domain", p.cfg.hosting_domain,
 			 "nginx", supervise ? "supervise" : no_start ? "external" : "daemon",
 			 "trust_forwarded", p.opts.trust_forwarded ? "true" : "false", NULL);
 	}

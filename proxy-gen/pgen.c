@@ -2,6 +2,7 @@
 #include "pgen.h"
 
 #include "cfg.h"
+#include "hosting.h"
 #include "status.h"
 #include "ws.h"
 
@@ -31,6 +32,31 @@ static bool is_safe_dir(const char *s)
 	return true;
 }
 
+static bool origin_mode(const struct pgen_opts *o)
+{
+	return o->domain && *o->domain;
+}
+
+/*
+ * s (letters, digits and "/-._~" only, checked before) as a regular
+ * expression matching it literally: its dots escaped, the only
+ * metacharacter among them.
+ */
+static int regex_literal(const char *s, char *out, size_t len)
+{
+	size_t j = 0;
+
+	for (; *s; s++) {
+		if (j + 3 > len)
+			return -ENAMETOOLONG;
+		if (*s == '.')
+			out[j++] = '\\';
+		out[j++] = *s;
+	}
+	out[j] = '\0';
+	return 0;
+}
+
 int pgen_check_opts(const struct pgen_opts *o, struct err *e)
 {
 	if (!is_safe_dir(o->dir) || strlen(o->dir) > PGEN_DIR_MAX) {
@@ -57,6 +83,16 @@ int pgen_check_opts(const struct pgen_opts *o, struct err *e)
 	}
 	if (o->worker_processes < 0 || o->worker_processes > 1024) {
 		err_set(e, "worker processes %ld: must be 0 (auto) to 1024", o->worker_processes);
+		return -EINVAL;
+	}
+	if (origin_mode(o) && !hosting_is_domain(o->domain)) {
+		err_set(e, "hosting domain \"%s\": must be a lowercase DNS name, "
+			   "optionally :port", o->domain);
+		return -EINVAL;
+	}
+	if (origin_mode(o) && (!o->proto || (strcmp(o->proto, "http") != 0 &&
+					     strcmp(o->proto, "https") != 0))) {
+		err_set(e, "hosting proto: must be http or https");
 		return -EINVAL;
 	}
 	if (o->worker_shutdown_s < 0 || o->worker_shutdown_s > 86400) {
@@ -181,10 +217,11 @@ static int render_forwarded_maps(const struct pgen_opts *o, struct buf *out)
 		"    }\n");
 }
 
-static int render_forwarded_headers(const struct pgen_opts *o, struct buf *out)
+/* prefix: where the app lives below the (outer) root: the base path in
+ * path mode, "" in origin mode (the app is at its origin's root). */
+static int render_forwarded_headers(const struct pgen_opts *o, const char *b,
+				    struct buf *out)
 {
-	const char *b = o->base_path;
-
 	if (o->trust_forwarded)
 		return buf_printf(out,
 			"            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
@@ -216,6 +253,142 @@ static size_t map_hash_size(size_t n)
 	return n * 4 > 16384 ? n * 4 : 16384;
 }
 
+/* The activity record's log line (see activity.h), when on. */
+static int render_activity(const struct pgen_opts *o, struct buf *out)
+{
+	if (!o->activity_log)
+		return 0;
+	return buf_printf(out,
+		"            access_log syslog:server=unix:%s/" PGEN_ACCESS_SOCK
+		",nohostname,tag=" PGEN_ACCESS_TAG " klangk_activity;\n", o->dir);
+}
+
+/* The proxying of a hosted location, the same in both modes; prefix is
+ * where the app lives below the root (see render_forwarded_headers). */
+static int render_proxy(const struct pgen_opts *o, const char *prefix, struct buf *out)
+{
+	int r = buf_printf(out,
+		"            proxy_pass http://$klangk_upstream;\n"
+		"            proxy_http_version 1.1;\n"
+		"            proxy_set_header Upgrade $http_upgrade;\n"
+		"            proxy_set_header Connection $klangk_connection;\n"
+		"            proxy_set_header Host $http_host;\n");
+
+	r |= render_forwarded_headers(o, prefix, out);
+	r |= buf_printf(out,
+		"            proxy_read_timeout 3600s;\n"
+		"            proxy_send_timeout 3600s;\n"
+		"            proxy_buffering off;\n"
+		"            proxy_request_buffering off;\n"
+		"            client_max_body_size 0;\n");
+	return r;
+}
+
+/*
+ * The server of the shared host, up to the allow-list check in the hosted
+ * tree's location (whose captures name the route): in path mode it serves
+ * the apps; in origin mode it is the default server, which only redirects.
+ */
+static int render_shared_head(const struct pgen_opts *o, struct buf *out)
+{
+	bool origin = origin_mode(o);
+	int r = buf_printf(out,
+		"    server {\n"
+		"        listen %s:%ld%s;\n"
+		"        server_name _;\n"
+		"%s"
+		"        location ~ \"^%s/hosted/(?<klangk_id>[0-9a-f]{12,32})/(?<klangk_port>[0-9]{1,5})(?<klangk_rest>/.*)?$\" {\n",
+		o->listen_addr, o->listen_port, origin ? " default_server" : "",
+		origin ? "" : "        absolute_redirect off;\n", o->base_path);
+
+	r |= render_activity(o, out);
+	r |= buf_printf(out, "            if ($klangk_upstream = \"\") { return 404; }\n");
+	return r;
+}
+
+/*
+ * Path mode: every app under <base>/hosted/<id>/<port>/ of one host.  The
+ * slash-less URL is redirected relative to the base path, unless it is a
+ * WebSocket handshake.
+ */
+static int render_path(const struct pgen_opts *o, struct buf *out)
+{
+	int r = buf_printf(out,
+		"    # The slash-less URL is redirected, unless it is a WebSocket handshake.\n"
+		"    map $klangk_rest|$http_upgrade $klangk_redirect {\n"
+		"        default 0;\n"
+		"        \"|\" 1;\n"
+		"    }\n");
+
+	r |= render_forwarded_maps(o, out);
+	r |= render_shared_head(o, out);
+	r |= buf_printf(out,
+		"            if ($klangk_redirect) { return 301 \"%s%s/hosted/$klangk_id/$klangk_port/$is_args$args\"; }\n",
+		o->trust_forwarded ? "$klangk_fwd_prefix" : "", o->base_path);
+	r |= render_proxy(o, o->base_path, out);
+	r |= buf_printf(out,
+		"        }\n"
+		"        location / { return 404; }\n"
+		"    }\n");
+	return r;
+}
+
+/*
+ * Origin mode: each route is the server <id>-<port>.<domain> (one regex
+ * server_name whose captures feed the same allow-list map as path mode, so
+ * 50,000 routes cost no more than there); nginx matches it on the
+ * lowercased Host without its port.  Any other host is the default server,
+ * where a path URL of a route redirects (307: the method and body are kept,
+ * and nothing is cached for good should the operator go back to path mode)
+ * to the same raw path and query on the app's origin.  The raw URI is
+ * used, never the decoded $uri (whose %0d%0a would split the header), and
+ * only when its prefix is exactly the route the normalized path matched
+ * (the backreference): a prefix with dot-segments, percent-encoding or
+ * doubled slashes, or a rest with other than printable ASCII, is a 404.
+ * Nothing is proxied on the default server: no app shares its origin.
+ */
+static int render_origin(const struct pgen_opts *o, struct buf *out)
+{
+	char base_re[512], name[HOSTING_DOMAIN_MAX + 1], name_re[2 * HOSTING_DOMAIN_MAX + 1];
+	long port;
+	int r = 0;
+
+	if (regex_literal(o->base_path, base_re, sizeof(base_re)) < 0 ||
+	    hosting_split_domain(o->domain, name, sizeof(name), &port) < 0 ||
+	    regex_literal(name, name_re, sizeof(name_re)) < 0)
+		return -EINVAL;
+	r |= buf_printf(out,
+		"    # A path URL's raw rest (path and query) when its prefix is the\n"
+		"    # route's own, else \"\".\n"
+		"    map \"$klangk_id/$klangk_port $request_uri\" $klangk_origin_rest {\n"
+		"        default \"\";\n"
+		"        \"~^(?<klangk_r1>[0-9a-f]{12,32}/[0-9]{1,5}) %s/hosted/\\k<klangk_r1>(?<klangk_rr>/[!-~]*)$\" $klangk_rr;\n"
+		"        \"~^(?<klangk_r2>[0-9a-f]{12,32}/[0-9]{1,5}) %s/hosted/\\k<klangk_r2>(?<klangk_rq>\\?[!-~]*)?$\" /$klangk_rq;\n"
+		"    }\n",
+		base_re, base_re);
+	r |= render_forwarded_maps(o, out);
+	r |= render_shared_head(o, out);
+	r |= buf_printf(out,
+		"            if ($klangk_origin_rest = \"\") { return 404; }\n"
+		"            return 307 \"%s://$klangk_id-$klangk_port.%s$klangk_origin_rest\";\n"
+		"        }\n"
+		"        location / { return 404; }\n"
+		"    }\n"
+		"    # One origin per app: <id>-<port>.<domain>.\n"
+		"    server {\n"
+		"        listen %s:%ld;\n"
+		"        server_name \"~^(?<klangk_id>[0-9a-f]{12,32})-(?<klangk_port>[0-9]{1,5})\\.%s$\";\n"
+		"        location / {\n",
+		o->proto, o->domain, o->listen_addr, o->listen_port, name_re);
+	r |= render_activity(o, out);
+	r |= buf_printf(out, "            if ($klangk_upstream = \"\") { return 404; }\n");
+	r |= render_proxy(o, "", out);
+	r |= buf_printf(out,
+		"        }\n"
+		"    }\n");
+	return r;
+}
+
 /* pgen_render, also telling where in out the generation was written
  * (its two places: the header and the status server). */
 static int render(const struct pgen_opts *o, const struct pgen_route *routes,
@@ -225,7 +398,7 @@ static int render(const struct pgen_opts *o, const struct pgen_route *routes,
 	static const char head[] =
 		"# Generated by klangk-proxy-gen; replaced on every change. Do not edit.\n"
 		"# generation ";
-	const char *d = o->dir, *b = o->base_path;
+	const char *d = o->dir;
 	char workers[24] = "auto";
 	int r = pgen_check_opts(o, e);
 
@@ -283,44 +456,9 @@ static int render(const struct pgen_opts *o, const struct pgen_route *routes,
 	for (size_t i = 0; i < n; i++)
 		r |= buf_printf(out, "        %s/%ld %s:%ld;\n", routes[i].id,
 				routes[i].port, o->upstream_host, routes[i].port);
+	r |= buf_printf(out, "    }\n");
+	r |= origin_mode(o) ? render_origin(o, out) : render_path(o, out);
 	r |= buf_printf(out,
-		"    }\n"
-		"    # The slash-less URL is redirected, unless it is a WebSocket handshake.\n"
-		"    map $klangk_rest|$http_upgrade $klangk_redirect {\n"
-		"        default 0;\n"
-		"        \"|\" 1;\n"
-		"    }\n");
-	r |= render_forwarded_maps(o, out);
-	r |= buf_printf(out,
-		"    server {\n"
-		"        listen %s:%ld;\n"
-		"        server_name _;\n"
-		"        absolute_redirect off;\n"
-		"        location ~ \"^%s/hosted/(?<klangk_id>[0-9a-f]{12,32})/(?<klangk_port>[0-9]{1,5})(?<klangk_rest>/.*)?$\" {\n",
-		o->listen_addr, o->listen_port, b);
-	if (o->activity_log)
-		r |= buf_printf(out,
-			"            access_log syslog:server=unix:%s/" PGEN_ACCESS_SOCK
-			",nohostname,tag=" PGEN_ACCESS_TAG " klangk_activity;\n", d);
-	r |= buf_printf(out,
-		"            if ($klangk_upstream = \"\") { return 404; }\n"
-		"            if ($klangk_redirect) { return 301 \"%s%s/hosted/$klangk_id/$klangk_port/$is_args$args\"; }\n"
-		"            proxy_pass http://$klangk_upstream;\n"
-		"            proxy_http_version 1.1;\n"
-		"            proxy_set_header Upgrade $http_upgrade;\n"
-		"            proxy_set_header Connection $klangk_connection;\n"
-		"            proxy_set_header Host $http_host;\n",
-		o->trust_forwarded ? "$klangk_fwd_prefix" : "", b);
-	r |= render_forwarded_headers(o, out);
-	r |= buf_printf(out,
-		"            proxy_read_timeout 3600s;\n"
-		"            proxy_send_timeout 3600s;\n"
-		"            proxy_buffering off;\n"
-		"            proxy_request_buffering off;\n"
-		"            client_max_body_size 0;\n"
-		"        }\n"
-		"        location / { return 404; }\n"
-		"    }\n"
 		"    # proxy-gen asks this which generation is serving.\n"
 		"    server {\n"
 		"        listen unix:%s/" PGEN_STATUS_SOCK ";\n"

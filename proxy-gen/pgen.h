@@ -1,7 +1,10 @@
 /*
  * pgen — render the nginx configuration for hosted apps.
  *
- * Pure: routes and options in, config text out.  Every value that reaches
+ * Pure: routes and options in, config text out.  Two forms (lib/hosting.h):
+ * path mode serves every app under <base>/hosted/<id>/<port>/ on one host;
+ * origin mode serves each at its own host <id>-<port>.<domain> and
+ * redirects the path URLs there.  Every value that reaches
  * the text is checked against a strict pattern first (ids lowercase hex,
  * ports numeric, the upstream host an IPv4 literal, the base path from a
  * small character set), so nothing free-form is ever written into it.
@@ -38,6 +41,12 @@ struct pgen_opts {
 	/* One syslog line per hosted request, carrying the workspace id, to
 	 * the datagram socket DIR/access.sock (see activity.h). */
 	bool activity_log;
+	/* Origin mode (lib/hosting.h) when non-empty: "domain[:port]" as in
+	 * KLANGK_HOSTING_DOMAIN; each route is served at the host
+	 * <id>-<port>.<domain>, and the path URLs redirect to
+	 * <proto>://<id>-<port>.<domain>[:port]/.  NULL or "" = path mode. */
+	const char *domain;
+	const char *proto;          /* "http" or "https"; origin mode only */
 };
 
 /* Names of the files proxy-gen and nginx share in the directory. */

@@ -28,7 +28,8 @@ sample() {
 	NEW) echo copy ;;
 	SIZE) echo 1G ;;
 	ROLE) echo coder ;;
-	URLS) echo http://127.0.0.1:1 ;;
+	URLS | URL) echo http://127.0.0.1:1 ;;
+	N) echo 10 ;;
 	*) fail "no sample value for an option argument named $1 (add one here)" ;;
 	esac
 }

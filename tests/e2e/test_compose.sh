@@ -3,13 +3,13 @@
 #   1. the Dockerfile's targets are built in the bed's engine from the
 #      imported Debian base (scripts/images.sh; cached by the source tree's
 #      hash, so only a changed tree builds again);
-#   2. manifests/compose/docker-compose.yaml brings up etcd, the controller
-#      and the nginx sidecar against the bed's engine socket with Debian's
+#   2. manifests/compose/docker-compose.yaml brings up etcd, the controller,
+#      the gateway and the nginx sidecar against the bed's engine socket with Debian's
 #      docker-compose;
 #   3. a workspace applied with klangkc into that etcd runs, and its hosted
-#      app answers through the sidecar's nginx; deleting it removes its
-#      container;
-#   4. `compose down` stops the three services (and the bed removes
+#      app answers through the sidecar's nginx, klangkc exec reaches it
+#      through the gateway service; deleting it removes its container;
+#   4. `compose down` stops the four services (and the bed removes
 #      anything left, also when the test fails).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -23,7 +23,8 @@ COMPOSE_FILE="$REPO/manifests/compose/docker-compose.yaml"
 compose() {
 	env DOCKER_HOST="$DOCKER_HOST" COMPOSE_PROJECT_NAME="$PROJECT" \
 		KLANGK_ENGINE_SOCKET="$SOCK" KLANGK_ENGINE_GID="$(stat -c %g "$SOCK")" \
-		KLANGK_PORT_RANGE_END=$((KLANGK_PORT_RANGE_START + BED_PORT_RANGE_SIZE - 1)) \
+		KLANGK_PORT_RANGE_END=$((KLANGK_PORT_RANGE_START + BED_PORT_RANGE_SIZE - 2)) \
+		KLANGK_GATEWAY_LISTEN="127.0.0.1:$C_GATEWAY" \
 		KLANGK_ETCD_PORT="$C_ETCD" KLANGK_ETCD_PEER_PORT="$C_PEER" \
 		KLANGK_ETCD_ENDPOINTS="http://127.0.0.1:$C_ETCD" \
 		KLANGK_METRICS_ADDRESS="127.0.0.1:$C_METRICS" \
@@ -50,6 +51,9 @@ PROJECT="k$KLANGK_INSTANCE_ID"
 SOCK="${DOCKER_HOST#unix://}"
 chmod 660 "$SOCK"
 read -r C_ETCD C_PEER C_METRICS C_PROXY_METRICS <<<"$BED_FREE_PORTS"
+# The gateway takes the last port of the bed's range, which the
+# controller then does not lease.
+C_GATEWAY=$((KLANGK_PORT_RANGE_START + BED_PORT_RANGE_SIZE - 1))
 
 echo "== 1. images"
 bed_base_image
@@ -74,7 +78,7 @@ wait_for "proxy-gen's /readyz" 60 curl -sf --max-time 2 "http://127.0.0.1:$C_PRO
 	fail "proxy-gen never became ready"
 running="$(engine_get '/v1.41/containers/json' | jq -r --arg p "$PROJECT" \
 	'[.[] | select(.Labels["com.docker.compose.project"] == $p) | .Labels["com.docker.compose.service"]] | sort | join(" ")')"
-assert_eq "controller etcd proxy" "$running" "compose services running"
+assert_eq "controller etcd gateway proxy" "$running" "compose services running"
 # The controller runs as nobody in the engine socket's group.
 assert_eq "65534:$(stat -c %g "$SOCK")" "$(engine_get "/v1.41/containers/${PROJECT}_controller_1/json" | jq -r .Config.User)" \
 	"the controller's user"
@@ -85,6 +89,9 @@ ws_apply demo hello '{"hostedPorts": 2}'
 wait_hosted_app hello demo
 id="$HOSTED_ID"
 assert_eq 404 "$(http_code "http://127.0.0.1:$KLANGK_NGINX_PORT/hosted/$id/1/")" "an unleased port"
+# klangkc's exec through compose's gateway, with no engine socket.
+assert_eq hi "$(env -u DOCKER_HOST KLANGK_GATEWAY_URL="http://127.0.0.1:$C_GATEWAY" \
+	"$BIN/klangkc" exec hello -n demo -- echo hi)" "exec through compose's gateway"
 "$BIN/klangkc" delete hello -n demo >/dev/null
 gone() { [ -z "$(etcdget "/klangk/status/demo/hello")" ] && ! engine_get "/v1.41/containers/klangk_${KLANGK_INSTANCE_ID}_demo_hello/json" >/dev/null 2>&1; }
 wait_for "the workspace's teardown" 30 gone || fail "the workspace was not torn down"

@@ -17,6 +17,7 @@ export KLANGK_DEFAULT_CPU=500m KLANGK_DEFAULT_MEMORY=256Mi KLANGK_DEFAULT_PIDS=2
 export KLANGK_MAX_MEMORY=1Gi KLANGK_TMP_SIZE=32Mi
 bed_start_controller
 bed_start_proxygen
+bed_start_gateway
 
 K="$BIN/klangkc"
 MiB=1048576

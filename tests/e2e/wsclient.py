@@ -10,7 +10,9 @@
                                the connection (then exits 0), "error <why>"
                                on failure (exit 1).
 
-Headers may be given as -H 'Name: value' before URL.
+Headers may be given as -H 'Name: value' before URL, and --connect
+HOST:PORT connects there instead of to the URL's host, which is then only
+the Host header (a wildcard name that does not resolve).
 """
 import asyncio
 import sys
@@ -18,9 +20,13 @@ import sys
 import websockets
 
 
+# Keyword arguments for every connect (--connect sets host and port).
+CONNECT = {}
+
+
 async def oneshot(url, headers, msgs):
     async with websockets.connect(url, extra_headers=headers, open_timeout=10,
-                                  max_size=None) as ws:
+                                  max_size=None, **CONNECT) as ws:
         for m in msgs:
             await ws.send(m)
             got = await asyncio.wait_for(ws.recv(), 10)
@@ -33,7 +39,7 @@ async def oneshot(url, headers, msgs):
 async def interactive(url, headers):
     try:
         ws = await websockets.connect(url, extra_headers=headers, open_timeout=10,
-                                      ping_interval=None, max_size=None)
+                                      ping_interval=None, max_size=None, **CONNECT)
     except Exception as e:  # noqa: BLE001 - reported to the test
         print("error", repr(e), flush=True)
         return 1
@@ -69,9 +75,13 @@ async def interactive(url, headers):
 
 def main(argv):
     headers = []
-    while len(argv) >= 2 and argv[0] == "-H":
-        name, _, value = argv[1].partition(":")
-        headers.append((name.strip(), value.strip()))
+    while len(argv) >= 2 and argv[0] in ("-H", "--connect"):
+        if argv[0] == "--connect":
+            host, _, port = argv[1].rpartition(":")
+            CONNECT.update(host=host, port=int(port))
+        else:
+            name, _, value = argv[1].partition(":")
+            headers.append((name.strip(), value.strip()))
         argv = argv[2:]
     if not argv:
         print(__doc__, file=sys.stderr)

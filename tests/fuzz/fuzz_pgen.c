@@ -2,11 +2,14 @@
  * libFuzzer target: proxy rendering through the stable API
  * (pgen_routes_from_status, pgen_render).
  *
- * The input is "base path\nJSON": the JSON object maps status keys to
- * status objects, as proxy-gen's cache does.  Whatever it holds, the
- * rendering must not crash, and every route it writes must be a line of
- * the strict form "<12-32 lowercase hex>/<port> <upstream>:<port>;" for a
- * port from 1 to 65535 — nothing free-form ever reaches nginx.conf.
+ * The input is "base path[|domain]\nJSON": the JSON object maps status
+ * keys to status objects, as proxy-gen's cache does; a domain turns origin
+ * mode on.  Whatever it holds, the rendering must not crash, every route it
+ * writes must be a line of the strict form
+ * "<12-32 lowercase hex>/<port> <upstream>:<port>;" for a port from 1 to
+ * 65535, and in origin mode the domain must reach the file only as a
+ * lowercase DNS name (dots escaped in the server_name regex) — nothing
+ * free-form ever reaches nginx.conf.
  */
 #include "pgen.h"
 
@@ -37,6 +40,23 @@ static bool route_line_ok(const char *l, size_t len)
 	return i + 1 == len && l[i] == ';' && a == b && a >= 1 && a <= 65535;
 }
 
+/* Origin mode's server_name line: the fixed prefix, then labels of
+ * [a-z0-9-] joined by escaped dots, then "$\";". */
+static bool server_name_ok(const char *text)
+{
+	static const char pre[] = "server_name \"~^(?<klangk_id>[0-9a-f]{12,32})-"
+				  "(?<klangk_port>[0-9]{1,5})\\.";
+	const char *p = strstr(text, pre);
+
+	if (!p)
+		return false;
+	for (p += sizeof(pre) - 1; *p != '$'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		      (p[0] == '\\' && p[1] == '.' && p++)))
+			return false;
+	return strncmp(p, "$\";\n", 4) == 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *nl = memchr(data, '\n', size);
@@ -53,6 +73,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(base, data, (size_t)(nl - (const char *)data));
 	o.base_path = base;
+	if (strchr(base, '|')) {
+		*strchr(base, '|') = '\0';
+		o.domain = base + strlen(base) + 1;
+		o.proto = "https";
+	}
 	off = (size_t)(nl - (const char *)data) + 1;
 	st = json_loadb((const char *)data + off, size - off, 0, &jerr);
 	if (!json_is_object(st)) {
@@ -77,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			lines++;
 			m = e + 1;
 		}
-		if (lines != n)
+		if (lines != n || (o.domain && *o.domain && !server_name_ok(out.data)))
 			abort();
 	}
 	free(routes);

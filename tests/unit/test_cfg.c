@@ -11,7 +11,8 @@
 static const char *const vars[] = {
 	"KLANGK_DEFAULT_CPU", "KLANGK_DEFAULT_MEMORY", "KLANGK_DEFAULT_PIDS",
 	"KLANGK_MAX_CPU", "KLANGK_MAX_MEMORY", "KLANGK_MAX_PIDS", "KLANGK_CAP_DROP",
-	"KLANGK_USERNS", "KLANGK_TMP_SIZE", "KLANGK_EGRESS_DENY", NULL,
+	"KLANGK_USERNS", "KLANGK_TMP_SIZE", "KLANGK_EGRESS_DENY", "KLANGK_HOSTING_DOMAIN",
+	NULL,
 };
 
 static void clear_env(void)
@@ -122,6 +123,14 @@ static void test_settings(void)
 	refused("KLANGK_EGRESS_DENY", "10.0.0.0/+8", "must be a comma-separated list");
 	refused("KLANGK_EGRESS_DENY", "example.com", "must be a comma-separated list");
 	refused("KLANGK_EGRESS_DENY", "10.0.0.0/8,", "must be a comma-separated list");
+
+	/* Origin mode's domain (lib/hosting.h); unset is path mode. */
+	CHECK(load(&c, NULL, NULL, &e) == 0 && c.hosting_domain[0] == '\0');
+	CHECK(load(&c, "KLANGK_HOSTING_DOMAIN", "apps.localhost:8995", &e) == 0 &&
+	      strcmp(c.hosting_domain, "apps.localhost:8995") == 0);
+	refused("KLANGK_HOSTING_DOMAIN", "Apps.example.com", "hosting domain \"Apps.example.com\"");
+	refused("KLANGK_HOSTING_DOMAIN", "localhost", "two or more labels");
+	refused("KLANGK_HOSTING_DOMAIN", "apps.example.com/x", "hosting domain");
 	clear_env();
 }
 

@@ -277,6 +277,18 @@ static void test_hash_inputs(struct fixture *f, const char *base)
 	snprintf(f->cfg.hosting_hostname, sizeof(f->cfg.hosting_hostname), "apps.example");
 	CHECK(differs(f, base));
 	base_cfg(&f->cfg);
+	snprintf(f->cfg.hosting_domain, sizeof(f->cfg.hosting_domain), "apps.example.com");
+	CHECK(differs(f, base));
+	{
+		char h[CTRCFG_HASH_LEN];
+		json_t *c = build(f, h);
+
+		/* Origin mode adds its variable after the other hosting ones. */
+		CHECK(c && strcmp(env_at(c, 5), "KLANGK_HOSTING_DOMAIN=apps.example.com") == 0);
+		CHECK(c && strcmp(env_at(c, 6), "KLANGK_USER=alice") == 0);
+		json_decref(c);
+	}
+	base_cfg(&f->cfg);
 	snprintf(f->cfg.publish_address, sizeof(f->cfg.publish_address), "0.0.0.0");
 	CHECK(differs(f, base));
 	base_cfg(&f->cfg);

@@ -289,6 +289,59 @@ static void test_nginx_accepts(void)
 	o.base_path = "/a/b";
 	nginx_t(&o, routes, 2);
 	nginx_t(&o, NULL, 0);
+	/* Origin mode, with and without a trusted proxy and a base path. */
+	o.domain = "apps.example.com:8443";
+	o.proto = "https";
+	nginx_t(&o, routes, 2);
+	o.trust_forwarded = false;
+	o.base_path = "";
+	o.domain = "a-b.apps.localhost";
+	nginx_t(&o, routes, 2);
+	nginx_t(&o, NULL, 0);
+}
+
+/* Origin mode: one server per domain, the same allow-list, path URLs
+ * redirected; path mode's text does not change with it off. */
+static void test_origin(void)
+{
+	struct pgen_opts o = { .dir = "/tmp/x", .listen_addr = "127.0.0.1",
+			       .listen_port = 8995, .base_path = "/k.b",
+			       .upstream_host = "127.0.0.1" };
+	struct pgen_route routes[] = { { "3f9c1a2b7d4e", 9000 } };
+	struct buf a, b;
+	struct err e;
+
+	buf_init(&a, 0);
+	buf_init(&b, 0);
+	CHECK(pgen_render(&o, routes, 1, "abcd", &a, &e) == 0);
+	o.domain = "";
+	CHECK(pgen_render(&o, routes, 1, "abcd", &b, &e) == 0);
+	CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+	CHECK(strstr(a.data, "server_name \"~") == NULL);
+	buf_reset(&a);
+	o.domain = "apps.example.com:8443";
+	o.proto = "https";
+	CHECK(pgen_render(&o, routes, 1, "abcd", &a, &e) == 0);
+	CHECK_CONTAINS(a.data, "3f9c1a2b7d4e/9000 127.0.0.1:9000;");
+	CHECK_CONTAINS(a.data, "server_name \"~^(?<klangk_id>[0-9a-f]{12,32})-(?<klangk_port>[0-9]{1,5})\\.apps\\.example\\.com$\";");
+	CHECK_CONTAINS(a.data, "listen 127.0.0.1:8995 default_server;");
+	CHECK_CONTAINS(a.data, "return 307 \"https://$klangk_id-$klangk_port.apps.example.com:8443$klangk_origin_rest\";");
+	CHECK_CONTAINS(a.data, " /k\\.b/hosted/\\k<klangk_r1>");
+	/* No app is proxied on the shared host. */
+	CHECK(strstr(a.data, "proxy_pass") &&
+	      !strstr(strstr(a.data, "proxy_pass") + 1, "proxy_pass"));
+	/* Nothing free-form reaches the file. */
+	o.domain = "Apps.example.com";
+	CHECK(pgen_render(&o, routes, 1, "abcd", &b, &e) == -EINVAL);
+	o.domain = "apps.example.com; }";
+	CHECK(pgen_render(&o, routes, 1, "abcd", &b, &e) == -EINVAL);
+	o.domain = "localhost";
+	CHECK(pgen_render(&o, routes, 1, "abcd", &b, &e) == -EINVAL);
+	o.domain = "apps.example.com";
+	o.proto = "ftp";
+	CHECK(pgen_render(&o, routes, 1, "abcd", &b, &e) == -EINVAL);
+	buf_free(&a);
+	buf_free(&b);
 }
 
 int main(void)
@@ -299,6 +352,7 @@ int main(void)
 	test_generation();
 	test_one_location();
 	test_settings();
+	test_origin();
 	test_nginx_accepts();
 	return T_DONE("pgen");
 }

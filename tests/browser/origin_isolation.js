@@ -1,0 +1,47 @@
+// Drives Debian's chromium (headless, through playwright-core; never a
+// browser of playwright's own) for tests/e2e/test_proxy_origin_browser.sh:
+// a visitor signs in to app B (B sets its session cookie), then opens app A,
+// whose hostile page tries to read B's secret with the visitor's cookies
+// (fetch with credentials, and an iframe's document).  Prints one JSON
+// line: what the hostile page got.
+//
+//   node origin_isolation.js LOGIN_URL HOSTILE_URL
+//
+// Names under *.apps.test resolve to 127.0.0.1 (--host-resolver-rules), so
+// origin mode's wildcard names need no DNS.
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+async function main() {
+  const [login, hostile] = process.argv.slice(2);
+  if (!login || !hostile) throw new Error('usage: origin_isolation.js LOGIN_URL HOSTILE_URL');
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'klangk-chromium-'));
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--host-resolver-rules=MAP *.apps.test 127.0.0.1'],
+  });
+  try {
+    const page = await ctx.newPage();
+    const r = await page.goto(login);
+    if (!r || r.status() !== 200) throw new Error(`sign-in at B: HTTP ${r && r.status()}`);
+    await page.goto(hostile);
+    await page.waitForFunction(() => window.klangkResult !== undefined, null, { timeout: 20000 });
+    const got = await page.evaluate(() => window.klangkResult);
+    got.hostileOrigin = await page.evaluate(() => location.origin);
+    console.log(JSON.stringify(got));
+  } finally {
+    await ctx.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error('browser: ' + (e && e.stack ? e.stack : e));
+  process.exit(1);
+});
