@@ -792,6 +792,22 @@ bed_stop_proxygen() {
 	[ -z "${BED:-}" ] || rm -f "$BED/proxy-gen.pid"
 }
 
+# bed_browser: what the browser tests need: Debian's chromium, and the
+# npm packages of tests/browser (playwright-core: `npm ci` when missing).
+# Sets BROWSER_DIR.  Returns 1, saying why, when either is missing.
+bed_browser() {
+	BROWSER_DIR="$BED_SRC_DIR/browser"
+	if [ ! -x /usr/bin/chromium ]; then
+		bed_log "no /usr/bin/chromium (run: bash scripts/deps.sh)"
+		return 1
+	fi
+	if [ ! -d "$BROWSER_DIR/node_modules/playwright-core" ] &&
+		! npm ci --prefix "$BROWSER_DIR" --no-audit --no-fund --loglevel=error >&2; then
+		bed_log "npm ci in tests/browser (playwright-core) failed"
+		return 1
+	fi
+}
+
 # bed_etcd_users USER...: etcd users root and klangk-controller (both with
 # the root role) and USER..., each with a random password in
 # $BED/secrets/<user>; then etcd's authentication on, and ETCDCTL_USER
