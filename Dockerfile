@@ -15,6 +15,7 @@ FROM ${BASE} AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
         build-essential pkg-config libcurl4-openssl-dev libyaml-dev \
         libjansson-dev libssl-dev libmicrohttpd-dev libarchive-dev \
+        nodejs npm \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -23,6 +24,8 @@ COPY cli cli
 COPY controller controller
 COPY proxy-gen proxy-gen
 COPY gateway gateway
+# make runs `npm ci` in gateway/web (the terminal page's xterm.js, from the
+# lockfile) before bundling it into the gateway.
 RUN make all
 
 # What the binaries link, shared by the proxy and controller images.

@@ -42,7 +42,9 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CTL_OBJ  := $(CTL_SRC:%.c=$(BUILD)/%.o)
 PGEN_OBJ := $(PGEN_SRC:%.c=$(BUILD)/%.o)
-GW_OBJ   := $(GW_SRC:%.c=$(BUILD)/%.o)
+# The terminal page, bundled into the gateway (gateway/page.h).
+GW_OBJ   := $(GW_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gateway/page_assets.o
+WEB      := gateway/web
 # Module objects of the daemons (everything but main.c), for unit tests.
 CTL_MOD  := $(filter-out $(BUILD)/controller/main.o,$(CTL_OBJ))
 PGEN_MOD := $(filter-out $(BUILD)/proxy-gen/main.o,$(PGEN_OBJ))
@@ -73,6 +75,20 @@ image: deps
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The page's files into C: xterm.js and its fit addon from the pinned
+# npm packages (npm ci once, from gateway/web/package-lock.json; then the
+# build needs no network), with gateway/web/src.
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json
+	npm ci --prefix $(WEB) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(BUILD)/gateway/page_assets.c: $(WEB)/build.js $(wildcard $(WEB)/src/*) \
+		$(WEB)/node_modules/.package-lock.json
+	node $(WEB)/build.js $@
+
+$(BUILD)/gateway/page_assets.o: $(BUILD)/gateway/page_assets.c
+	$(CC) $(CFLAGS) -Igateway -c $< -o $@
 
 $(BUILD)/libklangk.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^

@@ -57,4 +57,26 @@ int access_read(struct caller *c, const char *ns, const char *name, struct ws **
 int access_container(const struct status *st, const char *ns, const char *name,
 		     bool running, char *out, size_t len, struct err *e);
 
+/*
+ * The workspaces the caller may read, as etcd tells them about themselves:
+ * their user's roles and each role's permissions (the controller's grants:
+ * their own namespace, and each workspace shared with them); everything
+ * when anonymous.  *out: new JSON array of {namespace, name, running,
+ * state (the status phase), role, shared}, at most ACCESS_MAX_LIST.
+ */
+#define ACCESS_MAX_LIST 1000
+int access_list(struct caller *c, json_t **out, struct err *e);
+
+/*
+ * What `klangkc start` does, as the caller: spec.running set to true (a
+ * write compared with the object's revision, read again when someone wrote
+ * in between), then activity recorded, which resumes a workspace its idle
+ * timeout stopped.  A member who may not write the object can still resume
+ * one whose spec says running.  *changed: whether spec.running was written.
+ * -EACCES when etcd refuses, -ENOENT when there is no such workspace.
+ */
+#define ACCESS_START_ATTEMPTS 10
+int access_start(struct caller *c, const char *ns, const char *name, bool *changed,
+		 struct err *e);
+
 #endif

@@ -11,6 +11,7 @@
 #include "httpd.h"
 #include "keys.h"
 #include "log.h"
+#include "page.h"
 #include "ws.h"
 #include "wsarchive.h"
 #include "wsframe.h"
@@ -30,6 +31,9 @@
 #include <unistd.h>
 
 #define API_PREFIX "/api/v1/namespaces/"
+#define PAGE_COOKIE "klangk_session"
+#define CSRF_HEADER "X-Klangk-CSRF"
+#define SIGNIN_MAX_BODY 4096
 
 struct api {
 	struct gw *g;
@@ -47,6 +51,11 @@ enum route {
 	R_TOP,
 	R_EXPORT,
 	R_IMPORT,
+	R_PAGE,       /* the page's files */
+	R_SIGNIN,     /* the page's sign-in: a session cookie */
+	R_SIGNOUT,
+	R_LIST,       /* the caller's workspaces */
+	R_START,
 };
 
 /* One request's state across libmicrohttpd's calls. */
@@ -58,6 +67,10 @@ struct req {
 	int upload_fd;            /* import: the body so far */
 	long long upload_len;
 	bool too_large;
+	char sid[WEBSESS_SECRET_HEX + 1];   /* the page session it came with */
+	char csrf[WEBSESS_SECRET_HEX + 1];
+	char body[SIGNIN_MAX_BODY];         /* sign-in: the JSON so far */
+	size_t body_len;
 };
 
 /* ---- answers ---- */
@@ -73,7 +86,9 @@ static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status,
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", type);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	if (status == 401)
+	/* Not to the page (it names its CSRF header, even empty): a browser
+	 * would answer with its own password dialog, not the page's form. */
+	if (status == 401 && !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, CSRF_HEADER))
 		MHD_add_response_header(resp, "WWW-Authenticate", "Basic realm=\"klangk\"");
 	r = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
@@ -101,6 +116,7 @@ static const char *reason_of(unsigned status)
 	case 405: return "MethodNotAllowed";
 	case 409: return "Conflict";
 	case 413: return "TooLarge";
+	case 415: return "UnsupportedMediaType";
 	case 429: return "TooManySessions";
 	case 502: return "EngineError";
 	case 503: return "Unavailable";
@@ -141,8 +157,18 @@ static enum route parse_route(const char *url, const char *method, struct req *q
 	size_t n;
 	bool get = strcmp(method, "GET") == 0;
 
+	bool post = strcmp(method, "POST") == 0;
+
 	if (strcmp(url, "/healthz") == 0)
 		return get ? R_HEALTH : R_NONE;
+	if (page_find(url))
+		return get ? R_PAGE : R_NONE;
+	if (strcmp(url, "/api/v1/signin") == 0)
+		return post ? R_SIGNIN : R_NONE;
+	if (strcmp(url, "/api/v1/signout") == 0)
+		return post ? R_SIGNOUT : R_NONE;
+	if (strcmp(url, "/api/v1/workspaces") == 0)
+		return get ? R_LIST : R_NONE;
 	if (strcmp(url, "/api/v1/whoami") == 0)
 		return get ? R_WHOAMI : R_NONE;
 	if (strcmp(url, "/api/v1/images") == 0)
@@ -169,6 +195,8 @@ static enum route parse_route(const char *url, const char *method, struct req *q
 		return R_NONE;
 	if (strcmp(sub, "import") == 0)
 		return strcmp(method, "PUT") == 0 ? R_IMPORT : R_NONE;
+	if (strcmp(sub, "start") == 0)
+		return post ? R_START : R_NONE;
 	if (!get)
 		return R_NONE;
 	if (strcmp(sub, "exec") == 0)
@@ -203,20 +231,75 @@ static bool peer_is_loopback(struct MHD_Connection *conn)
 	return false;
 }
 
-/* A page of another origin may make the browser send our credentials:
- * any request naming an Origin must name ours (scheme and Host). */
-static bool origin_ok(struct MHD_Connection *conn)
+/* A page of another origin may make the browser send our credentials
+ * (the session cookie goes to every port of a host, and SameSite treats
+ * the ports of one host as one site): any request naming an Origin must
+ * name ours, KLANGK_GATEWAY_ORIGIN or else http://<Host>. */
+static bool origin_ok(struct api *a, struct MHD_Connection *conn, struct err *e)
 {
 	const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
 	const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
 	char want[512];
 
 	if (!origin)
-		return true; /* not a browser's cross-site request */
-	if (!host)
-		return false;
-	snprintf(want, sizeof(want), "http://%s", host);
-	return strcmp(origin, want) == 0;
+		return true; /* not a browser's cross-origin request */
+	if (a->g->cfg.origin[0])
+		snprintf(want, sizeof(want), "%s", a->g->cfg.origin);
+	else
+		snprintf(want, sizeof(want), "http://%s", host ? host : "");
+	if (strcmp(origin, want) == 0)
+		return true;
+	err_set(e, "requests from another origin are refused (Origin %.200s, the gateway's "
+		   "is %.200s%s)", origin, want,
+		MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, PAGE_COOKIE) ?
+		"; it came with a page session's cookie" : "");
+	return false;
+}
+
+/* Requests that change something, or open a session: from a browser they
+ * must name their Origin (browsers always do for these). */
+static bool state_changing(const struct req *q)
+{
+	return q->route == R_EXEC || q->route == R_START || q->route == R_SIGNOUT ||
+	       q->route == R_IMPORT || q->route == R_EXPORT;
+}
+
+/* The page's session cookie and CSRF token into the caller.  Returns an
+ * HTTP status (0 when the caller is known). */
+static unsigned authenticate_page(struct api *a, struct MHD_Connection *conn, struct req *q,
+				  const char *sid, struct err *e)
+{
+	const char *csrf = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, CSRF_HEADER);
+	char user[256], *password = NULL;
+	int r;
+
+	/* A WebSocket upgrade cannot carry headers of the page's choosing. */
+	if (!csrf && q->route == R_EXEC)
+		csrf = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "csrf");
+	if (state_changing(q) && !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin")) {
+		err_set(e, "a request with the page's session must name its Origin");
+		return 403;
+	}
+	r = websess_check(&a->g->page, sid, csrf, user, &password, e);
+	if (r == -ENOENT)
+		return 401;
+	if (r == -EPERM)
+		return 403;
+	if (r < 0)
+		return 500;
+	snprintf(q->sid, sizeof(q->sid), "%s", sid);
+	snprintf(q->csrf, sizeof(q->csrf), "%s", csrf);
+	/* Signed in to etcd again, as Basic is: etcd's tokens go stale at
+	 * every change of a role, and a changed password ends the session. */
+	r = password ? caller_password(&a->g->cfg.etcd, user, password, &q->caller, e)
+		     : caller_anonymous(&a->g->cfg.etcd, &q->caller, e);
+	if (password) {
+		OPENSSL_cleanse(password, strlen(password));
+		free(password);
+	}
+	if (r == -EACCES)
+		return 401;
+	return r < 0 ? etcd_status(r, e) : 0;
 }
 
 /* "Basic base64(user:password)" into the caller.  Returns an HTTP status
@@ -225,11 +308,14 @@ static unsigned authenticate(struct api *a, struct MHD_Connection *conn, struct 
 			     struct err *e)
 {
 	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	const char *sid = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, PAGE_COOKIE);
 	unsigned char dec[1024];
 	char *colon;
 	size_t hl;
 	int n, r;
 
+	if (!h && sid)
+		return authenticate_page(a, conn, q, sid, e);
 	if (!h) {
 		if (!peer_is_loopback(conn)) {
 			err_set(e, "sign in with your etcd user name and password (HTTP Basic)");
@@ -783,6 +869,153 @@ out:
 	return ret;
 }
 
+/* ---- the page ---- */
+
+static enum MHD_Result serve_page(struct MHD_Connection *conn, const char *url)
+{
+	const struct page_asset *p = page_find(url);
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(p->len, (void *)p->data, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result r;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", p->type);
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	MHD_add_response_header(resp, "Content-Security-Policy", PAGE_CSP);
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	r = MHD_queue_response(conn, 200, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+/* Sign-in takes JSON only: a page of another origin cannot send that
+ * without asking first (a CORS preflight, which the gateway never grants),
+ * and a plain HTML form cannot send it at all. */
+static enum MHD_Result begin_signin(struct MHD_Connection *conn, struct req *q)
+{
+	const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+
+	if (!type || strncasecmp(type, "application/json", 16) != 0)
+		return refuse(conn, 415, "sign in with a JSON body {\"user\", \"password\"}");
+	q->authed = true; /* to take the body */
+	return MHD_YES;
+}
+
+/* Set-Cookie for the session id: HttpOnly (no script reads it), SameSite
+ * Strict, only to the API's paths (not to the hosted apps' paths of a
+ * proxy on the same host), Secure when the page is served over TLS;
+ * an empty id clears it. */
+static void session_cookie(struct api *a, struct MHD_Response *resp, const char *sid)
+{
+	char c[256];
+
+	snprintf(c, sizeof(c), "%s=%s; Path=/api/; HttpOnly; SameSite=Strict; Max-Age=%ld%s",
+		 PAGE_COOKIE, sid, *sid ? a->g->cfg.page_session_s : 0L,
+		 strncmp(a->g->cfg.origin, "https://", 8) == 0 ? "; Secure" : "");
+	MHD_add_response_header(resp, "Set-Cookie", c);
+}
+
+static enum MHD_Result answer_session(struct api *a, struct MHD_Connection *conn,
+				      unsigned status, json_t *j /* stolen */, const char *sid)
+{
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	struct MHD_Response *resp = text ? MHD_create_response_from_buffer(
+		strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
+	enum MHD_Result r;
+
+	json_decref(j);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	session_cookie(a, resp, sid);
+	r = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+static enum MHD_Result do_signin(struct api *a, struct MHD_Connection *conn, struct req *q)
+{
+	json_t *j = q->too_large ? NULL : json_loadb(q->body, q->body_len, 0, NULL);
+	const char *user = json_string_value(json_object_get(j, "user"));
+	const char *pw = json_string_value(json_object_get(j, "password"));
+	char sid[WEBSESS_SECRET_HEX + 1], csrf[WEBSESS_SECRET_HEX + 1];
+	struct err e = { "" };
+	unsigned status = 0;
+	enum MHD_Result ret;
+	int r;
+
+	if (!user || !*user || !pw) {
+		ret = refuse(conn, 400, "sign in with a JSON body {\"user\", \"password\"}");
+		goto out;
+	}
+	/* With etcd's authentication off there is nobody to check: the
+	 * session is anonymous, as a loopback caller without credentials. */
+	r = a->g->cfg.loopback_only ? 0 : caller_password(&a->g->cfg.etcd, user, pw, &q->caller,
+							 &e);
+	if (r == -EACCES)
+		status = 401;
+	else if (r < 0)
+		status = etcd_status(r, &e);
+	else if ((r = websess_create(&a->g->page, a->g->cfg.loopback_only ? "" : user,
+				    a->g->cfg.loopback_only ? NULL : pw, sid, csrf, &e)) < 0)
+		status = r == -EBUSY ? 503 : 500;
+	if (status) {
+		ret = refuse(conn, status, e.msg);
+		goto out;
+	}
+	log_info("page session opened", "user", user, NULL);
+	ret = answer_session(a, conn, 200, json_pack("{s:s,s:s}", "user", a->g->cfg.loopback_only ?
+						     "" : user, "csrf", csrf), sid);
+	OPENSSL_cleanse(sid, sizeof(sid));
+	OPENSSL_cleanse(csrf, sizeof(csrf));
+out:
+	json_decref(j);
+	return ret;
+}
+
+static enum MHD_Result do_signout(struct api *a, struct MHD_Connection *conn, struct req *q)
+{
+	struct err e = { "" };
+
+	if (!q->sid[0])
+		return refuse(conn, 400, "no page session to sign out of");
+	if (websess_end(&a->g->page, q->sid, q->csrf, &e) < 0)
+		return refuse(conn, 401, e.msg);
+	return answer_session(a, conn, 200, json_pack("{s:b}", "signedOut", 1), "");
+}
+
+static enum MHD_Result do_list(struct MHD_Connection *conn, struct req *q)
+{
+	struct err e = { "" };
+	json_t *items = NULL;
+	int r = access_list(&q->caller, &items, &e);
+
+	if (r < 0)
+		return refuse(conn, etcd_status(r, &e), e.msg);
+	return answer_json(conn, 200, json_pack("{s:s,s:o}", "user", q->caller.user, "items",
+						items));
+}
+
+static enum MHD_Result do_start(struct MHD_Connection *conn, struct req *q)
+{
+	struct err e = { "" };
+	bool changed = false;
+	int r = access_start(&q->caller, q->ns, q->name, &changed, &e);
+
+	if (r < 0)
+		return refuse(conn, etcd_status(r, &e), e.msg);
+	log_info("workspace started", "user", q->caller.user, "namespace", q->ns, "workspace",
+		 q->name, NULL);
+	return answer_json(conn, 200, json_pack("{s:s,s:s,s:b}", "namespace", q->ns,
+						"workspace", q->name, "changed", changed));
+}
+
 /* ---- dispatch ---- */
 
 static enum MHD_Result do_image(struct api *a, struct MHD_Connection *conn)
@@ -820,8 +1053,12 @@ static enum MHD_Result begin(struct api *a, struct MHD_Connection *conn, const c
 		return refuse(conn, 404, "no such resource (or method)");
 	if (q->route == R_HEALTH)
 		return answer(conn, 200, "text/plain; charset=utf-8", "ok\n");
-	if (!origin_ok(conn))
-		return refuse(conn, 403, "requests from another origin are refused");
+	if (q->route == R_PAGE)
+		return serve_page(conn, url);
+	if (!origin_ok(a, conn, &e))
+		return refuse(conn, 403, e.msg);
+	if (q->route == R_SIGNIN)
+		return begin_signin(conn, q);
 	status = authenticate(a, conn, q, &e);
 	if (status)
 		return refuse(conn, status, e.msg);
@@ -857,7 +1094,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return MHD_YES;
 	}
 	if (*data_size) {
-		if (q->route == R_IMPORT && !q->too_large) {
+		if (q->route == R_SIGNIN) {
+			if (q->body_len + *data_size >= sizeof(q->body))
+				q->too_large = true;
+			else
+				memcpy(q->body + q->body_len, data, *data_size);
+			q->body_len += *data_size;
+		} else if (q->route == R_IMPORT && !q->too_large) {
 			if (q->upload_len + (long long)*data_size > a->g->cfg.max_archive)
 				q->too_large = true;
 			else if (gw_write_all(q->upload_fd, data, *data_size) < 0)
@@ -882,6 +1125,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return do_export(a, conn, q);
 	case R_IMPORT:
 		return finish_import(a, conn, q);
+	case R_SIGNIN:
+		return do_signin(a, conn, q);
+	case R_SIGNOUT:
+		return do_signout(a, conn, q);
+	case R_LIST:
+		return do_list(conn, q);
+	case R_START:
+		return do_start(conn, q);
 	default:
 		return refuse(conn, 404, "no such resource");
 	}
@@ -900,6 +1151,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (q->upload_fd >= 0)
 		close(q->upload_fd);
 	caller_clear(&q->caller);
+	OPENSSL_cleanse(q->body, sizeof(q->body));
 	free(q);
 	*con_cls = NULL;
 }

@@ -11,13 +11,23 @@
  *   GET  .../top                                         {"cpuPercent", ...}
  *   GET  .../export                                      the archive
  *   PUT  .../import                                      an archive's home
+ *   POST .../start                                       {"changed": bool}
+ *   GET  /api/v1/workspaces                              {"user", "items"}
+ *   GET  /, /assets/app.js, /assets/app.css              the terminal page
+ *   POST /api/v1/signin    {"user", "password"}          {"user", "csrf"}
+ *                                                        and the cookie
+ *   POST /api/v1/signout
  *
- * Callers authenticate with HTTP Basic (their etcd user and password);
- * a request without credentials is served only from a loopback address
- * (and only while etcd's authentication is off, etcd decides).  A request
- * that carries an Origin header other than the gateway's own is refused,
- * so no other site's page can use a browser's credentials here.  Every
- * refusal is JSON: {"error": "why", "reason": "Forbidden" | ...}.
+ * Callers authenticate with HTTP Basic (their etcd user and password), or
+ * with the page's session: its cookie and its CSRF token together
+ * (websess.h; the token in the X-Klangk-CSRF header, or the csrf query
+ * parameter of the exec upgrade).  A request without credentials is
+ * served only from a loopback address (and only while etcd's
+ * authentication is off, etcd decides).  A request that carries an Origin
+ * header other than the gateway's own is refused, so no other site's page
+ * (a hosted app's) can use a browser's credentials here; one that changes
+ * something with the page's cookie must carry one.  Every refusal is
+ * JSON: {"error": "why", "reason": "Forbidden" | ...}.
  */
 #ifndef KLANGK_API_H
 #define KLANGK_API_H

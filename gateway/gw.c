@@ -36,6 +36,26 @@ static int env_num(const char *name, long long def, long long max, long long *ou
 	return 0;
 }
 
+/* KLANGK_GATEWAY_ORIGIN: scheme://host[:port], no path; "" when unset. */
+static int origin_env(char *out, size_t len, struct err *e)
+{
+	const char *o = getenv("KLANGK_GATEWAY_ORIGIN");
+	const char *host;
+
+	if (!o || !*o) {
+		out[0] = '\0';
+		return 0;
+	}
+	host = strncmp(o, "https://", 8) == 0 ? o + 8 : strncmp(o, "http://", 7) == 0 ? o + 7 : NULL;
+	if (!host || !*host || strchr(host, '/') || strlen(o) >= len) {
+		err_set(e, "KLANGK_GATEWAY_ORIGIN=\"%s\": must be http(s)://HOST[:PORT], with no "
+			   "path (the page's origin as browsers name it)", o);
+		return -EINVAL;
+	}
+	snprintf(out, len, "%s", o);
+	return 0;
+}
+
 int gw_config_env(struct gw_config *c, struct err *e)
 {
 	const char *l = getenv("KLANGK_GATEWAY_LISTEN");
@@ -60,7 +80,13 @@ int gw_config_env(struct gw_config *c, struct err *e)
 	if ((r = env_num("KLANGK_GATEWAY_IDLE_SECONDS", 3600, 31536000, &n, e)) < 0)
 		return r;
 	c->idle_s = (long)n;
-	return 0;
+	if ((r = env_num("KLANGK_GATEWAY_PAGE_SESSIONS", 256, 100000, &n, e)) < 0)
+		return r;
+	c->page_sessions = (unsigned)n;
+	if ((r = env_num("KLANGK_GATEWAY_PAGE_SESSION_SECONDS", 43200, 31536000, &n, e)) < 0)
+		return r;
+	c->page_session_s = (long)n;
+	return origin_env(c->origin, sizeof(c->origin), e);
 }
 
 int gw_init(struct gw *g, const struct gw_config *cfg, struct err *e)
@@ -73,6 +99,11 @@ int gw_init(struct gw *g, const struct gw_config *cfg, struct err *e)
 		err_set(e, "pipe: %s", strerror(errno));
 		return -errno;
 	}
+	if (websess_init(&g->page, cfg->page_sessions, cfg->page_session_s, e) < 0) {
+		close(g->wake[0]);
+		close(g->wake[1]);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_cond_init(&g->cv, NULL);
 	return 0;
@@ -84,6 +115,7 @@ void gw_destroy(struct gw *g)
 		return;
 	close(g->wake[0]);
 	close(g->wake[1]);
+	websess_destroy(&g->page);
 	pthread_mutex_destroy(&g->mu);
 	pthread_cond_destroy(&g->cv);
 }

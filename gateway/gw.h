@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "etcd.h"
+#include "websess.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,11 +30,15 @@ struct gw_config {
 	long long max_archive;      /* bytes of an import or export */
 	long idle_s;                /* an exec session silent this long ends */
 	bool loopback_only;         /* etcd authentication is off */
+	char origin[512];           /* the page's public origin; "" = http://<Host> */
+	unsigned page_sessions;     /* page sessions held at most, all users */
+	long page_session_s;        /* a page session's lifetime */
 };
 
 /* Settings from the environment (docs/operations.md): KLANGK_GATEWAY_LISTEN,
  * KLANGK_GATEWAY_MAX_SESSIONS, KLANGK_GATEWAY_MAX_ARCHIVE,
- * KLANGK_GATEWAY_IDLE_SECONDS, DOCKER_HOST and the etcd endpoint and TLS
+ * KLANGK_GATEWAY_IDLE_SECONDS, KLANGK_GATEWAY_ORIGIN,
+ * KLANGK_GATEWAY_PAGE_SESSIONS, KLANGK_GATEWAY_PAGE_SESSION_SECONDS, DOCKER_HOST and the etcd endpoint and TLS
  * variables.  The strings of etcd are borrowed from the environment. */
 int gw_config_env(struct gw_config *c, struct err *e);
 
@@ -52,6 +57,7 @@ struct gw {
 	int wake[2];                 /* a pipe: readable once stopping */
 	atomic_bool stopping;
 	atomic_int cancel;           /* set with stopping: aborts transfers */
+	struct websess page;         /* the page's sign-in sessions */
 };
 
 int gw_init(struct gw *g, const struct gw_config *cfg, struct err *e);

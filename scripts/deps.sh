@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, whatever the build, `make run` and the
 # test suite need and is not present yet. Idempotent: when every package is
-# already installed it does nothing (no apt-get update, no network).
+# already installed it does nothing (no apt-get update, no network); then the
+# npm packages of the lockfiles, when not installed yet (npm_deps below).
 set -euo pipefail
 
 PKGS=(
@@ -27,10 +28,29 @@ PKGS=(
 	# The CRD agreement test runs ajv (tests/schema, `npm ci`); man-db checks
 	# the man page; diffutils is klangkc diff's default diff.
 	nodejs man-db diffutils
+	# The gateway's page is tested in Debian's chromium, driven by
+	# playwright-core (tests/e2e/test_gateway_browser.sh), which never
+	# downloads a browser of its own.
+	chromium
 )
 # Debian's npm, unless an npm is already there (a nodejs package from
 # elsewhere may bundle its own, and Debian's npm would conflict with it).
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+
+# The npm packages, from their lockfiles (`npm ci`): xterm.js for the
+# gateway's page (bundled by `make`, gateway/web) and playwright-core for
+# the browser test (tests/browser).  Run when node_modules is missing or
+# older than the lockfile, after the Debian packages (npm comes with them).
+npm_deps() {
+	local here d
+	here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+	for d in gateway/web tests/browser; do
+		if [ ! "$here/$d/node_modules/.package-lock.json" -nt "$here/$d/package-lock.json" ]; then
+			echo "deps: npm ci in $d" >&2
+			npm ci --prefix "$here/$d" --no-audit --no-fund --loglevel=error >&2
+		fi
+	done
+}
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -40,6 +60,7 @@ for p in "${PKGS[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
+	npm_deps
 	exit 0
 fi
 
@@ -64,3 +85,4 @@ if [ ! -e "$prc" ]; then
 fi
 trap '[ "$created_prc" = 1 ] && $SUDO rm -f "$prc"' EXIT
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+npm_deps

@@ -54,8 +54,9 @@ hash="$(
 	cd "$REPO"
 	{
 		echo "$base_id"
-		find Dockerfile Makefile lib cli controller proxy-gen -type f \
-			! -name '*.o' ! -name '*.d' -print0 | sort -z | xargs -0 sha256sum
+		find Dockerfile Makefile lib cli controller proxy-gen gateway -type f \
+			! -name '*.o' ! -name '*.d' ! -path '*/node_modules/*' -print0 |
+			sort -z | xargs -0 sha256sum
 	} | sha256sum | cut -c1-32
 )"
 

@@ -302,7 +302,8 @@ Klangk is running (state in $BED):
   engine      $DOCKER_HOST
   nginx       http://127.0.0.1:$KLANGK_NGINX_PORT/
   metrics     http://127.0.0.1:$METRICS_PORT/metrics (the controller)
-  gateway     $KLANGK_GATEWAY_URL (klangkc exec, logs, top, export, import)
+  gateway     $KLANGK_GATEWAY_URL (klangkc exec, logs, top, export, import;
+              the terminal page in a browser: $KLANGK_GATEWAY_URL/)
   logs        $BED/controller.log, $BED/proxy-gen.log, $BED/gateway.log
 
 The hello workspace's hosted apps:

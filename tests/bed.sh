@@ -794,6 +794,49 @@ bed_stop_proxygen() {
 	[ -z "${BED:-}" ] || rm -f "$BED/proxy-gen.pid"
 }
 
+# bed_browser: what the browser tests need: Debian's chromium, and the
+# npm packages of tests/browser (playwright-core: `npm ci` when missing).
+# Sets BROWSER_DIR.  Returns 1, saying why, when either is missing.
+bed_browser() {
+	BROWSER_DIR="$BED_SRC_DIR/browser"
+	if [ ! -x /usr/bin/chromium ]; then
+		bed_log "no /usr/bin/chromium (run: bash scripts/deps.sh)"
+		return 1
+	fi
+	if [ ! -d "$BROWSER_DIR/node_modules/playwright-core" ] &&
+		! npm ci --prefix "$BROWSER_DIR" --no-audit --no-fund --loglevel=error >&2; then
+		bed_log "npm ci in tests/browser (playwright-core) failed"
+		return 1
+	fi
+}
+
+# bed_etcd_users USER...: etcd users root and klangk-controller (both with
+# the root role) and USER..., each with a random password in
+# $BED/secrets/<user>; then etcd's authentication on, and ETCDCTL_USER
+# (root) exported for etcdctl.
+bed_etcd_users() {
+	local u
+	mkdir -p -m 700 "$BED/secrets" || return 1
+	for u in root klangk-controller "$@"; do
+		head -c 18 /dev/urandom | base64 >"$BED/secrets/$u"
+		etcdctl user add "$u" --new-user-password "$(cat "$BED/secrets/$u")" >/dev/null ||
+			return 1
+	done
+	etcdctl user grant-role root root >/dev/null &&
+		etcdctl user grant-role klangk-controller root >/dev/null &&
+		etcdctl auth enable >/dev/null || return 1
+	export ETCDCTL_USER="root:$(cat "$BED/secrets/root")"
+}
+
+# bed_as_tenant USER CMD...: CMD as etcd user USER (bed_etcd_users), with no
+# engine socket: what a tenant has.
+bed_as_tenant() {
+	local u="$1"
+	shift
+	KLANGK_ETCD_USERNAME="$u" KLANGK_ETCD_PASSWORD_FILE="$BED/secrets/$u" \
+		DOCKER_HOST=unix:///nonexistent "$@"
+}
+
 # bed_start_gateway: starts $BIN/klangk-gateway on a free loopback port
 # (KLANGK_GATEWAY_LISTEN, default 127.0.0.1:0) with the bed's environment
 # and waits until it serves; log $BED/gateway.log, pid in BED_GATEWAY_PID

@@ -28,23 +28,9 @@ set -e
 assert_eq 1 "$rc" "a gateway beyond loopback with etcd auth off"
 assert_contains "$out" "listens on a loopback address only" "it says why"
 
-mkdir -m 700 "$BED/secrets"
-for u in root klangk-controller alice bob carol dave; do
-	head -c 18 /dev/urandom | base64 >"$BED/secrets/$u"
-	etcdctl user add "$u" --new-user-password "$(cat "$BED/secrets/$u")" >/dev/null
-done
-etcdctl user grant-role root root >/dev/null
-etcdctl user grant-role klangk-controller root >/dev/null
-etcdctl auth enable >/dev/null
-export ETCDCTL_USER="root:$(cat "$BED/secrets/root")"
-
+bed_etcd_users alice bob carol dave || fail "etcd users"
 # as USER CMD...: CMD as etcd user USER, with no engine socket.
-as() {
-	local u="$1"
-	shift
-	KLANGK_ETCD_USERNAME="$u" KLANGK_ETCD_PASSWORD_FILE="$BED/secrets/$u" \
-		DOCKER_HOST=unix:///nonexistent "$@"
-}
+as() { bed_as_tenant "$@"; }
 # refused USER WHAT CMD...: CMD as USER fails and says so.
 refused() {
 	local u="$1" what="$2" out rc=0

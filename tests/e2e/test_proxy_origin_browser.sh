@@ -16,12 +16,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../bed.sh"
 source "$HERE/assert.sh"
-BROWSER_DIR="$HERE/../browser"
-[ -x /usr/bin/chromium ] || fail "no /usr/bin/chromium (run: bash scripts/deps.sh)"
-if [ ! -d "$BROWSER_DIR/node_modules/playwright-core" ]; then
-	npm ci --prefix "$BROWSER_DIR" --no-audit --no-fund --loglevel=error >&2 ||
-		fail "npm ci in tests/browser (playwright-core) failed"
-fi
+bed_browser || fail "the browser or its driver is missing"
 trap 'kill "${APPS_PID:-}" 2>/dev/null || true; bed_down' EXIT
 bed_up
 source "$HERE/proxy_helpers.sh"
