@@ -13,7 +13,7 @@
  * the body's shape for the same inputs recreates every container once: keep
  * the shape stable (tests/unit/test_ctrcfg.c pins it).
  *
- * To extend the body (networks, say), add one section
+ * To extend the body, add one section
  * function to the table in ctrcfg.c and its inputs to struct ctrcfg_in.
  */
 #ifndef KLANGK_CTRCFG_H

@@ -14,6 +14,7 @@
 #include "reconcile.h"
 
 #include "ctrcfg.h"
+#include "egress.h"
 #include "expect.h"
 #include "keys.h"
 #include "log.h"
@@ -22,6 +23,7 @@
 #include "ports.h"
 #include "status.h"
 #include "timefmt.h"
+#include "tnet.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -989,6 +991,21 @@ static int step_volumes(struct rec *x, struct pass *p, struct err *e)
 	return r;
 }
 
+/* network: the tenant's network (tnet.h), and the egress table letting
+ * its bridge's own traffic through, both before a container is made or
+ * started on it. */
+static int step_network(struct rec *x, struct pass *p, struct err *e)
+{
+	char bridge[TNET_BRIDGE_MAX];
+	int r = tnet_ensure(x->engine, x->cfg, p->ref.ns, bridge, e);
+
+	if (r == 0 && x->egress && x->cfg->iso.egress_firewall)
+		r = egress_allow(x->egress, &x->cfg->iso, bridge, e);
+	if (r < 0)
+		p->reason = r == -EPERM ? "NetworkNotOwned" : "NetworkFailed";
+	return r;
+}
+
 /* container: the configuration we want (ctrcfg.h), the run state the idle
  * timeout leaves (idle_decide), and the engine made to match. */
 static int step_container(struct rec *x, struct pass *p, struct err *e)
@@ -1081,6 +1098,7 @@ static const step_fn steps[] = {
 	step_mounts,    /* resolve and check bind mounts */
 	step_identity,  /* assign the id, lease ports, Pending */
 	step_volumes,
+	step_network,   /* the tenant's network, the egress table */
 	step_container, /* configuration, idle timeout, engine */
 	step_status,    /* status, conditions */
 };

@@ -14,6 +14,7 @@
 #include "etcd.h"
 #include "events.h"
 
+struct egress;
 struct events;
 struct expect;
 
@@ -24,6 +25,8 @@ struct rec {
 	struct events *events;    /* borrowed; may be NULL */
 	struct expect *expect;    /* borrowed; may be NULL: the engine events
 				   * of our own actions (expect.h) */
+	struct egress *egress;    /* borrowed; may be NULL: the firewall
+				   * (egress.h), used when cfg says so */
 };
 
 /* Marks a home/work volume kept by reclaimPolicy Retain (value: owner), so
