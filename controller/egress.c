@@ -293,11 +293,17 @@ int egress_remove(struct egress *g, struct err *e)
 	snprintf(script, sizeof(script), "table inet %s\ndelete table inet %s\n",
 		 g->table, g->table);
 	pthread_mutex_lock(&g->mu);
+	/* A bridge known here that the caller's listing did not show was
+	 * allowed since (a tenant's first network, made after the listing):
+	 * its containers need the table. */
+	if (json_object_size(g->bridges)) {
+		pthread_mutex_unlock(&g->mu);
+		return 0;
+	}
 	r = g->absent ? 0 : run_nft(false, script, e);
 	if (r == 0) {
 		g->applied = false;
 		g->absent = true;
-		json_object_clear(g->bridges);
 	}
 	pthread_mutex_unlock(&g->mu);
 	return r;

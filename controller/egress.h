@@ -65,8 +65,9 @@ int egress_allow(struct egress *g, const struct cfg_isolation *iso,
 /* The network of bridge was removed: it is left out from the next apply. */
 void egress_forget(struct egress *g, const char *bridge);
 
-/* No tenant network is left: remove the table (an absent one is success);
- * the next egress_allow applies it again. */
+/* No tenant network is left: remove the table (an absent one is success)
+ * unless a bridge is still known (allowed since, or not forgotten); the
+ * next egress_allow applies it again. */
 int egress_remove(struct egress *g, struct err *e);
 
 #endif

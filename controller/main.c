@@ -484,12 +484,13 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 	if (ecache_refresh(c->ecache, eng, cfg.instance_id, force, &view, &e) < 0)
 		goto list_failed;
 	containers = view.containers;
-	/* The tenant networks, also before their owners (gc.h), and the
-	 * egress table made to match them (so a table someone flushed comes
-	 * back within a resync). */
-	if (tnet_list(eng, cfg.instance_id, &nets, &e) < 0)
+	/* When the engine was listed: the tenant networks, also before their
+	 * owners (gc.h), and the egress table made to match them (so a table
+	 * someone flushed comes back within ten resyncs); an idle resync asks
+	 * the engine nothing. */
+	if (view.listed && tnet_list(eng, cfg.instance_id, &nets, &e) < 0)
 		goto list_failed;
-	if (cfg.iso.egress_firewall && tnet_firewall(c->egress, &cfg, nets, &e) < 0) {
+	if (nets && cfg.iso.egress_firewall && tnet_firewall(c->egress, &cfg, nets, &e) < 0) {
 		log_warn("egress firewall not applied", "error", e.msg, NULL);
 		err_clear(&e);
 	}
