@@ -177,13 +177,20 @@ static int run_nft(bool check, const char *script, struct err *e)
 	write_all(in[1], script, strlen(script));
 	close(in[1]);
 	in[1] = -1;
-	while ((size_t)got < sizeof(msg) - 1 &&
-	       (k = read(errp[0], msg + got, sizeof(msg) - 1 - (size_t)got)) != 0) {
+	/* The first bytes are the reason; the rest is read and dropped, so
+	 * that nft never blocks on a full pipe. */
+	for (;;) {
+		char sink[512];
+		bool room = (size_t)got < sizeof(msg) - 1;
+
+		k = room ? read(errp[0], msg + got, sizeof(msg) - 1 - (size_t)got) :
+			   read(errp[0], sink, sizeof(sink));
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k < 0)
+		if (k <= 0)
 			break;
-		got += k;
+		if (room)
+			got += k;
 	}
 	msg[got] = '\0';
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)

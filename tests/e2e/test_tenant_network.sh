@@ -11,7 +11,8 @@
 #     network behind the same route answers;
 #  4. nginx still serves both tenants' hosted apps;
 #  5. the tenant's network goes when its last workspace does (garbage
-#     collection runs at the resyncs that list the engine: every tenth).
+#     collection runs at the resyncs that list the engine: every tenth);
+#  6. the egress table, deleted by hand, comes back.
 # The link-local and denied destinations live in a network namespace of
 # the test's own, routed from the host, so the drop is the firewall's and
 # not a missing route.  Runs on Podman and dockerd (the bed's dockerd runs
@@ -149,4 +150,14 @@ engine_get "/v1.41/networks/$NA" >/dev/null || fail "alice's network went too"
 # network (docs/security.md): the bed's own clean-up.
 bed_forget_bridge "kt$(printf '%s/bob' "$KLANGK_INSTANCE_ID" | sha256sum | cut -c1-12)"
 echo "ok: bob's network collected, alice's kept"
+# --- 6. a table deleted behind the controller's back comes back -------------
+# (at the next resync that lists the engine; applying it is idempotent, so
+# a controller that crashed mid-apply does the same on its next start).
+TABLE="klangk-$KLANGK_INSTANCE_ID"
+nft list table inet "$TABLE" >/dev/null || fail "no table $TABLE"
+nft delete table inet "$TABLE"
+reaches a1 alice "$GW" "$ETCD_PORT" || fail "without the table the workspace should reach etcd (the test's premise)"
+wait_for "the table back" 60 nft list table inet "$TABLE" >/dev/null || fail "$TABLE did not come back"
+reaches a1 alice "$GW" "$ETCD_PORT" && fail "the workspace reached etcd after the table came back"
+echo "ok: the egress table re-applied after it was deleted"
 echo "PASS test_tenant_network"
