@@ -98,6 +98,7 @@ converge() {
 multi_s=$(converge "t%d")
 one_s=$(converge "solo%.0s")
 for i in $(seq 0 $((T - 1))); do bed_forget_bridge "$(bridge "t$i")"; done
+bed_forget_bridge "$(bridge solo)"
 
 cat <<MD
 Engine: $BED_ENGINE; $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg).
