@@ -237,11 +237,24 @@ static int sec_limits(json_t *c, const struct ctrcfg_in *in)
 	return r < 0 ? r : privileges(hc, in);
 }
 
+/* The tenant's own network, and no other (controller/tnet.h): other
+ * tenants' containers are not on it, and the egress firewall
+ * (controller/egress.h) keeps it from reaching them and the host.  Added
+ * in issue 15 item 4: containers made before it are recreated once. */
+static int sec_network(json_t *c, const struct ctrcfg_in *in)
+{
+	char net[256];
+
+	if (ws_network_name(in->cfg->instance_id, in->ws->ns, net, sizeof(net)) < 0)
+		return -ENAMETOOLONG;
+	return put(host_config(c), "NetworkMode", json_string(net));
+}
+
 typedef int (*section_fn)(json_t *c, const struct ctrcfg_in *in);
 
 static const section_fn sections[] = {
 	sec_host, sec_image, sec_labels, sec_env, sec_ports, sec_mounts,
-	sec_limits,
+	sec_limits, sec_network,
 };
 
 static int sha256_hex(const char *s, char out[CTRCFG_HASH_LEN])

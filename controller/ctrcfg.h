@@ -19,7 +19,7 @@
  * running container (ctrcfg_limits_match says when) instead of recreating
  * it.  Podman's update is not kept, so there they stay in the hash.
  *
- * To extend the body (networks, say), add one section
+ * To extend the body, add one section
  * function to the table in ctrcfg.c and its inputs to struct ctrcfg_in.
  */
 #ifndef KLANGK_CTRCFG_H

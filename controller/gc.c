@@ -5,6 +5,7 @@
 #include "log.h"
 #include "ports.h"
 #include "reconcile.h"
+#include "tnet.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -38,6 +39,27 @@ static bool owned(const struct etcd_kvs *specs, const struct etcd_kvs *stats,
 		  const char *owner)
 {
 	return listed(specs, KEYS_SPEC_PREFIX, owner) || listed(stats, KEYS_STATUS_PREFIX, owner);
+}
+
+/* Does any key of kvs (under prefix) belong to namespace ns, i.e. start
+ * with "<ns>/"?  The first key not below "<ns>/" tells (sorted, as in
+ * listed). */
+static bool ns_listed(const struct etcd_kvs *kvs, const char *prefix, const char *ns)
+{
+	size_t lo = 0, hi = kvs->n, pl = strlen(prefix), nl = strlen(ns);
+	char want[160];
+
+	if ((size_t)snprintf(want, sizeof(want), "%s/", ns) >= sizeof(want))
+		return true; /* not a namespace of ours: keep */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(kvs->kvs[mid].key + pl, want) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < kvs->n && strncmp(kvs->kvs[lo].key + pl, want, nl + 1) == 0;
 }
 
 static int gc_leases(struct etcd *etcd, const char *prefix,
@@ -111,8 +133,46 @@ static int gc_volumes(struct etcd *etcd, struct engine *eng,
 	return r;
 }
 
+/* Tenant networks of namespaces without workspaces.  A network is created
+ * by the reconcile of a workspace whose spec exists (listed after the
+ * network), so a listed network without one is a tenant's that is gone; a
+ * workspace of the tenant created since may see its network vanish before
+ * its container is made, and its next reconcile makes it again. */
+static int gc_networks(struct engine *eng, struct egress *eg, const json_t *nets,
+		       const struct etcd_kvs *specs, const struct etcd_kvs *stats,
+		       const char *instance, int *n, struct err *e)
+{
+	const json_t *v;
+	size_t i;
+	int r = 0;
+
+	json_array_foreach(nets, i, v) {
+		const char *ns = tnet_namespace(v);
+		const char *name = json_string_value(json_object_get(v, "Name"));
+		char bridge[TNET_BRIDGE_MAX];
+
+		if (!ns || !name || ns_listed(specs, KEYS_SPEC_PREFIX, ns) ||
+		    ns_listed(stats, KEYS_STATUS_PREFIX, ns))
+			continue;
+		r = engine_network_remove(eng, name, e);
+		if (r == -EBUSY) {
+			/* A container of the tenant's is still being torn down. */
+			r = 0;
+			continue;
+		}
+		if (r < 0)
+			break;
+		if (eg && tnet_bridge_name(instance, ns, bridge) == 0)
+			egress_forget(eg, bridge);
+		(*n)++;
+		log_info("collected tenant network", "network", name, "namespace", ns, NULL);
+	}
+	return r;
+}
+
 int gc_run(struct etcd *etcd, struct engine *eng, const char *lease_prefix,
 	   const struct etcd_kvs *leases, const json_t *volumes,
+	   const json_t *networks, struct egress *eg, const char *instance,
 	   const struct etcd_kvs *specs, const struct etcd_kvs *stats,
 	   struct gc_stats *out, struct err *e)
 {
@@ -122,6 +182,8 @@ int gc_run(struct etcd *etcd, struct engine *eng, const char *lease_prefix,
 	r = gc_leases(etcd, lease_prefix, leases, specs, stats, &s.leases, e);
 	if (r == 0)
 		r = gc_volumes(etcd, eng, volumes, specs, stats, &s.volumes, e);
+	if (r == 0)
+		r = gc_networks(eng, eg, networks, specs, stats, instance, &s.networks, e);
 	if (r == 0 && out)
 		*out = s;
 	return r;

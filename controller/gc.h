@@ -7,7 +7,10 @@
  *   - port leases whose owner has neither a spec nor a status key;
  *   - home and work volumes labelled with this instance whose workspace
  *     has neither a spec nor a status key and which are not marked retained
- *     (reclaimPolicy: Retain).
+ *     (reclaimPolicy: Retain);
+ *   - tenant networks (tnet.h) of a namespace that has no workspace left
+ *     (no spec nor status key under it); one still in use by a container
+ *     is left for a later pass.
  * Named volumes of the spec (labelled with the user but no workspace) are
  * the user's and are never collected.
  */
@@ -15,12 +18,14 @@
 #define KLANGK_GC_H
 
 #include "cfg.h"
+#include "egress.h"
 #include "engine.h"
 #include "etcd.h"
 
 struct gc_stats {
 	int leases;
 	int volumes;
+	int networks;
 };
 
 /*
@@ -33,9 +38,12 @@ struct gc_stats {
 /* leases: the listing of lease_prefix (ports.h); keys under it that are
  * not this node's leases (another node's, in the single-node layout) are
  * left alone.  volumes: the engine's listing, or NULL to leave volumes
- * alone this time.  specs and stats: as etcd lists them (sorted by key). */
+ * alone this time.  networks: the tenant networks (tnet_list), or NULL;
+ * a removed one's bridge is forgotten by eg (may be NULL).  specs and
+ * stats: as etcd lists them (sorted by key). */
 int gc_run(struct etcd *etcd, struct engine *eng, const char *lease_prefix,
 	   const struct etcd_kvs *leases, const json_t *volumes,
+	   const json_t *networks, struct egress *eg, const char *instance,
 	   const struct etcd_kvs *specs, const struct etcd_kvs *stats,
 	   struct gc_stats *out, struct err *e);
 

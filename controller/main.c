@@ -27,6 +27,7 @@
  */
 #include "cfg.h"
 #include "ecache.h"
+#include "egress.h"
 #include "engine.h"
 #include "etcd.h"
 #include "events.h"
@@ -46,6 +47,7 @@
 #include "reconcile.h"
 #include "status.h"
 #include "stopper.h"
+#include "tnet.h"
 #include "ws.h"
 #include "wq.h"
 
@@ -102,6 +104,7 @@ struct ctl {
 	struct expect *expect;      /* engine events of the workers' own actions */
 	struct rbac_cache *rbac_cache; /* parsed specs between role syncs */
 	struct scache *scache;      /* parsed statuses between resyncs */
+	struct egress *egress;      /* the workspaces' firewall (egress.h) */
 };
 
 /* "ns/name" from a spec, status, activity or placement key; 0 or -EINVAL. */
@@ -321,7 +324,8 @@ static void *worker(void *arg)
 	struct ctl *c = arg;
 	struct etcd_opts o = etcd_opts_env(c->boot.etcd_endpoints);
 	struct cfg cfg;
-	struct rec x = { .cfg = &cfg, .expect = c->expect, .metrics = c->metrics, .podman = -1 };
+	struct rec x = { .cfg = &cfg, .expect = c->expect, .metrics = c->metrics, .podman = -1,
+			  .egress = c->egress };
 	struct err e = { "" };
 	unsigned gen = 0;
 	char *item;
@@ -458,7 +462,7 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 	bool force;
 	struct etcd_kvs specs = { 0 }, stats = { 0 }, leases = { 0 }, placed = { 0 };
 	struct ecache_view view = { 0 };
-	json_t *statuses = NULL, *foreign = json_object(), *containers;
+	json_t *statuses = NULL, *foreign = json_object(), *containers, *nets = NULL;
 	struct err e = { "" };
 	struct gc_stats gs = { 0 };
 	struct cfg cfg;
@@ -481,6 +485,16 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 	if (ecache_refresh(c->ecache, eng, cfg.instance_id, force, &view, &e) < 0)
 		goto list_failed;
 	containers = view.containers;
+	/* When the engine was listed: the tenant networks, also before their
+	 * owners (gc.h), and the egress table made to match them (so a table
+	 * someone flushed comes back within ten resyncs); an idle resync asks
+	 * the engine nothing. */
+	if (view.listed && tnet_list(eng, cfg.instance_id, &nets, &e) < 0)
+		goto list_failed;
+	if (nets && cfg.iso.egress_firewall && tnet_firewall(c->egress, &cfg, nets, &e) < 0) {
+		log_warn("egress firewall not applied", "error", e.msg, NULL);
+		err_clear(&e);
+	}
 	t[1] = prom_now();
 	if (etcd_list(etcd, lease_prefix, &leases, &e) < 0 ||
 	    (cfg.node_name[0] && etcd_list(etcd, KEYS_PLACEMENT_PREFIX, &placed, &e) < 0) ||
@@ -540,7 +554,9 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 	t[3] = prom_now();
 	/* Orphaned volumes only when the engine was listed this time (gc.h
 	 * needs a listing made before the specs'). */
-	if (gc_run(etcd, eng, lease_prefix, &leases, view.vlist, &specs, &stats, &gs, &e) < 0)
+	if (gc_run(etcd, eng, lease_prefix, &leases, view.vlist, nets,
+		   cfg.iso.egress_firewall ? c->egress : NULL, cfg.instance_id, &specs, &stats,
+		   &gs, &e) < 0)
 		log_warn("garbage collection failed", "error", e.msg, NULL);
 	for (i = 0; i < leases.n; i++)
 		n_leases += ports_key_port(lease_prefix, leases.kvs[i].key) > 0;
@@ -575,6 +591,7 @@ out:
 	ecache_view_clear(&view);
 	json_decref(foreign);
 	json_decref(statuses);
+	json_decref(nets);
 	/* A resync parses megabytes of listings at 1,000 workspaces and frees
 	 * them all; hand the pages back rather than keep the peak resident
 	 * while idle. */
@@ -957,7 +974,7 @@ int main(int argc, char **argv)
 				   .ud = &c };
 	if (wq_new(200, 60000, &c.q) < 0 || ecache_new(&c.ecache) < 0 ||
 	    rbac_cache_new(&c.rbac_cache) < 0 || scache_new(&c.scache) < 0 ||
-	    expect_new(&c.expect) < 0)
+	    expect_new(&c.expect) < 0 || egress_new(c.boot.instance_id, &c.egress, &e) < 0)
 		goto out;
 	{
 		struct metrics_probe probe = { .queue = c.q, .is_leader = probe_leader,
@@ -1010,6 +1027,7 @@ out:
 	leader_free(c.leader);
 	wq_free(c.q);
 	ecache_free(c.ecache);
+	egress_free(c.egress);
 	expect_free(c.expect);
 	rbac_cache_free(c.rbac_cache);
 	scache_free(c.scache);

@@ -15,6 +15,7 @@
 
 #include "crashloop.h"
 #include "ctrcfg.h"
+#include "egress.h"
 #include "expect.h"
 #include "hosting.h"
 #include "keys.h"
@@ -25,6 +26,7 @@
 #include "ports.h"
 #include "status.h"
 #include "timefmt.h"
+#include "tnet.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -1162,6 +1164,21 @@ static int engine_kind(struct rec *x, struct pass *p, struct err *e)
 	return 0;
 }
 
+/* network: the tenant's network (tnet.h), and the egress table letting
+ * its bridge's own traffic through, both before a container is made or
+ * started on it. */
+static int step_network(struct rec *x, struct pass *p, struct err *e)
+{
+	char bridge[TNET_BRIDGE_MAX];
+	int r = tnet_ensure(x->engine, x->cfg, p->ref.ns, bridge, e);
+
+	if (r == 0 && x->egress && x->cfg->iso.egress_firewall)
+		r = egress_allow(x->egress, &x->cfg->iso, bridge, e);
+	if (r < 0)
+		p->reason = r == -EPERM ? "NetworkNotOwned" : "NetworkFailed";
+	return r;
+}
+
 /* container: the configuration we want (ctrcfg.h), the run state the idle
  * timeout leaves (idle_decide), and the engine made to match. */
 static int step_container(struct rec *x, struct pass *p, struct err *e)
@@ -1266,6 +1283,7 @@ static const step_fn steps[] = {
 	step_mounts,    /* resolve and check bind mounts */
 	step_identity,  /* assign the id, lease ports, Pending */
 	step_volumes,
+	step_network,   /* the tenant's network, the egress table */
 	step_container, /* configuration, idle timeout, engine */
 	step_status,    /* status, conditions */
 };

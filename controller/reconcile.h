@@ -14,6 +14,7 @@
 #include "etcd.h"
 #include "events.h"
 
+struct egress;
 struct events;
 struct expect;
 struct metrics;
@@ -28,6 +29,8 @@ struct rec {
 	struct metrics *metrics;  /* borrowed; may be NULL */
 	int podman;               /* the engine is Podman: 1, dockerd: 0,
 				   * -1 until asked (once, by rec_reconcile) */
+	struct egress *egress;    /* borrowed; may be NULL: the firewall
+				   * (egress.h), used when cfg says so */
 };
 
 /* Marks a home/work volume kept by reclaimPolicy Retain (value: owner), so

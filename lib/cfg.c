@@ -127,6 +127,7 @@ static const struct field fields[] = {
 	S("KLANGK_USERNS", userns),
 	S("KLANGK_TMP_SIZE", tmp_size),
 	S("KLANGK_EGRESS_DENY", egress_deny),
+	S("KLANGK_EGRESS_FIREWALL", egress_firewall),
 };
 #undef S
 #undef L
@@ -257,7 +258,9 @@ static int isolation_from_env(struct cfg *c, struct err *e)
 	    (r = env_str("KLANGK_TMP_SIZE", "1Gi", c->tmp_size, sizeof(c->tmp_size),
 			 e)) < 0 ||
 	    (r = env_str("KLANGK_EGRESS_DENY", "", c->egress_deny,
-			 sizeof(c->egress_deny), e)) < 0)
+			 sizeof(c->egress_deny), e)) < 0 ||
+	    (r = env_str("KLANGK_EGRESS_FIREWALL", "nft", c->egress_firewall,
+			 sizeof(c->egress_firewall), e)) < 0)
 		return r;
 	return 0;
 }
@@ -514,6 +517,12 @@ static int check_isolation(struct cfg *c, struct err *e)
 		return -EINVAL;
 	}
 	iso.userns_auto = strcmp(c->userns, "auto") == 0;
+	if (c->egress_firewall[0] && strcmp(c->egress_firewall, "nft") != 0 &&
+	    strcmp(c->egress_firewall, "off") != 0) {
+		err_set(e, "KLANGK_EGRESS_FIREWALL=%s: must be nft or off", c->egress_firewall);
+		return -EINVAL;
+	}
+	iso.egress_firewall = strcmp(c->egress_firewall, "off") != 0;
 	if (c->egress_deny[0] &&
 	    (r = each_item(c->egress_deny, add_cidr, &iso)) < 0) {
 		err_set(e, "KLANGK_EGRESS_DENY=%s: must be a comma-separated list of "

@@ -48,6 +48,10 @@ struct cfg_isolation {
 	int64_t tmp_size;         /* bytes of the /tmp tmpfs */
 	struct cfg_cidr egress_deny[CFG_MAX_CIDRS];
 	size_t n_egress_deny;
+	/* The controller's nftables table (controller/egress.h), or none
+	 * ("off": the workspaces reach the host and the deny list is not
+	 * enforced; docs/security.md). */
+	bool egress_firewall;
 };
 
 struct cfg {
@@ -87,6 +91,7 @@ struct cfg {
 	char userns[16];           /* KLANGK_USERNS: off | auto */
 	char tmp_size[QUANTITY_MAX_LEN + 1];       /* KLANGK_TMP_SIZE, 1Gi */
 	char egress_deny[4096];    /* KLANGK_EGRESS_DENY, CIDRs, "" */
+	char egress_firewall[16];  /* KLANGK_EGRESS_FIREWALL: nft | off */
 	struct cfg_isolation iso;  /* derived by cfg_check */
 };
 

@@ -989,6 +989,11 @@ int ws_volume_name(const char *instance, const char *ns, const char *name,
 	return fmt(buf, len, "klangk_%s_%s_%s_%s", instance, ns, name, which);
 }
 
+int ws_network_name(const char *instance, const char *ns, char *buf, size_t len)
+{
+	return fmt(buf, len, "klangk_%s_%s", instance, ns);
+}
+
 int ws_home_path(const char *ns, char *buf, size_t len)
 {
 	return fmt(buf, len, "/home/%s", ns);

@@ -135,6 +135,9 @@ int ws_container_name(const char *instance, const char *ns, const char *name,
 int ws_volume_name(const char *instance, const char *ns, const char *name,
 		   const char *which /* "home" | "work" */, char *buf,
 		   size_t len);
+/* The tenant's (namespace's) engine network: one per namespace, shared by
+ * its workspaces, "klangk_<instance>_<ns>" as the volumes are named. */
+int ws_network_name(const char *instance, const char *ns, char *buf, size_t len);
 /* Where the home and work volumes are mounted: /home/<ns>, /home/<ns>/work */
 int ws_home_path(const char *ns, char *buf, size_t len);
 int ws_work_path(const char *ns, char *buf, size_t len);

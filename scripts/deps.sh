@@ -11,6 +11,8 @@ PKGS=(
 	libarchive-dev
 	etcd-server etcd-client
 	podman runc conmon catatonit containernetworking-plugins iptables
+	# the controller's egress firewall (controller/egress.h)
+	nftables
 	docker.io tini
 	# the Debian base image (scripts/base-image.sh)
 	debootstrap

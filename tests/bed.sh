@@ -928,6 +928,52 @@ _bed_print_logs() {
 	echo "----- bed: end of logs -----" >&2
 }
 
+# bed_free_subnet: prints a /24 of 10.200-254.x.x that no route or address
+# of the host uses.
+bed_free_subnet() {
+	local used cand i
+	used="$(ip -4 route show table all; ip -4 -o addr)"
+	for i in $(seq 200); do
+		cand="10.$((200 + RANDOM % 55)).$((RANDOM % 256))"
+		if ! grep -qF " $cand." <<<" $used" && ! grep -qF "$cand.0/" <<<"$used" &&
+			! grep -qF "inet $cand." <<<"$used"; then
+			echo "$cand.0/24"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# bed_forget_bridge BRIDGE: deletes a Linux bridge of the bed and the rules
+# Podman's CNI firewall plugin (isolate) left for it: neither goes with its
+# network on Podman 4.3.
+bed_forget_bridge() {
+	local b="$1" c="CNI firewall plugin rules (ingressPolicy: same-bridge)"
+	ip link delete "$b" 2>/dev/null || true
+	while iptables -w -D CNI-ISOLATION-STAGE-1 -i "$b" ! -o "$b" -m comment \
+		--comment "$c" -j CNI-ISOLATION-STAGE-2 2>/dev/null; do :; done
+	while iptables -w -D CNI-ISOLATION-STAGE-2 -o "$b" -m comment --comment "$c" \
+		-j DROP 2>/dev/null; do :; done
+}
+
+# _bed_remove_tenant_networks: the controller's tenant networks
+# (controller/tnet.h), their bridges ("kt" and 12 hex digits of
+# SHA-256("<instance>/<namespace>")) and its egress table (controller/egress.h).
+_bed_remove_tenant_networks() {
+	local net ns
+	[ -n "${KLANGK_INSTANCE_ID:-}" ] || return 0
+	while read -r net ns; do
+		[ -n "$net" ] || continue
+		engine_req DELETE "/v1.41/networks/$net" >/dev/null 2>&1 ||
+			[ "$BED_ENGINE" = docker ] || bed_podman network rm -f "$net" >/dev/null 2>&1
+		bed_forget_bridge "kt$(printf '%s/%s' "$KLANGK_INSTANCE_ID" "$ns" | sha256sum | cut -c1-12)"
+	done < <(engine_get "/v1.41/networks?filters=$(jq -rn --arg l "klangk.instance=$KLANGK_INSTANCE_ID" \
+		'{label: [$l]} | tojson | @uri')" 2>/dev/null |
+		jq -r '.[] | "\(.Name) \(.Labels["klangk.user-id"] // "")"' 2>/dev/null)
+	nft delete table inet "klangk-$KLANGK_INSTANCE_ID" 2>/dev/null
+	return 0
+}
+
 # bed_down: tears the bed down: controller, proxy-gen, nginx, the bed's
 # containers, pods and volumes, the Podman service, etcd, leftover processes,
 # the bridge, mounts, then removes $BED (kept with BED_KEEP=1). When the exit
@@ -965,6 +1011,7 @@ bed_down() {
 				bed_podman volume rm -af
 			} >>"$BED/teardown.log" 2>&1
 		fi
+		_bed_remove_tenant_networks >>"$BED/teardown.log" 2>&1
 		[ -n "${BED_PODMAN_PID:-}" ] || BED_PODMAN_PID="$(cat "$BED/podman.pid" 2>/dev/null)"
 		_bed_stop_pid "${BED_PODMAN_PID:-}" "engine service" 20 TERM "$(_bed_engine_socket)"
 		[ -n "${BED_ETCD_PID:-}" ] || BED_ETCD_PID="$(cat "$BED/etcd.pid" 2>/dev/null)"

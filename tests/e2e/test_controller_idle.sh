@@ -3,7 +3,7 @@
 # write (the store's revision does not move) and no engine write (no POST or
 # DELETE to the engine), and enqueue nothing.  They do not even read the
 # engine: the engine cache (controller/ecache.h) answers, and only every
-# 10th resync lists the containers and volumes again; and they read no
+# 10th resync lists the containers, volumes and tenant networks again; and they read no
 # status value, only the keys' revisions (controller/scache.h).  A container stopped
 # behind the controller's back is put right (its event), the cache learns
 # it by inspecting that one workspace, and resyncs are quiet again.
@@ -68,7 +68,8 @@ assert_eq "$((n1 - n0))" "$((listed + cached))" "idle resyncs: listed or cached 
 # Nor do they read a status: none changed (controller/scache.h).
 assert_eq "$((n1 - n0))" "$(grep -c ' status_reads=0 ' <<<"$window" || true)" "idle resyncs that read no status"
 [ "$cached" -ge 2 ] || fail "only $cached of $((n1 - n0)) idle resyncs used the cache"
-assert_eq "$((2 * listed))" "$((reads1 - reads))" "engine reads over $((n1 - n0)) idle resyncs ($listed listing)"
+# A listing is three reads: containers, volumes, tenant networks.
+assert_eq "$((3 * listed))" "$((reads1 - reads))" "engine reads over $((n1 - n0)) idle resyncs ($listed listing)"
 
 # Drift behind the controller's back: the event puts it right, a resync
 # inspects that workspace alone, and then all is quiet again.  (A listing

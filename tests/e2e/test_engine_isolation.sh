@@ -58,21 +58,6 @@ cd "$RUNDIR"
 bed_up
 PFX="kt$KLANGK_INSTANCE_ID"
 
-# free_subnet: a /24 of 10.200-254.x.x that no route or address uses.
-free_subnet() {
-	local used cand i
-	used="$(ip -4 route show table all; ip -4 -o addr)"
-	for i in $(seq 200); do
-		cand="10.$((200 + RANDOM % 55)).$((RANDOM % 256))"
-		if ! grep -qF " $cand." <<<" $used" && ! grep -qF "$cand.0/" <<<"$used" &&
-			! grep -qF "inet $cand." <<<"$used"; then
-			echo "$cand.0/24"
-			return 0
-		fi
-	done
-	return 1
-}
-
 # in_ctr NAME CMD: runs CMD with sh in container $PFX-NAME.
 in_ctr() {
 	bed_engine_cli "$BED_ENGINE" exec "$PFX-$1" sh -c "$2"
@@ -108,7 +93,7 @@ cgroup_value() {
 # --- 1. create, inspect, list ------------------------------------------
 N1="$PFX-n1" N2="$PFX-n2"
 B1="kn1${BED_BRIDGE#kbed}" B2="kn2${BED_BRIDGE#kbed}"
-S1="$(free_subnet)" || fail "no free subnet"
+S1="$(bed_free_subnet)" || fail "no free subnet"
 NETS+=("$N1") BRIDGES+=("$B1")
 "$CHECK" net-create "$N1" "$KLANGK_INSTANCE_ID" "$B1" "$S1" >"$BED/n1.id" ||
 	fail "net-create $N1"
@@ -120,8 +105,8 @@ assert_eq "$(cat "$BED/n1.id")" "$(jq -r .Id <<<"$info")" "inspect: id"
 assert_eq "$KLANGK_INSTANCE_ID" "$(jq -r '.Labels["klangk.test"]' <<<"$info")" "inspect: label"
 assert_eq "$S1" "$(jq -r '.IPAM.Config[0].Subnet' <<<"$info")" "inspect: subnet"
 assert_eq false "$(jq -r .Internal <<<"$info")" "inspect: not internal"
-S2="$(free_subnet)" || fail "no free subnet"
-[ "$S2" != "$S1" ] || S2="$(free_subnet)"
+S2="$(bed_free_subnet)" || fail "no free subnet"
+[ "$S2" != "$S1" ] || S2="$(bed_free_subnet)"
 NETS+=("$N2") BRIDGES+=("$B2")
 "$CHECK" net-create "$N2" "other-$KLANGK_INSTANCE_ID" "$B2" "$S2" >/dev/null ||
 	fail "net-create $N2"

@@ -11,8 +11,8 @@
 static const char *const vars[] = {
 	"KLANGK_DEFAULT_CPU", "KLANGK_DEFAULT_MEMORY", "KLANGK_DEFAULT_PIDS",
 	"KLANGK_MAX_CPU", "KLANGK_MAX_MEMORY", "KLANGK_MAX_PIDS", "KLANGK_CAP_DROP",
-	"KLANGK_USERNS", "KLANGK_TMP_SIZE", "KLANGK_EGRESS_DENY", "KLANGK_HOSTING_DOMAIN",
-	"KLANGK_RESTART_BACKOFF_BASE", "KLANGK_RESTART_BACKOFF_MAX", NULL,
+	"KLANGK_USERNS", "KLANGK_TMP_SIZE", "KLANGK_EGRESS_DENY", "KLANGK_EGRESS_FIREWALL",
+	"KLANGK_HOSTING_DOMAIN", "KLANGK_RESTART_BACKOFF_BASE", "KLANGK_RESTART_BACKOFF_MAX", NULL,
 };
 
 static void clear_env(void)
@@ -102,6 +102,10 @@ static void test_settings(void)
 	CHECK(strcmp(c.iso.egress_deny[1].text, "192.168.1.7/32") == 0);
 	CHECK(strcmp(c.iso.egress_deny[2].text, "fd00::/8") == 0 &&
 	      c.iso.egress_deny[2].family == AF_INET6);
+	/* The firewall is on unless turned off. */
+	CHECK(c.iso.egress_firewall);
+	CHECK(load(&c, "KLANGK_EGRESS_FIREWALL", "off", &e) == 0 && !c.iso.egress_firewall);
+	CHECK(load(&c, "KLANGK_EGRESS_FIREWALL", "nft", &e) == 0 && c.iso.egress_firewall);
 
 	refused("KLANGK_DEFAULT_CPU", "two", "KLANGK_DEFAULT_CPU=two: must be a positive quantity");
 	refused("KLANGK_DEFAULT_CPU", "0", "KLANGK_DEFAULT_CPU=0: must be a positive quantity");
@@ -131,6 +135,7 @@ static void test_settings(void)
 	refused("KLANGK_HOSTING_DOMAIN", "Apps.example.com", "hosting domain \"Apps.example.com\"");
 	refused("KLANGK_HOSTING_DOMAIN", "localhost", "two or more labels");
 	refused("KLANGK_HOSTING_DOMAIN", "apps.example.com/x", "hosting domain");
+	refused("KLANGK_EGRESS_FIREWALL", "iptables", "KLANGK_EGRESS_FIREWALL=iptables: must be nft or off");
 	clear_env();
 }
 

@@ -23,14 +23,15 @@
 
 /* The spec-hash of SPEC with base_cfg, base_res, id "0123456789ab", ports
  * 9000 and 9001 and no restart marker.  A change here recreates every
- * workspace's container at the upgrade.  It changed once on purpose, when
- * the limits, /tmp and the privilege settings joined the body (issue 15;
+ * workspace's container at the upgrade.  It changed on purpose when the
+ * limits, /tmp and the privilege settings joined the body (issue 15;
  * before: befd9da1..., as the controller computed it since release
- * 10a0667). */
-#define GOLDEN_HASH "85dbaf48417ca9405e9419f724c3ca327ee9919be125ffd43150b5c7f464ea88"
+ * 10a0667), and when the tenant network did (issue 15 item 4; before:
+ * 85dbaf48...). */
+#define GOLDEN_HASH "71c02e6a81bff3f057fd3e8ec39dc80614636d8ce004a9634340886f93459481"
 /* The same on node "n1" with the restart marker 2026-12-03T10:00:00Z. */
 #define GOLDEN_HASH_NODE_RESTARTED \
-	"7fe9e30041519a66e0c40c48169f2909d26fd8385bd0c61856cf7cc574a79178"
+	"dfacd2005f547c57b0633576c11a36f05b86ec397cac72cb0d3de6d300b6779c"
 
 static void base_cfg(struct cfg *c)
 {
@@ -182,6 +183,9 @@ static void test_labels_and_host(const json_t *c, const char *hash)
 	CHECK(strcmp(json_string_value(json_object_get(c, "Image")), "img:1") == 0);
 	CHECK(strcmp(json_string_value(json_object_get(c, "Hostname")), "proj") == 0);
 	CHECK(json_is_true(json_object_get(hc, "Init")));
+	/* The tenant's network, and no other (tnet.h). */
+	CHECK(strcmp(json_string_value(json_object_get(hc, "NetworkMode")),
+		     "klangk_inst1_alice") == 0);
 	CHECK(strcmp(json_string_value(json_object_get(json_object_get(hc, "RestartPolicy"),
 						       "Name")), "no") == 0);
 }

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# bench/tenantnet.sh [NETS] [WORKSPACES] [TENANTS] — what tenant networks
+# cost (issue 15 item 4), on a private bed:
+#   1. NETS (200) networks made one after another through the engine API
+#      with the controller's body (labels, bridge name, isolate): seconds
+#      per create, and per remove;
+#   2. the egress table for NETS bridges: one `nft -c` + `nft -f` of the
+#      script controller/egress.c renders for them (the resync re-applies
+#      it, so this is the firewall's cost per resync);
+#   3. WORKSPACES (40) workspaces converged (klangkc apply -> all Ready),
+#      spread over TENANTS (8) namespaces, then the same number in one
+#      namespace: the difference is what TENANTS - 1 extra networks cost
+#      at converge.
+# KLANGK_E2E_ENGINE=docker runs it on dockerd.  Prints a Markdown table
+# (BENCHMARKS.md has the figures).
+set -euo pipefail
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+export BIN="${BIN:-$REPO/bin}"
+source "$REPO/tests/bed.sh"
+trap bed_down EXIT
+NETS="${1:-200}" W="${2:-40}" T="${3:-8}"
+bed_up >/dev/null 2>&1
+now() { date +%s.%N; }
+since() { echo "$(now) - $1" | bc -l | xargs printf '%.3f\n'; }
+per() { echo "$1 / $2 * 1000" | bc -l | xargs printf '%.1f'; }
+bridge() { echo "kt$(printf '%s/%s' "$KLANGK_INSTANCE_ID" "$1" | sha256sum | cut -c1-12)"; }
+
+# ---- 1. networks -----------------------------------------------------------
+: >"$BED/create.txt"
+t=$(now)
+for i in $(seq 1 "$NETS"); do
+	t1=$(now)
+	jq -n --arg n "bn$i" --arg b "$(bridge "bn$i")" --arg inst "$KLANGK_INSTANCE_ID" \
+		'{Name: ("klangk_" + $inst + "_" + $n), CheckDuplicate: true,
+		  Labels: {"klangk.managed": "true", "klangk.instance": ("bench-" + $inst),
+			   "klangk.user-id": $n},
+		  Options: {"com.docker.network.bridge.name": $b, isolate: "true"}}' |
+		engine_post /v1.41/networks/create "$(cat)" >/dev/null
+	since "$t1" >>"$BED/create.txt"
+done
+create_s=$(since "$t")
+# The mean of the first and of the last tenth of the creates: whether a
+# network costs more when there are many.
+tenth=$(((NETS + 9) / 10))
+first_ms=$(head -n "$tenth" "$BED/create.txt" | awk '{s += $1} END {printf "%.0f", s / NR * 1000}')
+last_ms=$(tail -n "$tenth" "$BED/create.txt" | awk '{s += $1} END {printf "%.0f", s / NR * 1000}')
+
+# ---- 2. the egress table for as many bridges ------------------------------
+{
+	echo "table inet klangk-bench$KLANGK_INSTANCE_ID"
+	echo "delete table inet klangk-bench$KLANGK_INSTANCE_ID"
+	echo "table inet klangk-bench$KLANGK_INSTANCE_ID {"
+	printf '\tset same {\n\t\ttype ifname . ifname\n\t\telements = { '
+	for i in $(seq 1 "$NETS"); do
+		b="$(bridge "bn$i")"
+		[ "$i" = 1 ] || printf ', '
+		printf '"%s" . "%s"' "$b" "$b"
+	done
+	printf ' }\n\t}\n'
+	printf '\tset deny4 {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\tauto-merge\n\t\telements = { 169.254.0.0/16 }\n\t}\n'
+	printf '\tchain forward {\n\t\ttype filter hook forward priority filter - 10; policy accept;\n'
+	printf '\t\tiifname "kt*" oifname "kt*" iifname . oifname != @same counter drop\n'
+	printf '\t\tiifname "kt*" ip daddr @deny4 counter drop\n\t}\n}\n'
+} >"$BED/bench.nft"
+t=$(now)
+nft -c -f "$BED/bench.nft" && nft -f "$BED/bench.nft"
+nft_s=$(since "$t")
+nft delete table inet "klangk-bench$KLANGK_INSTANCE_ID"
+
+t=$(now)
+for i in $(seq 1 "$NETS"); do
+	engine_req DELETE "/v1.41/networks/klangk_${KLANGK_INSTANCE_ID}_bn$i" >/dev/null
+done
+remove_s=$(since "$t")
+for i in $(seq 1 "$NETS"); do bed_forget_bridge "$(bridge "bn$i")"; done
+
+# ---- 3. converge: T tenants, then one ------------------------------------
+bed_start_controller
+wait_for "controller ready" 20 grep -q "elected leader" "$BED/controller.log" >/dev/null
+# converge NSFMT: seconds from apply to all Ready of W workspaces, the i-th
+# in namespace printf(NSFMT, i % T); then all deleted.
+converge() {
+	local i ns t0 s
+	for i in $(seq 1 "$W"); do
+		# shellcheck disable=SC2059 # the format is the caller's
+		ns="$(printf "$1" $((i % T)))"
+		printf -- '---\napiVersion: klangk.io/v1alpha1\nkind: Workspace\nmetadata: {name: w%02d, namespace: %s}\nspec: {image: %s, hostedPorts: 1}\n' \
+			"$i" "$ns" "$KLANGK_TEST_IMAGE"
+	done >"$BED/all.yaml"
+	t0=$(now)
+	"$BIN/klangkc" apply -f "$BED/all.yaml" >/dev/null
+	wait_for "all Ready" 600 sh -c "[ \"\$('$BIN/klangkc' get -A -o json | jq '[.items[] | select(.status.phase == \"Running\")] | length')\" = $W ]" >/dev/null
+	s=$(since "$t0")
+	"$BIN/klangkc" delete -f "$BED/all.yaml" >/dev/null
+	wait_for "all gone" 300 sh -c '[ -z "$(etcdctl get --prefix --keys-only /klangk/status/)" ]' >/dev/null
+	echo "$s"
+}
+multi_s=$(converge "t%d")
+one_s=$(converge "solo%.0s")
+for i in $(seq 0 $((T - 1))); do bed_forget_bridge "$(bridge "t$i")"; done
+bed_forget_bridge "$(bridge solo)"
+
+cat <<MD
+Engine: $BED_ENGINE; $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg).
+
+| what | seconds | per item (ms) |
+| --- | --- | --- |
+| create $NETS networks, one after another | $create_s | $(per "$create_s" "$NETS") (first tenth $first_ms, last tenth $last_ms) |
+| remove them | $remove_s | $(per "$remove_s" "$NETS") |
+| nft -c + nft -f of the egress table for $NETS bridges | $nft_s | |
+| converge $W workspaces over $T tenants (apply -> all Running) | $multi_s | $(per "$multi_s" "$W") |
+| converge $W workspaces in 1 tenant | $one_s | $(per "$one_s" "$W") |
+MD
