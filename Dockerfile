@@ -15,7 +15,7 @@ FROM ${BASE} AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
         build-essential pkg-config libcurl4-openssl-dev libyaml-dev \
         libjansson-dev libssl-dev libmicrohttpd-dev libarchive-dev \
-        nodejs npm \
+        nodejs \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -24,9 +24,16 @@ COPY cli cli
 COPY controller controller
 COPY proxy-gen proxy-gen
 COPY gateway gateway
-# make runs `npm ci` in gateway/web (the terminal page's xterm.js, from the
-# lockfile) before bundling it into the gateway.
-RUN make all
+# The terminal page's xterm.js comes in the context as the host's
+# `npm ci` fetched it from gateway/web/package-lock.json (make, or
+# scripts/images.sh, does that first): a build needs no npm registry,
+# whose TLS chain a build container may not trust.  The touch keeps make
+# from running npm ci again when COPY changed the files' times.
+RUN test -f gateway/web/node_modules/.package-lock.json || { \
+        echo "gateway/web/node_modules is missing: run make (or npm ci --prefix gateway/web) before building the images" >&2; \
+        exit 1; } \
+    && touch gateway/web/node_modules/.package-lock.json \
+    && make all
 
 # What the binaries link, shared by the proxy and controller images.
 FROM ${BASE} AS runtime
@@ -73,7 +80,12 @@ USER 65534:65534
 ENTRYPOINT ["/usr/local/bin/klangk-gateway"]
 
 # The default (last) target: the controller.
+# nftables: the workspaces' egress table (docs/security.md); the controller
+# needs root with CAP_NET_ADMIN in the host's network namespace for it
+# (manifests/compose/), or KLANGK_EGRESS_FIREWALL=off.
 FROM runtime AS controller
+RUN apt-get update && apt-get install -y --no-install-recommends nftables \
+    && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/bin/klangk-controller /src/bin/klangkc /usr/local/bin/
 USER 65534:65534
 ENTRYPOINT ["/usr/local/bin/klangk-controller"]

@@ -49,6 +49,10 @@ if [ "$BASE" = localhost/debian:bookworm-slim ]; then
 		bash "$REPO/scripts/base-image.sh" "$BASE"
 fi
 
+# The page's pinned npm packages, fetched on the host where the registry's
+# TLS chain is trusted (the build copies them; Dockerfile).
+make -C "$REPO" -s gateway/web/node_modules/.package-lock.json
+
 # The source hash: every file the build copies, by name and content.
 hash="$(
 	cd "$REPO"

@@ -79,8 +79,8 @@ wait_for "proxy-gen's /readyz" 60 curl -sf --max-time 2 "http://127.0.0.1:$C_PRO
 running="$(engine_get '/v1.41/containers/json' | jq -r --arg p "$PROJECT" \
 	'[.[] | select(.Labels["com.docker.compose.project"] == $p) | .Labels["com.docker.compose.service"]] | sort | join(" ")')"
 assert_eq "controller etcd gateway proxy" "$running" "compose services running"
-# The controller runs as nobody in the engine socket's group.
-assert_eq "65534:$(stat -c %g "$SOCK")" "$(engine_get "/v1.41/containers/${PROJECT}_controller_1/json" | jq -r .Config.User)" \
+# The controller runs as root (the egress table) in the engine socket's group.
+assert_eq "0:$(stat -c %g "$SOCK")" "$(engine_get "/v1.41/containers/${PROJECT}_controller_1/json" | jq -r .Config.User)" \
 	"the controller's user"
 
 echo "== 3. a workspace through the sidecar"

@@ -62,7 +62,7 @@ echo "== 1. boot systemd"
 bed_engine_cli bash -c 'source "$1/scripts/engine.sh" && engine_cached_build "$2" "$1/tests/image/systemd"' \
 	_ "$REPO" "$IMAGE" || fail "the systemd image could not be built or loaded"
 CT="klangk-systemd-$KLANGK_INSTANCE_ID"
-bed_podman run -d --name "$CT" --systemd=always --network host --cap-add SYS_ADMIN,DAC_READ_SEARCH \
+bed_podman run -d --name "$CT" --systemd=always --network host --cap-add SYS_ADMIN,DAC_READ_SEARCH,NET_ADMIN \
 	-v "$REPO:/src:ro" -v "$BIN:/src-bin:ro" \
 	-v "${DOCKER_HOST#unix://}:/run/podman/podman.sock" "$IMAGE" >/dev/null
 # is-system-running --wait blocks until the boot is over; before systemd's
@@ -131,8 +131,8 @@ pid="$(unit_prop klangk-controller MainPID)"
 mi="$(in_ct cat "/proc/$pid/mountinfo")"
 awk '$5 == "/" { print $6 }' <<<"$mi" | grep -q '^ro' ||
 	fail "ProtectSystem=strict is not applied to the controller: $mi"
-assert_eq 0000000000000004 "$(in_ct sh -c "sed -n 's/^CapBnd:\t//p' /proc/$pid/status")" \
-	"the controller's capability bounding set (CAP_DAC_READ_SEARCH)"
+assert_eq 0000000000001004 "$(in_ct sh -c "sed -n 's/^CapBnd:\t//p' /proc/$pid/status")" \
+	"the controller's capability bounding set (CAP_DAC_READ_SEARCH, CAP_NET_ADMIN for nft)"
 
 echo "== 3. a workspace through the units"
 ws_apply demo hello '{"hostedPorts": 2}'
