@@ -837,6 +837,14 @@ bed_as_tenant() {
 		DOCKER_HOST=unix:///nonexistent "$@"
 }
 
+# bed_wait_tenant_role USER: waits (30 s) until the controller has granted
+# USER's role its workspaces (it does at its start); etcd refuses USER's
+# klangkc before that.
+bed_wait_tenant_role() {
+	_bed_role_has() { etcdctl role get "klangk:user:$1" 2>/dev/null | grep -q -- "/klangk/workspaces/$1/"; }
+	wait_for "$1's etcd role" 30 _bed_role_has "$1"
+}
+
 # bed_start_gateway: starts $BIN/klangk-gateway on a free loopback port
 # (KLANGK_GATEWAY_LISTEN, default 127.0.0.1:0) with the bed's environment
 # and waits until it serves; log $BED/gateway.log, pid in BED_GATEWAY_PID

@@ -46,6 +46,11 @@ bed_start_gateway
 G="$KLANGK_GATEWAY_URL"
 API="$G/api/v1/namespaces/alice/workspaces/proj"
 
+# The controller grants each tenant's role at its start: apply as alice
+# only once hers is there (etcd refuses her before).
+_has_key() { etcdctl role get "klangk:user:$1" | grep -q -- "$2"; }
+bed_wait_tenant_role alice || fail "no role for alice"
+
 members() { # JSON array
 	jq -n --argjson m "$1" '{apiVersion: "klangk.io/v1alpha1", kind: "Workspace",
 		metadata: {name: "proj", namespace: "alice"}, spec: {members: $m}}'
@@ -65,7 +70,6 @@ set -e
 assert_eq 7 "$rc" "the exit status through the gateway"
 
 # A coder member: a terminal (tmux "main"), showing the owner's session.
-_has_key() { etcdctl role get "klangk:user:$1" | grep -q -- "$2"; }
 wait_for "bob's activity grant" 30 _has_key bob /klangk/activity/alice/proj || fail "no grant for bob"
 wait_for "carol's read grant" 30 _has_key carol /klangk/workspaces/alice/proj || fail "no grant for carol"
 as alice "$KC" exec proj -n alice -- sh -c \

@@ -32,6 +32,7 @@ KLANGK_ETCD_USERNAME=klangk-controller KLANGK_ETCD_PASSWORD_FILE="$BED/secrets/k
 KLANGK_ETCD_USERNAME=klangk-controller KLANGK_ETCD_PASSWORD_FILE="$BED/secrets/klangk-controller" \
 	bed_start_proxygen
 bed_start_gateway
+bed_wait_tenant_role alice || fail "no role for alice"
 _has_key() { etcdctl role get "klangk:user:$1" | grep -q -- "$2"; }
 wait_for "alice's role" 30 _has_key alice /klangk/workspaces/alice/ || fail "no role for alice"
 
