@@ -121,6 +121,23 @@ static int render_head(const struct pgen_opts *o, const char *gen, size_t n,
 	return r;
 }
 
+/* The proxy settings of one location, as both comparison layouts below
+ * write them (the same as proxy-gen's own location, so that only the
+ * layout differs). */
+#define BENCH_PROXY_SETTINGS \
+	"            proxy_http_version 1.1;\n" \
+	"            proxy_set_header Upgrade $http_upgrade;\n" \
+	"            proxy_set_header Connection $klangk_connection;\n" \
+	"            proxy_set_header Host $http_host;\n" \
+	"            proxy_set_header X-Forwarded-For $remote_addr;\n" \
+	"            proxy_set_header X-Forwarded-Proto $scheme;\n" \
+	"            proxy_set_header X-Forwarded-Host $http_host;\n" \
+	"            proxy_read_timeout 3600s;\n" \
+	"            proxy_send_timeout 3600s;\n" \
+	"            proxy_buffering off;\n" \
+	"            proxy_request_buffering off;\n" \
+	"            client_max_body_size 0;\n"
+
 /*
  * The peer: what a generator without maps writes — one prefix location per
  * (id, port), each carrying the proxy settings, plus the same status server.
@@ -139,18 +156,7 @@ static int render_peer(const struct pgen_opts *o, const struct pgen_route *route
 		r |= buf_printf(out,
 			"        location /hosted/%s/%ld/ {\n"
 			"            proxy_pass http://%s:%ld;\n"
-			"            proxy_http_version 1.1;\n"
-			"            proxy_set_header Upgrade $http_upgrade;\n"
-			"            proxy_set_header Connection $klangk_connection;\n"
-			"            proxy_set_header Host $http_host;\n"
-			"            proxy_set_header X-Forwarded-For $remote_addr;\n"
-			"            proxy_set_header X-Forwarded-Proto $scheme;\n"
-			"            proxy_set_header X-Forwarded-Host $http_host;\n"
-			"            proxy_read_timeout 3600s;\n"
-			"            proxy_send_timeout 3600s;\n"
-			"            proxy_buffering off;\n"
-			"            proxy_request_buffering off;\n"
-			"            client_max_body_size 0;\n"
+			BENCH_PROXY_SETTINGS
 			"        }\n"
 			"        location = /hosted/%s/%ld { return 301 /hosted/%s/%ld/; }\n",
 			routes[i].id, routes[i].port, o->upstream_host, routes[i].port,
@@ -188,18 +194,7 @@ static int render_hostmap(const struct pgen_opts *o, const struct pgen_route *ro
 		"        location / {\n"
 		"            if ($klangk_upstream = \"\") { return 404; }\n"
 		"            proxy_pass http://$klangk_upstream;\n"
-		"            proxy_http_version 1.1;\n"
-		"            proxy_set_header Upgrade $http_upgrade;\n"
-		"            proxy_set_header Connection $klangk_connection;\n"
-		"            proxy_set_header Host $http_host;\n"
-		"            proxy_set_header X-Forwarded-For $remote_addr;\n"
-		"            proxy_set_header X-Forwarded-Proto $scheme;\n"
-		"            proxy_set_header X-Forwarded-Host $http_host;\n"
-		"            proxy_read_timeout 3600s;\n"
-		"            proxy_send_timeout 3600s;\n"
-		"            proxy_buffering off;\n"
-		"            proxy_request_buffering off;\n"
-		"            client_max_body_size 0;\n"
+		BENCH_PROXY_SETTINGS
 		"        }\n    }\n"
 		"    server {\n        listen unix:%s/" PGEN_STATUS_SOCK ";\n"
 		"        location = /generation { return 200 \"%s\\n\"; }\n    }\n}\n",
