@@ -11,6 +11,15 @@
 #      spread over TENANTS (8) namespaces, then the same number in one
 #      namespace: the difference is what TENANTS - 1 extra networks cost
 #      at converge.
+#   With BATCH set (e.g. `BATCH=100 bash bench/tenantnet.sh 0 1000 200`),
+#   step 3 is the scale run instead: WORKSPACES workspaces over TENANTS
+#   namespaces applied BATCH at a time, each batch timed to all Running
+#   with the ones before it still running, then all deleted and timed until
+#   the controller has removed every container and tenant network.  The
+#   first batches create the tenants' networks, the later ones find them:
+#   the per-batch figures show what a network and a crowded engine cost.
+#   HOSTED_PORTS (1) is each workspace's spec.hostedPorts; the bed leases
+#   200 host ports, so a scale run past 200 workspaces needs HOSTED_PORTS=0.
 # KLANGK_E2E_ENGINE=docker runs it on dockerd.  Prints a Markdown table
 # (BENCHMARKS.md has the figures).
 set -euo pipefail
@@ -19,12 +28,15 @@ export BIN="${BIN:-$REPO/bin}"
 source "$REPO/tests/bed.sh"
 trap bed_down EXIT
 NETS="${1:-200}" W="${2:-40}" T="${3:-8}"
+HP="${HOSTED_PORTS:-1}" BATCH="${BATCH:-}"
 bed_up >/dev/null 2>&1
 now() { date +%s.%N; }
 since() { echo "$(now) - $1" | bc -l | xargs printf '%.3f\n'; }
 per() { echo "$1 / $2 * 1000" | bc -l | xargs printf '%.1f'; }
 bridge() { echo "kt$(printf '%s/%s' "$KLANGK_INSTANCE_ID" "$1" | sha256sum | cut -c1-12)"; }
 
+# Steps 1 and 2 only when NETS > 0 (a scale run may want step 3 alone).
+if [ "$NETS" -gt 0 ]; then
 # ---- 1. networks -----------------------------------------------------------
 : >"$BED/create.txt"
 t=$(now)
@@ -73,6 +85,7 @@ for i in $(seq 1 "$NETS"); do
 done
 remove_s=$(since "$t")
 for i in $(seq 1 "$NETS"); do bed_forget_bridge "$(bridge "bn$i")"; done
+fi
 
 # ---- 3. converge: T tenants, then one ------------------------------------
 bed_start_controller
@@ -84,8 +97,8 @@ converge() {
 	for i in $(seq 1 "$W"); do
 		# shellcheck disable=SC2059 # the format is the caller's
 		ns="$(printf "$1" $((i % T)))"
-		printf -- '---\napiVersion: klangk.io/v1alpha1\nkind: Workspace\nmetadata: {name: w%02d, namespace: %s}\nspec: {image: %s, hostedPorts: 1}\n' \
-			"$i" "$ns" "$KLANGK_TEST_IMAGE"
+		printf -- '---\napiVersion: klangk.io/v1alpha1\nkind: Workspace\nmetadata: {name: w%02d, namespace: %s}\nspec: {image: %s, hostedPorts: %d}\n' \
+			"$i" "$ns" "$KLANGK_TEST_IMAGE" "$HP"
 	done >"$BED/all.yaml"
 	t0=$(now)
 	"$BIN/klangkc" apply -f "$BED/all.yaml" >/dev/null
@@ -95,6 +108,71 @@ converge() {
 	wait_for "all gone" 300 sh -c '[ -z "$(etcdctl get --prefix --keys-only /klangk/status/)" ]' >/dev/null
 	echo "$s"
 }
+# running: how many workspaces the controller reports Running.
+running() {
+	"$BIN/klangkc" get -A -o json | jq '[.items[] | select(.status.phase == "Running")] | length'
+}
+# wait_count N: polls (every half second, a 1,000-item list is not free)
+# until running() is N; fails after 1,800 s.
+wait_count() {
+	local deadline=$((SECONDS + 1800))
+	until [ "$(running)" = "$1" ]; do
+		[ "$SECONDS" -lt "$deadline" ] || { echo "timed out waiting for $1 Running" >&2; return 1; }
+		sleep 0.5
+	done
+}
+# scale: the BATCH run described at the top; prints one table row a batch.
+scale() {
+	local b i ns t0 n=0 nets0 nets
+	: >"$BED/scale.yaml"
+	for b in $(seq 1 $(((W + BATCH - 1) / BATCH))); do
+		: >"$BED/batch.yaml"
+		for i in $(seq $(((b - 1) * BATCH + 1)) $((b * BATCH > W ? W : b * BATCH))); do
+			ns="t$((i % T))"
+			printf -- '---\napiVersion: klangk.io/v1alpha1\nkind: Workspace\nmetadata: {name: w%04d, namespace: %s}\nspec: {image: %s, hostedPorts: %d}\n' \
+				"$i" "$ns" "$KLANGK_TEST_IMAGE" "$HP" >>"$BED/batch.yaml"
+			n=$i
+		done
+		cat "$BED/batch.yaml" >>"$BED/scale.yaml"
+		nets0=$(bed_networks_count)
+		t0=$(now)
+		"$BIN/klangkc" apply -f "$BED/batch.yaml" >/dev/null
+		wait_count "$n"
+		s=$(since "$t0")
+		nets=$(bed_networks_count)
+		echo "| $b | $n | $((nets - nets0)) | $nets | $s | $(per "$s" $((n - (b - 1) * BATCH))) | $(cut -d' ' -f1 /proc/loadavg) |"
+	done
+	t0=$(now)
+	"$BIN/klangkc" delete -f "$BED/scale.yaml" >/dev/null
+	wait_for "all gone" 1800 sh -c '[ -z "$(etcdctl get --prefix --keys-only /klangk/status/)" ]' >/dev/null
+	gone=$(since "$t0")
+	# The controller collects a tenant's network at a resync that lists
+	# the engine (every tenth); SIGHUP forces one, so this times the
+	# removal, not the wait for the resync.
+	t0=$(now)
+	kill -HUP "$BED_CONTROLLER_PID"
+	local deadline=$((SECONDS + 1800))
+	until [ "$(bed_networks_count)" = 0 ]; do
+		[ "$SECONDS" -lt "$deadline" ] || { echo "timed out waiting for the networks to go" >&2; return 1; }
+		sleep 0.5
+	done
+	echo ""
+	echo "Delete all $W, until every container is removed (status gone): $gone s; then SIGHUP, until the $T tenant networks are collected: $(since "$t0") s."
+}
+bed_networks_count() {
+	engine_get /v1.41/networks | jq '[.[] | select(.Labels["klangk.managed"] == "true")] | length'
+}
+
+if [ -n "$BATCH" ]; then
+	cat <<MD
+Engine: $BED_ENGINE; $(nproc) cores; $W workspaces over $T tenants, $BATCH a batch, hostedPorts $HP.
+
+| batch | workspaces running after it | networks created | networks in all | seconds (apply -> batch Running) | per workspace (ms) | load |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+MD
+	scale
+	exit 0
+fi
 multi_s=$(converge "t%d")
 one_s=$(converge "solo%.0s")
 for i in $(seq 0 $((T - 1))); do bed_forget_bridge "$(bridge "t$i")"; done
