@@ -9,24 +9,13 @@
 //
 // *.apps.test and gw.test resolve to 127.0.0.1 (--host-resolver-rules).
 'use strict';
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
-const { chromium } = require('playwright-core');
+const { withChromium, run } = require('./chromium');
 
 async function main() {
   const [app, user, password] = process.argv.slice(2);
   if (!app || !user) throw new Error('usage: app_members.js APP_URL USER PASSWORD');
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'klangk-chromium-'));
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--host-resolver-rules=MAP *.apps.test 127.0.0.1, MAP gw.test 127.0.0.1'],
-  });
   const out = {};
-  try {
+  await withChromium('MAP *.apps.test 127.0.0.1, MAP gw.test 127.0.0.1', async (ctx) => {
     const page = await ctx.newPage();
     await page.goto(app);
     // Anonymous: nginx sent the browser to the gateway's page for this app.
@@ -56,13 +45,7 @@ async function main() {
     out.gatewayCookies = (await ctx.cookies()).filter((c) => c.name === 'klangk_session')
       .map((c) => c.domain + c.path);
     console.log(JSON.stringify(out));
-  } finally {
-    await ctx.close();
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
+  });
 }
 
-main().catch((e) => {
-  console.error('browser: ' + (e && e.stack ? e.stack : e));
-  process.exit(1);
-});
+run(main);
