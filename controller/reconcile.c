@@ -975,6 +975,41 @@ static int refuse_spec(struct rec *x, struct pass *p, const char *reason,
 	return r < 0 ? r : STEP_DONE;
 }
 
+/* status.ports[i].access from spec.hostedApps: proxy-gen reads only the
+ * status. */
+static void mark_members_ports(struct pass *p)
+{
+	for (size_t i = 0; i < p->st.n_ports; i++)
+		p->st.ports[i].members =
+			ws_port_access(p->w, p->st.ports[i].container) == WS_ACCESS_MEMBERS;
+}
+
+/*
+ * Members-only apps need origin mode (docs/proxy-gen.md): in path mode
+ * every app shares one origin, where no cookie can be scoped to one app.
+ * Asked for without it, the workspace is Stalled and its status marks the
+ * ports members-only anyway, so that proxy-gen, which never routes such a
+ * port in path mode, stops serving a port that was public before (fail
+ * closed); nothing else is touched.  STEP_NEXT when there is nothing to
+ * refuse.
+ */
+static int refuse_members_without_origin(struct rec *x, struct pass *p, struct err *e)
+{
+	char msg[256];
+
+	if (x->cfg->hosting_domain[0] || !ws_has_members_apps(p->w))
+		return STEP_NEXT;
+	for (int i = 0; i < p->w->hosted_ports; i++)
+		if (p->w->hosted_access[i] == WS_ACCESS_MEMBERS) {
+			snprintf(msg, sizeof(msg), "spec.hostedApps: port %d has access "
+				 "members, which needs origin mode (KLANGK_HOSTING_DOMAIN is "
+				 "not set); the port is not routed", WS_CONTAINER_PORT_BASE + i);
+			break;
+		}
+	mark_members_ports(p);
+	return refuse_spec(x, p, "OriginModeRequired", msg, e);
+}
+
 /* validate: an invalid object is reported (Stalled) and left alone. */
 static int step_validate(struct rec *x, struct pass *p, struct err *e)
 {
@@ -982,7 +1017,9 @@ static int step_validate(struct rec *x, struct pass *p, struct err *e)
 
 	p->gen = p->spec.version;
 	r = parse_desired(&p->ref, &p->spec, &p->w, p->restarted, sizeof(p->restarted), e);
-	if (r == 0 || r == -ENOMEM)
+	if (r == 0)
+		return refuse_members_without_origin(x, p, e);
+	if (r == -ENOMEM)
 		return r;
 	return refuse_spec(x, p, "InvalidSpec", e->msg, e);
 }
@@ -1113,6 +1150,7 @@ static int step_identity(struct rec *x, struct pass *p, struct err *e)
 	r = set_ports_urls(x, &p->st, p->id, p->ports, p->w->hosted_ports);
 	if (r < 0)
 		return r;
+	mark_members_ports(p);
 	ports_changed = n_before != p->st.n_ports ||
 			memcmp(before, p->st.ports, n_before * sizeof(before[0])) != 0;
 	if (fresh_id) {

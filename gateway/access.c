@@ -166,9 +166,9 @@ static int list_add(struct caller *c, const char *key, struct list *l)
 	for (size_t i = 0; i < w->n_members && strcmp(ns, c->user) != 0; i++)
 		if (strcmp(w->members[i].user, c->user) == 0)
 			role = w->members[i].role;
-	item = json_pack("{s:s,s:s,s:b,s:s,s:s,s:b}", "namespace", ns, "name", name, "running",
+	item = json_pack("{s:s,s:s,s:b,s:s,s:s,s:b,s:s}", "namespace", ns, "name", name, "running",
 			 w->running, "state", status_phase(&st), "role", role, "shared",
-			 c->user[0] && strcmp(ns, c->user) != 0);
+			 c->user[0] && strcmp(ns, c->user) != 0, "id", st.id);
 	ws_free(w);
 	status_clear(&st);
 	if (!item || json_array_append_new(l->items, item) < 0 ||
@@ -290,6 +290,39 @@ int access_list(struct caller *c, json_t **out, struct err *e)
 out:
 	json_decref(l.items);
 	json_decref(l.seen);
+	return r;
+}
+
+int access_app(struct caller *c, const char *id, long port, struct err *e)
+{
+	json_t *items = NULL, *it;
+	size_t i;
+	int r = access_list(c, &items, e);
+
+	if (r < 0)
+		return r;
+	r = -ENOENT;
+	json_array_foreach(items, i, it) {
+		const char *ns = json_string_value(json_object_get(it, "namespace"));
+		const char *name = json_string_value(json_object_get(it, "name"));
+		const char *wid = json_string_value(json_object_get(it, "id"));
+		struct ws *w = NULL;
+		struct status st;
+
+		if (!ns || !name || !wid || strcmp(wid, id) != 0)
+			continue;
+		/* Read again, as the caller, right now: the list may be a
+		 * moment old. */
+		if (access_read(c, ns, name, &w, &st, e) == 0 && strcmp(st.id, id) == 0 &&
+		    status_host_port(&st, port) == port)
+			r = 0;
+		ws_free(w);
+		status_clear(&st);
+		break;
+	}
+	json_decref(items);
+	if (r == -ENOENT)
+		err_set(e, "no app %s-%ld among the workspaces the caller may read", id, port);
 	return r;
 }
 

@@ -68,6 +68,16 @@ int access_container(const struct status *st, const char *ns, const char *name,
 int access_list(struct caller *c, json_t **out, struct err *e);
 
 /*
+ * May the caller open the hosted app on host port `port` of the workspace
+ * whose status.id is id?  Only if etcd lets them read that workspace's
+ * object (the owner and its members, with any role): it is looked for
+ * among the workspaces they may read (access_list), and read again as
+ * them.  -ENOENT when none of those has the app (which is also what a
+ * stranger gets: no oracle for which apps exist).
+ */
+int access_app(struct caller *c, const char *id, long port, struct err *e);
+
+/*
  * What `klangkc start` does, as the caller: spec.running set to true (a
  * write compared with the object's revision, read again when someone wrote
  * in between), then activity recorded, which resumes a workspace its idle

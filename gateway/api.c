@@ -4,10 +4,12 @@
 #include "api.h"
 
 #include "access.h"
+#include "appauth.h"
 #include "buf.h"
 #include "codec.h"
 #include "engine.h"
 #include "exec.h"
+#include "hosting.h"
 #include "httpd.h"
 #include "keys.h"
 #include "log.h"
@@ -56,6 +58,10 @@ enum route {
 	R_SIGNOUT,
 	R_LIST,       /* the caller's workspaces */
 	R_START,
+	R_APP_PAGE,     /* GET /app/<id>-<port>...: the page, signing in for an app */
+	R_APP_TICKET,   /* POST: a member's one-time ticket for an app */
+	R_APP_AUTH,     /* nginx: is this app cookie good for this app? */
+	R_APP_CALLBACK, /* nginx, on the app's origin: the ticket for the cookie */
 };
 
 /* One request's state across libmicrohttpd's calls. */
@@ -163,6 +169,14 @@ static enum route parse_route(const char *url, const char *method, struct req *q
 		return get ? R_HEALTH : R_NONE;
 	if (page_find(url))
 		return get ? R_PAGE : R_NONE;
+	if (strncmp(url, HOSTING_GW_SIGNIN, strlen(HOSTING_GW_SIGNIN)) == 0)
+		return get ? R_APP_PAGE : R_NONE;
+	if (strcmp(url, "/api/v1/app/ticket") == 0)
+		return post ? R_APP_TICKET : R_NONE;
+	if (strcmp(url, HOSTING_GW_AUTH) == 0)
+		return get ? R_APP_AUTH : R_NONE;
+	if (strcmp(url, HOSTING_GW_CALLBACK) == 0)
+		return get ? R_APP_CALLBACK : R_NONE;
 	if (strcmp(url, "/api/v1/signin") == 0)
 		return post ? R_SIGNIN : R_NONE;
 	if (strcmp(url, "/api/v1/signout") == 0)
@@ -261,7 +275,7 @@ static bool origin_ok(struct api *a, struct MHD_Connection *conn, struct err *e)
 static bool state_changing(const struct req *q)
 {
 	return q->route == R_EXEC || q->route == R_START || q->route == R_SIGNOUT ||
-	       q->route == R_IMPORT || q->route == R_EXPORT;
+	       q->route == R_IMPORT || q->route == R_EXPORT || q->route == R_APP_TICKET;
 }
 
 /* The page's session cookie and CSRF token into the caller.  Returns an
@@ -899,7 +913,9 @@ static enum MHD_Result begin_signin(struct MHD_Connection *conn, struct req *q)
 	const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
 
 	if (!type || strncasecmp(type, "application/json", 16) != 0)
-		return refuse(conn, 415, "sign in with a JSON body {\"user\", \"password\"}");
+		return refuse(conn, 415, q->route == R_SIGNIN ?
+				   "sign in with a JSON body {\"user\", \"password\"}" :
+				   "a JSON body is expected");
 	q->authed = true; /* to take the body */
 	return MHD_YES;
 }
@@ -1016,6 +1032,158 @@ static enum MHD_Result do_start(struct MHD_Connection *conn, struct req *q)
 						"workspace", q->name, "changed", changed));
 }
 
+/* ---- members-only apps (appauth.h, lib/hosting.h) ---- */
+
+/* The app's URL on its origin, without its trailing '/'.  -EINVAL for a
+ * bad name, -ENOENT in path mode. */
+static int app_origin(struct api *a, const char *app, char *out, size_t len)
+{
+	char id[33];
+	long port;
+	size_t n;
+	int r;
+
+	if (!a->g->cfg.hosting_domain[0])
+		return -ENOENT;
+	if (hosting_parse_app(app, id, sizeof(id), &port) < 0)
+		return -EINVAL;
+	r = hosting_app_url(a->g->cfg.hosting_proto, "", "", a->g->cfg.hosting_domain, id, port,
+			    out, len);
+	if (r < 0)
+		return r;
+	n = strlen(out);
+	if (n && out[n - 1] == '/')
+		out[n - 1] = '\0';
+	return 0;
+}
+
+/* nginx's auth_request: 204 with the visitor's name when the app cookie is
+ * good for the app, else 401 (nginx then sends the visitor to sign in). */
+static enum MHD_Result do_app_auth(struct api *a, struct MHD_Connection *conn)
+{
+	const char *app = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, HOSTING_HDR_APP);
+	const char *cookie = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							 HOSTING_HDR_APP_COOKIE);
+	struct MHD_Response *resp;
+	char user[256];
+	struct err e = { "" };
+	enum MHD_Result r;
+
+	if (!app || appauth_check(&a->g->apps, app, cookie, time(NULL), user, &e) < 0) {
+		if (cookie && *cookie)
+			log_info("app cookie refused", "app", app ? app : "", "why", e.msg, NULL);
+		return answer_json(conn, 401, json_pack("{s:s,s:s}", "error", e.msg[0] ? e.msg :
+							"no app", "reason", "Unauthorized"));
+	}
+	resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, HOSTING_HDR_USER, user);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	r = MHD_queue_response(conn, 204, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+/* The ticket redeemed on the app's origin (nginx names the app from the
+ * host the browser is at): the app cookie, host-only on that origin, and
+ * back to where the visitor was going. */
+static enum MHD_Result do_app_callback(struct api *a, struct MHD_Connection *conn)
+{
+	const char *app = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, HOSTING_HDR_APP);
+	const char *ticket = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "ticket");
+	char cookie[APPAUTH_COOKIE_MAX], path[APPAUTH_PATH_MAX], base[1024];
+	char setc[APPAUTH_COOKIE_MAX + 160], *loc = NULL;
+	struct MHD_Response *resp;
+	struct err e = { "" };
+	enum MHD_Result r;
+	int rc;
+
+	if (!app || app_origin(a, app, base, sizeof(base)) < 0)
+		return refuse(conn, 404, "no such app");
+	rc = appauth_redeem(&a->g->apps, app, ticket ? ticket : "", cookie, path, &e);
+	if (rc < 0)
+		return refuse(conn, 403, e.msg);
+	if (asprintf(&loc, "%s%s", base, path) < 0)
+		return MHD_NO;
+	snprintf(setc, sizeof(setc), "%s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s",
+		 hosting_app_cookie(a->g->cfg.hosting_proto), cookie, a->g->cfg.app_cookie_s,
+		 hosting_cookie_secure(a->g->cfg.hosting_proto) ? "; Secure" : "");
+	OPENSSL_cleanse(cookie, sizeof(cookie));
+	resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		free(loc);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Location", loc);
+	MHD_add_response_header(resp, "Set-Cookie", setc);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	OPENSSL_cleanse(setc, sizeof(setc));
+	free(loc);
+	r = MHD_queue_response(conn, 302, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+/* A signed-in caller's ticket for an app, if etcd lets them read the
+ * app's workspace (the owner and its members): {"url": the callback on
+ * the app's origin}. */
+static enum MHD_Result do_app_ticket(struct api *a, struct MHD_Connection *conn, struct req *q)
+{
+	json_t *j = q->too_large ? NULL : json_loadb(q->body, q->body_len, 0, NULL);
+	const char *app = json_string_value(json_object_get(j, "app"));
+	const char *path = json_string_value(json_object_get(j, "path"));
+	char base[1024], ticket[APPAUTH_TICKET_HEX + 1], id[33], *url = NULL;
+	struct err e = { "" };
+	enum MHD_Result ret;
+	long port;
+	int r;
+
+	if (!app || !path) {
+		ret = refuse(conn, 400, "a JSON body {\"app\", \"path\"} is expected");
+		goto out;
+	}
+	r = app_origin(a, app, base, sizeof(base));
+	if (r == -ENOENT) {
+		ret = refuse(conn, 404, "no app is members-only here: hosted apps are in path "
+					"mode (KLANGK_HOSTING_DOMAIN is not set)");
+		goto out;
+	}
+	if (r < 0 || hosting_parse_app(app, id, sizeof(id), &port) < 0) {
+		ret = refuse(conn, 400, "no such app");
+		goto out;
+	}
+	r = access_app(&q->caller, id, port, &e);
+	if (r == -EACCES || r == -ENOENT) {
+		log_info("app refused", "user", q->caller.user, "app", app, NULL);
+		ret = refuse(conn, 403, "this app is open to the members of its workspace only, "
+					"and you are not one (or there is no such app)");
+		goto out;
+	}
+	if (r < 0) {
+		ret = refuse(conn, etcd_status(r, &e), e.msg);
+		goto out;
+	}
+	r = appauth_ticket(&a->g->apps, app, q->caller.user, path, ticket, &e);
+	if (r < 0) {
+		ret = refuse(conn, r == -EBUSY ? 503 : 400, e.msg);
+		goto out;
+	}
+	if (asprintf(&url, "%s" HOSTING_CALLBACK_PATH "?ticket=%s", base, ticket) < 0) {
+		ret = MHD_NO;
+		goto out;
+	}
+	OPENSSL_cleanse(ticket, sizeof(ticket));
+	log_info("app ticket issued", "user", q->caller.user, "app", app, NULL);
+	ret = answer_json(conn, 200, json_pack("{s:s}", "url", url));
+	OPENSSL_cleanse(url, strlen(url));
+	free(url);
+out:
+	json_decref(j);
+	return ret;
+}
+
 /* ---- dispatch ---- */
 
 static enum MHD_Result do_image(struct api *a, struct MHD_Connection *conn)
@@ -1055,6 +1223,13 @@ static enum MHD_Result begin(struct api *a, struct MHD_Connection *conn, const c
 		return answer(conn, 200, "text/plain; charset=utf-8", "ok\n");
 	if (q->route == R_PAGE)
 		return serve_page(conn, url);
+	if (q->route == R_APP_PAGE)
+		return serve_page(conn, "/");
+	/* nginx's requests: the cookie or the ticket is the credential. */
+	if (q->route == R_APP_AUTH)
+		return do_app_auth(a, conn);
+	if (q->route == R_APP_CALLBACK)
+		return do_app_callback(a, conn);
 	if (!origin_ok(a, conn, &e))
 		return refuse(conn, 403, e.msg);
 	if (q->route == R_SIGNIN)
@@ -1062,6 +1237,8 @@ static enum MHD_Result begin(struct api *a, struct MHD_Connection *conn, const c
 	status = authenticate(a, conn, q, &e);
 	if (status)
 		return refuse(conn, status, e.msg);
+	if (q->route == R_APP_TICKET)
+		return begin_signin(conn, q);
 	q->authed = true;
 	if (q->route != R_IMPORT)
 		return MHD_YES;
@@ -1094,7 +1271,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return MHD_YES;
 	}
 	if (*data_size) {
-		if (q->route == R_SIGNIN) {
+		if (q->route == R_SIGNIN || q->route == R_APP_TICKET) {
 			if (q->body_len + *data_size >= sizeof(q->body))
 				q->too_large = true;
 			else
@@ -1133,6 +1310,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return do_list(conn, q);
 	case R_START:
 		return do_start(conn, q);
+	case R_APP_TICKET:
+		return do_app_ticket(a, conn, q);
 	default:
 		return refuse(conn, 404, "no such resource");
 	}

@@ -3,7 +3,9 @@
  */
 #include "gw.h"
 
+#include "cfg.h"
 #include "engine.h"
+#include "hosting.h"
 #include "wsarchive.h"
 
 #include <errno.h>
@@ -36,24 +38,35 @@ static int env_num(const char *name, long long def, long long max, long long *ou
 	return 0;
 }
 
-/* KLANGK_GATEWAY_ORIGIN: scheme://host[:port], no path; "" when unset. */
-static int origin_env(char *out, size_t len, struct err *e)
+/* What the gateway shares with the other daemons (lib/cfg.h owns the
+ * names): its origin, and the hosted apps' URL form. */
+static int shared_env(struct gw_config *c, struct err *e)
 {
-	const char *o = getenv("KLANGK_GATEWAY_ORIGIN");
-	const char *host;
+	struct cfg *k = calloc(1, sizeof(*k));
+	int r = k ? cfg_from_env(k, e) : -ENOMEM;
 
-	if (!o || !*o) {
-		out[0] = '\0';
-		return 0;
+	if (r == 0 && k->gateway_origin[0] && !cfg_is_origin(k->gateway_origin)) {
+		err_set(e, "KLANGK_GATEWAY_ORIGIN=\"%s\": must be http(s)://HOST[:PORT], "
+			   "lowercase, with no path (the page's origin as browsers name it)",
+			k->gateway_origin);
+		r = -EINVAL;
 	}
-	host = strncmp(o, "https://", 8) == 0 ? o + 8 : strncmp(o, "http://", 7) == 0 ? o + 7 : NULL;
-	if (!host || !*host || strchr(host, '/') || strlen(o) >= len) {
-		err_set(e, "KLANGK_GATEWAY_ORIGIN=\"%s\": must be http(s)://HOST[:PORT], with no "
-			   "path (the page's origin as browsers name it)", o);
-		return -EINVAL;
+	if (r == 0 && strcmp(k->hosting_proto, "http") != 0 && strcmp(k->hosting_proto, "https") != 0) {
+		err_set(e, "KLANGK_HOSTING_PROTO=\"%s\": must be http or https", k->hosting_proto);
+		r = -EINVAL;
 	}
-	snprintf(out, len, "%s", o);
-	return 0;
+	if (r == 0 && k->hosting_domain[0] && !hosting_is_domain(k->hosting_domain)) {
+		err_set(e, "KLANGK_HOSTING_DOMAIN=\"%s\": must be a lowercase DNS name, "
+			   "optionally :port", k->hosting_domain);
+		r = -EINVAL;
+	}
+	if (r == 0) {
+		snprintf(c->origin, sizeof(c->origin), "%s", k->gateway_origin);
+		snprintf(c->hosting_proto, sizeof(c->hosting_proto), "%s", k->hosting_proto);
+		snprintf(c->hosting_domain, sizeof(c->hosting_domain), "%s", k->hosting_domain);
+	}
+	free(k);
+	return r;
 }
 
 int gw_config_env(struct gw_config *c, struct err *e)
@@ -86,7 +99,11 @@ int gw_config_env(struct gw_config *c, struct err *e)
 	if ((r = env_num("KLANGK_GATEWAY_PAGE_SESSION_SECONDS", 43200, 31536000, &n, e)) < 0)
 		return r;
 	c->page_session_s = (long)n;
-	return origin_env(c->origin, sizeof(c->origin), e);
+	if ((r = env_num("KLANGK_GATEWAY_APP_COOKIE_SECONDS", APPAUTH_DEFAULT_COOKIE_SECONDS,
+			 86400, &n, e)) < 0)
+		return r;
+	c->app_cookie_s = (long)n;
+	return shared_env(c, e);
 }
 
 int gw_init(struct gw *g, const struct gw_config *cfg, struct err *e)
@@ -104,6 +121,14 @@ int gw_init(struct gw *g, const struct gw_config *cfg, struct err *e)
 		close(g->wake[1]);
 		return -ENOMEM;
 	}
+	/* As many outstanding tickets as page sessions: one sign-in to an
+	 * app at a time per session is plenty for 30 seconds. */
+	if (appauth_init(&g->apps, cfg->page_sessions, cfg->app_cookie_s, e) < 0) {
+		websess_destroy(&g->page);
+		close(g->wake[0]);
+		close(g->wake[1]);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_cond_init(&g->cv, NULL);
 	return 0;
@@ -116,6 +141,7 @@ void gw_destroy(struct gw *g)
 	close(g->wake[0]);
 	close(g->wake[1]);
 	websess_destroy(&g->page);
+	appauth_destroy(&g->apps);
 	pthread_mutex_destroy(&g->mu);
 	pthread_cond_destroy(&g->cv);
 }

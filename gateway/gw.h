@@ -8,6 +8,7 @@
 #ifndef KLANGK_GW_H
 #define KLANGK_GW_H
 
+#include "appauth.h"
 #include "err.h"
 #include "etcd.h"
 #include "websess.h"
@@ -33,13 +34,20 @@ struct gw_config {
 	char origin[512];           /* the page's public origin; "" = http://<Host> */
 	unsigned page_sessions;     /* page sessions held at most, all users */
 	long page_session_s;        /* a page session's lifetime */
+	/* Members-only apps (appauth.h): the app cookie's lifetime, and the
+	 * hosted apps' URL form (lib/hosting.h; domain "" = path mode, where
+	 * no app is members-only). */
+	long app_cookie_s;
+	char hosting_proto[16];
+	char hosting_domain[256];
 };
 
 /* Settings from the environment (docs/operations.md): KLANGK_GATEWAY_LISTEN,
  * KLANGK_GATEWAY_MAX_SESSIONS, KLANGK_GATEWAY_MAX_ARCHIVE,
  * KLANGK_GATEWAY_IDLE_SECONDS, KLANGK_GATEWAY_ORIGIN,
- * KLANGK_GATEWAY_PAGE_SESSIONS, KLANGK_GATEWAY_PAGE_SESSION_SECONDS, DOCKER_HOST and the etcd endpoint and TLS
- * variables.  The strings of etcd are borrowed from the environment. */
+ * KLANGK_GATEWAY_PAGE_SESSIONS, KLANGK_GATEWAY_PAGE_SESSION_SECONDS,
+ * KLANGK_GATEWAY_APP_COOKIE_SECONDS, KLANGK_HOSTING_PROTO and _DOMAIN,
+ * DOCKER_HOST and the etcd endpoint and TLS variables.  The strings of etcd are borrowed from the environment. */
 int gw_config_env(struct gw_config *c, struct err *e);
 
 struct gw_user_count {
@@ -58,6 +66,7 @@ struct gw {
 	atomic_bool stopping;
 	atomic_int cancel;           /* set with stopping: aborts transfers */
 	struct websess page;         /* the page's sign-in sessions */
+	struct appauth apps;         /* members-only apps' tickets and cookies */
 };
 
 int gw_init(struct gw *g, const struct gw_config *cfg, struct err *e);

@@ -107,6 +107,8 @@ static const struct field fields[] = {
 	S("KLANGK_HOSTING_PROTO", hosting_proto),
 	S("KLANGK_HOSTING_BASE_PATH", hosting_base_path),
 	S("KLANGK_HOSTING_DOMAIN", hosting_domain),
+	S("KLANGK_GATEWAY_ADDRESS", gateway_address),
+	S("KLANGK_GATEWAY_ORIGIN", gateway_origin),
 	S("KLANGK_PUBLISH_ADDRESS", publish_address),
 	L("KLANGK_IDLE_TIMEOUT_SECONDS", idle_timeout, 0, 31536000),
 	S("KLANGK_DATA_DIR", data_dir),
@@ -305,6 +307,10 @@ int cfg_from_env(struct cfg *c, struct err *e)
 			 sizeof(c->hosting_base_path), e)) < 0 ||
 	    (r = env_str("KLANGK_HOSTING_DOMAIN", "", c->hosting_domain,
 			 sizeof(c->hosting_domain), e)) < 0 ||
+	    (r = env_str("KLANGK_GATEWAY_ADDRESS", "127.0.0.1:8990", c->gateway_address,
+			 sizeof(c->gateway_address), e)) < 0 ||
+	    (r = env_str("KLANGK_GATEWAY_ORIGIN", "", c->gateway_origin,
+			 sizeof(c->gateway_origin), e)) < 0 ||
 	    (r = env_str("KLANGK_PUBLISH_ADDRESS", "127.0.0.1", c->publish_address,
 			 sizeof(c->publish_address), e)) < 0 ||
 	    (r = env_long("KLANGK_IDLE_TIMEOUT_SECONDS", 0, 31536000, 1800,
@@ -639,6 +645,17 @@ int cfg_check(struct cfg *c, struct err *e)
 			HOSTING_DOMAIN_MAX);
 		return -EINVAL;
 	}
+	if (!cfg_is_ipv4_port(c->gateway_address)) {
+		err_set(e, "gateway address \"%s\": must be an IPv4 address and a port "
+			   "(KLANGK_GATEWAY_ADDRESS, e.g. 127.0.0.1:8990)", c->gateway_address);
+		return -EINVAL;
+	}
+	if (c->gateway_origin[0] && !cfg_is_origin(c->gateway_origin)) {
+		err_set(e, "gateway origin \"%s\": must be http(s)://HOST[:PORT], lowercase, "
+			   "with no path (KLANGK_GATEWAY_ORIGIN: the gateway's page as browsers "
+			   "name it)", c->gateway_origin);
+		return -EINVAL;
+	}
 	if (c->restart_backoff_base > c->restart_backoff_max) {
 		err_set(e, "KLANGK_RESTART_BACKOFF_BASE=%ld is over "
 			   "KLANGK_RESTART_BACKOFF_MAX=%ld", c->restart_backoff_base,
@@ -646,4 +663,40 @@ int cfg_check(struct cfg *c, struct err *e)
 		return -EINVAL;
 	}
 	return check_isolation(c, e);
+}
+
+bool cfg_is_origin(const char *s)
+{
+	const char *h = strncmp(s, "https://", 8) == 0 ? s + 8 :
+			strncmp(s, "http://", 7) == 0 ? s + 7 : NULL;
+	const char *colon;
+	size_t n;
+	long port;
+
+	if (!h || strlen(s) >= 512)
+		return false;
+	colon = strchr(h, ':');
+	n = colon ? (size_t)(colon - h) : strlen(h);
+	if (n == 0 || n > 253 || h[0] == '.' || h[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= '0' && h[i] <= '9') ||
+		      h[i] == '.' || h[i] == '-'))
+			return false;
+	return !colon || (colon[1] != '0' && cfg_parse_long(colon + 1, 1, 65535, &port) == 0);
+}
+
+bool cfg_is_ipv4_port(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char addr[16];
+	struct in_addr a;
+	long port;
+
+	if (!colon || (size_t)(colon - s) >= sizeof(addr) || colon[1] == '0')
+		return false;
+	memcpy(addr, s, (size_t)(colon - s));
+	addr[colon - s] = '\0';
+	return inet_pton(AF_INET, addr, &a) == 1 &&
+	       cfg_parse_long(colon + 1, 1, 65535, &port) == 0;
 }

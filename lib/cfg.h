@@ -67,6 +67,13 @@ struct cfg {
 	/* KLANGK_HOSTING_DOMAIN, "" = path mode; "apps.example.com[:port]" =
 	 * origin mode, one origin per hosted app (lib/hosting.h). */
 	char hosting_domain[256];
+	/* Members-only apps (lib/hosting.h): where nginx asks the gateway
+	 * (KLANGK_GATEWAY_ADDRESS, IPv4:port, 127.0.0.1:8990) and the
+	 * gateway's origin as browsers name it, where visitors sign in
+	 * (KLANGK_GATEWAY_ORIGIN, "" = http://<gateway address> for nginx,
+	 * http://<Host> for the gateway itself). */
+	char gateway_address[64];
+	char gateway_origin[512];
 	char publish_address[64];  /* KLANGK_PUBLISH_ADDRESS, 127.0.0.1 */
 	long idle_timeout;         /* KLANGK_IDLE_TIMEOUT_SECONDS, 1800 */
 	char data_dir[4096];       /* KLANGK_DATA_DIR */
@@ -135,6 +142,12 @@ int cfg_parse_long(const char *s, long min, long max, long *out);
 int cfg_copy(char *dst, size_t n, const char *s);
 
 bool cfg_is_base_path(const char *s);
+/* "http(s)://host[:port]": lowercase letters, digits, '.' and '-' in the
+ * host, no path (an origin as browsers name it; written into nginx's
+ * configuration, so nothing else). */
+bool cfg_is_origin(const char *s);
+/* "a.b.c.d:port", an IPv4 literal and a port 1..65535. */
+bool cfg_is_ipv4_port(const char *s);
 bool cfg_is_hostname(const char *s);
 
 #endif

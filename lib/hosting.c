@@ -103,3 +103,31 @@ int hosting_app_url(const char *proto, const char *hostname, const char *base_pa
 	memcpy(out, url, (size_t)n + 1);
 	return 0;
 }
+
+const char *hosting_app_cookie(const char *proto)
+{
+	return hosting_cookie_secure(proto) ? "__Host-klangk_app" : "klangk_app";
+}
+
+bool hosting_cookie_secure(const char *proto)
+{
+	return proto && strcmp(proto, "https") == 0;
+}
+
+int hosting_parse_app(const char *app, char *id, size_t idlen, long *port)
+{
+	const char *dash = strchr(app, '-');
+	size_t n = dash ? (size_t)(dash - app) : 0;
+	char tmp[33];
+	long p;
+
+	if (!dash || n >= sizeof(tmp) || n >= idlen || !is_port(dash + 1, &p))
+		return -EINVAL;
+	memcpy(tmp, app, n);
+	tmp[n] = '\0';
+	if (!ws_is_id(tmp))
+		return -EINVAL;
+	memcpy(id, tmp, n + 1);
+	*port = p;
+	return 0;
+}

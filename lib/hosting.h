@@ -48,4 +48,43 @@ int hosting_split_domain(const char *s, char *name, size_t len, long *port);
 int hosting_app_url(const char *proto, const char *hostname, const char *base_path,
 		    const char *domain, const char *id, long port, char *out, size_t len);
 
+/*
+ * Members-only apps (spec.hostedApps access: members, origin mode only):
+ * the contract between proxy-gen's nginx and the gateway.
+ *
+ * On an app's origin nginx asks the gateway about every request of a
+ * members-only route (auth_request, HOSTING_GW_AUTH) with the app's name
+ * "<id>-<port>" in HOSTING_HDR_APP and the value of the app cookie in
+ * HOSTING_HDR_APP_COOKIE; 2xx lets it through (HOSTING_HDR_USER names the
+ * visitor to the app), 401 sends the visitor to the gateway's sign-in page
+ * <gateway origin>HOSTING_GW_SIGNIN<id>-<port><the request's path and
+ * query>.  There the gateway hands a signed-in member a one-time ticket,
+ * redeemed on the app's origin at HOSTING_CALLBACK_PATH?ticket=T, which
+ * nginx passes to the gateway's HOSTING_GW_CALLBACK: the answer sets the
+ * app cookie on that one origin and redirects back.
+ */
+#define HOSTING_CALLBACK_PATH "/_klangk/callback"  /* on each app's origin */
+#define HOSTING_GW_SIGNIN "/app/"                  /* the gateway's page for an app */
+#define HOSTING_GW_AUTH "/api/v1/app/auth"
+#define HOSTING_GW_CALLBACK "/api/v1/app/callback"
+#define HOSTING_HDR_APP "X-Klangk-App"
+#define HOSTING_HDR_APP_COOKIE "X-Klangk-App-Cookie"
+#define HOSTING_HDR_USER "X-Klangk-User"
+/* The app's name "<32 hex>-<5 digits>", with its NUL. */
+#define HOSTING_APP_MAX 40
+
+/*
+ * The app cookie's name for URLs of this scheme: "__Host-klangk_app" over
+ * https (the prefix makes browsers refuse it unless Secure, host-only and
+ * Path=/, so no sibling app can set one for this origin), "klangk_app"
+ * over plain http, where browsers refuse Secure and so the prefix
+ * (docs/security.md says what that leaves open).
+ */
+const char *hosting_app_cookie(const char *proto);
+bool hosting_cookie_secure(const char *proto);
+
+/* "<id>-<port>" (an id as ws_is_id, a port 1..65535 without leading
+ * zeros) into id (at least 33 bytes) and *port; -EINVAL otherwise. */
+int hosting_parse_app(const char *app, char *id, size_t idlen, long *port);
+
 #endif

@@ -14,6 +14,8 @@
 #define F_PORTS "ports"
 #define F_PORT_CONTAINER "container"
 #define F_PORT_HOST "host"
+#define F_PORT_ACCESS "access"
+#define ACCESS_MEMBERS "members"
 #define F_URLS "urls"
 #define F_ACTIVITY "lastActivity"
 #define F_IDLE "idleSince"
@@ -169,6 +171,12 @@ int status_from_json(const json_t *j, struct status *out)
 		}
 		out->ports[out->n_ports].container =
 			(long)json_integer_value(json_object_get(p, F_PORT_CONTAINER));
+		/* Anything but "members" reads as public: proxy-gen then routes
+		 * it as such, but only in origin mode does "members" mean more
+		 * than public, and there it must be exactly this word. */
+		out->ports[out->n_ports].members = json_is_string(json_object_get(p, F_PORT_ACCESS)) &&
+			strcmp(json_string_value(json_object_get(p, F_PORT_ACCESS)),
+			       ACCESS_MEMBERS) == 0;
 		out->ports[out->n_ports++].host = (long)json_integer_value(h);
 	}
 	json_array_foreach(json_object_get(j, F_URLS), i, p) {
@@ -287,12 +295,19 @@ static int put_ports(json_t *o, const struct status *s)
 	if (s->n_ports) {
 		if ((r = put(o, F_PORTS, ports = json_array())) < 0)
 			return r;
-		for (size_t i = 0; r == 0 && i < s->n_ports; i++)
-			if (json_array_append_new(ports, json_pack("{s:I,s:I}", F_PORT_CONTAINER,
-								   (json_int_t)s->ports[i].container,
-								   F_PORT_HOST,
-								   (json_int_t)s->ports[i].host)) < 0)
+		for (size_t i = 0; r == 0 && i < s->n_ports; i++) {
+			json_t *p = json_pack("{s:I,s:I}", F_PORT_CONTAINER,
+					      (json_int_t)s->ports[i].container, F_PORT_HOST,
+					      (json_int_t)s->ports[i].host);
+
+			if (p && s->ports[i].members &&
+			    json_object_set_new(p, F_PORT_ACCESS, json_string(ACCESS_MEMBERS)) < 0) {
+				json_decref(p);
+				p = NULL;
+			}
+			if (json_array_append_new(ports, p) < 0)
 				r = -ENOMEM;
+		}
 	}
 	if (r == 0 && s->n_urls) {
 		if ((r = put(o, F_URLS, urls = json_array())) < 0)
@@ -435,10 +450,21 @@ int status_set_ports(struct status *s, int base, const long *hosts,
 	for (size_t i = 0; i < n; i++) {
 		s->ports[i].container = base + (long)i;
 		s->ports[i].host = hosts[i];
+		s->ports[i].members = false;
 		memcpy(s->urls[i], tmp[i], STATUS_URL_MAX);
 	}
 	s->n_ports = s->n_urls = n;
 	return 0;
+}
+
+int status_set_port_members(struct status *s, long container, bool members)
+{
+	for (size_t i = 0; i < s->n_ports; i++)
+		if (s->ports[i].container == container) {
+			s->ports[i].members = members;
+			return 0;
+		}
+	return -ENOENT;
 }
 
 long status_host_port(const struct status *s, long port)

@@ -7,7 +7,8 @@
  *
  *   {"id": "3f9c1a2b7d4e", "phase": "Running", "observedGeneration": 4,
  *    "nodeName": "n1", "reclaimPolicy": "Delete",
- *    "ports": [{"container": 8000, "host": 9000}], "urls": ["http://..."],
+ *    "ports": [{"container": 8000, "host": 9000, "access": "members"}],
+ *    "urls": ["http://..."],
  *    "lastActivity": "2025-01-31T12:34:56Z", "idleSince": "...",
  *    "container": {"name": "klangk_i_ns_n", "id": "0123456789ab",
  *                  "image": "klangk-workspace", "state": "running",
@@ -55,6 +56,7 @@
 struct status_port {
 	long container;
 	long host;
+	bool members;     /* "access": "members" (spec.hostedApps); absent = public */
 };
 
 struct status_condition {
@@ -174,6 +176,10 @@ int status_set_condition(struct status *s, const char *type, const char *cstatus
  * -ENAMETOOLONG for a URL too long. */
 int status_set_ports(struct status *s, int base, const long *hosts,
 		     const char *const *urls, size_t n);
+
+/* Mark the port of container port `container` members-only (or public
+ * again); -ENOENT when the status has no such port. */
+int status_set_port_members(struct status *s, long container, bool members);
 
 /* The host port a container port (or a host port, given as such) of the
  * workspace is published on; 0 when none. */

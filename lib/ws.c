@@ -54,6 +54,26 @@ static bool is_alnum(char c)
 	return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
 }
 
+enum ws_access ws_port_access(const struct ws *w, long port)
+{
+	long i = port - WS_CONTAINER_PORT_BASE;
+
+	return i >= 0 && i < WS_MAX_HOSTED_PORTS ? w->hosted_access[i] : WS_ACCESS_PUBLIC;
+}
+
+bool ws_has_members_apps(const struct ws *w)
+{
+	for (int i = 0; i < w->hosted_ports && i < WS_MAX_HOSTED_PORTS; i++)
+		if (w->hosted_access[i] == WS_ACCESS_MEMBERS)
+			return true;
+	return false;
+}
+
+const char *ws_access_name(enum ws_access a)
+{
+	return a == WS_ACCESS_MEMBERS ? "members" : "public";
+}
+
 bool ws_is_dns_label(const char *s)
 {
 	size_t n = strlen(s);
@@ -212,7 +232,8 @@ static const char *const meta_fields[] = { "name", "namespace", "labels",
 static const char *const spec_fields[] = { "image", "command", "env", "mounts",
 					   "hostedPorts", "idleTimeoutSeconds",
 					   "running", "members", "reclaimPolicy",
-					   "nodeName", "resources", NULL };
+					   "nodeName", "resources", "hostedApps",
+					   NULL };
 
 static bool in_list(const char *s, const char *const *list)
 {
@@ -633,6 +654,64 @@ static int parse_members(struct vctx *v, const json_t *j, struct ws *w)
 }
 
 static long long get_int(struct vctx *v, const json_t *j, const char *path,
+			 long long min, long long max, long long dflt);
+
+/* spec.hostedApps: [{port: 8000..8004, access: public | members}], each
+ * port at most once (a list-map keyed by port, as the CRD says). */
+static void parse_hosted_apps(struct vctx *v, const json_t *j, struct ws *w)
+{
+	static const char *const fields[] = { "port", "access", NULL };
+	bool seen[WS_MAX_HOSTED_PORTS] = { false };
+	size_t i, n;
+	char p[64], pf[96];
+
+	if (!json_is_array(j)) {
+		problem(v, "spec.hostedApps", "must be a list");
+		return;
+	}
+	n = json_array_size(j);
+	if (n > WS_MAX_HOSTED_PORTS) {
+		problem(v, "spec.hostedApps", "must have at most %d items", WS_MAX_HOSTED_PORTS);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		const json_t *item = json_array_get(j, i);
+		const char *access;
+		long long port;
+
+		snprintf(p, sizeof(p), "spec.hostedApps[%zu]", i);
+		if (!json_is_object(item)) {
+			problem(v, p, "must be an object with port and access");
+			continue;
+		}
+		unknown_fields(v, item, p, fields);
+		snprintf(pf, sizeof(pf), "%s.port", p);
+		if (!json_object_get(item, "port") || json_is_null(json_object_get(item, "port"))) {
+			problem(v, pf, "required");
+			port = -1;
+		} else {
+			port = get_int(v, json_object_get(item, "port"), pf, WS_CONTAINER_PORT_BASE,
+				       WS_CONTAINER_PORT_BASE + WS_MAX_HOSTED_PORTS - 1, -1);
+		}
+		if (port >= 0 && seen[port - WS_CONTAINER_PORT_BASE]) {
+			problem(v, pf, "duplicate port %lld", port);
+			port = -1;
+		}
+		snprintf(pf, sizeof(pf), "%s.access", p);
+		access = get_string(v, item, "access", pf, 16, false);
+		if (access && strcmp(access, "public") != 0 && strcmp(access, "members") != 0) {
+			problem(v, pf, "must be public or members");
+			continue;
+		}
+		if (port < 0)
+			continue;
+		seen[port - WS_CONTAINER_PORT_BASE] = true;
+		w->hosted_access[port - WS_CONTAINER_PORT_BASE] =
+			access && strcmp(access, "members") == 0 ? WS_ACCESS_MEMBERS : WS_ACCESS_PUBLIC;
+	}
+}
+
+static long long get_int(struct vctx *v, const json_t *j, const char *path,
 			 long long min, long long max, long long dflt)
 {
 	long long n;
@@ -788,6 +867,8 @@ static int parse_spec(struct vctx *v, const json_t *spec, struct ws *w)
 				  "spec.idleTimeoutSeconds", 0, WS_MAX_IDLE, -1);
 	if ((j = json_object_get(spec, "resources")) && !json_is_null(j))
 		parse_resources(v, j, w);
+	if ((j = json_object_get(spec, "hostedApps")) && !json_is_null(j))
+		parse_hosted_apps(v, j, w);
 	j = json_object_get(spec, "running");
 	if (j && !json_is_null(j)) {
 		if (!json_is_boolean(j))

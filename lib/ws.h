@@ -54,6 +54,14 @@ struct ws_mount {
 	bool bind;        /* source is a host path */
 };
 
+/* Who may open a hosted app (spec.hostedApps[].access): anyone who
+ * reaches nginx, or the owner and the workspace's members only (signed in
+ * at the gateway; needs origin mode, docs/proxy-gen.md). */
+enum ws_access {
+	WS_ACCESS_PUBLIC = 0,
+	WS_ACCESS_MEMBERS,
+};
+
 struct ws_member {
 	char *user;
 	char *role;       /* owner | collaborator | coder | spectator */
@@ -88,6 +96,9 @@ struct ws {
 	struct ws_mount *mounts;
 	size_t n_mounts;
 	int hosted_ports;
+	/* spec.hostedApps: the access of container port WS_CONTAINER_PORT_BASE
+	 * + i; unlisted ports are public. */
+	enum ws_access hosted_access[WS_MAX_HOSTED_PORTS];
 	long long idle_timeout; /* -1 when unset: the controller's default */
 	bool running;
 	struct ws_member *members;
@@ -123,6 +134,13 @@ int ws_load(const char *data, size_t len, const char *ns, const char *name,
  * metadata.  new.
  */
 json_t *ws_canonical(const json_t *doc, const char *ns);
+
+/* The access of container port `port` (public for any port not listed);
+ * whether any published port (below hostedPorts) is members-only. */
+enum ws_access ws_port_access(const struct ws *w, long port);
+bool ws_has_members_apps(const struct ws *w);
+/* "public" | "members" */
+const char *ws_access_name(enum ws_access a);
 
 /* Name checks shared by every binary. */
 bool ws_is_dns_label(const char *s);

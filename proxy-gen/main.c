@@ -663,6 +663,10 @@ static void usage(FILE *f)
 		"  --base-path PATH           KLANGK_HOSTING_BASE_PATH (\"\")\n"
 		"  --domain DOMAIN[:PORT]     KLANGK_HOSTING_DOMAIN: origin mode, each app at\n"
 		"                             <id>-<port>.DOMAIN; path URLs redirect there (\"\": off)\n"
+		"  --gateway-address ADDR:PORT  KLANGK_GATEWAY_ADDRESS: where nginx asks the gateway\n"
+		"                             about members-only apps (127.0.0.1:8990)\n"
+		"  --gateway-origin URL       KLANGK_GATEWAY_ORIGIN: the gateway's page as browsers\n"
+		"                             reach it, for sign-in (http://<gateway address>)\n"
 		"  --upstream-host ADDR       KLANGK_PUBLISH_ADDRESS (127.0.0.1)\n"
 		"  --trust-forwarded          honour X-Forwarded-Host/Proto/Prefix/For from an outer\n"
 		"                             proxy (KLANGK_TRUST_FORWARDED=1); else derived from the request\n"
@@ -700,6 +704,8 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "base-path", required_argument, NULL, 'b' },
 		{ "domain", required_argument, NULL, 'o' },
+		{ "gateway-address", required_argument, NULL, 'G' },
+		{ "gateway-origin", required_argument, NULL, 'R' },
 		{ "upstream-host", required_argument, NULL, 'u' },
 		{ "trust-forwarded", no_argument, NULL, 'T' },
 		{ "nginx", required_argument, NULL, 'n' },
@@ -761,6 +767,12 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			bad |= cfg_copy(p.cfg.hosting_domain, sizeof(p.cfg.hosting_domain), optarg) < 0;
+			break;
+		case 'G':
+			bad |= cfg_copy(p.cfg.gateway_address, sizeof(p.cfg.gateway_address), optarg) < 0;
+			break;
+		case 'R':
+			bad |= cfg_copy(p.cfg.gateway_origin, sizeof(p.cfg.gateway_origin), optarg) < 0;
 			break;
 		case 'u':
 			bad |= cfg_copy(p.cfg.publish_address, sizeof(p.cfg.publish_address), optarg) < 0;
@@ -851,6 +863,8 @@ int main(int argc, char **argv)
 	p.opts.upstream_host = p.cfg.publish_address;
 	p.opts.domain = p.cfg.hosting_domain;
 	p.opts.proto = p.cfg.hosting_proto;
+	p.opts.gateway_address = p.cfg.gateway_address;
+	p.opts.gateway_origin = p.cfg.gateway_origin;
 	p.opts.activity_log = p.activity_s > 0;
 	p.ngx.dir = p.dir;
 	p.ngx.cancel = &p.stop.stopping;

@@ -95,6 +95,16 @@ int pgen_check_opts(const struct pgen_opts *o, struct err *e)
 		err_set(e, "hosting proto: must be http or https");
 		return -EINVAL;
 	}
+	if (o->gateway_address && *o->gateway_address && !cfg_is_ipv4_port(o->gateway_address)) {
+		err_set(e, "gateway address \"%s\": must be IPv4:port",
+			o->gateway_address ? o->gateway_address : "");
+		return -EINVAL;
+	}
+	if (o->gateway_origin && *o->gateway_origin &&
+	    !cfg_is_origin(o->gateway_origin)) {
+		err_set(e, "gateway origin \"%s\": must be http(s)://host[:port]", o->gateway_origin);
+		return -EINVAL;
+	}
 	if (o->worker_shutdown_s < 0 || o->worker_shutdown_s > 86400) {
 		err_set(e, "worker shutdown timeout %ld: must be 0 to 86400 seconds",
 			o->worker_shutdown_s);
@@ -176,6 +186,7 @@ int pgen_routes_from_status(const json_t *statuses, struct pgen_route **routes,
 			}
 			snprintf(v[cnt].id, sizeof(v[cnt].id), "%s", st.id);
 			v[cnt].port = port;
+			v[cnt].members = st.ports[i].members;
 			cnt++;
 		}
 		status_clear(&st);
@@ -265,14 +276,15 @@ static int render_activity(const struct pgen_opts *o, struct buf *out)
 
 /* The proxying of a hosted location, the same in both modes; prefix is
  * where the app lives below the root (see render_forwarded_headers). */
-static int render_proxy(const struct pgen_opts *o, const char *prefix, struct buf *out)
+static int render_proxy(const struct pgen_opts *o, const char *prefix, const char *uri,
+			struct buf *out)
 {
 	int r = buf_printf(out,
-		"            proxy_pass http://$klangk_upstream;\n"
+		"            proxy_pass http://$klangk_upstream%s;\n"
 		"            proxy_http_version 1.1;\n"
 		"            proxy_set_header Upgrade $http_upgrade;\n"
 		"            proxy_set_header Connection $klangk_connection;\n"
-		"            proxy_set_header Host $http_host;\n");
+		"            proxy_set_header Host $http_host;\n", uri);
 
 	r |= render_forwarded_headers(o, prefix, out);
 	r |= buf_printf(out,
@@ -325,11 +337,118 @@ static int render_path(const struct pgen_opts *o, struct buf *out)
 	r |= buf_printf(out,
 		"            if ($klangk_redirect) { return 301 \"%s%s/hosted/$klangk_id/$klangk_port/$is_args$args\"; }\n",
 		o->trust_forwarded ? "$klangk_fwd_prefix" : "", o->base_path);
-	r |= render_proxy(o, o->base_path, out);
+	r |= render_proxy(o, o->base_path, "", out);
 	r |= buf_printf(out,
 		"        }\n"
 		"        location / { return 404; }\n"
 		"    }\n");
+	return r;
+}
+
+/* Members-only routes are served in origin mode with a gateway only. */
+static bool serve_members(const struct pgen_opts *o)
+{
+	return origin_mode(o) && o->gateway_address && *o->gateway_address;
+}
+
+static bool any_members(const struct pgen_route *routes, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (routes[i].members)
+			return true;
+	return false;
+}
+
+/*
+ * Members-only routes (origin mode, lib/hosting.h): the second, small
+ * allow-list of the routes that ask the gateway, the app cookie's value
+ * for the gateway, and the Cookie header without it for the app.  The
+ * cookie is found after the start or a ';', so that no other cookie whose
+ * name ends the same way is taken for it.
+ */
+static int render_members_maps(const struct pgen_opts *o, const struct pgen_route *routes,
+			       size_t n, struct buf *out)
+{
+	const char *c = hosting_app_cookie(o->proto);
+	int r = buf_printf(out,
+		"    # Members-only apps: signed in at the gateway (spec.hostedApps).\n"
+		"    map $klangk_id/$klangk_port $klangk_members {\n"
+		"        default 0;\n");
+
+	for (size_t i = 0; i < n; i++)
+		if (routes[i].members)
+			r |= buf_printf(out, "        %s/%ld 1;\n", routes[i].id, routes[i].port);
+	r |= buf_printf(out,
+		"    }\n"
+		"    map $http_cookie $klangk_app_cookie {\n"
+		"        default \"\";\n"
+		"        \"~(^|;)\\s*%s=(?<klangk_acv>[^;\\s]+)\" $klangk_acv;\n"
+		"    }\n"
+		"    # The app never sees its app cookie.\n"
+		"    map $http_cookie $klangk_app_cookies {\n"
+		"        default $http_cookie;\n"
+		"        \"~^\\s*%s=[^;]*(;\\s*)?(?<klangk_ck1>.*)$\" $klangk_ck1;\n"
+		"        \"~^(?<klangk_ck2>.*?)\\s*;\\s*%s=[^;]*(?<klangk_ck3>.*)$\" \"$klangk_ck2$klangk_ck3\";\n"
+		"    }\n",
+		c, c, c);
+	return r;
+}
+
+/*
+ * The locations of an app's server that members-only routes use.  The
+ * public ones never reach them (no subrequest: the rewrite is taken only
+ * for a route of the members map).  /_klangk/members proxies the original
+ * raw URI once the gateway said yes to the app cookie (auth_request; the
+ * gateway checks its signature and expiry only), and a 401 sends the
+ * visitor to the gateway's sign-in page for this app.  The callback
+ * redeems the gateway's one-time ticket there, so the gateway's answer
+ * sets the app cookie on this origin alone.  Neither the app cookie nor
+ * anything else of the visitor's but the ticket goes to the gateway; the
+ * app gets the Cookie header without the app cookie, and the visitor's
+ * user name in X-Klangk-User (set here, so no client can forge it).
+ */
+static int render_members_server(const struct pgen_opts *o, struct buf *out)
+{
+	char gw_origin[600];
+	int r;
+
+	if (o->gateway_origin && *o->gateway_origin)
+		snprintf(gw_origin, sizeof(gw_origin), "%s", o->gateway_origin);
+	else
+		snprintf(gw_origin, sizeof(gw_origin), "http://%s", o->gateway_address);
+	r = buf_printf(out,
+		"        location = /_klangk/members {\n"
+		"            internal;\n");
+	r |= render_activity(o, out);
+	r |= buf_printf(out,
+		"            auth_request /_klangk/auth;\n"
+		"            auth_request_set $klangk_user $upstream_http_x_klangk_user;\n"
+		"            error_page 401 = @klangk_signin;\n");
+	r |= render_proxy(o, "", "$request_uri", out);
+	r |= buf_printf(out,
+		"            proxy_set_header Cookie $klangk_app_cookies;\n"
+		"            proxy_set_header " HOSTING_HDR_USER " $klangk_user;\n"
+		"        }\n"
+		"        location = /_klangk/auth {\n"
+		"            internal;\n"
+		"            proxy_pass http://%s" HOSTING_GW_AUTH ";\n"
+		"            proxy_pass_request_headers off;\n"
+		"            proxy_pass_request_body off;\n"
+		"            proxy_set_header " HOSTING_HDR_APP " $klangk_id-$klangk_port;\n"
+		"            proxy_set_header " HOSTING_HDR_APP_COOKIE " $klangk_app_cookie;\n"
+		"        }\n"
+		"        location @klangk_signin {\n"
+		"            return 302 \"%s" HOSTING_GW_SIGNIN "$klangk_id-$klangk_port$request_uri\";\n"
+		"        }\n"
+		"        location = " HOSTING_CALLBACK_PATH " {\n"
+		"            if ($klangk_members = 0) { return 404; }\n"
+		"            proxy_pass http://%s" HOSTING_GW_CALLBACK "$is_args$args;\n"
+		"            proxy_pass_request_headers off;\n"
+		"            proxy_pass_request_body off;\n"
+		"            proxy_set_header " HOSTING_HDR_APP " $klangk_id-$klangk_port;\n"
+		"            proxy_redirect off;\n"
+		"        }\n",
+		o->gateway_address, gw_origin, o->gateway_address);
 	return r;
 }
 
@@ -347,7 +466,7 @@ static int render_path(const struct pgen_opts *o, struct buf *out)
  * doubled slashes, or a rest with other than printable ASCII, is a 404.
  * Nothing is proxied on the default server: no app shares its origin.
  */
-static int render_origin(const struct pgen_opts *o, struct buf *out)
+static int render_origin(const struct pgen_opts *o, bool members, struct buf *out)
 {
 	char base_re[512], name[HOSTING_DOMAIN_MAX + 1], name_re[2 * HOSTING_DOMAIN_MAX + 1];
 	long port;
@@ -382,10 +501,13 @@ static int render_origin(const struct pgen_opts *o, struct buf *out)
 		o->proto, o->domain, o->listen_addr, o->listen_port, name_re);
 	r |= render_activity(o, out);
 	r |= buf_printf(out, "            if ($klangk_upstream = \"\") { return 404; }\n");
-	r |= render_proxy(o, "", out);
-	r |= buf_printf(out,
-		"        }\n"
-		"    }\n");
+	if (members)
+		r |= buf_printf(out, "            if ($klangk_members) { rewrite ^ /_klangk/members last; }\n");
+	r |= render_proxy(o, "", "", out);
+	r |= buf_printf(out, "        }\n");
+	if (members)
+		r |= render_members_server(o, out);
+	r |= buf_printf(out, "    }\n");
 	return r;
 }
 
@@ -401,6 +523,7 @@ static int render(const struct pgen_opts *o, const struct pgen_route *routes,
 	const char *d = o->dir;
 	char workers[24] = "auto";
 	int r = pgen_check_opts(o, e);
+	bool members = serve_members(o) && any_members(routes, n);
 
 	if (r < 0)
 		return r;
@@ -453,11 +576,17 @@ static int render(const struct pgen_opts *o, const struct pgen_route *routes,
 		head, generation, n, workers,
 		o->worker_shutdown_s ? o->worker_shutdown_s : 300, d, d, d, d, d, d, d,
 		map_hash_size(n));
+	/* A members-only route needs origin mode and a gateway: otherwise
+	 * it is never routed (fail closed; the controller reports such a
+	 * workspace Stalled). */
 	for (size_t i = 0; i < n; i++)
-		r |= buf_printf(out, "        %s/%ld %s:%ld;\n", routes[i].id,
-				routes[i].port, o->upstream_host, routes[i].port);
+		if (serve_members(o) || !routes[i].members)
+			r |= buf_printf(out, "        %s/%ld %s:%ld;\n", routes[i].id,
+					routes[i].port, o->upstream_host, routes[i].port);
 	r |= buf_printf(out, "    }\n");
-	r |= origin_mode(o) ? render_origin(o, out) : render_path(o, out);
+	if (members)
+		r |= render_members_maps(o, routes, n, out);
+	r |= origin_mode(o) ? render_origin(o, members, out) : render_path(o, out);
 	r |= buf_printf(out,
 		"    # proxy-gen asks this which generation is serving.\n"
 		"    server {\n"

@@ -22,6 +22,8 @@
 struct pgen_route {
 	char id[33];     /* workspace id, lowercase hex */
 	long port;       /* host port: both the URL segment and the upstream */
+	bool members;    /* members-only (status.ports[i].access): origin mode
+			  * asks the gateway; path mode never routes it */
 };
 
 struct pgen_opts {
@@ -47,6 +49,11 @@ struct pgen_opts {
 	 * <proto>://<id>-<port>.<domain>[:port]/.  NULL or "" = path mode. */
 	const char *domain;
 	const char *proto;          /* "http" or "https"; origin mode only */
+	/* Members-only routes (origin mode): where nginx asks the gateway
+	 * (IPv4:port) and where it sends visitors to sign in (an origin,
+	 * "http(s)://host[:port]"; NULL or "" = http://<gateway_address>). */
+	const char *gateway_address;
+	const char *gateway_origin;
 };
 
 /* Names of the files proxy-gen and nginx share in the directory. */

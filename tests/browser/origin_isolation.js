@@ -10,23 +10,12 @@
 // Names under *.apps.test resolve to 127.0.0.1 (--host-resolver-rules), so
 // origin mode's wildcard names need no DNS.
 'use strict';
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
-const { chromium } = require('playwright-core');
+const { withChromium, run } = require('./chromium');
 
 async function main() {
   const [login, hostile] = process.argv.slice(2);
   if (!login || !hostile) throw new Error('usage: origin_isolation.js LOGIN_URL HOSTILE_URL');
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'klangk-chromium-'));
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--host-resolver-rules=MAP *.apps.test 127.0.0.1'],
-  });
-  try {
+  await withChromium('MAP *.apps.test 127.0.0.1', async (ctx) => {
     const page = await ctx.newPage();
     const r = await page.goto(login);
     if (!r || r.status() !== 200) throw new Error(`sign-in at B: HTTP ${r && r.status()}`);
@@ -35,13 +24,7 @@ async function main() {
     const got = await page.evaluate(() => window.klangkResult);
     got.hostileOrigin = await page.evaluate(() => location.origin);
     console.log(JSON.stringify(got));
-  } finally {
-    await ctx.close();
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
+  });
 }
 
-main().catch((e) => {
-  console.error('browser: ' + (e && e.stack ? e.stack : e));
-  process.exit(1);
-});
+run(main);

@@ -121,6 +121,6 @@ for f in good/*; do
 	fi
 	assert_eq 0 "$rc" "apply of $f: $(cat "$BED/err")"
 done
-assert_eq 19 "$(etcd_keys /klangk/workspaces/ | wc -l)" "workspaces stored from good/"
+assert_eq 20 "$(etcd_keys /klangk/workspaces/ | wc -l)" "workspaces stored from good/"
 assert_eq "5" "$("$K" get numbers -o json | jq -r .spec.hostedPorts)" "5.0 stored"
 echo "PASS: test_cli_schema"

@@ -14,6 +14,8 @@
 #     and non-canonical prefixes get 404; nothing is proxied on the shared
 #     host (a WebSocket handshake on a path URL is not upgraded);
 #   - X-Forwarded-* as in path mode (the app at its origin's root);
+#   - the controller Stalls a members-only app without origin mode, and
+#     copies the access into status.ports[].access with it;
 #   - the controller writes origin URLs into status.urls, `klangkc url`
 #     prints them, and the container gets KLANGK_HOSTING_DOMAIN.
 set -euo pipefail
@@ -150,13 +152,22 @@ assert_eq "307 https://$A-${PA[0]}.$DOMAIN/p?q" "$loc" "redirect under the base 
 assert_eq 404 "$(http_code "$NGX/hosted/$A/${PA[0]}/")" "outside the base path"
 bed_stop_proxygen
 
-echo "== the controller: status.urls, klangkc url, the container's env"
+echo "== the controller: a members-only app needs origin mode"
 engine_post "/v1.41/containers/px-a/stop?t=0" >/dev/null || true
+bed_start_controller
+ws_apply carol app '{"hostedPorts": 2, "hostedApps": [{"port": 8000, "access": "members"}]}'
+wait_ws_reason app carol OriginModeRequired
+assert_eq "spec.hostedApps: port 8000 has access members, which needs origin mode (KLANGK_HOSTING_DOMAIN is not set); the port is not routed" \
+	"$(ws_cond app carol Stalled message)" "the Stalled message names the field"
+bed_stop_controller
+
+echo "== the controller: status.urls, klangkc url, the container's env, the access"
 export KLANGK_HOSTING_DOMAIN="$DOMAIN:$P"
 bed_start_controller
 px_start_proxygen
-ws_apply carol app '{"hostedPorts": 2}'
 wait_ws_converged app carol 60
+assert_eq "members -" "$(ws_field app carol '[.status.ports[0].access, (.status.ports[1].access // "-")] | join(" ")')" \
+	"status.ports[].access from spec.hostedApps"
 id="$(ws_field app carol .status.id)"
 p1="$(ws_field app carol '.status.ports[1].host')"
 assert_eq "http://$id-$p1.$DOMAIN:$P/" "$(ws_field app carol '.status.urls[1]')" "status.urls"

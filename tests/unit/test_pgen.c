@@ -298,6 +298,73 @@ static void test_nginx_accepts(void)
 	o.domain = "a-b.apps.localhost";
 	nginx_t(&o, routes, 2);
 	nginx_t(&o, NULL, 0);
+	/* Members-only routes, over http and https, with activity. */
+	{
+		struct pgen_route m[] = { { "3f9c1a2b7d4e", 9000, true },
+					  { "3f9c1a2b7d4e", 9001, false } };
+
+		o.gateway_address = "127.0.0.1:8990";
+		nginx_t(&o, m, 2);
+		o.proto = "http";
+		o.gateway_origin = "http://gw.localhost:8990";
+		o.activity_log = false;
+		nginx_t(&o, m, 2);
+	}
+}
+
+/* Members-only routes: never in path mode's allow-list; in origin mode a
+ * second map of them, the app cookie's maps, and the auth locations, all
+ * absent when no route is members-only (public routes pay nothing). */
+static void test_members(void)
+{
+	struct pgen_opts o = { .dir = "/tmp/x", .listen_addr = "127.0.0.1",
+			       .listen_port = 8995, .base_path = "",
+			       .upstream_host = "127.0.0.1",
+			       .gateway_address = "127.0.0.1:8990" };
+	struct pgen_route routes[] = { { "3f9c1a2b7d4e", 9000, true },
+				       { "3f9c1a2b7d4e", 9001, false } };
+	struct buf a;
+	struct err e;
+
+	buf_init(&a, 0);
+	CHECK(pgen_render(&o, routes, 2, "abcd", &a, &e) == 0);
+	CHECK(strstr(a.data, "3f9c1a2b7d4e/9000") == NULL);
+	CHECK_CONTAINS(a.data, "3f9c1a2b7d4e/9001 127.0.0.1:9001;");
+	CHECK(strstr(a.data, "auth_request") == NULL);
+	buf_reset(&a);
+	o.domain = "apps.example.com";
+	o.proto = "https";
+	CHECK(pgen_render(&o, routes, 2, "abcd", &a, &e) == 0);
+	CHECK_CONTAINS(a.data, "3f9c1a2b7d4e/9000 127.0.0.1:9000;");
+	CHECK_CONTAINS(a.data, "map $klangk_id/$klangk_port $klangk_members {\n        default 0;\n        3f9c1a2b7d4e/9000 1;\n    }");
+	CHECK_CONTAINS(a.data, "__Host-klangk_app=(?<klangk_acv>");
+	CHECK_CONTAINS(a.data, "if ($klangk_members) { rewrite ^ /_klangk/members last; }");
+	CHECK_CONTAINS(a.data, "proxy_pass http://127.0.0.1:8990/api/v1/app/auth;");
+	CHECK_CONTAINS(a.data, "return 302 \"http://127.0.0.1:8990/app/$klangk_id-$klangk_port$request_uri\";");
+	CHECK_CONTAINS(a.data, "proxy_set_header Cookie $klangk_app_cookies;");
+	/* Without a gateway the members-only route is not routed at all. */
+	buf_reset(&a);
+	o.gateway_address = "";
+	CHECK(pgen_render(&o, routes, 2, "abcd", &a, &e) == 0);
+	CHECK(strstr(a.data, "3f9c1a2b7d4e/9000") == NULL);
+	CHECK(strstr(a.data, "auth_request") == NULL);
+	/* No members-only route: nothing of it. */
+	buf_reset(&a);
+	o.gateway_address = "127.0.0.1:8990";
+	routes[0].members = false;
+	CHECK(pgen_render(&o, routes, 2, "abcd", &a, &e) == 0);
+	CHECK(strstr(a.data, "klangk_members") == NULL && strstr(a.data, "_klangk") == NULL);
+	/* Nothing free-form reaches the file. */
+	o.gateway_address = "127.0.0.1:8990; }";
+	CHECK(pgen_render(&o, routes, 2, "abcd", &a, &e) == -EINVAL);
+	o.gateway_address = "127.0.0.1:8990";
+	o.gateway_origin = "http://gw.example.com/x";
+	CHECK(pgen_render(&o, routes, 2, "abcd", &a, &e) == -EINVAL);
+	o.gateway_origin = "http://GW.example.com";
+	CHECK(pgen_render(&o, routes, 2, "abcd", &a, &e) == -EINVAL);
+	o.gateway_origin = "https://gw.example.com\";";
+	CHECK(pgen_render(&o, routes, 2, "abcd", &a, &e) == -EINVAL);
+	buf_free(&a);
 }
 
 /* Origin mode: one server per domain, the same allow-list, path URLs
@@ -353,6 +420,7 @@ int main(void)
 	test_one_location();
 	test_settings();
 	test_origin();
+	test_members();
 	test_nginx_accepts();
 	return T_DONE("pgen");
 }

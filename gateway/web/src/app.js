@@ -12,6 +12,10 @@
   const KEY = 'klangk-csrf';
   const $ = (id) => document.getElementById(id);
   let term = null, socket = null, refresh = null;
+  // /app/<id>-<port><path>: nginx sent a visitor of a members-only app
+  // here to sign in; once signed in, the gateway hands a one-time ticket
+  // that the app's own origin redeems for its cookie (lib/hosting.h).
+  const appMatch = location.pathname.match(/^\/app\/([0-9a-f]{12,32}-[0-9]{1,5})(\/.*)?$/);
 
   function show(id) {
     for (const s of ['signin', 'list', 'terminal']) $(s).hidden = s !== id;
@@ -154,6 +158,19 @@
     window.onresize = null;
   }
 
+  // The way back to the app: the gateway checks, as the signed-in user,
+  // that they may read the app's workspace, and answers the callback URL.
+  async function openApp() {
+    $('app-note').hidden = false;
+    $('app-name').textContent = appMatch[1];
+    const path = (appMatch[2] || '/') + location.search;
+    const j = await api('POST', '/app/ticket', { app: appMatch[1], path });
+    location.replace(j.url);
+  }
+  function signedIn() {
+    return appMatch ? openApp() : listPage();
+  }
+
   $('signin-form').onsubmit = async (ev) => {
     ev.preventDefault();
     error('');
@@ -167,7 +184,7 @@
     if (!r.ok) return error(j.error || r.statusText);
     sessionStorage.setItem(KEY, j.csrf);
     ev.target.reset();
-    listPage().catch((e) => error(e.message));
+    signedIn().catch((e) => error(e.message));
   };
   $('signout').onclick = async () => {
     closeTerminal();
@@ -181,6 +198,10 @@
     listPage().catch((e) => error(e.message));
   };
 
-  if (sessionStorage.getItem(KEY)) listPage().catch(() => signinPage());
+  if (appMatch) {
+    $('app-note').hidden = false;
+    $('app-name').textContent = appMatch[1];
+  }
+  if (sessionStorage.getItem(KEY)) signedIn().catch((e) => error(e.message));
   else signinPage();
 })();
