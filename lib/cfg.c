@@ -108,6 +108,7 @@ static const struct field fields[] = {
 	S("KLANGK_HOSTING_BASE_PATH", hosting_base_path),
 	S("KLANGK_HOSTING_DOMAIN", hosting_domain),
 	S("KLANGK_PUBLISH_ADDRESS", publish_address),
+	S("KLANGK_PUBLISH", publish),
 	L("KLANGK_IDLE_TIMEOUT_SECONDS", idle_timeout, 0, 31536000),
 	S("KLANGK_DATA_DIR", data_dir),
 	S("KLANGK_ALLOWED_MOUNT_ROOTS", allowed_mount_roots),
@@ -307,6 +308,8 @@ int cfg_from_env(struct cfg *c, struct err *e)
 			 sizeof(c->hosting_domain), e)) < 0 ||
 	    (r = env_str("KLANGK_PUBLISH_ADDRESS", "127.0.0.1", c->publish_address,
 			 sizeof(c->publish_address), e)) < 0 ||
+	    (r = env_str("KLANGK_PUBLISH", "host", c->publish, sizeof(c->publish),
+			 e)) < 0 ||
 	    (r = env_long("KLANGK_IDLE_TIMEOUT_SECONDS", 0, 31536000, 1800,
 			  &c->idle_timeout, e)) < 0 ||
 	    (r = env_str("KLANGK_DATA_DIR", "", c->data_dir, sizeof(c->data_dir),
@@ -639,6 +642,14 @@ int cfg_check(struct cfg *c, struct err *e)
 			HOSTING_DOMAIN_MAX);
 		return -EINVAL;
 	}
+	if (c->publish[0] && strcmp(c->publish, "host") != 0 &&
+	    strcmp(c->publish, "none") != 0) {
+		err_set(e, "KLANGK_PUBLISH=%s: must be host (publish the hosted ports "
+			   "on host ports) or none (nginx reaches the containers on "
+			   "their networks)", c->publish);
+		return -EINVAL;
+	}
+	c->publish_none = strcmp(c->publish, "none") == 0;
 	if (c->restart_backoff_base > c->restart_backoff_max) {
 		err_set(e, "KLANGK_RESTART_BACKOFF_BASE=%ld is over "
 			   "KLANGK_RESTART_BACKOFF_MAX=%ld", c->restart_backoff_base,
