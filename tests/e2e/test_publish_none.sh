@@ -16,7 +16,8 @@
 #  5. a recreated container (new environment) is routed to its new
 #     container; a stopped one loses its address and its routes at once;
 #     started again after its old address went to another workspace, it is
-#     routed to its new address, and the other to the old one.
+#     routed to its new address, and the other to the old one;
+#  6. origin mode (KLANGK_HOSTING_DOMAIN) serves and redirects the same.
 # Runs on Podman and dockerd (KLANGK_E2E_ENGINE=docker).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -146,4 +147,15 @@ assert_eq "$NEW" "$(status_addr a1 alice)" "the restarted container's address in
 wait_for "a1 served again" 20 answers_as "$NGX/hosted/$A/${PA[1]}/" "$A" || fail "the restarted a1 is not served"
 answers_as "$NGX/hosted/$A2/$PA2/" "$A2" || fail "a2 is not served as itself"
 echo "ok: a1 at $NEW after the stop (was $OLD; a2 at $(status_addr a2 alice)), each routed to its own"
+echo "== 6. origin mode routes to the addresses too"
+gen="$(px_generation)"
+bed_stop_proxygen
+KLANGK_HOSTING_DOMAIN="apps.localhost:$KLANGK_NGINX_PORT" px_start_proxygen
+wait_for "the origin-mode configuration" 20 px_generation_not "$gen" || fail "no new generation"
+body="$(curl -sf --max-time 5 -H "Host: $A-${PA[1]}.apps.localhost:$KLANGK_NGINX_PORT" "$NGX/")" ||
+	fail "a1's origin does not answer"
+assert_contains "$body" "workspace=$A container-port=8001" "a1 at its origin"
+loc="$(curl -s -o /dev/null -w '%{http_code} %header{location}' "$NGX/hosted/$A2/$PA2/x?y=1")"
+assert_eq "307 http://$A2-$PA2.apps.localhost:$KLANGK_NGINX_PORT/x?y=1" "$loc" "a path URL redirects to its origin"
+echo "ok: origin mode"
 echo "PASS test_publish_none"
