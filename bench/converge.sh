@@ -9,6 +9,12 @@
 #               (2 volume creates, container create, start per workspace);
 # and one workspace: apply -> Ready against the engine's own create + start.
 # The peers are also timed until every first port answers, as ours are.
+# BENCH_MODES="host none" measures klangk in each publish mode
+# (KLANGK_PUBLISH; default host only) and BENCH_ROUNDS=R repeats compose,
+# the raw loop and each mode R times alternated (A B C A B C ...), printing
+# medians and ranges; the one-workspace rows also time apply -> its hosted
+# URL answering, against a raw create + start that publishes the ports or
+# not as the mode does.
 # KLANGK_E2E_ENGINE=docker runs it on dockerd instead of Podman;
 # BENCH_WORKERS sets the controller's --workers (4); BENCH_PGEN_ARGS adds
 # klangk-proxy-gen flags (e.g. --min-reload-interval-ms 250); BENCH_PEERS=0
@@ -81,14 +87,15 @@ compose_peer() {
 }
 
 # ---- peer: the raw engine API loop ----
-raw_one() { # i port
-	local i="$1" p="$2" body
+raw_one() { # i port [publish: host|none]
+	local i="$1" p="$2" pub="${3:-host}" body
 	curl -sf --unix-socket "$SOCK" -XPOST -H 'Content-Type: application/json' \
 		http://d/v1.41/volumes/create -d "{\"Name\":\"rawhome$i\"}" >/dev/null
 	curl -sf --unix-socket "$SOCK" -XPOST -H 'Content-Type: application/json' \
 		http://d/v1.41/volumes/create -d "{\"Name\":\"rawwork$i\"}" >/dev/null
 	body="{\"Image\":\"$KLANGK_TEST_IMAGE\",\"Env\":[\"KLANGK_WORKSPACE_ID=raw$i\"],\"ExposedPorts\":{\"8000/tcp\":{},\"8001/tcp\":{},\"8002/tcp\":{},\"8003/tcp\":{},\"8004/tcp\":{}},\"HostConfig\":{\"Init\":true,\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"rawhome$i\",\"Target\":\"/home/u\"},{\"Type\":\"volume\",\"Source\":\"rawwork$i\",\"Target\":\"/home/u/work\"}],\"PortBindings\":{"
 	for k in 0 1 2 3 4; do
+		[ "$pub" = host ] || break
 		body+="\"$((8000 + k))/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"$((p + k))\"}]"
 		[ $k = 4 ] || body+=","
 	done
@@ -114,81 +121,110 @@ raw_peer() {
 	raw_up_s=$(since "$t")
 	raw_clean "$N"
 }
-if [ "${BENCH_PEERS:-1}" = 1 ]; then
-	compose_peer
-	raw_peer
-fi
-
-# ---- klangk ----
-bed_start_controller --workers "${BENCH_WORKERS:-4}"
-# shellcheck disable=SC2086 # BENCH_PGEN_ARGS is a list of flags
+# ---- klangk, in each publish mode (BENCH_MODES, KLANGK_PUBLISH) ----
+MODES="${BENCH_MODES:-host}"
 bed_start_proxygen --debounce-ms 100 ${BENCH_PGEN_ARGS:-}
-wait_for "controller ready" 20 grep -q "elected leader" "$BED/controller.log" >/dev/null
 for i in $(seq 1 "$N"); do
 	printf -- '---\napiVersion: klangk.io/v1alpha1\nkind: Workspace\nmetadata: {name: w%02d, namespace: bench}\nspec: {image: %s}\n' "$i" "$KLANGK_TEST_IMAGE"
 done >"$BED/all.yaml"
-# klangkc wait watches etcd, so Ready is seen when the controller writes it,
-# not at the next tick of a polling loop.
-t=$(now)
-"$BIN/klangkc" apply -f "$BED/all.yaml" >/dev/null
-"$BIN/klangkc" wait -n bench --for=condition=Ready --timeout=300s \
-	$(seq -f 'w%02g' 1 "$N") >/dev/null
-ours_ready_s=$(since "$t")
-# A Ready workspace's status already carries its URLs.
-"$BIN/klangkc" get -n bench -o json | jq -r '.items[].status.urls[0] // empty' >"$BED/urls"
-[ "$(wc -l <"$BED/urls")" = "$N" ] || { echo "bench: Ready without URLs" >&2; exit 1; }
-wait_for "all routed" 60 answering "$BED/urls" >/dev/null
-ours_s=$(since "$t")
-"$BIN/klangkc" delete -n bench $(seq -f 'w%02g' 1 "$N") >/dev/null
-wait_for "all gone" 120 sh -c '[ -z "$(etcdctl get --prefix --keys-only /klangk/status/)" ]' >/dev/null
-
-# One workspace against one raw create + start, alternated ROUNDS times
-# (median of each), so that a moment of load hits both alike.
-printf -- '---\napiVersion: klangk.io/v1alpha1\nkind: Workspace\nmetadata: {name: one, namespace: bench}\nspec: {image: %s}\n' "$KLANGK_TEST_IMAGE" >"$BED/one.yaml"
+controller_in() { # mode
+	bed_stop_controller >/dev/null 2>&1 || true
+	: >"$BED/controller.log"
+	KLANGK_PUBLISH="$1" bed_start_controller --workers "${BENCH_WORKERS:-4}"
+	wait_for "controller ready" 20 grep -q "elected leader" "$BED/controller.log" >/dev/null
+}
+# klangk_run MODE: one converge of N in MODE; appends to $BED/<mode>.ready
+# and .routed.
+klangk_run() {
+	local t
+	controller_in "$1"
+	# klangkc wait watches etcd, so Ready is seen when the controller
+	# writes it, not at the next tick of a polling loop.
+	t=$(now)
+	"$BIN/klangkc" apply -f "$BED/all.yaml" >/dev/null
+	"$BIN/klangkc" wait -n bench --for=condition=Ready --timeout=300s \
+		$(seq -f 'w%02g' 1 "$N") >/dev/null
+	since "$t" >>"$BED/$1.ready"
+	# A Ready workspace's status already carries its URLs.
+	"$BIN/klangkc" get -n bench -o json | jq -r '.items[].status.urls[0] // empty' >"$BED/urls"
+	[ "$(wc -l <"$BED/urls")" = "$N" ] || { echo "bench: Ready without URLs" >&2; exit 1; }
+	wait_for "all routed" 60 answering "$BED/urls" >/dev/null
+	since "$t" >>"$BED/$1.routed"
+	"$BIN/klangkc" delete -n bench $(seq -f 'w%02g' 1 "$N") >/dev/null
+	wait_for "all gone" 120 sh -c '[ -z "$(etcdctl get --prefix --keys-only /klangk/status/)" ]' >/dev/null
+}
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-: >"$BED/one.txt"
-: >"$BED/raw1.txt"
-for _ in $(seq 1 "${ROUNDS:-5}"); do
-	t=$(now)
-	raw_one 1 $((KLANGK_PORT_RANGE_START + 150))
-	since "$t" >>"$BED/raw1.txt"
-	raw_clean 1
-	t=$(now)
-	"$BIN/klangkc" apply -f "$BED/one.yaml" >/dev/null
-	"$BIN/klangkc" wait -n bench --for=condition=Ready --timeout=60s one >/dev/null
-	since "$t" >>"$BED/one.txt"
-	"$BIN/klangkc" delete -n bench --wait --timeout=60s one >/dev/null
+spread() { sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%s-%s", lo, hi}'; }
+# Rounds of compose, raw loop, then each mode, alternated (A B C A B C),
+# so that a moment of load on this shared machine hits all alike.
+for _ in $(seq 1 "${BENCH_ROUNDS:-1}"); do
+	if [ "${BENCH_PEERS:-1}" = 1 ]; then
+		compose_peer
+		echo "$compose_s" >>"$BED/compose.up"
+		echo "$compose_up_s" >>"$BED/compose.answering"
+		raw_peer
+		echo "$raw_s" >>"$BED/raw.up"
+		echo "$raw_up_s" >>"$BED/raw.answering"
+	fi
+	for m in $MODES; do klangk_run "$m"; done
 done
-one_s=$(median <"$BED/one.txt")
-raw1_s=$(median <"$BED/raw1.txt")
+
+# One workspace (apply -> Ready, and -> its first hosted URL answering)
+# against one raw create + start made the same way (ports published or
+# not), alternated ROUNDS times in each mode (medians).
+printf -- '---\napiVersion: klangk.io/v1alpha1\nkind: Workspace\nmetadata: {name: one, namespace: bench}\nspec: {image: %s}\n' "$KLANGK_TEST_IMAGE" >"$BED/one.yaml"
+for m in $MODES; do
+	controller_in "$m"
+	: >"$BED/one.$m" && : >"$BED/oneurl.$m" && : >"$BED/raw1.$m"
+	for _ in $(seq 1 "${ROUNDS:-5}"); do
+		t=$(now)
+		raw_one 1 $((KLANGK_PORT_RANGE_START + 150)) "$m"
+		since "$t" >>"$BED/raw1.$m"
+		raw_clean 1
+		t=$(now)
+		"$BIN/klangkc" apply -f "$BED/one.yaml" >/dev/null
+		"$BIN/klangkc" wait -n bench --for=condition=Ready --timeout=60s one >/dev/null
+		since "$t" >>"$BED/one.$m"
+		"$BIN/klangkc" get one -n bench -o json | jq -r '.status.urls[0]' >"$BED/url1"
+		wait_for "one routed" 30 answering "$BED/url1" >/dev/null
+		since "$t" >>"$BED/oneurl.$m"
+		"$BIN/klangkc" delete -n bench --wait --timeout=60s one >/dev/null
+	done
+done
 
 ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
-if [ "${BENCH_PEERS:-1}" != 1 ]; then
-	cat <<MD
-Engine: $BED_ENGINE; N = $N; $(nproc) cores; peers skipped (BENCH_PEERS=0).
-
-| what | seconds |
-| --- | --- |
-| klangk: apply -> all Ready | $ours_ready_s |
-| klangk: apply -> all Ready and routed | $ours_s |
-| one workspace: apply -> Ready (median of ${ROUNDS:-5}) | $one_s |
-| one container: raw volumes + create + start (median) | $raw1_s |
-MD
-	exit 0
+R="${BENCH_ROUNDS:-1}"
+echo "Engine: $BED_ENGINE; N = $N; $(nproc) cores; $R round(s) of each, alternated; medians (range)."
+echo
+if [ "${BENCH_PEERS:-1}" = 1 ]; then
+	compose_s=$(median <"$BED/compose.up")
+	echo "| what | seconds | range | vs compose up -d |"
+	echo "| --- | --- | --- | --- |"
+	echo "| docker-compose up -d | $compose_s | $(spread <"$BED/compose.up") | 1.00 |"
+	echo "| docker-compose up -d, then every first port answering | $(median <"$BED/compose.answering") | $(spread <"$BED/compose.answering") | $(ratio "$(median <"$BED/compose.answering")" "$compose_s") |"
+	echo "| raw engine API loop | $(median <"$BED/raw.up") | $(spread <"$BED/raw.up") | $(ratio "$(median <"$BED/raw.up")" "$compose_s") |"
+	for m in $MODES; do
+		echo "| klangk ($m): apply -> all Ready | $(median <"$BED/$m.ready") | $(spread <"$BED/$m.ready") | $(ratio "$(median <"$BED/$m.ready")" "$compose_s") |"
+		echo "| klangk ($m): apply -> all Ready and routed | $(median <"$BED/$m.routed") | $(spread <"$BED/$m.routed") | $(ratio "$(median <"$BED/$m.routed")" "$compose_s") |"
+	done
+else
+	echo "| what | seconds | range |"
+	echo "| --- | --- | --- |"
+	for m in $MODES; do
+		echo "| klangk ($m): apply -> all Ready | $(median <"$BED/$m.ready") | $(spread <"$BED/$m.ready") |"
+		echo "| klangk ($m): apply -> all Ready and routed | $(median <"$BED/$m.routed") | $(spread <"$BED/$m.routed") |"
+	done
 fi
-cat <<MD
-Engine: $BED_ENGINE; N = $N; $(nproc) cores.
-
-| what | seconds | vs compose | vs raw loop |
-| --- | --- | --- | --- |
-| klangk: apply -> all Ready | $ours_ready_s | $(ratio "$ours_ready_s" "$compose_s") | $(ratio "$ours_ready_s" "$raw_s") |
-| klangk: apply -> all Ready and routed | $ours_s | $(ratio "$ours_s" "$compose_s") | $(ratio "$ours_s" "$raw_s") |
-| docker-compose up -d | $compose_s | 1.00 | $(ratio "$compose_s" "$raw_s") |
-| raw engine API loop | $raw_s | $(ratio "$raw_s" "$compose_s") | 1.00 |
-| docker-compose up -d, then every first port answering | $compose_up_s | $(ratio "$compose_up_s" "$compose_s") | $(ratio "$compose_up_s" "$raw_s") |
-| raw loop, then every first port answering | $raw_up_s | $(ratio "$raw_up_s" "$compose_s") | $(ratio "$raw_up_s" "$raw_s") |
-| one workspace: apply -> Ready (median of ${ROUNDS:-5}) | $one_s | | $(ratio "$one_s" "$raw1_s") |
-| one container: raw volumes + create + start (median) | $raw1_s | | 1.00 |
-
-One workspace minus one raw container: $(echo "($one_s - $raw1_s) * 1000" | bc -l | xargs printf '%.0f') ms (goal: at most 100 ms).
-MD
+echo
+echo "| one workspace (median of ${ROUNDS:-5}) | seconds | range | minus raw create + start |"
+echo "| --- | --- | --- | --- |"
+for m in $MODES; do
+	raw1=$(median <"$BED/raw1.$m")
+	echo "| raw volumes + create + start ($m) | $raw1 | $(spread <"$BED/raw1.$m") | |"
+	for k in one oneurl; do
+		v=$(median <"$BED/$k.$m")
+		label="apply -> Ready"
+		[ "$k" = one ] || label="apply -> hosted URL answering"
+		echo "| klangk ($m): $label | $v | $(spread <"$BED/$k.$m") | $(echo "($v - $raw1) * 1000" | bc -l | xargs printf '%.0f') ms |"
+	done
+done

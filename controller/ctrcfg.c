@@ -136,13 +136,19 @@ static int sec_env(json_t *c, const struct ctrcfg_in *in)
 }
 
 /* Container ports 8000.. published on the leased host ports, on the
- * publish address only (nginx reaches them there). */
+ * publish address only (nginx reaches them there).  With KLANGK_PUBLISH=
+ * none nothing is published (no PortBindings: the engine binds no host
+ * port and sets up no forwarding rules for it); nginx reaches the ports
+ * at the container's address on its tenant network.  The ports stay
+ * exposed, which the engines only record. */
 static int sec_ports(json_t *c, const struct ctrcfg_in *in)
 {
-	json_t *exposed = json_object(), *bindings = json_object();
+	json_t *exposed = json_object(), *bindings = in->cfg->publish_none ? NULL : json_object();
 	int r = put(c, "ExposedPorts", exposed);
 
-	if (r == 0)
+	if (r == 0 && !bindings && !in->cfg->publish_none)
+		r = -ENOMEM;
+	if (r == 0 && bindings)
 		r = put(host_config(c), "PortBindings", bindings);
 	else
 		json_decref(bindings);
@@ -152,7 +158,7 @@ static int sec_ports(json_t *c, const struct ctrcfg_in *in)
 		snprintf(cport, sizeof(cport), "%d/tcp", WS_CONTAINER_PORT_BASE + i);
 		snprintf(hport, sizeof(hport), "%ld", in->ports[i]);
 		r = put(exposed, cport, json_object());
-		if (r == 0)
+		if (r == 0 && bindings)
 			r = put(bindings, cport, json_pack("[{s:s,s:s}]", "HostIp",
 							  in->cfg->publish_address,
 							  "HostPort", hport));

@@ -85,6 +85,8 @@ struct ctl {
 	struct cfg cfg;             /* current settings; copy under cfg_mu; written
 				     * by reload (the signal thread) only */
 	atomic_uint cfg_gen;        /* bumped by each reload, after cfg is swapped */
+	bool publish_checked;       /* KLANGK_PUBLISH=none checked against the engine
+				     * at start (written before threads run) */
 	const char *config_path;    /* --config, or NULL */
 	struct wq *q;
 	struct leader *leader;      /* NULL when election is off */
@@ -317,6 +319,37 @@ out:
 	return NULL;
 }
 
+/*
+ * KLANGK_PUBLISH=none needs a rootful engine (reconcile.c says why): asked
+ * once at start, off the workers' first reconciles (Podman's /info takes
+ * most of a second).  A rootless engine stops the start; one that does not
+ * answer yet is left to the workers to ask.
+ */
+static int check_publish(struct ctl *c)
+{
+	struct engine *g = NULL;
+	struct err e = { "" };
+	bool rootless = false;
+	int r = engine_new(c->cfg.docker_host, &g, &e);
+
+	if (r == 0)
+		r = engine_is_rootless(g, &rootless, &e);
+	engine_free(g);
+	if (r < 0) {
+		log_warn("cannot ask the engine whether it is rootless yet; the workers "
+			 "will", "error", e.msg, NULL);
+		return 0;
+	}
+	if (rootless) {
+		log_error("KLANGK_PUBLISH=none needs a rootful engine: a rootless engine's "
+			  "container addresses are out of nginx's reach; set "
+			  "KLANGK_PUBLISH=host", NULL);
+		return -EOPNOTSUPP;
+	}
+	c->publish_checked = true;
+	return 0;
+}
+
 /* ---- workers ---- */
 
 static void *worker(void *arg)
@@ -325,7 +358,7 @@ static void *worker(void *arg)
 	struct etcd_opts o = etcd_opts_env(c->boot.etcd_endpoints);
 	struct cfg cfg;
 	struct rec x = { .cfg = &cfg, .expect = c->expect, .metrics = c->metrics, .podman = -1,
-			  .egress = c->egress };
+			  .egress = c->egress, .publish_checked = c->publish_checked };
 	struct err e = { "" };
 	unsigned gen = 0;
 	char *item;
@@ -957,6 +990,8 @@ int main(int argc, char **argv)
 		log_error("cannot initialise libcurl", NULL);
 		return 1;
 	}
+	if (c.cfg.publish_none && check_publish(&c) < 0)
+		return 2;
 	/* Signals are blocked in every thread (the metrics server's included)
 	 * and taken by the signal thread. */
 	stopper_block_signals(&sigs);

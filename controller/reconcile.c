@@ -338,6 +338,30 @@ static int ensure_volume(struct rec *x, const struct wsref *ref,
 	return r;
 }
 
+static int pass_write_status(struct rec *x, struct pass *p, struct err *e);
+
+/*
+ * KLANGK_PUBLISH=none: nginx routes to the container's address, which the
+ * engine hands to another container once this one stops or goes.  So
+ * before the controller stops or removes it, the status drops the address
+ * (and with it the routes, proxy-gen.md) in a write of its own; a new
+ * address comes back with the write that reports the container running.
+ * No write when there is no address (host mode, or dropped already).
+ */
+static int unroute(struct rec *x, struct pass *p, const char *msg, struct err *e)
+{
+	int r;
+
+	if (!p->st.container.address[0])
+		return 0;
+	p->st.container.address[0] = '\0';
+	conditions_progressing(&p->st, p->gen, "Unrouted", msg);
+	r = pass_write_status(x, p, e);
+	if (r < 0)
+		p->reason = "StatusWriteFailed";
+	return r < 0 ? r : 0;
+}
+
 /* What the engine holds under the workspace's container name. */
 struct observed {
 	bool exists;
@@ -404,9 +428,11 @@ static int remove_changed(struct rec *x, struct pass *p, const json_t *info,
 		      "the container's configuration changed; recreating it "
 		      "(home and work volumes are kept)");
 	o->changed = true;
-	r = engine_container_remove(x->engine, p->ref.container, e);
+	r = unroute(x, p, "recreating the container", e);
+	if (r == 0)
+		r = engine_container_remove(x->engine, p->ref.container, e);
 	if (r < 0) {
-		p->reason = "ContainerRemoveFailed";
+		p->reason = p->reason ? p->reason : "ContainerRemoveFailed";
 		return r;
 	}
 	*o = (struct observed){ .changed = true };
@@ -463,6 +489,9 @@ static int run_container(struct rec *x, struct pass *p, struct observed *o,
 		p->st.restarts.next_restart_at[0] = '\0';
 	} else if (!p->want_running && o->running) {
 		o->changed = true;
+		r = unroute(x, p, "stopping the container", e);
+		if (r < 0)
+			return r;
 		r = engine_container_stop(x->engine, p->ref.container, STOP_GRACE_S, e);
 		if (r < 0) {
 			p->reason = "ContainerStopFailed";
@@ -495,11 +524,21 @@ static void seen_time(char *field, size_t size, const char *v)
 }
 
 /* What the status records of the container (klangkc describe shows it),
- * from the engine's inspect. */
-static void container_seen(const json_t *info, struct status_container *c)
+ * from the engine's inspect: also its network and, while it runs, its
+ * IPv4 address there (an engine keeps reporting the last one after a
+ * stop, which may be another container's by then). */
+static void container_seen(const json_t *info, const char *net,
+			   struct status_container *c)
 {
 	const json_t *state = json_object_get(info, "State");
 	const char *id = json_string_value(json_object_get(info, "Id"));
+	const json_t *ep = json_object_get(json_object_get(json_object_get(
+		info, "NetworkSettings"), "Networks"), net);
+
+	seen_str(c->network, sizeof(c->network), ep ? net : "");
+	seen_str(c->address, sizeof(c->address),
+		 json_is_true(json_object_get(state, "Running")) ?
+		 json_string_value(json_object_get(ep, "IPAddress")) : "");
 
 	snprintf(c->id, sizeof(c->id), "%.12s", id ? id : "");
 	seen_str(c->image, sizeof(c->image),
@@ -524,15 +563,19 @@ static void record_container(struct rec *x, struct pass *p, const json_t *info,
 			     bool changed)
 {
 	json_t *now = NULL;
+	char net[256];
 
 	if (changed && engine_container_inspect(x->engine, p->ref.container, &now, NULL) == 0)
 		info = now;
 	else if (changed)
 		info = NULL;
+	if (ws_network_name(x->cfg->instance_id, p->ref.ns, net, sizeof(net)) < 0)
+		net[0] = '\0';
 	if (info)
-		container_seen(info, &p->st.container);
+		container_seen(info, net, &p->st.container);
 	else if (changed)
-		p->st.container.state[0] = p->st.container.id[0] = '\0';
+		p->st.container.state[0] = p->st.container.id[0] =
+			p->st.container.address[0] = '\0';
 	json_decref(now);
 }
 
@@ -565,9 +608,11 @@ static int update_limits(struct rec *x, struct pass *p, const json_t *info,
 	log_warn("container update refused; recreating", "workspace", p->ref.owner,
 		 "error", uerr.msg, NULL);
 	events_record(x->events, p->ref.ns, p->ref.name, "Warning", "Recreating", msg);
-	r = engine_container_remove(x->engine, p->ref.container, e);
+	r = unroute(x, p, "recreating the container", e);
+	if (r == 0)
+		r = engine_container_remove(x->engine, p->ref.container, e);
 	if (r < 0) {
-		p->reason = "ContainerRemoveFailed";
+		p->reason = p->reason ? p->reason : "ContainerRemoveFailed";
 		return r;
 	}
 	*o = (struct observed){ .changed = true };
@@ -1143,6 +1188,10 @@ static int step_identity(struct rec *x, struct pass *p, struct err *e)
 		fresh_id = true;
 	}
 	STATUS_SET(p->st.reclaim_policy, p->w->reclaim_policy);
+	/* How proxy-gen reaches the ports (status.h): known before the first
+	 * write, so a Pending workspace of mode none is never routed to its
+	 * unbound host ports. */
+	p->st.unpublished = x->cfg->publish_none;
 	r = lease_ports(x, p, e);
 	if (r < 0)
 		return r;
@@ -1184,6 +1233,29 @@ static int step_volumes(struct rec *x, struct pass *p, struct err *e)
 	return r;
 }
 
+/* KLANGK_PUBLISH=none needs the containers' addresses in the host's
+ * reach, which a rootless engine's are not (they live in its own network
+ * namespace): refused there, once per worker, with the way out. */
+static int check_publish(struct rec *x, struct pass *p, struct err *e)
+{
+	bool rootless = false;
+	int r = engine_is_rootless(x->engine, &rootless, e);
+
+	if (r < 0) {
+		p->reason = "EngineUnavailable";
+		return r;
+	}
+	if (rootless) {
+		err_set(e, "KLANGK_PUBLISH=none needs a rootful engine: a rootless "
+			   "engine's container addresses are out of nginx's reach; "
+			   "set KLANGK_PUBLISH=host");
+		p->reason = "PublishUnsupported";
+		return -EOPNOTSUPP;
+	}
+	x->publish_checked = true;
+	return 0;
+}
+
 /* Which engine serves the socket (asked once per worker): the two differ
  * in limit updates and OOM reports. */
 static int engine_kind(struct rec *x, struct pass *p, struct err *e)
@@ -1191,15 +1263,15 @@ static int engine_kind(struct rec *x, struct pass *p, struct err *e)
 	bool podman = false;
 	int r;
 
-	if (x->podman >= 0)
-		return 0;
-	r = engine_is_podman(x->engine, &podman, e);
-	if (r < 0) {
-		p->reason = "EngineUnavailable";
-		return r;
+	if (x->podman < 0) {
+		r = engine_is_podman(x->engine, &podman, e);
+		if (r < 0) {
+			p->reason = "EngineUnavailable";
+			return r;
+		}
+		x->podman = podman;
 	}
-	x->podman = podman;
-	return 0;
+	return x->cfg->publish_none && !x->publish_checked ? check_publish(x, p, e) : 0;
 }
 
 /* network: the tenant's network (tnet.h), and the egress table letting

@@ -31,6 +31,8 @@ struct rec {
 				   * -1 until asked (once, by rec_reconcile) */
 	struct egress *egress;    /* borrowed; may be NULL: the firewall
 				   * (egress.h), used when cfg says so */
+	bool publish_checked;     /* KLANGK_PUBLISH=none was checked against
+				   * the engine (rootless refused), once */
 };
 
 /* Marks a home/work volume kept by reclaimPolicy Retain (value: owner), so

@@ -110,6 +110,7 @@ static const struct field fields[] = {
 	S("KLANGK_GATEWAY_ADDRESS", gateway_address),
 	S("KLANGK_GATEWAY_ORIGIN", gateway_origin),
 	S("KLANGK_PUBLISH_ADDRESS", publish_address),
+	S("KLANGK_PUBLISH", publish),
 	L("KLANGK_IDLE_TIMEOUT_SECONDS", idle_timeout, 0, 31536000),
 	S("KLANGK_DATA_DIR", data_dir),
 	S("KLANGK_ALLOWED_MOUNT_ROOTS", allowed_mount_roots),
@@ -313,6 +314,8 @@ int cfg_from_env(struct cfg *c, struct err *e)
 			 sizeof(c->gateway_origin), e)) < 0 ||
 	    (r = env_str("KLANGK_PUBLISH_ADDRESS", "127.0.0.1", c->publish_address,
 			 sizeof(c->publish_address), e)) < 0 ||
+	    (r = env_str("KLANGK_PUBLISH", "host", c->publish, sizeof(c->publish),
+			 e)) < 0 ||
 	    (r = env_long("KLANGK_IDLE_TIMEOUT_SECONDS", 0, 31536000, 1800,
 			  &c->idle_timeout, e)) < 0 ||
 	    (r = env_str("KLANGK_DATA_DIR", "", c->data_dir, sizeof(c->data_dir),
@@ -656,6 +659,14 @@ int cfg_check(struct cfg *c, struct err *e)
 			   "name it)", c->gateway_origin);
 		return -EINVAL;
 	}
+	if (c->publish[0] && strcmp(c->publish, "host") != 0 &&
+	    strcmp(c->publish, "none") != 0) {
+		err_set(e, "KLANGK_PUBLISH=%s: must be host (publish the hosted ports "
+			   "on host ports) or none (nginx reaches the containers on "
+			   "their networks)", c->publish);
+		return -EINVAL;
+	}
+	c->publish_none = strcmp(c->publish, "none") == 0;
 	if (c->restart_backoff_base > c->restart_backoff_max) {
 		err_set(e, "KLANGK_RESTART_BACKOFF_BASE=%ld is over "
 			   "KLANGK_RESTART_BACKOFF_MAX=%ld", c->restart_backoff_base,

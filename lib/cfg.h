@@ -75,6 +75,13 @@ struct cfg {
 	char gateway_address[64];
 	char gateway_origin[512];
 	char publish_address[64];  /* KLANGK_PUBLISH_ADDRESS, 127.0.0.1 */
+	/* KLANGK_PUBLISH: "host" (the default) publishes each hosted port on
+	 * its leased host port at the publish address, nginx's upstream;
+	 * "none" publishes nothing: nginx reaches the container at its
+	 * address on its tenant network, port 8000 + i (docs/operations.md).
+	 * cfg_check sets publish_none from it. */
+	char publish[8];
+	bool publish_none;
 	long idle_timeout;         /* KLANGK_IDLE_TIMEOUT_SECONDS, 1800 */
 	char data_dir[4096];       /* KLANGK_DATA_DIR */
 	char allowed_mount_roots[8192]; /* KLANGK_ALLOWED_MOUNT_ROOTS */

@@ -234,6 +234,24 @@ int engine_is_podman(struct engine *g, bool *out, struct err *e)
 	return r;
 }
 
+int engine_is_rootless(struct engine *g, bool *out, struct err *e)
+{
+	json_t *info = NULL, *opt;
+	bool rootless = false;
+	size_t i;
+	int r = call(g, "engine info", "GET", "/info", NULL, &info, NULL, e);
+
+	if (r < 0)
+		return r;
+	/* Both engines list "name=rootless" among SecurityOptions. */
+	json_array_foreach(json_object_get(info, "SecurityOptions"), i, opt)
+		if (json_is_string(opt) && strcmp(json_string_value(opt), "name=rootless") == 0)
+			rootless = true;
+	json_decref(info);
+	*out = rootless;
+	return 0;
+}
+
 /* GET fmt with the escaped name in it, its JSON into *out; the error
  * prefixed by the name. */
 static int get_named(struct engine *g, const char *what, const char *fmt,

@@ -32,6 +32,10 @@ int engine_ping(struct engine *g, struct err *e);
 /* Whether the engine is Podman's API service (it also serves /libpod/...),
  * for the few places where the two engines differ. */
 int engine_is_podman(struct engine *g, bool *out, struct err *e);
+/* Whether the engine runs rootless (its info's SecurityOptions say
+ * "name=rootless"): its containers' addresses are then inside a network
+ * namespace of its own, out of the host's reach. */
+int engine_is_rootless(struct engine *g, bool *out, struct err *e);
 
 /* Called after every request with its method, path (borrowed, without the
  * API version prefix), HTTP status (0 when no answer) and duration in

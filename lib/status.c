@@ -11,6 +11,8 @@
 #define F_GENERATION "observedGeneration"
 #define F_NODE "nodeName"
 #define F_RECLAIM "reclaimPolicy"
+#define F_PUBLISH "publish"
+#define V_PUBLISH_NONE "none"
 #define F_PORTS "ports"
 #define F_PORT_CONTAINER "container"
 #define F_PORT_HOST "host"
@@ -28,6 +30,8 @@
 #define F_C_OOM "oomKilled"
 #define F_C_STARTED "startedAt"
 #define F_C_FINISHED "finishedAt"
+#define F_C_NETWORK "network"
+#define F_C_ADDRESS "address"
 #define F_RESOURCES "resources"
 #define F_R_CPU "cpu"
 #define F_R_MEMORY "memory"
@@ -99,6 +103,8 @@ static void get_container(const json_t *c, struct status_container *out)
 	out->oom_killed = json_is_true(json_object_get(c, F_C_OOM));
 	get_str(c, F_C_STARTED, out->started_at, sizeof(out->started_at));
 	get_str(c, F_C_FINISHED, out->finished_at, sizeof(out->finished_at));
+	get_str(c, F_C_NETWORK, out->network, sizeof(out->network));
+	get_str(c, F_C_ADDRESS, out->address, sizeof(out->address));
 }
 
 static void get_resources(const json_t *r, struct status_resources *out)
@@ -162,6 +168,9 @@ int status_from_json(const json_t *j, struct status *out)
 	out->observed_generation = json_integer_value(g);
 	get_str(j, F_NODE, out->node_name, sizeof(out->node_name));
 	get_str(j, F_RECLAIM, out->reclaim_policy, sizeof(out->reclaim_policy));
+	out->unpublished = json_is_string(json_object_get(j, F_PUBLISH)) &&
+			   strcmp(json_string_value(json_object_get(j, F_PUBLISH)),
+				  V_PUBLISH_NONE) == 0;
 	json_array_foreach(json_object_get(j, F_PORTS), i, p) {
 		const json_t *h = json_object_get(p, F_PORT_HOST);
 
@@ -252,6 +261,10 @@ static json_t *container_json(const struct status_container *c)
 		r = put_str(o, F_C_STARTED, c->started_at);
 	if (r == 0)
 		r = put_str(o, F_C_FINISHED, c->finished_at);
+	if (r == 0)
+		r = put_str(o, F_C_NETWORK, c->network);
+	if (r == 0)
+		r = put_str(o, F_C_ADDRESS, c->address);
 	if (r < 0) {
 		json_decref(o);
 		return NULL;
@@ -349,6 +362,8 @@ json_t *status_to_json(const struct status *s)
 		r = put_str(o, F_NODE, s->node_name);
 	if (r == 0)
 		r = put_str(o, F_RECLAIM, s->reclaim_policy);
+	if (r == 0 && s->unpublished)
+		r = put_str(o, F_PUBLISH, V_PUBLISH_NONE);
 	if (r == 0)
 		r = put_ports(o, s);
 	if (r == 0)

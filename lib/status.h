@@ -6,14 +6,15 @@
  * controller fills a struct status and emits it, readers parse it.
  *
  *   {"id": "3f9c1a2b7d4e", "phase": "Running", "observedGeneration": 4,
- *    "nodeName": "n1", "reclaimPolicy": "Delete",
+ *    "nodeName": "n1", "reclaimPolicy": "Delete", "publish": "none",
  *    "ports": [{"container": 8000, "host": 9000, "access": "members"}],
  *    "urls": ["http://..."],
  *    "lastActivity": "2025-01-31T12:34:56Z", "idleSince": "...",
  *    "container": {"name": "klangk_i_ns_n", "id": "0123456789ab",
  *                  "image": "klangk-workspace", "state": "running",
  *                  "exitCode": 0, "oomKilled": false,
- *                  "startedAt": "...", "finishedAt": "..."},
+ *                  "startedAt": "...", "finishedAt": "...",
+ *                  "network": "klangk_i_ns", "address": "10.89.0.5"},
  *    "resources": {"cpu": "2", "memory": "8Gi", "pids": 16384},
  *    "restarts": {"count": 3, "streak": 2, "lastReason": "OOMKilled",
  *                 "lastExitCode": 137, "lastFinishedAt": "...",
@@ -79,6 +80,10 @@ struct status_container {
 	bool oom_killed;
 	char started_at[TIMEFMT_MAX];
 	char finished_at[TIMEFMT_MAX];
+	/* Its tenant network and its IPv4 address there while it runs ("" when
+	 * it does not); with publish "none" proxy-gen routes to this address. */
+	char network[256];
+	char address[16];
 };
 
 /* The limits the container was given (spec.resources over the operator's
@@ -109,6 +114,11 @@ struct status {
 	int64_t observed_generation;
 	char node_name[64];
 	char reclaim_policy[16];
+	/* "publish": "none" (KLANGK_PUBLISH=none): no host port is bound; the
+	 * hosted ports are reached at container.address, ports 8000 + i, and
+	 * only while it is set (docs/proxy-gen.md).  false (absent): each is
+	 * published on its leased host port, as before the field existed. */
+	bool unpublished;
 	struct status_port ports[STATUS_MAX_PORTS];
 	size_t n_ports;
 	char urls[STATUS_MAX_PORTS][STATUS_URL_MAX];

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <openssl/evp.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,28 @@ static bool is_ipv4(const char *s)
 	struct in_addr a;
 
 	return strlen(s) <= 15 && inet_pton(AF_INET, s, &a) == 1;
+}
+
+/* An address a workspace's container may have on its network: IPv4
+ * unicast, and none of the host's own (loopback, "this network"), nor
+ * link-local (cloud metadata), multicast or broadcast: a status never
+ * points nginx at the host itself. */
+static bool is_container_addr(const char *s)
+{
+	struct in_addr a;
+	uint32_t h;
+
+	if (strlen(s) > 15 || inet_pton(AF_INET, s, &a) != 1)
+		return false;
+	h = ntohl(a.s_addr);
+	return (h >> 24) != 127 && (h >> 24) != 0 && (h >> 16) != 0xa9fe &&
+	       (h >> 28) < 0xe;
+}
+
+/* A container port a hosted app listens on: 8000 + i. */
+static bool is_container_port(long p)
+{
+	return p >= WS_CONTAINER_PORT_BASE && p < WS_CONTAINER_PORT_BASE + WS_MAX_HOSTED_PORTS;
 }
 
 /* Absolute path of safe characters only: it is written unquoted. */
@@ -165,10 +188,19 @@ int pgen_routes_from_status(const json_t *statuses, struct pgen_route **routes,
 			continue;
 		}
 		bad += st.n_invalid;
+		/* Unpublished and no address: not running now, or the
+		 * address was withdrawn (recreated, stopped); nothing to
+		 * route to, and its unbound host ports are no upstream. */
+		if (st.unpublished && !is_container_addr(st.container.address)) {
+			bad += st.container.address[0] != '\0';
+			status_clear(&st);
+			continue;
+		}
 		for (size_t i = 0; i < st.n_ports; i++) {
 			long port = st.ports[i].host;
 
-			if (port < 1 || port > 65535) {
+			if (port < 1 || port > 65535 ||
+			    (st.unpublished && !is_container_port(st.ports[i].container))) {
 				bad++;
 				continue;
 			}
@@ -187,6 +219,9 @@ int pgen_routes_from_status(const json_t *statuses, struct pgen_route **routes,
 			snprintf(v[cnt].id, sizeof(v[cnt].id), "%s", st.id);
 			v[cnt].port = port;
 			v[cnt].members = st.ports[i].members;
+			snprintf(v[cnt].addr, sizeof(v[cnt].addr), "%s",
+				 st.unpublished ? st.container.address : "");
+			v[cnt].target = st.unpublished ? st.ports[i].container : 0;
 			cnt++;
 		}
 		status_clear(&st);
@@ -533,7 +568,9 @@ static int render(const struct pgen_opts *o, const struct pgen_route *routes,
 			return -EINVAL;
 		}
 	for (size_t i = 0; i < n; i++)
-		if (!ws_is_id(routes[i].id) || routes[i].port < 1 || routes[i].port > 65535) {
+		if (!ws_is_id(routes[i].id) || routes[i].port < 1 || routes[i].port > 65535 ||
+		    (routes[i].addr[0] && (!is_container_addr(routes[i].addr) ||
+					   !is_container_port(routes[i].target)))) {
 			err_set(e, "route %zu: invalid id or port", i);
 			return -EINVAL;
 		}
@@ -582,7 +619,9 @@ static int render(const struct pgen_opts *o, const struct pgen_route *routes,
 	for (size_t i = 0; i < n; i++)
 		if (serve_members(o) || !routes[i].members)
 			r |= buf_printf(out, "        %s/%ld %s:%ld;\n", routes[i].id,
-					routes[i].port, o->upstream_host, routes[i].port);
+					routes[i].port,
+					routes[i].addr[0] ? routes[i].addr : o->upstream_host,
+					routes[i].addr[0] ? routes[i].target : routes[i].port);
 	r |= buf_printf(out, "    }\n");
 	if (members)
 		r |= render_members_maps(o, routes, n, out);

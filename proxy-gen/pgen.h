@@ -21,7 +21,12 @@
 
 struct pgen_route {
 	char id[33];     /* workspace id, lowercase hex */
-	long port;       /* host port: both the URL segment and the upstream */
+	long port;       /* host port: the URL segment (and the upstream's) */
+	/* The upstream when the workspace publishes nothing (its status says
+	 * "publish": "none"): the container's IPv4 address on its network and
+	 * its container port.  addr "" = the host port on upstream_host. */
+	char addr[16];
+	long target;
 	bool members;    /* members-only (status.ports[i].access): origin mode
 			  * asks the gateway; path mode never routes it */
 };
@@ -67,7 +72,12 @@ struct pgen_opts {
  * Collect the routes of routable workspaces (phase Running, or Pending: the
  * controller is starting it and its ports are leased to it alone, see
  * docs/proxy-gen.md) from a JSON object mapping status keys to status
- * objects.  Entries that fail validation are skipped
+ * objects.  A workspace that publishes nothing is routed to its
+ * container's address and container ports, and only while the status has
+ * an address (none while it is created, stopped or recreated); an address
+ * that is not a unicast IPv4 one outside 127/8, 0/8 and 169.254/16, or a
+ * container port outside 8000-8004, is invalid.  Entries that fail
+ * validation are skipped
  * (and counted in *skipped).  routes: new array, free().
  */
 int pgen_routes_from_status(const json_t *statuses, struct pgen_route **routes,

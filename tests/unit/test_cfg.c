@@ -12,7 +12,8 @@ static const char *const vars[] = {
 	"KLANGK_DEFAULT_CPU", "KLANGK_DEFAULT_MEMORY", "KLANGK_DEFAULT_PIDS",
 	"KLANGK_MAX_CPU", "KLANGK_MAX_MEMORY", "KLANGK_MAX_PIDS", "KLANGK_CAP_DROP",
 	"KLANGK_USERNS", "KLANGK_TMP_SIZE", "KLANGK_EGRESS_DENY", "KLANGK_EGRESS_FIREWALL",
-	"KLANGK_HOSTING_DOMAIN", "KLANGK_RESTART_BACKOFF_BASE", "KLANGK_RESTART_BACKOFF_MAX", NULL,
+	"KLANGK_HOSTING_DOMAIN", "KLANGK_RESTART_BACKOFF_BASE", "KLANGK_RESTART_BACKOFF_MAX",
+	"KLANGK_PUBLISH", NULL,
 };
 
 static void clear_env(void)
@@ -139,6 +140,32 @@ static void test_settings(void)
 	clear_env();
 }
 
+/* KLANGK_PUBLISH: host by default, none, nothing else; and from a
+ * configuration file as from the environment. */
+static void test_publish(void)
+{
+	char path[] = "/tmp/klangk-cfg-publish-XXXXXX";
+	struct cfg c;
+	struct err e;
+	int fd;
+
+	CHECK(load(&c, NULL, NULL, &e) == 0 && !c.publish_none &&
+	      strcmp(c.publish, "host") == 0);
+	CHECK(load(&c, "KLANGK_PUBLISH", "host", &e) == 0 && !c.publish_none);
+	CHECK(load(&c, "KLANGK_PUBLISH", "none", &e) == 0 && c.publish_none);
+	refused("KLANGK_PUBLISH", "None", "KLANGK_PUBLISH=None: must be host");
+	refused("KLANGK_PUBLISH", "off", "or none");
+	fd = mkstemp(path);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK(write(fd, "KLANGK_PUBLISH=none\n", 20) == 20);
+	close(fd);
+	CHECK(load(&c, NULL, NULL, &e) == 0 && !c.publish_none);
+	CHECK(cfg_load_file(&c, path, &e) == 0 && c.publish_none);
+	unlink(path);
+}
+
 static void test_cidr(void)
 {
 	struct cfg_cidr c;
@@ -260,6 +287,7 @@ int main(void)
 {
 	test_defaults();
 	test_settings();
+	test_publish();
 	test_cidr();
 	test_file();
 	test_resolve();

@@ -302,6 +302,20 @@ static void test_hash_inputs(struct fixture *f, const char *base)
 	snprintf(f->cfg.publish_address, sizeof(f->cfg.publish_address), "0.0.0.0");
 	CHECK(differs(f, base));
 	base_cfg(&f->cfg);
+	/* KLANGK_PUBLISH=none: no PortBindings (the engine binds nothing),
+	 * the ports still exposed; a change of mode recreates. */
+	f->cfg.publish_none = true;
+	CHECK(differs(f, base));
+	{
+		char h[CTRCFG_HASH_LEN];
+		json_t *c = build(f, h);
+		const json_t *hc = json_object_get(c, "HostConfig");
+
+		CHECK(c && json_object_get(hc, "PortBindings") == NULL);
+		CHECK(c && json_object_size(json_object_get(c, "ExposedPorts")) == 2);
+		json_decref(c);
+	}
+	base_cfg(&f->cfg);
 	snprintf(f->cfg.instance_id, sizeof(f->cfg.instance_id), "inst2");
 	CHECK(differs(f, base));
 	base_cfg(&f->cfg);

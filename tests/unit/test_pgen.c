@@ -48,6 +48,77 @@ static void test_routes(void)
 	json_decref(s);
 }
 
+/* KLANGK_PUBLISH=none: an unpublished workspace is routed to its
+ * container's address and container ports while its status has a valid
+ * address; without one (created, stopped, recreated) it has no route, and
+ * its host ports are never an upstream. */
+static void test_routes_unpublished(void)
+{
+	struct pgen_route *r = NULL;
+	size_t n = 0, skipped = 0;
+	json_error_t je;
+	json_t *s = json_loads(
+		"{\"/klangk/status/a/one\": {\"id\": \"3f9c1a2b7d4e\", \"phase\": \"Running\","
+		"   \"publish\": \"none\", \"container\": {\"address\": \"10.89.0.5\"},"
+		"   \"ports\": [{\"container\": 8000, \"host\": 9001}, {\"container\": 8001, \"host\": 9000}]},"
+		" \"/klangk/status/a/pending\": {\"id\": \"aaaaaaaaaaaa\", \"phase\": \"Pending\","
+		"   \"publish\": \"none\", \"ports\": [{\"container\": 8000, \"host\": 9002}]},"
+		" \"/klangk/status/a/host\": {\"id\": \"bbbbbbbbbbbb\", \"phase\": \"Running\","
+		"   \"container\": {\"address\": \"10.89.0.6\"},"
+		"   \"ports\": [{\"container\": 8000, \"host\": 9003}]},"
+		" \"/klangk/status/b/loop\": {\"id\": \"cccccccccccc\", \"phase\": \"Running\","
+		"   \"publish\": \"none\", \"container\": {\"address\": \"127.0.0.1\"},"
+		"   \"ports\": [{\"container\": 8000, \"host\": 9004}]},"
+		" \"/klangk/status/b/meta\": {\"id\": \"dddddddddddd\", \"phase\": \"Running\","
+		"   \"publish\": \"none\", \"container\": {\"address\": \"169.254.169.254\"},"
+		"   \"ports\": [{\"container\": 8000, \"host\": 9005}]},"
+		" \"/klangk/status/b/name\": {\"id\": \"eeeeeeeeeeee\", \"phase\": \"Running\","
+		"   \"publish\": \"none\", \"container\": {\"address\": \"evil;}\"},"
+		"   \"ports\": [{\"container\": 8000, \"host\": 9006}]},"
+		" \"/klangk/status/b/cport\": {\"id\": \"ffffffffffff\", \"phase\": \"Running\","
+		"   \"publish\": \"none\", \"container\": {\"address\": \"10.89.0.7\"},"
+		"   \"ports\": [{\"container\": 22, \"host\": 9007}, {\"container\": 8004, \"host\": 9008}]}}",
+		0, &je);
+	struct pgen_opts o = { .dir = "/tmp/x", .listen_addr = "127.0.0.1",
+			       .listen_port = 8995, .base_path = "",
+			       .upstream_host = "127.0.0.1" };
+	struct buf a;
+	struct err e;
+
+	CHECK(s != NULL);
+	CHECK(pgen_routes_from_status(s, &r, &n, &skipped) == 0);
+	/* one's two, host's one (published: the host port), cport's 8004. */
+	CHECK(n == 4);
+	CHECK(n == 4 && strcmp(r[0].id, "3f9c1a2b7d4e") == 0 && r[0].port == 9000 &&
+	      strcmp(r[0].addr, "10.89.0.5") == 0 && r[0].target == 8001);
+	CHECK(n == 4 && r[1].port == 9001 && r[1].target == 8000);
+	CHECK(n == 4 && strcmp(r[2].id, "bbbbbbbbbbbb") == 0 && r[2].addr[0] == '\0' &&
+	      r[2].port == 9003);
+	CHECK(n == 4 && strcmp(r[3].id, "ffffffffffff") == 0 && r[3].port == 9008 &&
+	      r[3].target == 8004);
+	/* loopback, link-local, a non-address, container port 22. */
+	CHECK(skipped == 4);
+	buf_init(&a, 0);
+	CHECK(pgen_render(&o, r, n, "abcd", &a, &e) == 0);
+	CHECK_CONTAINS(a.data, "3f9c1a2b7d4e/9000 10.89.0.5:8001;");
+	CHECK_CONTAINS(a.data, "3f9c1a2b7d4e/9001 10.89.0.5:8000;");
+	CHECK_CONTAINS(a.data, "bbbbbbbbbbbb/9003 127.0.0.1:9003;");
+	CHECK(a.data && !strstr(a.data, "aaaaaaaaaaaa"));
+	buf_free(&a);
+	/* Routes handed to the renderer are checked again. */
+	if (n) {
+		buf_init(&a, 0);
+		snprintf(r[0].addr, sizeof(r[0].addr), "127.0.0.2");
+		CHECK(pgen_render(&o, r, n, "abcd", &a, &e) == -EINVAL);
+		snprintf(r[0].addr, sizeof(r[0].addr), "10.89.0.5");
+		r[0].target = 9000;
+		CHECK(pgen_render(&o, r, n, "abcd", &a, &e) == -EINVAL);
+		buf_free(&a);
+	}
+	free(r);
+	json_decref(s);
+}
+
 static void test_render(void)
 {
 	struct pgen_opts o = { .dir = "/tmp/x", .listen_addr = "127.0.0.1",
@@ -300,8 +371,8 @@ static void test_nginx_accepts(void)
 	nginx_t(&o, NULL, 0);
 	/* Members-only routes, over http and https, with activity. */
 	{
-		struct pgen_route m[] = { { "3f9c1a2b7d4e", 9000, true },
-					  { "3f9c1a2b7d4e", 9001, false } };
+		struct pgen_route m[] = { { "3f9c1a2b7d4e", 9000, .members = true },
+					  { "3f9c1a2b7d4e", 9001, .members = false } };
 
 		o.gateway_address = "127.0.0.1:8990";
 		nginx_t(&o, m, 2);
@@ -321,8 +392,8 @@ static void test_members(void)
 			       .listen_port = 8995, .base_path = "",
 			       .upstream_host = "127.0.0.1",
 			       .gateway_address = "127.0.0.1:8990" };
-	struct pgen_route routes[] = { { "3f9c1a2b7d4e", 9000, true },
-				       { "3f9c1a2b7d4e", 9001, false } };
+	struct pgen_route routes[] = { { "3f9c1a2b7d4e", 9000, .members = true },
+				       { "3f9c1a2b7d4e", 9001, .members = false } };
 	struct buf a;
 	struct err e;
 
@@ -414,6 +485,7 @@ static void test_origin(void)
 int main(void)
 {
 	test_routes();
+	test_routes_unpublished();
 	test_render();
 	test_modes();
 	test_generation();

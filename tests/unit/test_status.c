@@ -10,13 +10,14 @@
 
 static const char full[] =
 	"{\"id\":\"3f9c1a2b7d4e\",\"phase\":\"Running\",\"observedGeneration\":4,"
-	"\"nodeName\":\"n1\",\"reclaimPolicy\":\"Delete\","
+	"\"nodeName\":\"n1\",\"reclaimPolicy\":\"Delete\",\"publish\":\"none\","
 	"\"ports\":[{\"container\":8000,\"host\":9000},{\"container\":8001,\"host\":9001}],"
 	"\"urls\":[\"http://h/hosted/3f9c1a2b7d4e/9000/\",\"http://h/hosted/3f9c1a2b7d4e/9001/\"],"
 	"\"lastActivity\":\"2025-01-31T12:34:56Z\","
 	"\"container\":{\"name\":\"klangk_i_a_b\",\"id\":\"0123456789ab\",\"image\":\"img\","
 	"\"state\":\"exited\",\"exitCode\":137,\"oomKilled\":true,"
-	"\"startedAt\":\"2025-01-31T12:00:00Z\",\"finishedAt\":\"2025-01-31T12:30:00Z\"},"
+	"\"startedAt\":\"2025-01-31T12:00:00Z\",\"finishedAt\":\"2025-01-31T12:30:00Z\","
+	"\"network\":\"klangk_i_a\",\"address\":\"10.89.0.5\"},"
 	"\"resources\":{\"cpu\":\"500m\",\"memory\":\"8Gi\",\"pids\":16384},"
 	"\"restarts\":{\"count\":3,\"streak\":2,\"lastReason\":\"OOMKilled\","
 	"\"lastExitCode\":137,\"lastFinishedAt\":\"2025-01-31T12:30:00Z\","
@@ -41,6 +42,8 @@ static void test_round_trip(void)
 	CHECK(status_host_port(&s, 8004) == 0);
 	CHECK(strcmp(s.container.state, "exited") == 0 && s.container.exit_code == 137);
 	CHECK(s.container.oom_killed);
+	CHECK(s.unpublished && strcmp(s.container.network, "klangk_i_a") == 0 &&
+	      strcmp(s.container.address, "10.89.0.5") == 0);
 	CHECK(strcmp(s.resources.cpu, "500m") == 0 && strcmp(s.resources.memory, "8Gi") == 0 &&
 	      s.resources.pids == 16384);
 	CHECK(s.restarts.count == 3 && s.restarts.streak == 2 &&
@@ -54,6 +57,23 @@ static void test_round_trip(void)
 	free(out);
 	status_clear(&s);
 	status_clear(NULL);
+}
+
+/* "publish" is emitted only for "none": a host-mode status keeps the
+ * bytes it had before the field existed; an unknown value reads as host. */
+static void test_publish(void)
+{
+	struct status s;
+	char *out = NULL;
+	static const char host[] = "{\"id\":\"3f9c1a2b7d4e\",\"publish\":\"host\"}";
+	static const char odd[] = "{\"id\":\"3f9c1a2b7d4e\",\"publish\":7}";
+
+	CHECK(status_parse(host, strlen(host), &s, NULL) == 0 && !s.unpublished);
+	CHECK(status_emit(&s, &out) == 0 && out && strcmp(out, "{\"id\":\"3f9c1a2b7d4e\"}") == 0);
+	free(out);
+	status_clear(&s);
+	CHECK(status_parse(odd, strlen(odd), &s, NULL) == 0 && !s.unpublished);
+	status_clear(&s);
 }
 
 static void test_lenient(void)
@@ -150,6 +170,7 @@ static void test_bounds(void)
 int main(void)
 {
 	test_round_trip();
+	test_publish();
 	test_lenient();
 	test_conditions();
 	test_bounds();
