@@ -22,13 +22,21 @@ HOSTILE = """<!doctype html><title>A</title><script>
 (async () => {
   const target = new URLSearchParams(location.search).get('target');
   const r = {};
+  // Where the page is, for the driver's message should it never finish.
+  window.klangkStep = 'fetch';
   try {
     const res = await fetch(target, {credentials: 'include'});
     r.fetch = 'status ' + res.status + ': ' + (await res.text());
   } catch (e) { r.fetch = 'error: ' + e; }
+  window.klangkStep = 'iframe';
   await new Promise((done) => {
     const f = document.createElement('iframe');
+    // A frame whose load never completes tells nothing about the
+    // same-origin policy; after 10 s it is recorded as such, so that the
+    // driver reports it instead of timing out blind.
+    const timer = setTimeout(() => { r.iframe = 'no load event'; done(); }, 10000);
     f.onload = () => {
+      clearTimeout(timer);
       // A cross-origin frame's document is null to its parent.
       try {
         const d = f.contentDocument;
@@ -37,7 +45,9 @@ HOSTILE = """<!doctype html><title>A</title><script>
       done();
     };
     f.src = target;
-    document.body.appendChild(f);
+    // The parser may not have made <body> yet when a fetch fails at once
+    // (the script runs in <head>); the root element always exists.
+    (document.body || document.documentElement).appendChild(f);
   });
   window.klangkResult = r;
 })();

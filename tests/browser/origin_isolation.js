@@ -20,7 +20,12 @@ async function main() {
     const r = await page.goto(login);
     if (!r || r.status() !== 200) throw new Error(`sign-in at B: HTTP ${r && r.status()}`);
     await page.goto(hostile);
-    await page.waitForFunction(() => window.klangkResult !== undefined, null, { timeout: 20000 });
+    try {
+      await page.waitForFunction(() => window.klangkResult !== undefined, null, { timeout: 20000 });
+    } catch (e) {
+      const step = await page.evaluate(() => window.klangkStep).catch(() => 'unknown');
+      throw new Error(`the hostile page did not finish (at step ${step}, url ${page.url()}): ${e.message}`);
+    }
     const got = await page.evaluate(() => window.klangkResult);
     got.hostileOrigin = await page.evaluate(() => location.origin);
     console.log(JSON.stringify(got));
