@@ -86,6 +86,7 @@ struct pg {
 	json_t *cache;        /* status key -> status object */
 	json_t *ids;          /* workspace id -> "<ns>/<name>" (not Terminating) */
 	bool dirty, verify;
+	bool applying; /* a rendering taken from the cache is being applied */
 	long long first_dirty, last_dirty;
 	bool synced;          /* first list done */
 	char last_gen[33];    /* generation known to be serving (main thread) */
@@ -395,7 +396,8 @@ static int readyz(void *ud, struct buf *b, int *status)
 
 	pthread_mutex_lock(&p->cache_mu);
 	synced = p->synced;
-	dirty = p->dirty;
+	/* An apply in flight is a change not yet confirmed either. */
+	dirty = p->dirty || p->applying;
 	pthread_mutex_unlock(&p->cache_mu);
 	pthread_mutex_lock(&p->gen_mu);
 	snprintf(gen, sizeof(gen), "%s", p->serving_gen);
@@ -449,6 +451,7 @@ static int apply_once(struct pg *p, bool *applied, struct err *e)
 	pthread_mutex_lock(&p->cache_mu);
 	r = pgen_routes_from_status(p->cache, &routes, &n, &skipped);
 	p->dirty = false;
+	p->applying = true;
 	verify = p->verify;
 	p->verify = false;
 	pthread_mutex_unlock(&p->cache_mu);
@@ -506,6 +509,9 @@ static int apply_once(struct pg *p, bool *applied, struct err *e)
 render_failed:
 	prom_add(p->m.render_failures, NULL, 1);
 out:
+	pthread_mutex_lock(&p->cache_mu);
+	p->applying = false;
+	pthread_mutex_unlock(&p->cache_mu);
 	free(routes);
 	buf_free(&conf);
 	return r;

@@ -572,11 +572,114 @@ static int reload_or_start(struct ngx *n, const char *prefix, const char *errlog
 	return r;
 }
 
+/*
+ * Draining the old workers.  A reload starts new workers before it tells
+ * the old ones to stop, and until an old worker handles that it still
+ * accepts connections on the shared listening socket with the old
+ * configuration: a route that a new worker already served can 404 on the
+ * next connection.  nginx sets the title "worker process is shutting down"
+ * right before it closes its listening sockets, in the same step of its
+ * single-threaded loop, so a worker with that title (or gone) accepts no
+ * more.  The children of the master come from /proc (CONFIG_PROC_CHILDREN,
+ * on in Debian's kernels); without it nothing is awaited.
+ */
+#define MAX_WORKERS 512
+
+/* Is pid a worker of master m that still takes new connections? */
+static bool worker_accepting(pid_t m, pid_t pid)
+{
+	char p[64], buf[128];
+	ssize_t k;
+	int fd;
+
+	snprintf(p, sizeof(p), "/proc/%ld/stat", (long)pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	k = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (k <= 0)
+		return false;
+	buf[k] = '\0';
+	{
+		/* "pid (comm) S ppid ...": comm may hold anything but ends at
+		 * the last ')'. */
+		const char *c = strrchr(buf, ')');
+		char st;
+		long pp;
+
+		if (!c || sscanf(c + 1, " %c %ld", &st, &pp) != 2 || pp != (long)m || st == 'Z')
+			return false;
+	}
+	snprintf(p, sizeof(p), "/proc/%ld/cmdline", (long)pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	k = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (k <= 0)
+		return false;
+	buf[k] = '\0';
+	return strncmp(buf, "nginx: worker process", 21) == 0 && !strstr(buf, "shutting down");
+}
+
+/* The workers of master m that accept connections now, into out (up to
+ * MAX_WORKERS); returns how many. */
+static size_t accepting_workers(pid_t m, pid_t out[MAX_WORKERS])
+{
+	char p[64], buf[4096];
+	size_t n = 0;
+	ssize_t k;
+	int fd;
+
+	if (m <= 0)
+		return 0;
+	snprintf(p, sizeof(p), "/proc/%ld/task/%ld/children", (long)m, (long)m);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	k = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (k <= 0)
+		return 0;
+	buf[k] = '\0';
+	for (char *s = buf, *end; n < MAX_WORKERS; s = end) {
+		long v = strtol(s, &end, 10);
+
+		if (end == s)
+			break;
+		if (v > 0 && worker_accepting(m, (pid_t)v))
+			out[n++] = (pid_t)v;
+	}
+	return n;
+}
+
+/* Wait until none of old[0..n) accepts connections, until deadline_ms. */
+static int drain_old_workers(struct ngx *n, pid_t m, const pid_t *old, size_t cnt,
+			     long long deadline_ms)
+{
+	for (;;) {
+		size_t left = 0;
+
+		for (size_t i = 0; i < cnt; i++)
+			left += worker_accepting(m, old[i]);
+		if (left == 0)
+			return 0;
+		if (n->cancel && *n->cancel)
+			return -ECANCELED;
+		if (now_ms() >= deadline_ms)
+			return -ETIMEDOUT;
+		usleep(5000);
+	}
+}
+
 int ngx_apply(struct ngx *n, const char *conf, size_t len,
 	      const char *generation, enum ngx_stage *stage, struct err *e)
 {
 	char tmp[4096], live[4096], prefix[4096], errlog[4096];
 	enum ngx_stage failed = NGX_STAGE_WRITE;
+	pid_t master = 0, old[MAX_WORKERS];
+	size_t n_old = 0;
 	struct buf out;
 	int fd, r;
 
@@ -626,6 +729,11 @@ int ngx_apply(struct ngx *n, const char *conf, size_t len,
 	}
 	fsync_dir(n->dir);
 
+	/* The workers that will have to stop taking connections before the
+	 * new generation is the only one answering. */
+	master = ngx_master(n);
+	n_old = accepting_workers(master, old);
+
 	failed = NGX_STAGE_RELOAD;
 	r = reload_or_start(n, prefix, errlog, live, e);
 	if (r < 0)
@@ -652,9 +760,14 @@ int ngx_apply(struct ngx *n, const char *conf, size_t len,
 			}
 			usleep(20000);
 		}
+		if (r == 0)
+			r = drain_old_workers(n, master, old, n_old, deadline);
 		if (r == -ECANCELED)
 			err_set(e, "stopped while waiting for nginx to confirm generation %s",
 				generation);
+		else if (r < 0 && strcmp(serving, generation) == 0)
+			err_set(e, "nginx serves generation %s, but its old workers still "
+				   "took connections after %d ms", generation, CONFIRM_TIMEOUT_MS);
 		else if (r < 0)
 			err_set(e, "nginx did not confirm generation %s within %d ms "
 				   "(serving \"%s\")", generation, CONFIRM_TIMEOUT_MS, serving);

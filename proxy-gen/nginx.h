@@ -66,7 +66,9 @@ int ngx_prepare(const struct ngx *n, struct err *e);
 /*
  * Install `conf` (len bytes) whose generation string is `generation`:
  * temp file in dir, fsync, nginx -t, rename, fsync dir, reload or start,
- * then wait (bounded) until the status socket reports the generation.
+ * then wait (bounded) until the status socket reports the generation and
+ * the workers of the old one stopped taking connections (so that nothing
+ * answers with the old configuration after this returns 0).
  * -EINVAL when nginx -t refuses it (its message is in e).  *stage (may be
  * NULL) tells where it failed.
  */

@@ -98,7 +98,11 @@ ws_apply() {
 # wait_hosted_app NAME NS: waits until the workspace converged and the app
 # on its second hosted port (container port 8001 of the test image) answers
 # through nginx on KLANGK_NGINX_PORT; fails the test otherwise. Sets
-# HOSTED_ID and HOSTED_PORT (the workspace's id and that host port).
+# HOSTED_ID and HOSTED_PORT (the workspace's id and that host port). When
+# proxy-gen was started by px_start_proxygen, it also waits until proxy-gen
+# has settled: a route answers as soon as nginx's new workers have it, but
+# until the reload is confirmed an old worker may still take the next
+# connection with the configuration before it.
 wait_hosted_app() {
 	local url
 	wait_ws_converged "$1" "$2" 60
@@ -107,6 +111,9 @@ wait_hosted_app() {
 	url="http://127.0.0.1:$KLANGK_NGINX_PORT/hosted/$HOSTED_ID/$HOSTED_PORT/"
 	wait_for "the hosted app through nginx" 30 sh -c "curl -sf --max-time 5 '$url' | grep -q 'workspace=$HOSTED_ID'" ||
 		fail "GET $url: $(curl -s "$url")"
+	if [ -n "${PX_READYZ:-}" ]; then
+		wait_for "proxy-gen settled" 30 px_settled || fail "proxy-gen never settled: $(curl -s "$PX_READYZ")"
+	fi
 	assert_contains "$(curl -sf "$url")" "container-port=8001 host-port=$HOSTED_PORT" "hosted app"
 }
 

@@ -115,6 +115,12 @@ px_generation_not() {
 	g="$(px_generation)"
 	[ -n "$g" ] && [ "$g" != "$1" ]
 }
+# px_applied_since GEN: for wait_for: a generation other than GEN serves
+# and proxy-gen has settled (no old worker takes connections any more), so
+# that every request from now on sees the new configuration.
+px_applied_since() {
+	px_generation_not "$1" && px_settled
+}
 
 # px_metric NAME: the value of one sample on proxy-gen's /metrics (NAME may
 # carry labels, e.g. 'x_total{stage="validate"}'); fails when absent.
@@ -159,10 +165,21 @@ px_code_is() {
 }
 
 # px_start_proxygen ARGS...: bed_start_proxygen with metrics on
-# PX_METRICS_PORT, short debounce, then waits for /readyz.
+# PX_METRICS_PORT, then waits for /readyz. Sets PX_READYZ (its URL), which
+# tells wait_hosted_app (assert.sh) to wait for px_settled too.
 px_start_proxygen() {
 	bed_start_proxygen --metrics-address "127.0.0.1:$PX_METRICS_PORT" "$@" || return 1
-	wait_for "proxy-gen ready" 30 curl -sf --max-time 2 "http://127.0.0.1:$PX_METRICS_PORT/readyz"
+	PX_READYZ="http://127.0.0.1:$PX_METRICS_PORT/readyz"
+	wait_for "proxy-gen ready" 30 curl -sf --max-time 2 "$PX_READYZ"
+}
+
+# px_settled: true when proxy-gen's /readyz says ready with no change
+# pending: the newest rendering of what it saw is the only configuration
+# nginx accepts connections with (no old worker takes any more).
+px_settled() {
+	local out
+	out="$(curl -sf --max-time 2 "http://127.0.0.1:$PX_METRICS_PORT/readyz")" || return 1
+	[[ "$out" == "ok: generation "* && "$out" != *pending* ]]
 }
 
 # px_new_ports N: prints N fresh host ports from the bed's range (a counter

@@ -143,7 +143,7 @@ gen="$(px_generation)"
 bed_stop_proxygen
 KLANGK_HOSTING_DOMAIN="$DOMAIN" KLANGK_HOSTING_PROTO=https KLANGK_HOSTING_BASE_PATH=/klangk \
 	KLANGK_TRUST_FORWARDED=1 px_start_proxygen
-wait_for "the new configuration" 20 px_generation_not "$gen" || fail "no new generation"
+wait_for "the new configuration" 20 px_applied_since "$gen" || fail "no new generation confirmed"
 h="$(at "$A-${PA[4]}.$DOMAIN" -f "$NGX/h" -H "X-Forwarded-Host: $A-${PA[4]}.$DOMAIN" -H 'X-Forwarded-Proto: https')"
 assert_contains "$h" "X-Forwarded-Host: $A-${PA[4]}.$DOMAIN" "trusted X-Forwarded-Host"
 assert_contains "$h" "X-Forwarded-Proto: https" "trusted X-Forwarded-Proto"

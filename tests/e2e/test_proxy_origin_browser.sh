@@ -50,7 +50,7 @@ echo "== origin mode: one origin per app, A's page reads nothing of B"
 gen="$(px_generation)"
 bed_stop_proxygen
 KLANGK_HOSTING_DOMAIN="apps.test:$P" px_start_proxygen
-wait_for "the origin-mode configuration" 20 px_generation_not "$gen" || fail "no new generation"
+wait_for "the origin-mode configuration" 20 px_applied_since "$gen" || fail "no new generation confirmed"
 OA="http://$A-$PA.apps.test:$P"
 OB="http://$B-$PB.apps.test:$P"
 # The same sign-in and the same hostile page, opened at their path URLs as a

@@ -8,6 +8,8 @@
 #   3. a WebSocket opened before a reload keeps working after it, on the old
 #      worker, until worker_shutdown_timeout closes it; new connections use
 #      the new configuration;
+#   3b. a reload is confirmed (/readyz) only once no old worker takes new
+#      connections (one held with SIGSTOP keeps it unconfirmed);
 #   4. two changes in a row are applied at least --min-reload-interval-ms
 #      apart;
 #   5. a render that `nginx -t` refuses (an nginx wrapper that fails -t on
@@ -78,7 +80,7 @@ read -ra PBURST <<<"$(px_new_ports 50)"
 read -r ms _ <<<"$(px_status_series burst 50 "${PBURST[0]}" e 0)"
 echo "50 status writes took ${ms} ms"
 wait_for "the burst's routes" 15 px_metric_is klangk_proxygen_routes 55 || fail "routes: $(px_metric klangk_proxygen_routes)"
-wait_for "nothing pending" 10 sh -c "curl -sf http://127.0.0.1:$PX_METRICS_PORT/readyz | grep -qv pending" || fail "changes still pending"
+wait_for "nothing pending" 10 px_settled || fail "changes still pending"
 assert_eq 1 "$(px_metric klangk_proxygen_reloads_total)" "reloads for a burst of 50 changes"
 assert_eq $((renders + 1)) "$(px_metric klangk_proxygen_renders_total)" "renders for a burst of 50 changes"
 assert_eq 55 "$(grep -cE "^ +[0-9a-f]+/[0-9]+ 127.0.0.1:[0-9]+;" "$NGINX_DIR/nginx.conf")" "routes in nginx.conf"
@@ -129,6 +131,27 @@ for w in $old_workers; do
 	wait_for "old worker $w to exit" 10 _bed_not_alive "$w" || fail "old worker $w still alive"
 done
 wait "$ws_pid" 2>/dev/null || true
+
+echo "== 3b. confirmed only when no old worker takes connections"
+# A reload starts the new workers before the old ones are told to stop, and
+# an old worker takes new connections with the old configuration until it
+# handles that. One old worker is held (SIGSTOP) so that it cannot: the new
+# generation answers, yet the apply is not confirmed while the held worker
+# could still take a connection; it is once the worker is let go.
+read -r held _ <<<"$(px_workers)"
+gen="$(px_generation)"
+kill -STOP "$held"
+px_status fay f ffff00000000000f Running "$(px_new_ports 1)"
+wait_for "the new generation answering" 15 px_generation_not "$gen" || fail "no reload"
+if wait_for "proxy-gen settled" 3 px_settled 2>/dev/null; then
+	fail "confirmed while old worker $held (held) was still taking connections"
+fi
+assert_contains "$(curl -s "http://127.0.0.1:$PX_METRICS_PORT/readyz")" "pending" "readyz while the old worker is held"
+kill -CONT "$held"
+wait_for "proxy-gen settled" 15 px_settled || fail "not confirmed after the old worker was let go"
+title="$(tr '\0' ' ' <"/proc/$held/cmdline" 2>/dev/null || true)"
+[ -z "$title" ] || assert_contains "$title" "shutting down" "the old worker once confirmed"
+echo "ok: confirmed only after the old worker stopped taking connections"
 
 echo "== 4. minimum interval between reloads"
 bed_stop_proxygen

@@ -152,7 +152,7 @@ gen="$(px_generation)"
 bed_stop_proxygen
 # Configured from the environment (--base-path and --trust-forwarded set the same).
 KLANGK_HOSTING_BASE_PATH=/klangk KLANGK_TRUST_FORWARDED=1 px_start_proxygen
-wait_for "the new configuration" 20 px_generation_not "$gen" || fail "no new generation"
+wait_for "the new configuration" 20 px_applied_since "$gen" || fail "no new generation confirmed"
 assert_contains "$(curl -sf "$NGX/klangk/hosted/$A/${PA[4]}/")" "klangk-echo workspace=$A" "under the base path"
 assert_eq 404 "$(http_code "$NGX/hosted/$A/${PA[4]}/")" "outside the base path"
 assert_eq 404 "$(http_code "$NGX/klangkx/hosted/$A/${PA[4]}/")" "a longer first segment"

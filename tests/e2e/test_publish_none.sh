@@ -151,7 +151,7 @@ echo "== 6. origin mode routes to the addresses too"
 gen="$(px_generation)"
 bed_stop_proxygen
 KLANGK_HOSTING_DOMAIN="apps.localhost:$KLANGK_NGINX_PORT" px_start_proxygen
-wait_for "the origin-mode configuration" 20 px_generation_not "$gen" || fail "no new generation"
+wait_for "the origin-mode configuration" 20 px_applied_since "$gen" || fail "no new generation confirmed"
 body="$(curl -sf --max-time 5 -H "Host: $A-${PA[1]}.apps.localhost:$KLANGK_NGINX_PORT" "$NGX/")" ||
 	fail "a1's origin does not answer"
 assert_contains "$body" "workspace=$A container-port=8001" "a1 at its origin"
