@@ -132,11 +132,15 @@ unit: $(UNIT_BIN)
 
 # The end-to-end suite on Podman's API service; e2e-docker runs it again
 # on Debian's dockerd (KLANGK_E2E_ENGINE selects the engine of the bed).
+# Two tests run at once (each on a bed of its own): most of a test's time
+# is spent waiting on daemons, so two fit on two cores; E2E_JOBS=1 runs one
+# at a time and streams its output.
+E2E_JOBS ?= 2
 e2e: all
-	@BIN=$(abspath $(BIN)) bash tests/e2e/run.sh
+	@E2E_JOBS=$(E2E_JOBS) BIN=$(abspath $(BIN)) bash tests/e2e/run.sh
 
 e2e-docker: all
-	@KLANGK_E2E_ENGINE=docker BIN=$(abspath $(BIN)) bash tests/e2e/run.sh
+	@E2E_JOBS=$(E2E_JOBS) KLANGK_E2E_ENGINE=docker BIN=$(abspath $(BIN)) bash tests/e2e/run.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all

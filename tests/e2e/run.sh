@@ -14,9 +14,15 @@
 # they test never talks to the container engine (klangkc without the
 # controller, proxy-gen and nginx, whose backends are only test fixtures),
 # so a second engine's pass would only repeat them; `make test` sets it for
-# its dockerd pass), and whatever tests/bed.sh reads (BED_KEEP=1,
-# BED_SHOW_LOGS=1). A bed that a killed test left up is torn down by the
-# runner and fails the test.
+# its dockerd pass), E2E_JOBS (how many tests run at once, default 1; `make
+# test` runs two: each test has a bed of its own, with ports, subnets and
+# instance ids claimed under a lock, so tests do not see each other; a test
+# marked with a line "# e2e: alone" runs with no other test beside it), and
+# whatever tests/bed.sh reads (BED_KEEP=1, BED_SHOW_LOGS=1). A bed that a
+# killed test left up is torn down by the runner and fails the test.
+#
+# With E2E_JOBS=1 a test's output streams as it runs; with more, each test's
+# output is printed whole when it ends, so that tests never interleave.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,18 +31,27 @@ REPO="$(cd "$HERE/../.." && pwd)"
 export BIN
 TIMEOUT="${E2E_TIMEOUT:-600}"
 KILL_AFTER="${E2E_KILL_AFTER:-30}"
-# Recorded by bed_up in each bed, so that the beds of a test that could not
-# tear down (killed) are found and torn down here.
-KLANGK_E2E_RUN="run$$x$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
-export KLANGK_E2E_RUN
+# Each test's beds record "$RUN_ID-<test>" (KLANGK_E2E_RUN, written by bed_up
+# to $BED/bed.env), so that the beds of a test that could not tear down
+# (killed) are found and torn down here without touching the beds of the
+# tests still running beside it.
+RUN_ID="run$$x$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+JOBS="${E2E_JOBS:-1}"
+case "$JOBS" in '' | *[!0-9]* | 0)
+	echo "run.sh: E2E_JOBS=$JOBS: must be a whole number of at least 1" >&2
+	exit 2
+	;;
+esac
+OUT="$(mktemp -d /tmp/klangk-e2e.XXXXXX)"
+trap 'rm -rf "$OUT"' EXIT
 
-# reap_beds: tears down the beds of this run that are still up (a test killed
+# reap_beds RUN: tears down the beds of RUN that are still up (a test killed
 # before its bed_down finished); fails when there was any.
 reap_beds() {
 	local bed n=0
 	for bed in /tmp/klangk-bed.*; do
 		[ -f "$bed/bed.env" ] || continue
-		grep -qx "BED_RUN_ID=$KLANGK_E2E_RUN" "$bed/bed.env" 2>/dev/null || continue
+		grep -qx "BED_RUN_ID=$1" "$bed/bed.env" 2>/dev/null || continue
 		[ ! -e "$bed/down" ] || continue # kept on purpose (BED_KEEP=1), and down
 		echo "runner: tearing down the leftover bed $bed"
 		(
@@ -49,6 +64,60 @@ reap_beds() {
 		n=$((n + 1))
 	done
 	[ "$n" = 0 ]
+}
+
+# run_test PATH NAME: runs one test under its timeout, reaps its beds, and
+# writes "RC SECONDS" to $OUT/NAME.rc; the test's output goes to stdout.
+run_test() {
+	local start rc secs
+	start="${EPOCHREALTIME/./}"
+	set +e
+	KLANGK_E2E_RUN="$RUN_ID-$2" timeout --foreground -k "$KILL_AFTER" "$TIMEOUT" bash "$1"
+	rc=$?
+	set -e
+	if ! reap_beds "$RUN_ID-$2" && [ "$rc" = 0 ]; then
+		echo "$2: left a bed up"
+		rc=1
+	fi
+	[ "$rc" != 124 ] || echo "$2: timed out after ${TIMEOUT}s"
+	secs="$(((${EPOCHREALTIME/./} - start) / 100000))"
+	echo "$rc $((secs / 10)).$((secs % 10))" >"$OUT/$2.rc"
+}
+
+passed=0
+failed=0
+skipped=0
+failed_names=()
+interrupted=0
+declare -A running=() # pid -> test name
+
+# report NAME: prints the verdict of a test that ended and counts it.
+report() {
+	local rc secs
+	read -r rc secs <"$OUT/$1.rc" || { rc=1 secs=?; }
+	if [ "$rc" = 0 ]; then
+		echo "--- PASS: $1 (${secs}s)"
+		passed=$((passed + 1))
+	else
+		echo "--- FAIL: $1 (${secs}s, exit status $rc)"
+		failed=$((failed + 1))
+		failed_names+=("$1")
+	fi
+}
+
+# reap_one: waits for one running test to end, prints its output and verdict.
+reap_one() {
+	local pid name
+	# A trapped Ctrl-C interrupts `wait`; the tests got it too and are
+	# tearing down, so wait again for them to end.
+	until wait -n -p pid "${!running[@]}" 2>/dev/null || [ -n "${pid:-}" ]; do
+		[ "${#running[@]}" -gt 0 ] || return 0
+	done
+	name="${running[$pid]}"
+	unset "running[$pid]"
+	echo "=== RUN   $name"
+	cat "$OUT/$name.log"
+	report "$name"
 }
 
 tests=()
@@ -64,16 +133,12 @@ else
 	done
 fi
 
-passed=0
-failed=0
-skipped=0
-failed_names=()
-interrupted=0
-# Ctrl-C reaches the running test too (same process group): it tears its bed
-# down and exits; then the runner stops instead of going on.
+# Ctrl-C reaches the running tests too (same process group): they tear their
+# beds down and exit; then the runner stops instead of going on.
 trap 'interrupted=1' INT TERM
 
 for t in "${tests[@]}"; do
+	[ "$interrupted" = 0 ] || break
 	name="$(basename "$t" .sh)"
 	if [ ! -f "$t" ]; then
 		echo "--- FAIL: $name (no such test: ${t#"$REPO"/})"
@@ -86,32 +151,27 @@ for t in "${tests[@]}"; do
 		skipped=$((skipped + 1))
 		continue
 	fi
-	echo "=== RUN   $name"
-	start="${EPOCHREALTIME/./}"
-	set +e
-	timeout --foreground -k "$KILL_AFTER" "$TIMEOUT" bash "$t"
-	rc=$?
-	set -e
-	if ! reap_beds && [ "$rc" = 0 ]; then
-		echo "$name: left a bed up"
-		rc=1
+	if [ "$JOBS" = 1 ]; then
+		echo "=== RUN   $name"
+		run_test "$t" "$name"
+		report "$name"
+		continue
 	fi
-	secs="$(((${EPOCHREALTIME/./} - start) / 100000))"
-	secs="$((secs / 10)).$((secs % 10))"
-	if [ "$rc" = 0 ]; then
-		echo "--- PASS: $name (${secs}s)"
-		passed=$((passed + 1))
-	else
-		[ "$rc" != 124 ] || echo "$name: timed out after ${TIMEOUT}s"
-		echo "--- FAIL: $name (${secs}s, exit status $rc)"
-		failed=$((failed + 1))
-		failed_names+=("$name")
-	fi
-	if [ "$interrupted" = 1 ]; then
-		echo "interrupted: not running the remaining tests"
-		break
-	fi
+	alone=0
+	! grep -qx '# e2e: alone' "$t" || alone=1
+	while [ "${#running[@]}" -ge "$JOBS" ] || { [ "$alone" = 1 ] && [ "${#running[@]}" -gt 0 ]; }; do
+		reap_one
+	done
+	[ "$interrupted" = 0 ] || break
+	run_test "$t" "$name" >"$OUT/$name.log" 2>&1 &
+	running[$!]="$name"
+	# An "alone" test ends before the next one starts.
+	[ "$alone" = 0 ] || reap_one
 done
+while [ "${#running[@]}" -gt 0 ]; do
+	reap_one
+done
+[ "$interrupted" = 0 ] || echo "interrupted: not running the remaining tests"
 
 [ ${#failed_names[@]} -eq 0 ] || echo "failed: ${failed_names[*]}"
 echo "$passed passed, $failed failed$([ "$skipped" = 0 ] || echo ", $skipped skipped")"
