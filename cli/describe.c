@@ -67,6 +67,15 @@ static void describe_spec(const json_t *spec, const char *ns)
 	field("  ", "Idle Timeout:", buf);
 	field("  ", "Running:", json_is_false(json_object_get(spec, "running")) ? "false" : "true");
 	field("  ", "Reclaim Policy:", cli_jstr(spec, "reclaimPolicy", "Delete"));
+	printf("  Hosted Apps:\n");
+	if (json_array_size(json_object_get(spec, "hostedApps")) == 0)
+		printf("    <none: every hosted port is public>\n");
+	json_array_foreach(json_object_get(spec, "hostedApps"), i, item) {
+		const json_t *port = json_object_get(item, "port");
+
+		printf("    %lld: %s\n", json_is_integer(port) ? (long long)json_integer_value(port) : 0LL,
+		       cli_jstr(item, "access", "public"));
+	}
 	printf("  Env:\n");
 	json_array_foreach(json_object_get(spec, "env"), i, item)
 		printf("    %s=%s\n", cli_jstr(item, "name", "?"), cli_jstr(item, "value", ""));
@@ -102,10 +111,13 @@ static void describe_status(const struct status *st)
 		field("  ", "Last Activity:", st->last_activity);
 	if (st->idle_since[0])
 		field("  ", "Idle Since:", st->idle_since);
+	/* Who may open each URL (spec.hostedApps): members only, or anyone
+	 * who has it. */
 	printf("  Ports:\n");
 	for (size_t i = 0; i < st->n_ports; i++)
-		printf("    %ld -> %ld  %s\n", st->ports[i].container, st->ports[i].host,
-		       i < st->n_urls ? st->urls[i] : "");
+		printf("    %ld -> %ld  %s%s\n", st->ports[i].container, st->ports[i].host,
+		       i < st->n_urls ? st->urls[i] : "",
+		       st->ports[i].members ? "  (members only)" : "");
 	printf("Conditions:\n");
 	if (st->n_conditions == 0) {
 		printf("  <none>\n");
@@ -173,6 +185,11 @@ static void describe_container(const char *ns, const char *name, const struct st
 			field("  ", "Finished:", k->finished_at);
 		field("  ", "ID:", k->id[0] ? k->id : "-");
 		field("  ", "Image:", k->image[0] ? k->image : "-");
+		/* Publish mode none: nginx routes to this address. */
+		if (k->network[0])
+			field("  ", "Network:", k->network);
+		if (k->address[0])
+			field("  ", "Address:", k->address);
 	} else {
 		field("  ", "State:", k->name[0] ? "unknown (not reported by the controller)" :
 						   "none");

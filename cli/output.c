@@ -109,8 +109,10 @@ static int view_cells(struct table *t, const json_t *obj, enum cli_fmt fmt, bool
 	cli_status(obj, &st);
 	ready = status_condition(&st, "Ready");
 	buf_init(&ports, 4096);
+	/* A members-only port (spec.hostedApps) says so, like "8080/tcp". */
 	for (size_t i = 0; i < st.n_ports; i++)
-		buf_printf(&ports, "%s%ld", i ? "," : "", st.ports[i].host);
+		buf_printf(&ports, "%s%ld%s", i ? "," : "", st.ports[i].host,
+			   st.ports[i].members ? "/members" : "");
 	if (all_ns)
 		r = table_cell(t, cli_jstr(meta, "namespace", "-"));
 	if (r == 0)

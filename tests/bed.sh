@@ -53,6 +53,9 @@
 #                    KLANGK_ETCD_CACERT, _CERT, _KEY and ETCDCTL_CACERT, _CERT,
 #                    _KEY; the endpoints are https://
 #   BED_ETCD_ARGS    extra etcd flags (word-split), e.g. "--auth-token-ttl 2"
+#   BED_DOCKERD_ARGS extra dockerd flags (word-split), e.g. a
+#                    "--default-address-pool base=10.201.0.0/16,size=24" for
+#                    more networks than its default pools hold (~30)
 #   BED_OWN_SESSION=1  bed_start_controller and bed_start_proxygen start the
 #                    daemon in a session of its own (setsid), so that a
 #                    terminal's Ctrl-C, which signals the whole foreground
@@ -466,11 +469,13 @@ _bed_start_engine() {
 		# Its own roots, bridge and containerd namespace, so parallel
 		# beds and the machine's own Docker never meet. --iptables=false:
 		# ports are published by docker-proxy on the host.
+		# shellcheck disable=SC2086 # BED_DOCKERD_ARGS is a list of flags
 		dockerd --host "unix://$BED/docker.sock" --data-root "$BED/docker" \
 			--exec-root "$BED/docker-exec" --pidfile "$BED/docker.pid" \
 			--iptables=false --bridge "$BED_BRIDGE" \
 			--containerd-namespace "k$BED_BRIDGE" \
 			--containerd-plugins-namespace "kp$BED_BRIDGE" \
+			${BED_DOCKERD_ARGS:-} \
 			</dev/null >>"$BED/podman.log" 2>&1 &
 		BED_PODMAN_PID=$!
 		echo "$BED_PODMAN_PID" >"$BED/podman.pid"

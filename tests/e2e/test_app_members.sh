@@ -10,6 +10,7 @@
 # whatever listens on the leased ports.  The etcd roles are the ones the
 # controller grants (controller/rbac.c, tested by test_etcd_security): bob
 # may read alice/app while he is a member.
+#   - klangkc describe and get show which ports are members-only;
 #   - curl: anonymous -> 302 to the gateway's page for the app (path and
 #     query kept); the public app answers without any of it; a member's
 #     ticket (HTTP Basic) -> the callback sets a host-only HttpOnly
@@ -86,6 +87,13 @@ etcdput /klangk/status/alice/app "{\"id\": \"$ID\", \"phase\": \"Running\", \"po
 	{\"container\": 8000, \"host\": $PM, \"access\": \"members\"},
 	{\"container\": 8001, \"host\": $PP},
 	{\"container\": 8002, \"host\": $PO, \"access\": \"members\"}]}"
+
+# The owner sees which apps are members-only, in the spec and in the status.
+d="$(bed_as_tenant alice "$BIN/klangkc" describe app -n alice)" || fail "describe: $d"
+assert_contains "$d" "8000: members" "describe: spec.hostedApps"
+assert_contains "$(grep -- "8000 -> $PM" <<<"$d")" "(members only)" "describe: the members-only port"
+! grep -- "8001 -> $PP" <<<"$d" | grep -q "members only" || fail "describe calls the public port members-only"
+assert_contains "$(bed_as_tenant alice "$BIN/klangkc" get app -n alice)" "$PM/members,$PP,$PO/members" "get: PORTS"
 
 export KLANGK_HOSTING_DOMAIN="apps.test:$P"
 KLANGK_GATEWAY_APP_COOKIE_SECONDS=$COOKIE_S bed_start_gateway || fail "gateway"

@@ -72,6 +72,9 @@ for i in 0 4; do
 	grep -q "$A/${PA[$i]} $ADDR:$((8000 + i));" "$NGINX_DIR/nginx.conf" ||
 		fail "no route $A/${PA[$i]} -> $ADDR:$((8000 + i)) in nginx.conf"
 done
+d="$("$K" describe a1 -n alice)"
+assert_contains "$(grep "Address:" <<<"$d")" "$ADDR" "describe: the container's address"
+assert_contains "$(grep "Network:" <<<"$d")" "klangk_${KLANGK_INSTANCE_ID}_alice" "describe: its network"
 echo "ok: a1 at $ADDR, routed there"
 
 echo "== 2. nothing listens on the leased host ports"
