@@ -585,41 +585,43 @@ static int reload_or_start(struct ngx *n, const char *prefix, const char *errlog
  */
 #define MAX_WORKERS 512
 
-/* Is pid a worker of master m that still takes new connections? */
-static bool worker_accepting(pid_t m, pid_t pid)
+/* Read /proc/PID/WHAT (up to len - 1 bytes) into buf, NUL-terminated:
+ * its length, or -1 (gone, unreadable or empty). */
+static ssize_t read_proc(long pid, const char *what, char *buf, size_t len)
 {
-	char p[64], buf[128];
+	char p[96];
 	ssize_t k;
 	int fd;
 
-	snprintf(p, sizeof(p), "/proc/%ld/stat", (long)pid);
+	snprintf(p, sizeof(p), "/proc/%ld/%s", pid, what);
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
-	k = read(fd, buf, sizeof(buf) - 1);
+		return -1;
+	k = read(fd, buf, len - 1);
 	close(fd);
 	if (k <= 0)
-		return false;
+		return -1;
 	buf[k] = '\0';
-	{
-		/* "pid (comm) S ppid ...": comm may hold anything but ends at
-		 * the last ')'. */
-		const char *c = strrchr(buf, ')');
-		char st;
-		long pp;
+	return k;
+}
 
-		if (!c || sscanf(c + 1, " %c %ld", &st, &pp) != 2 || pp != (long)m || st == 'Z')
-			return false;
-	}
-	snprintf(p, sizeof(p), "/proc/%ld/cmdline", (long)pid);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+/* Is pid a worker of master m that still takes new connections? */
+static bool worker_accepting(pid_t m, pid_t pid)
+{
+	char buf[128];
+	const char *c;
+	char st;
+	long pp;
+
+	/* "pid (comm) S ppid ...": comm may hold anything but ends at the
+	 * last ')'. */
+	if (read_proc(pid, "stat", buf, sizeof(buf)) < 0)
 		return false;
-	k = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (k <= 0)
+	c = strrchr(buf, ')');
+	if (!c || sscanf(c + 1, " %c %ld", &st, &pp) != 2 || pp != (long)m || st == 'Z')
 		return false;
-	buf[k] = '\0';
+	if (read_proc(pid, "cmdline", buf, sizeof(buf)) < 0)
+		return false;
 	return strncmp(buf, "nginx: worker process", 21) == 0 && !strstr(buf, "shutting down");
 }
 
@@ -627,22 +629,14 @@ static bool worker_accepting(pid_t m, pid_t pid)
  * MAX_WORKERS); returns how many. */
 static size_t accepting_workers(pid_t m, pid_t out[MAX_WORKERS])
 {
-	char p[64], buf[4096];
+	char what[64], buf[4096];
 	size_t n = 0;
-	ssize_t k;
-	int fd;
 
 	if (m <= 0)
 		return 0;
-	snprintf(p, sizeof(p), "/proc/%ld/task/%ld/children", (long)m, (long)m);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	snprintf(what, sizeof(what), "task/%ld/children", (long)m);
+	if (read_proc(m, what, buf, sizeof(buf)) < 0)
 		return 0;
-	k = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (k <= 0)
-		return 0;
-	buf[k] = '\0';
 	for (char *s = buf, *end; n < MAX_WORKERS; s = end) {
 		long v = strtol(s, &end, 10);
 
