@@ -110,8 +110,18 @@ reap_one() {
 	local pid name
 	# A trapped Ctrl-C interrupts `wait`; the tests got it too and are
 	# tearing down, so wait again for them to end.
-	until wait -n -p pid "${!running[@]}" 2>/dev/null || [ -n "${pid:-}" ]; do
+	local rc=0
+	until wait -n -p pid "${!running[@]}" 2>/dev/null || { rc=$? && [ -n "${pid:-}" ]; }; do
 		[ "${#running[@]}" -gt 0 ] || return 0
+		# 127: none of them is a job to wait for (already collected);
+		# take one that is gone rather than spin.
+		if [ "$rc" = 127 ]; then
+			for pid in "${!running[@]}"; do
+				kill -0 "$pid" 2>/dev/null || break
+			done
+			! kill -0 "$pid" 2>/dev/null && break
+			pid=""
+		fi
 	done
 	name="${running[$pid]}"
 	unset "running[$pid]"
