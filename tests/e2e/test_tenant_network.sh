@@ -17,6 +17,11 @@
 # the test's own, routed from the host, so the drop is the firewall's and
 # not a missing route.  Runs on Podman and dockerd (the bed's dockerd runs
 # --iptables=false: the egress table isolates the bridges on both).
+# Runs alone (tests/e2e/run.sh): the egress table of another bed's controller
+# (any Klangk instance on the host) drops traffic between "kt*" bridges that
+# are not in its own set, which includes this bed's tenants' own traffic.
+# That is a defect of running two instances on one host, left for its issue.
+# e2e: alone
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../bed.sh"
