@@ -171,24 +171,41 @@ static int fsync_dir(const char *dir)
 	return r;
 }
 
+/* Read the file at path (up to len - 1 bytes) into buf, NUL-terminated:
+ * its length, or -1 (absent, unreadable or empty). */
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	ssize_t k;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	k = read(fd, buf, len - 1);
+	close(fd);
+	if (k <= 0)
+		return -1;
+	buf[k] = '\0';
+	return k;
+}
+
+/* read_small of /proc/PID/WHAT. */
+static ssize_t read_proc(long pid, const char *what, char *buf, size_t len)
+{
+	char p[96];
+
+	snprintf(p, sizeof(p), "/proc/%ld/%s", pid, what);
+	return read_small(p, buf, len);
+}
+
 /* The running master's pid from nginx.pid, or 0. */
 static pid_t pidfile_master(const struct ngx *n)
 {
-	char p[4096], b[32];
-	ssize_t k;
+	char p[4096], b[32], cmd[256];
 	long v;
-	int fd;
 
-	if (path(p, sizeof(p), n->dir, "nginx.pid") < 0)
+	if (path(p, sizeof(p), n->dir, "nginx.pid") < 0 || read_small(p, b, sizeof(b)) < 0)
 		return 0;
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	k = read(fd, b, sizeof(b) - 1);
-	close(fd);
-	if (k <= 0)
-		return 0;
-	b[k] = '\0';
 	b[strcspn(b, "\n")] = '\0';
 	{
 		char *end;
@@ -202,19 +219,8 @@ static pid_t pidfile_master(const struct ngx *n)
 		return 0;
 	/* A stale pid file may name a pid reused by another program: signal
 	 * only an nginx. */
-	snprintf(p, sizeof(p), "/proc/%ld/cmdline", v);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		char cmd[256];
-
-		k = read(fd, cmd, sizeof(cmd) - 1);
-		close(fd);
-		if (k > 0) {
-			cmd[k] = '\0';
-			if (!strstr(cmd, "nginx"))
-				return 0;
-		}
-	}
+	if (read_proc(v, "cmdline", cmd, sizeof(cmd)) >= 0 && !strstr(cmd, "nginx"))
+		return 0;
 	return (pid_t)v;
 }
 
@@ -584,26 +590,6 @@ static int reload_or_start(struct ngx *n, const char *prefix, const char *errlog
  * on in Debian's kernels); without it nothing is awaited.
  */
 #define MAX_WORKERS 512
-
-/* Read /proc/PID/WHAT (up to len - 1 bytes) into buf, NUL-terminated:
- * its length, or -1 (gone, unreadable or empty). */
-static ssize_t read_proc(long pid, const char *what, char *buf, size_t len)
-{
-	char p[96];
-	ssize_t k;
-	int fd;
-
-	snprintf(p, sizeof(p), "/proc/%ld/%s", pid, what);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	k = read(fd, buf, len - 1);
-	close(fd);
-	if (k <= 0)
-		return -1;
-	buf[k] = '\0';
-	return k;
-}
 
 /* Is pid a worker of master m that still takes new connections? */
 static bool worker_accepting(pid_t m, pid_t pid)
