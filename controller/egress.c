@@ -78,10 +78,18 @@ static int render_set(struct buf *out, const char *name, const char *type,
 	return r == 0 ? buf_puts(out, "\t}\n") : r;
 }
 
-static int render_same(struct buf *out, const char *const *bridges, size_t n)
+/* The instance's own bridges, as a set of names (own) and of pairs of a
+ * name with itself (same): see the forward chain. */
+static int render_bridges(struct buf *out, const char *const *bridges, size_t n)
 {
-	int r = buf_puts(out, "\tset same {\n\t\ttype ifname . ifname\n");
+	int r = buf_puts(out, "\tset own {\n\t\ttype ifname\n");
 
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = buf_printf(out, "%s\"%s\"", i ? ", " : "\t\telements = { ", bridges[i]);
+	if (r == 0 && n)
+		r = buf_puts(out, " }\n");
+	if (r == 0)
+		r = buf_puts(out, "\t}\n\tset same {\n\t\ttype ifname . ifname\n");
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = buf_printf(out, "%s\"%s\" . \"%s\"", i ? ", " : "\t\telements = { ",
 			       bridges[i], bridges[i]);
@@ -90,20 +98,32 @@ static int render_same(struct buf *out, const char *const *bridges, size_t n)
 	return r == 0 ? buf_puts(out, "\t}\n") : r;
 }
 
+/*
+ * Input is dropped from every tenant bridge, ours or another instance's:
+ * no instance wants a workspace to reach the host.  Forwarding is judged
+ * only where one end is one of our bridges (@own): with br_netfilter on,
+ * another Klangk instance's tenants' traffic within their own bridge
+ * passes this hook too, and only that instance knows which pairs are its
+ * own; a rule on "kt*" at both ends would drop it.  Traffic between our
+ * bridge and any other tenant bridge, ours or not, is dropped from either
+ * side; the deny lists are ours to apply to our workspaces alone.
+ */
+#define BR EGRESS_BRIDGE_PREFIX
 static const char chains[] =
 	"\tchain input {\n"
 	"\t\ttype filter hook input priority filter - 10; policy accept;\n"
-	"\t\tiifname \"" EGRESS_BRIDGE_PREFIX "*\" ct state established,related accept\n"
-	"\t\tiifname \"" EGRESS_BRIDGE_PREFIX "*\" counter drop\n"
+	"\t\tiifname \"" BR "*\" ct state established,related accept\n"
+	"\t\tiifname \"" BR "*\" counter drop\n"
 	"\t}\n"
 	"\tchain forward {\n"
 	"\t\ttype filter hook forward priority filter - 10; policy accept;\n"
-	"\t\tiifname \"" EGRESS_BRIDGE_PREFIX "*\" ct state established,related accept\n"
-	"\t\tiifname \"" EGRESS_BRIDGE_PREFIX "*\" oifname \"" EGRESS_BRIDGE_PREFIX
-	"*\" iifname . oifname != @same counter drop\n"
-	"\t\tiifname \"" EGRESS_BRIDGE_PREFIX "*\" ip daddr @deny4 counter drop\n"
-	"\t\tiifname \"" EGRESS_BRIDGE_PREFIX "*\" ip6 daddr @deny6 counter drop\n"
+	"\t\tiifname \"" BR "*\" ct state established,related accept\n"
+	"\t\tiifname @own oifname \"" BR "*\" iifname . oifname != @same counter drop\n"
+	"\t\tiifname \"" BR "*\" oifname @own iifname . oifname != @same counter drop\n"
+	"\t\tiifname @own ip daddr @deny4 counter drop\n"
+	"\t\tiifname @own ip6 daddr @deny6 counter drop\n"
 	"\t}\n";
+#undef BR
 
 int egress_render(const char *instance, const struct cfg_isolation *iso,
 		  const char *const *bridges, size_t n, struct buf *out)
@@ -114,7 +134,7 @@ int egress_render(const char *instance, const struct cfg_isolation *iso,
 				"table inet klangk-%s {\n", instance, instance, instance);
 
 	if (r == 0)
-		r = render_same(out, bridges, n);
+		r = render_bridges(out, bridges, n);
 	if (r == 0)
 		r = render_set(out, "deny4", "ipv4_addr", iso, AF_INET, "169.254.0.0/16");
 	if (r == 0)
@@ -260,7 +280,7 @@ int egress_apply(struct egress *g, const struct cfg_isolation *iso,
 int egress_allow(struct egress *g, const struct cfg_isolation *iso,
 		 const char *bridge, struct err *e)
 {
-	char script[256];
+	char script[512];
 	int r = 0;
 
 	pthread_mutex_lock(&g->mu);
@@ -273,8 +293,10 @@ int egress_allow(struct egress *g, const struct cfg_isolation *iso,
 	}
 	/* One element into the live table: adding one that is there is
 	 * not an error, so this too can be repeated. */
-	snprintf(script, sizeof(script), "add element inet %s same { \"%s\" . \"%s\" }\n",
-		 g->table, bridge, bridge);
+	snprintf(script, sizeof(script),
+		 "add element inet %s own { \"%s\" }\n"
+		 "add element inet %s same { \"%s\" . \"%s\" }\n",
+		 g->table, bridge, g->table, bridge, bridge);
 	if (r == 0)
 		r = run_nft(false, script, e);
 	if (r < 0)

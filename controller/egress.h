@@ -8,10 +8,13 @@
  *     bridges, so etcd, the daemons' metrics and endpoints, the gateway,
  *     an engine API on TCP): only replies to connections the host opened
  *     are let through, which is how nginx reaches the published ports;
- *   - forward: another tenant's bridge is dropped (a bridge to itself is
- *     let through: with br_netfilter loaded a tenant's own traffic passes
- *     here too), and so is any destination in 169.254.0.0/16 (cloud
- *     metadata) or in KLANGK_EGRESS_DENY.
+ *   - forward, where one end is one of this instance's bridges (set
+ *     "own"): to or from any other tenant bridge is dropped (a bridge to
+ *     itself is let through: with br_netfilter loaded a tenant's own
+ *     traffic passes here too), and so is any destination in
+ *     169.254.0.0/16 (cloud metadata) or in KLANGK_EGRESS_DENY.  Bridges
+ *     of another Klangk instance on the host are that instance's to judge,
+ *     so two instances do not drop each other's tenants' own traffic.
  * The table is built whole, checked with `nft -c` and swapped in with one
  * `nft -f` transaction (delete and create together), so it is never half
  * there, and applying it again after a crash is the same act.  Rendering

@@ -14,11 +14,6 @@
 #  5. the state of a container that exited (exit code) and of one killed
 #     by its memory limit (exit 137; OOMKilled on dockerd, which Podman 4.3
 #     does not report: noted).
-# Runs alone (tests/e2e/run.sh): the egress table of another bed's controller
-# (any Klangk instance on the host) drops traffic between "kt*" bridges that
-# are not in its own set, which includes this bed's tenants' own traffic.
-# That is a defect of running two instances on one host, left for its issue.
-# e2e: alone
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"

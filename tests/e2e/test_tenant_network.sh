@@ -12,25 +12,25 @@
 #  4. nginx still serves both tenants' hosted apps;
 #  5. the tenant's network goes when its last workspace does (garbage
 #     collection runs at the resyncs that list the engine: every tenth);
-#  6. the egress table, deleted by hand, comes back.
+#  6. the egress table, deleted by hand, comes back;
+#  7. another Klangk instance's table on the same host (a copy of this
+#     one's, renamed, knowing none of this bed's bridges) does not break
+#     alice's traffic between her workspaces, and bob still cannot reach
+#     them.
 # The link-local and denied destinations live in a network namespace of
 # the test's own, routed from the host, so the drop is the firewall's and
 # not a missing route.  Runs on Podman and dockerd (the bed's dockerd runs
 # --iptables=false: the egress table isolates the bridges on both).
-# Runs alone (tests/e2e/run.sh): the egress table of another bed's controller
-# (any Klangk instance on the host) drops traffic between "kt*" bridges that
-# are not in its own set, which includes this bed's tenants' own traffic.
-# That is a defect of running two instances on one host, left for its issue.
-# e2e: alone
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../bed.sh"
 source "$HERE/assert.sh"
 
-NS_OUT="" VETH="" OUT_PID=""
+NS_OUT="" VETH="" OUT_PID="" FOREIGN=""
 cleanup() {
 	local rc=$?
 	set +e
+	[ -z "$FOREIGN" ] || nft delete table inet "$FOREIGN" 2>/dev/null
 	[ -z "$OUT_PID" ] || kill "$OUT_PID" 2>/dev/null
 	[ -z "$VETH" ] || ip link delete "$VETH" 2>/dev/null
 	[ -z "$NS_OUT" ] || ip netns delete "$NS_OUT" 2>/dev/null
@@ -178,4 +178,24 @@ done
 wait_for "the table back" 60 nft list table inet "$TABLE" >/dev/null || fail "$TABLE did not come back"
 reaches a1 alice "$GW" "$ETCD_PORT" && fail "the workspace reached etcd after the table came back"
 echo "ok: the egress table re-applied after it was deleted"
+# --- 7. a second instance's table does not judge this one's bridges -------
+# A copy of this bed's table under another instance's name, with its sets
+# of bridges emptied: what the controller of another Klangk instance on
+# this host loads.  Its rules see this bed's bridged traffic too (with
+# br_netfilter on every bridged packet passes the forward hook of every
+# table); a rule on "kt*" at both ends would drop alice's own traffic.
+ws_apply bob b2 '{"hostedPorts": 2}'
+wait_ws_converged b2 bob 60
+FOREIGN="klangk-other$SUF"
+nft list table inet "$TABLE" | sed "1s/^table inet $TABLE {/table inet $FOREIGN {/" >"$BED/foreign.nft"
+nft -f "$BED/foreign.nft" || fail "cannot load the other instance's table"
+for set in own same; do
+	nft flush set inet "$FOREIGN" "$set" 2>/dev/null || true
+done
+nft list table inet "$FOREIGN" | grep -q 'hook forward' || fail "the other table has no forward chain"
+wait_for "a1 reaches a2 at $A2 beside another instance's table" 20 reaches a1 alice "$A2" 8000 ||
+	fail "another instance's egress table broke alice's traffic between her workspaces"
+reaches b2 bob "$A2" 8000 && fail "bob's workspace reached alice's at $A2:8000"
+reaches b2 bob "$(ip_of a1 alice)" 8001 && fail "bob's workspace reached alice's a1 at port 8001"
+echo "ok: another instance's table leaves alice's own traffic alone; bob still refused"
 echo "PASS test_tenant_network"

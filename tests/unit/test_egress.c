@@ -1,7 +1,9 @@
 /* Unit tests for the egress table's script (egress.h) and the tenant
  * bridges' names (tnet.h): the script replaces the table whole in one
  * transaction, drops new input from every tenant bridge, drops forwarding
- * between two tenant bridges but not within one, and drops the link-local
+ * between one of the instance's bridges and any other tenant bridge but
+ * not within one, leaves the bridges of other instances (which the same
+ * host may run) alone, and drops the link-local
  * range and the deny list by family; a bridge name is short enough for
  * Linux, carries the prefix the rules match, and is the same for the same
  * tenant and different for another. */
@@ -39,7 +41,14 @@ static void test_render_default(void)
 	CHECK_CONTAINS(s, "hook forward priority filter - 10;");
 	CHECK_CONTAINS(s, "iifname \"kt*\" ct state established,related accept\n"
 			  "\t\tiifname \"kt*\" counter drop\n");
-	CHECK_CONTAINS(s, "iifname \"kt*\" oifname \"kt*\" iifname . oifname != @same counter drop");
+	CHECK_CONTAINS(s, "iifname @own oifname \"kt*\" iifname . oifname != @same counter drop\n"
+			  "\t\tiifname \"kt*\" oifname @own iifname . oifname != @same counter drop\n"
+			  "\t\tiifname @own ip daddr @deny4 counter drop\n"
+			  "\t\tiifname @own ip6 daddr @deny6 counter drop\n");
+	/* No forward rule matches "kt*" at both ends: those would judge
+	 * another instance's bridges, whose pairs only it knows. */
+	CHECK(!CONTAINS(s, "iifname \"kt*\" oifname \"kt*\""));
+	CHECK(!CONTAINS(s, "iifname \"kt*\" ip"));
 	CHECK_CONTAINS(s, "elements = { 169.254.0.0/16 }");
 	/* No bridge and no v6 entry: no (empty, invalid) element lists. */
 	CHECK(!CONTAINS(s, "elements = {  }") && !CONTAINS(s, "elements = { }"));
@@ -61,6 +70,8 @@ static void test_render_bridges_and_deny(void)
 	CHECK(s != NULL);
 	if (!s)
 		return;
+	CHECK_CONTAINS(s, "set own {\n\t\ttype ifname\n"
+			  "\t\telements = { \"kt0123456789ab\", \"ktba9876543210\" }\n");
 	CHECK_CONTAINS(s, "elements = { \"kt0123456789ab\" . \"kt0123456789ab\", "
 			  "\"ktba9876543210\" . \"ktba9876543210\" }");
 	CHECK_CONTAINS(s, "elements = { 169.254.0.0/16, 10.0.0.0/8, 192.0.2.7/32 }");
