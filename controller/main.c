@@ -521,9 +521,16 @@ static void resync(struct ctl *c, struct etcd *etcd, struct engine *eng)
 	/* When the engine was listed: the tenant networks, also before their
 	 * owners (gc.h), and the egress table made to match them (so a table
 	 * someone flushed comes back within ten resyncs); an idle resync asks
-	 * the engine nothing. */
-	if (view.listed && tnet_list(eng, cfg.instance_id, &nets, &e) < 0)
-		goto list_failed;
+	 * the engine nothing.  A failed network listing (an engine with
+	 * hundreds of networks can take longer than the timeout) costs only
+	 * what needs it: with nets NULL, networks are neither collected nor
+	 * the table rebuilt this time; the rest of the resync goes on. */
+	if (view.listed && tnet_list(eng, cfg.instance_id, &nets, &e) < 0) {
+		log_warn("resync: tenant networks not listed; their collection and "
+			 "the egress table's refresh wait for the next listing",
+			 "error", e.msg, NULL);
+		err_clear(&e);
+	}
 	if (nets && cfg.iso.egress_firewall && tnet_firewall(c->egress, &cfg, nets, &e) < 0) {
 		log_warn("egress firewall not applied", "error", e.msg, NULL);
 		err_clear(&e);
