@@ -99,21 +99,23 @@ static int render_bridges(struct buf *out, const char *const *bridges, size_t n)
 }
 
 /*
- * Input is dropped from every tenant bridge, ours or another instance's:
- * no instance wants a workspace to reach the host.  Forwarding is judged
- * only where one end is one of our bridges (@own): with br_netfilter on,
- * another Klangk instance's tenants' traffic within their own bridge
- * passes this hook too, and only that instance knows which pairs are its
- * own; a rule on "kt*" at both ends would drop it.  Traffic between our
- * bridge and any other tenant bridge, ours or not, is dropped from either
- * side; the deny lists are ours to apply to our workspaces alone.
+ * Each instance judges its own bridges (@own) and leaves another Klangk
+ * instance's on the same host to that instance's table.  With
+ * br_netfilter on, the other instance's tenants' traffic within their own
+ * bridge passes this forward hook too, and only that instance knows which
+ * pairs are its own: a rule on "kt*" at both ends would drop it.  Input
+ * from our bridges is dropped (the other instance drops input from its
+ * own); traffic between our bridge and any other tenant bridge, ours or
+ * not, is dropped from either side; the deny lists are ours to apply to
+ * our workspaces alone.  A bridge joins @own (egress_allow) before the
+ * first container on it starts.
  */
 #define BR EGRESS_BRIDGE_PREFIX
 static const char chains[] =
 	"\tchain input {\n"
 	"\t\ttype filter hook input priority filter - 10; policy accept;\n"
-	"\t\tiifname \"" BR "*\" ct state established,related accept\n"
-	"\t\tiifname \"" BR "*\" counter drop\n"
+	"\t\tiifname @own ct state established,related accept\n"
+	"\t\tiifname @own counter drop\n"
 	"\t}\n"
 	"\tchain forward {\n"
 	"\t\ttype filter hook forward priority filter - 10; policy accept;\n"

@@ -2,14 +2,14 @@
  * egress — the controller's firewall for workspaces: one nftables table,
  * "inet klangk-<instance>", whose base chains run before the engines' own
  * rules (priority filter - 10), so no ACCEPT of theirs can undo a drop of
- * ours.  For packets that come in on a tenant bridge (interfaces "kt*",
- * controller/tnet.h):
+ * ours.  For packets that come in on one of this instance's tenant bridges
+ * (set "own"; interfaces "kt*", controller/tnet.h):
  *   - input (to any address of the host: the bridge's gateway, eth0, other
  *     bridges, so etcd, the daemons' metrics and endpoints, the gateway,
  *     an engine API on TCP): only replies to connections the host opened
  *     are let through, which is how nginx reaches the published ports;
- *   - forward, where one end is one of this instance's bridges (set
- *     "own"): to or from any other tenant bridge is dropped (a bridge to
+ *   - forward, where one end is one of this instance's bridges: to or
+ *     from any other tenant bridge is dropped (a bridge to
  *     itself is let through: with br_netfilter loaded a tenant's own
  *     traffic passes here too), and so is any destination in
  *     169.254.0.0/16 (cloud metadata) or in KLANGK_EGRESS_DENY.  Bridges

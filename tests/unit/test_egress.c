@@ -1,6 +1,6 @@
 /* Unit tests for the egress table's script (egress.h) and the tenant
  * bridges' names (tnet.h): the script replaces the table whole in one
- * transaction, drops new input from every tenant bridge, drops forwarding
+ * transaction, drops new input from the instance's bridges, drops forwarding
  * between one of the instance's bridges and any other tenant bridge but
  * not within one, leaves the bridges of other instances (which the same
  * host may run) alone, and drops the link-local
@@ -39,8 +39,10 @@ static void test_render_default(void)
 			 "table inet klangk-inst1 {\n", 73) == 0);
 	CHECK_CONTAINS(s, "hook input priority filter - 10;");
 	CHECK_CONTAINS(s, "hook forward priority filter - 10;");
-	CHECK_CONTAINS(s, "iifname \"kt*\" ct state established,related accept\n"
-			  "\t\tiifname \"kt*\" counter drop\n");
+	CHECK_CONTAINS(s, "chain input {\n"
+			  "\t\ttype filter hook input priority filter - 10; policy accept;\n"
+			  "\t\tiifname @own ct state established,related accept\n"
+			  "\t\tiifname @own counter drop\n");
 	CHECK_CONTAINS(s, "iifname @own oifname \"kt*\" iifname . oifname != @same counter drop\n"
 			  "\t\tiifname \"kt*\" oifname @own iifname . oifname != @same counter drop\n"
 			  "\t\tiifname @own ip daddr @deny4 counter drop\n"
@@ -49,6 +51,7 @@ static void test_render_default(void)
 	 * another instance's bridges, whose pairs only it knows. */
 	CHECK(!CONTAINS(s, "iifname \"kt*\" oifname \"kt*\""));
 	CHECK(!CONTAINS(s, "iifname \"kt*\" ip"));
+	CHECK(!CONTAINS(s, "iifname \"kt*\" counter drop"));
 	CHECK_CONTAINS(s, "elements = { 169.254.0.0/16 }");
 	/* No bridge and no v6 entry: no (empty, invalid) element lists. */
 	CHECK(!CONTAINS(s, "elements = {  }") && !CONTAINS(s, "elements = { }"));
