@@ -44,7 +44,7 @@ wait_ws_converged b1 bob 90
 engine_get "/v1.41/networks/$NB" >/dev/null || fail "bob has no network (the test's premise)"
 
 # --- 1. the listing of networks fails; the rest of the resync goes on -----
-echo '^GET /v[0-9.]+/networks\?' >"$FAULTS"
+echo '^GET /v[0-9.]+/(libpod/)?networks(/json)?\?' >"$FAULTS"
 "$K" delete b1 -n bob >/dev/null || fail "klangkc delete b1"
 _b1_gone() { ! engine_get "/v1.41/containers/$(ws_field b1 bob .status.container.name 2>/dev/null || echo none)/json" >/dev/null 2>&1 &&
 	! "$K" get b1 -n bob >/dev/null 2>&1; }
