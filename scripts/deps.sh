@@ -3,6 +3,7 @@
 # test suite need and is not present yet. Idempotent: when every package is
 # already installed it does nothing (no apt-get update, no network); then the
 # npm packages of the lockfiles, when not installed yet (npm_deps below).
+# It also gives Podman's user namespaces their subordinate ids (subids).
 set -euo pipefail
 
 PKGS=(
@@ -11,6 +12,10 @@ PKGS=(
 	libarchive-dev
 	etcd-server etcd-client
 	podman runc conmon catatonit containernetworking-plugins iptables
+	# Podman's other network backend, for the tenant-scale benchmark
+	# (BED_PODMAN_NETWORK=netavark): with CNI every network create and list
+	# costs ~90 ms per network that exists (BENCHMARKS.md).
+	netavark aardvark-dns
 	# the controller's egress firewall (controller/egress.h)
 	nftables
 	docker.io tini
@@ -53,6 +58,20 @@ npm_deps() {
 		fi
 	done
 }
+
+# Subordinate ids for Podman's user namespaces (KLANGK_USERNS=auto takes
+# each container's range from those of the user "containers";
+# tests/e2e/test_userns.sh).  The range is Podman's documented one, above
+# every uid a system gives out; an entry the machine has already is kept.
+subids() {
+	local f sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	for f in /etc/subuid /etc/subgid; do
+		grep -q '^containers:' "$f" 2>/dev/null ||
+			echo "containers:2147483647:2147483648" | $sudo tee -a "$f" >/dev/null
+	done
+}
+subids
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -47,6 +47,7 @@
 #   BED_FAILED=1     bed_down treats the test as failed (prints the logs)
 #   BED_SHOW_LOGS=1  bed_down always prints the logs' tails
 #   BED_PODMAN_LOG_LEVEL   podman service's --log-level (default warn)
+#   BED_PODMAN_NETWORK     Podman's network backend, cni (default) or netavark
 #   BED_ETCD_TLS=1   etcd serves https only and requires client certificates:
 #                    bed_up makes a CA, a server certificate for 127.0.0.1 and
 #                    a client certificate with openssl in $BED/pki, and exports
@@ -314,11 +315,32 @@ bed_podman() {
 		podman "$@"
 }
 
-# _bed_write_podman_conf: writes containers.conf, storage.conf and the CNI
-# network of the bed.
+# _bed_podman_network: the network backend of the bed's Podman:
+# $BED_PODMAN_NETWORK if set; else what an existing containers.conf of this
+# state directory says (make run's state outlives a run, and networks made
+# by one backend are invisible to the other); else cni.  netavark
+# (scripts/deps.sh installs it) is for the tenant-scale benchmark: Podman
+# 4.3's CNI plugins cost ~90 ms per existing network on every network
+# create and list, netavark's create does not grow (BENCHMARKS.md).
+_bed_podman_network() {
+	local kept
+	if [ -n "${BED_PODMAN_NETWORK:-}" ]; then
+		echo "$BED_PODMAN_NETWORK"
+	elif kept="$(sed -n 's/^network_backend = "\(cni\|netavark\)"$/\1/p' \
+		"$BED/containers.conf" 2>/dev/null)" && [ -n "$kept" ]; then
+		echo "$kept"
+	else
+		echo cni
+	fi
+}
+
+# _bed_write_podman_conf: writes containers.conf, storage.conf and the
+# bed's default network for the backend (_bed_podman_network).
 _bed_write_podman_conf() {
+	local backend
+	backend="$(_bed_podman_network)"
 	mkdir -p "$BED/storage" "$BED/runroot" "$BED/podman-tmp" "$BED/tmp" \
-		"$BED/cni/ipam" "$BED/xdg"
+		"$BED/cni/ipam" "$BED/netavark" "$BED/xdg"
 	chmod 700 "$BED/xdg"
 	cat >"$BED/containers.conf" <<EOF
 # The bed's Podman: runc with cgroupfs and explicit ulimits (no
@@ -327,8 +349,8 @@ _bed_write_podman_conf() {
 default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"]
 
 [network]
-network_backend = "cni"
-network_config_dir = "$BED/cni"
+network_backend = "$backend"
+network_config_dir = "$BED/$backend"
 default_network = "$BED_NETWORK"
 
 [engine]
@@ -358,6 +380,22 @@ EOF
 driver = "overlay"
 graphroot = "$BED/storage"
 runroot = "$BED/runroot"
+EOF
+	# Netavark's form of the same network (no DNS: the bed's containers
+	# are reached by address).
+	cat >"$BED/netavark/$BED_NETWORK.json" <<EOF
+{
+  "name": "$BED_NETWORK",
+  "id": "$(printf '%s' "$BED_NETWORK" | sha256sum | cut -c1-64)",
+  "driver": "bridge",
+  "network_interface": "$BED_BRIDGE",
+  "created": "2026-01-01T00:00:00Z",
+  "subnets": [{"subnet": "$BED_SUBNET", "gateway": "${BED_SUBNET%.0/*}.1"}],
+  "ipv6_enabled": false,
+  "internal": false,
+  "dns_enabled": false,
+  "ipam_options": {"driver": "host-local"}
+}
 EOF
 	cat >"$BED/cni/$BED_NETWORK.conflist" <<EOF
 {
