@@ -671,51 +671,56 @@ static json_t *docker_network(const json_t *n)
 	return d;
 }
 
+/* raw (stolen): one libpod network, or an array of them; *out: new, the
+ * same in the Docker API's shape. */
+static int from_libpod(json_t *raw, json_t **out)
+{
+	json_t *d = NULL, *n;
+	size_t i;
+	int r = 0;
+
+	if (json_is_array(raw)) {
+		d = json_array();
+		r = d ? 0 : -ENOMEM;
+		json_array_foreach(raw, i, n)
+			if (r == 0 && json_array_append_new(d, docker_network(n)) < 0)
+				r = -ENOMEM;
+	} else if (!(d = docker_network(raw))) {
+		r = -ENOMEM;
+	}
+	json_decref(raw);
+	if (r < 0) {
+		json_decref(d);
+		return r;
+	}
+	*out = d;
+	return 0;
+}
+
 int engine_network_inspect(struct engine *g, const char *name, json_t **out,
 			   struct err *e)
 {
-	json_t *raw = NULL, *d;
+	json_t *raw = NULL;
 	bool pod = false;
 	int r = podman(g, &pod, e);
 
 	if (r < 0 || !pod)
 		return r < 0 ? r : get_named(g, "inspect network", "/networks/%s", name, out, e);
 	r = get_named(g, "inspect network", "/libpod/networks/%s/json", name, &raw, e);
-	if (r < 0)
-		return r;
-	d = docker_network(raw);
-	json_decref(raw);
-	if (!d)
-		return -ENOMEM;
-	*out = d;
-	return 0;
+	return r < 0 ? r : from_libpod(raw, out);
 }
 
 int engine_network_list(struct engine *g, const char *label, json_t **out,
 			struct err *e)
 {
-	json_t *raw = NULL, *arr, *n;
+	json_t *raw = NULL;
 	bool pod = false;
-	size_t i;
 	int r = podman(g, &pod, e);
 
 	if (r < 0 || !pod)
 		return r < 0 ? r : list_array(g, "list networks", "/networks?", label, out, e);
 	r = list_array(g, "list networks", "/libpod/networks/json?", label, &raw, e);
-	if (r < 0)
-		return r;
-	arr = json_array();
-	r = arr ? 0 : -ENOMEM;
-	json_array_foreach(raw, i, n)
-		if (r == 0 && json_array_append_new(arr, docker_network(n)) < 0)
-			r = -ENOMEM;
-	json_decref(raw);
-	if (r < 0) {
-		json_decref(arr);
-		return r;
-	}
-	*out = arr;
-	return 0;
+	return r < 0 ? r : from_libpod(raw, out);
 }
 
 int engine_network_remove(struct engine *g, const char *name, struct err *e)
