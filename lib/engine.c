@@ -278,10 +278,17 @@ static int get_named(struct engine *g, const char *what, const char *fmt,
 	return r;
 }
 
+/* Podman answers an inspect that races the container's removal with 500
+ * "... does not exist in database: no such container" where dockerd says
+ * 404: both mean it is gone. */
 int engine_container_inspect(struct engine *g, const char *name,
 			     json_t **out, struct err *e)
 {
-	return get_named(g, "inspect container", "/containers/%s/json", name, out, e);
+	struct err local = { "" };
+	struct err *why = e ? e : &local;
+	int r = get_named(g, "inspect container", "/containers/%s/json", name, out, why);
+
+	return r == -EIO && strstr(why->msg, "no such container") ? -ENOENT : r;
 }
 
 /* *id: new, the Id of a creation's answer ("" if it has none). */

@@ -7,11 +7,14 @@ Listens on the Unix socket LISTEN_SOCKET and passes every HTTP request on to
 the engine's socket UPSTREAM_SOCKET, unchanged but for `Connection: close`
 (so each connection carries one request and the proxy never parses a
 response).  While FAULT_FILE exists, each line of it is a regular
-expression: a request whose "METHOD PATH?QUERY" matches one gets a 500 with
-a JSON message, as an overloaded engine answers, and is not passed on.
+expression, optionally followed by " => STATUS MESSAGE": a request whose
+"METHOD PATH?QUERY" matches one gets that status (500) with MESSAGE as the
+engine's JSON message, as an overloaded or racing engine answers, and is
+not passed on.
 Prints "ready" once listening.  Long answers (the event stream) are relayed
 as they come.
 """
+import json
 import os
 import re
 import socket
@@ -22,11 +25,20 @@ MAX_HEAD = 64 * 1024
 
 
 def faults(path):
+    """[(regex, status, message)] of the fault file."""
+    out = []
     try:
         with open(path, encoding="utf-8") as f:
-            return [re.compile(line.strip()) for line in f if line.strip()]
+            for line in f:
+                pattern, _, answer = line.strip().partition(" => ")
+                if not pattern:
+                    continue
+                status, _, message = answer.partition(" ")
+                out.append((re.compile(pattern), int(status or 500),
+                            message or "injected fault (tests/e2e/faultproxy.py)"))
     except FileNotFoundError:
-        return []
+        pass
+    return out
 
 
 def read_head(conn):
@@ -76,9 +88,12 @@ def serve(conn, upstream, fault_file):
         request = head.split(b"\r\n", 1)[0].decode("latin-1")
         method, target = (request.split(" ") + ["", ""])[:2]
         line = f"{method} {target}"
-        if any(r.search(line) for r in faults(fault_file)):
-            body = b'{"message":"injected fault (tests/e2e/faultproxy.py)"}'
-            conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\n"
+        for regex, status, message in faults(fault_file):
+            if not regex.search(line):
+                continue
+            body = json.dumps({"cause": message, "message": message,
+                               "response": status}).encode()
+            conn.sendall(f"HTTP/1.1 {status} Injected\r\n".encode() +
                          b"Content-Type: application/json\r\n"
                          b"Content-Length: " + str(len(body)).encode() +
                          b"\r\nConnection: close\r\n\r\n" + body)

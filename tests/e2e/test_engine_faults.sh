@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
+# Engine answers the controller must ride out, injected by
+# tests/e2e/faultproxy.py between the controller and the engine.
 # A resync whose listing of tenant networks fails loses only what needs
-# that listing (Podman 4.3 takes over a minute to list 140 networks:
-# BENCHMARKS.md).  The controller talks to the engine through
-# tests/e2e/faultproxy.py, which answers 500 to `GET /networks?...` while
-# told to:
+# that listing (Podman's compat list once took over a minute at 140
+# networks: BENCHMARKS.md); the proxy answers 500 to the network list
+# while told to:
 #  1. meanwhile a resync that lists the engine (every tenth; one a second
 #     here) still collects an orphaned labelled volume (the previous controller lost
 #     the whole resync), and says in its log that the networks were not
 #     listed;
 #  2. a tenant whose last workspace was deleted meanwhile keeps its network
 #     (nothing is collected from a listing that failed);
-#  3. once the engine lists networks again, that network is collected.
+#  3. once the engine lists networks again, that network is collected;
+#  4. Podman's answer to an inspect racing a container's removal (500 "...
+#     does not exist in database: no such container", where dockerd says
+#     404) means the container is gone: a deleted workspace whose container
+#     answers so is deleted, and no resync is lost to it (the previous
+#     controller lost each resync that inspected it).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../bed.sh"
@@ -33,7 +39,7 @@ python3 "$HERE/faultproxy.py" "$BED/fault.sock" "${DOCKER_HOST#unix://}" "$FAULT
 	>"$BED/faultproxy.log" 2>&1 &
 FP_PID=$!
 wait_for "the fault proxy" 10 grep -qx ready "$BED/faultproxy.log" || fail "faultproxy.py did not start"
-DOCKER_HOST="unix://$BED/fault.sock" bed_start_controller --resync-seconds 1
+DOCKER_HOST="unix://$BED/fault.sock" bed_start_controller --resync-seconds 1 --log-level debug
 
 K="$BIN/klangkc"
 NA="klangk_${KLANGK_INSTANCE_ID}_alice" NB="klangk_${KLANGK_INSTANCE_ID}_bob"
@@ -76,4 +82,29 @@ engine_get "/v1.41/networks/$NA" >/dev/null || fail "alice's network went too"
 # network (docs/security.md): the bed's own clean-up.
 bed_forget_bridge "kt$(printf '%s/bob' "$KLANGK_INSTANCE_ID" | sha256sum | cut -c1-12)"
 echo "ok: bob's network collected once networks are listed again"
-echo "PASS test_resync_network_list"
+# --- 4. "no such container" from a racing inspect is a container gone ------
+ws_apply alice a3 '{"hostedPorts": 0}'
+wait_ws_converged a3 alice 90
+A3C="$(ws_field a3 alice .status.container.name)"
+echo "^GET /v[0-9.]+/containers/$A3C/json => 500 container 0123 does not exist in database: no such container" >"$FAULTS"
+lost_before="$(grep -c 'resync: listing failed' "$BED/controller.log" || true)"
+faults_before="$(grep -c "^fault: GET .*/containers/$A3C/json" "$BED/faultproxy.log" || true)"
+"$K" delete a3 -n alice >/dev/null || fail "klangkc delete a3"
+_a3_gone() { ! "$K" get a3 -n alice >/dev/null 2>&1 &&
+	! engine_get "/v1.41/containers/$A3C/json" >/dev/null 2>&1; }
+wait_for "a3 deleted" 60 _a3_gone || fail "a3 was not deleted while its inspect answered 'no such container'"
+# A few resyncs (one a second) that look at the deleted container.
+_inspected() { [ "$(grep -c "^fault: GET .*/containers/$A3C/json" "$BED/faultproxy.log")" -gt "$faults_before" ]; }
+wait_for "a3's container inspected through the fault" 30 _inspected ||
+	fail "nothing inspected a3's container (the test's premise)"
+# Two resyncs finished after that (each logs "resync" at debug level when
+# it completes; one lost to the fault would log "listing failed" instead).
+resyncs() { grep -c 'level=debug msg=resync ' "$BED/controller.log" || true; }
+after="$(resyncs)"
+_two_more() { [ "$(resyncs)" -ge $((after + 2)) ]; }
+wait_for "two more resyncs" 30 _two_more || fail "the resyncs stopped"
+rm -f "$FAULTS"
+[ "$(grep -c 'resync: listing failed' "$BED/controller.log" || true)" = "$lost_before" ] ||
+	fail "a resync was lost to 'no such container': $(grep 'resync: listing failed' "$BED/controller.log" | tail -1)"
+echo "ok: 'no such container' taken as gone: a3 deleted, no resync lost"
+echo "PASS test_engine_faults"
