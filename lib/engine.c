@@ -631,9 +631,14 @@ out:
  * Docker API's shape for the fields callers read: Name, Id, Driver,
  * Labels, Internal, Options and IPAM.Config[].Subnet and Gateway.
  */
+/* o[key] = a copy of v, or dflt (stolen either way) when v is NULL. */
 static int set_copy(json_t *o, const char *key, const json_t *v, json_t *dflt)
 {
-	return json_object_set_new(o, key, v ? json_deep_copy(v) : dflt) == 0 ? 0 : -ENOMEM;
+	if (v) {
+		json_decref(dflt);
+		dflt = json_deep_copy(v);
+	}
+	return json_object_set_new(o, key, dflt) == 0 ? 0 : -ENOMEM;
 }
 
 /* new, from the libpod network n (borrowed); NULL when out of memory. */
