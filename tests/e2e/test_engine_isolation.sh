@@ -83,7 +83,7 @@ ip_of() {
 
 # reaches FROM IP: FROM's HTTP request to IP:8000 gets an answer.
 reaches() {
-	in_ctr "$1" "printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 nc -w 3 $2 8000 2>/dev/null" | grep -q '^HTTP/'
+	in_ctr "$1" "printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 nc -w 3 $2 8000 2>/dev/null" | grep '^HTTP/' >/dev/null
 }
 
 cgroup_value() {

@@ -84,7 +84,7 @@ in_ws() {
 # gets an answer (a dropped SYN times out in 3 s).
 reaches() {
 	in_ws "$1" "$2" "printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 nc -w 3 $3 $4 2>/dev/null" |
-		grep -q '^HTTP/'
+		grep '^HTTP/' >/dev/null
 }
 ip_of() {
 	engine_get "/v1.41/containers/$(ws_field "$1" "$2" .status.container.name)/json" |
@@ -129,7 +129,7 @@ reaches a1 alice "$B1" 8001 && fail "alice's workspace reached bob's at $B1:8001
 echo "ok: alice reaches alice ($A2), not bob ($B1)"
 
 # --- 3. the host's control plane, metadata, the deny list -----------------
-curl -s --max-time 3 "http://$GW:$ETCD_PORT/health" | grep -q health ||
+curl -s --max-time 3 "http://$GW:$ETCD_PORT/health" | grep health >/dev/null ||
 	fail "the host does not reach etcd on $GW (the test's premise)"
 curl -sf --max-time 3 -o /dev/null "http://$GW:$MPORT/metrics" ||
 	fail "the host does not reach the controller's metrics on $GW (the test's premise)"
@@ -192,7 +192,8 @@ nft -f "$BED/foreign.nft" || fail "cannot load the other instance's table"
 for set in own same; do
 	nft flush set inet "$FOREIGN" "$set" 2>/dev/null || true
 done
-nft list table inet "$FOREIGN" | grep -q 'hook forward' || fail "the other table has no forward chain"
+nft list table inet "$FOREIGN" >"$BED/foreign.list" || fail "cannot list the other instance's table"
+grep -q 'hook forward' "$BED/foreign.list" || fail "the other table has no forward chain"
 wait_for "a1 reaches a2 at $A2 beside another instance's table" 20 reaches a1 alice "$A2" 8000 ||
 	fail "another instance's egress table broke alice's traffic between her workspaces"
 reaches b2 bob "$A2" 8000 && fail "bob's workspace reached alice's at $A2:8000"
