@@ -24,7 +24,7 @@ struct engine {
 	char *base;      /* "http://host:port" */
 	struct http_client *http;
 	CURL *esc;       /* only for curl_easy_escape */
-	bool kind_known; /* is_podman was asked (engine_container_update) */
+	bool kind_known; /* is_podman was asked (podman(): updates, networks) */
 	bool is_podman;
 };
 
@@ -622,15 +622,6 @@ out:
 	return r;
 }
 
-/*
- * Podman's compat network inspect and list fill each network's
- * "Containers" by looking at every container: with 30 networks and 60
- * containers a list took 2 s against 40 ms for its libpod twin, which
- * leaves that out, and it grows with both (BENCHMARKS.md).  On Podman the
- * two use the libpod endpoints, and docker_network gives each answer the
- * Docker API's shape for the fields callers read: Name, Id, Driver,
- * Labels, Internal, Options and IPAM.Config[].Subnet and Gateway.
- */
 /* o[key] = a copy of v, or dflt (stolen either way) when v is NULL. */
 static int set_copy(json_t *o, const char *key, const json_t *v, json_t *dflt)
 {
@@ -641,7 +632,17 @@ static int set_copy(json_t *o, const char *key, const json_t *v, json_t *dflt)
 	return json_object_set_new(o, key, dflt) == 0 ? 0 : -ENOMEM;
 }
 
-/* new, from the libpod network n (borrowed); NULL when out of memory. */
+/*
+ * Podman's compat network inspect and list fill each network's
+ * "Containers" by looking at every container: with 30 networks and 60
+ * containers a list took 2 s against 40 ms for its libpod twin, which
+ * leaves that out, and it grows with both (BENCHMARKS.md).  On Podman the
+ * two use the libpod endpoints, and docker_network gives each answer the
+ * Docker API's shape for the fields callers read: Name, Id, Driver,
+ * Labels, Internal, Options and IPAM.Config[].Subnet and Gateway.
+ *
+ * new, from the libpod network n (borrowed); NULL when out of memory.
+ */
 static json_t *docker_network(const json_t *n)
 {
 	json_t *d = json_object(), *cfg = json_array(), *sn;
