@@ -15,8 +15,10 @@
 #  6. the egress table, deleted by hand, comes back;
 #  7. another Klangk instance's table on the same host (a copy of this
 #     one's, renamed, knowing none of this bed's bridges) does not break
-#     alice's traffic between her workspaces, and bob still cannot reach
-#     them.
+#     alice's traffic between her workspaces, bob still cannot reach them,
+#     and neither can a workspace of that other instance (a container on a
+#     "kt" bridge this instance does not own, which its own table leaves
+#     alone).
 # The link-local and denied destinations live in a network namespace of
 # the test's own, routed from the host, so the drop is the firewall's and
 # not a missing route.  Runs on Podman and dockerd (the bed's dockerd runs
@@ -26,11 +28,16 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../bed.sh"
 source "$HERE/assert.sh"
 
-NS_OUT="" VETH="" OUT_PID="" FOREIGN=""
+NS_OUT="" VETH="" OUT_PID="" FOREIGN="" OTHER_NET="" OTHER_BR=""
 cleanup() {
 	local rc=$?
 	set +e
 	[ -z "$FOREIGN" ] || nft delete table inet "$FOREIGN" 2>/dev/null
+	if [ -n "$OTHER_NET" ]; then
+		engine_req DELETE "/v1.41/containers/$OTHER_NET?force=true" >/dev/null 2>&1
+		engine_req DELETE "/v1.41/networks/$OTHER_NET" >/dev/null 2>&1
+		bed_forget_bridge "$OTHER_BR"
+	fi
 	[ -z "$OUT_PID" ] || kill "$OUT_PID" 2>/dev/null
 	[ -z "$VETH" ] || ip link delete "$VETH" 2>/dev/null
 	[ -z "$NS_OUT" ] || ip netns delete "$NS_OUT" 2>/dev/null
@@ -80,11 +87,16 @@ K="$BIN/klangkc"
 in_ws() {
 	bed_engine_cli "$BED_ENGINE" exec "$(ws_field "$1" "$2" .status.container.name)" sh -c "$3"
 }
-# reaches NAME NS IP PORT: an HTTP request from the workspace to IP:PORT
-# gets an answer (a dropped SYN times out in 3 s).
-reaches() {
-	in_ws "$1" "$2" "printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 nc -w 3 $3 $4 2>/dev/null" |
+# ctr_reaches CONTAINER IP PORT: an HTTP request from the container to
+# IP:PORT gets an answer (a dropped SYN times out in 3 s).
+ctr_reaches() {
+	bed_engine_cli "$BED_ENGINE" exec "$1" sh -c \
+		"printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 nc -w 3 $2 $3 2>/dev/null" |
 		grep '^HTTP/' >/dev/null
+}
+# reaches NAME NS IP PORT: the same from the workspace.
+reaches() {
+	ctr_reaches "$(ws_field "$1" "$2" .status.container.name)" "$3" "$4"
 }
 ip_of() {
 	engine_get "/v1.41/containers/$(ws_field "$1" "$2" .status.container.name)/json" |
@@ -198,5 +210,25 @@ wait_for "a1 reaches a2 at $A2 beside another instance's table" 20 reaches a1 al
 	fail "another instance's egress table broke alice's traffic between her workspaces"
 reaches b2 bob "$A2" 8000 && fail "bob's workspace reached alice's at $A2:8000"
 reaches b2 bob "$(ip_of a1 alice)" 8001 && fail "bob's workspace reached alice's a1 at port 8001"
-echo "ok: another instance's table leaves alice's own traffic alone; bob still refused"
+# The other instance's workspace: a container on a bridge of its own
+# (without Podman's isolate, so only a firewall can stop it), which the
+# other table's rules do not judge either (its sets are empty): what
+# keeps it from alice is this instance's rule on traffic into its bridges
+# (on dockerd that rule alone: without it this step fails there; on Podman
+# the isolate option of alice's network stops it too).
+OTHER_NET="kother$SUF" OTHER_BR="ktother$SUF"
+engine_post /v1.41/networks/create "$(jq -nc --arg n "$OTHER_NET" --arg b "$OTHER_BR" \
+	'{Name: $n, Options: {"com.docker.network.bridge.name": $b}}')" >/dev/null ||
+	fail "cannot make the other instance's network"
+engine_post "/v1.41/containers/create?name=$OTHER_NET" "$(jq -nc --arg img "$KLANGK_TEST_IMAGE" \
+	--arg n "$OTHER_NET" '{Image: $img, HostConfig: {Init: true, NetworkMode: $n}}')" >/dev/null &&
+	engine_post "/v1.41/containers/$OTHER_NET/start" >/dev/null ||
+	fail "cannot start the other instance's workspace"
+wait_for "the other instance's workspace reaches the outside at $O.130" 20 \
+	ctr_reaches "$OTHER_NET" "$O.130" 8000 ||
+	fail "the other instance's workspace routes nowhere (the test's premise)"
+ctr_reaches "$OTHER_NET" "$A2" 8000 && fail "another instance's workspace reached alice's at $A2:8000"
+ctr_reaches "$OTHER_NET" "$(ip_of a1 alice)" 8001 &&
+	fail "another instance's workspace reached alice's a1 at port 8001"
+echo "ok: another instance's table leaves alice's own traffic alone; bob and the other instance's workspace refused"
 echo "PASS test_tenant_network"
